@@ -1,0 +1,1 @@
+"""OrbitCloud: a Gymnasium environment for job placement in an orbital compute cloud."""

@@ -1,0 +1,708 @@
+"""Scenario configuration: typed, frozen dataclasses for every subsystem, YAML presets, validation.
+
+One place holds every default: the dataclass field defaults below (a Starlink-shell-1 scenario). A preset
+(``orbitcloud_env/presets/<name>.yaml``) or a user's YAML file changes only what differs, and single fields are
+overridden with dotted keys::
+
+    from orbitcloud_env.config import load_config
+    cfg = load_config("small", {"altitude_km": 800, "max_jobs": 500})
+
+Every check raises :class:`ConfigError` (a ``ValueError``) whose message names the field and what is allowed; an
+unknown key names the nearest valid one. Derived values (satellite count, orbital period) are properties.
+
+Clocks: all times are seconds of simulated time. ``episode.topology_dt_s`` is the topology clock (satellite
+positions, links, routes and batteries are refreshed once per bucket of that length); jobs arrive and are placed
+on the event clock (one agent step per arriving job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
+
+__all__ = [
+    "ConfigError",
+    "ShellConfig",
+    "ConstellationConfig",
+    "GroundConfig",
+    "LinksConfig",
+    "ComputeConfig",
+    "PowerConfig",
+    "JobClassConfig",
+    "WorkloadConfig",
+    "RewardConfig",
+    "EpisodeConfig",
+    "ScenarioConfig",
+    "PRESETS",
+    "available_presets",
+    "load_config",
+]
+
+#: Names of the presets shipped in ``orbitcloud_env/presets``.
+PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega")
+
+#: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
+MIN_ALTITUDE_KM = 160.0
+MAX_ALTITUDE_KM = 2_000.0
+
+
+class ConfigError(ValueError):
+    """A scenario configuration value is invalid; the message names the field and what is allowed."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Small checking helpers used by every section's __post_init__.
+
+
+def _check(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: {message}")
+
+
+def _check_range(value: float, name: str, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ConfigError(f"{name}: must be {bound}{'' if high is None else f' and <= {high}'}, got {value!r}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name}: must be <= {high}{'' if low is None else f' and >= {low}'}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sections.
+
+
+@dataclass(frozen=True)
+class ShellConfig:
+    """One Walker shell of satellites.
+
+    Args:
+        planes: [-] number of orbital planes (>= 1).
+        sats_per_plane: [-] satellites per plane (>= 1).
+        altitude_km: [km] circular-orbit altitude above the equatorial radius, 160..2,000.
+        inclination_deg: [deg] orbit inclination, 0..180.
+        phasing: [-] Walker phasing factor F, 0 <= F < planes.
+        raan_spread_deg: [deg] spread of the ascending nodes: 360 for Walker delta (Starlink, Kuiper), 180 for a
+            Walker-star/polar layout (Iridium).
+    """
+
+    planes: int = 72
+    sats_per_plane: int = 22
+    altitude_km: float = 550.0
+    inclination_deg: float = 53.0
+    phasing: int = 1
+    raan_spread_deg: float = 360.0
+
+    def __post_init__(self) -> None:
+        _validate_shell(self, "")
+
+    @property
+    def n_satellites(self) -> int:
+        """[-] Satellites in the shell."""
+        return self.planes * self.sats_per_plane
+
+    @property
+    def period_s(self) -> float:
+        """[s] Keplerian orbital period at this altitude."""
+        a_km = EARTH_RADIUS_EQ_KM + self.altitude_km
+        return 2.0 * math.pi * math.sqrt(a_km**3 / MU_EARTH_KM3_S2)
+
+
+def _validate_shell(s: Any, prefix: str) -> None:
+    _check_range(s.planes, f"{prefix}planes", 1)
+    _check_range(s.sats_per_plane, f"{prefix}sats_per_plane", 1)
+    _check_range(s.altitude_km, f"{prefix}altitude_km", MIN_ALTITUDE_KM, MAX_ALTITUDE_KM)
+    _check_range(s.inclination_deg, f"{prefix}inclination_deg", 0.0, 180.0)
+    _check(0 <= s.phasing < s.planes, f"{prefix}phasing", f"must satisfy 0 <= phasing < planes ({s.planes}), "
+           f"got {s.phasing}")
+    _check(s.raan_spread_deg in (180.0, 360.0), f"{prefix}raan_spread_deg",
+           f"must be 360 (Walker delta) or 180 (Walker star / polar), got {s.raan_spread_deg!r}")
+
+
+@dataclass(frozen=True)
+class ConstellationConfig:
+    """The satellites: one primary Walker shell, optional extra shells, or a TLE file.
+
+    The primary shell's fields sit at this level so that ``constellation.altitude_km`` overrides work directly.
+
+    Args:
+        planes, sats_per_plane, altitude_km, inclination_deg, phasing, raan_spread_deg: the primary shell, as in
+            :class:`ShellConfig` (units: [-], [-], [km], [deg], [-], [deg]).
+        extra_shells: further Walker shells (a list of ShellConfig mappings in YAML).
+        tle_path: path of a 2- or 3-line TLE file; when set, it replaces the Walker shells.
+        epoch_utc: ISO-8601 UTC time of the constellation epoch (Walker shells are built at this epoch).
+    """
+
+    planes: int = 72
+    sats_per_plane: int = 22
+    altitude_km: float = 550.0
+    inclination_deg: float = 53.0
+    phasing: int = 1
+    raan_spread_deg: float = 360.0
+    extra_shells: tuple[ShellConfig, ...] = ()
+    tle_path: str | None = None
+    epoch_utc: str = "2026-03-20T00:00:00Z"
+
+    def __post_init__(self) -> None:
+        _validate_shell(self, "")
+        try:
+            self.epoch
+        except ValueError:
+            raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
+                              f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None
+        if self.tle_path is not None:
+            _check(Path(self.tle_path).is_file(), "tle_path", f"no such file: {self.tle_path!r}")
+
+    @property
+    def shells(self) -> tuple[ShellConfig, ...]:
+        """All Walker shells, the primary first."""
+        primary = ShellConfig(self.planes, self.sats_per_plane, self.altitude_km, self.inclination_deg,
+                              self.phasing, self.raan_spread_deg)
+        return (primary, *self.extra_shells)
+
+    @property
+    def n_satellites(self) -> int:
+        """[-] Satellites in the Walker shells (a TLE constellation is counted when it is loaded)."""
+        return sum(s.n_satellites for s in self.shells)
+
+    @property
+    def epoch(self) -> datetime:
+        """The epoch as an aware UTC datetime."""
+        dt = datetime.fromisoformat(self.epoch_utc.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            raise ValueError("naive")
+        return dt.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class GroundConfig:
+    """Users' sites, gateways and terrestrial data centres.
+
+    Args:
+        n_sites: [-] user sites: the most populous cities of the shipped table, weighted by population.
+        data_centres: ids of the terrestrial cloud regions used as placement targets (empty: orbit only).
+        fibre_route_factor: [-] terrestrial fibre length / great-circle distance (>= 1; 1.5 by default, see
+            docs/physics_ground_power.md).
+    """
+
+    n_sites: int = 100
+    data_centres: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1",
+                                     "ap-southeast-1", "ap-south-1", "sa-east-1", "af-south-1", "ap-southeast-2")
+    fibre_route_factor: float = 1.5
+
+    def __post_init__(self) -> None:
+        _check_range(self.n_sites, "n_sites", 1)
+        _check(len(set(self.data_centres)) == len(self.data_centres), "data_centres",
+               f"ids must be unique, got {list(self.data_centres)}")
+        _check_range(self.fibre_route_factor, "fibre_route_factor", 1.0, 5.0)
+
+
+@dataclass(frozen=True)
+class LinksConfig:
+    """Inter-satellite (laser) and ground-satellite links.
+
+    Args:
+        min_elevation_deg: [deg] minimum elevation for a ground-satellite link (25 for Starlink: SpaceX FCC
+            modification SAT-MOD-20181108-00083).
+        isl_max_range_km: [km] maximum laser ISL range.
+        atmosphere_margin_km: [km] an ISL's line of sight must clear the equatorial radius plus this margin.
+        isl_capacity_gbps: [Gbit/s] laser ISL capacity (100 Gbit/s: SpaceX statements on Starlink lasers, 2024).
+        gsl_capacity_gbps: [Gbit/s] ground-satellite link capacity (~20 Gbit/s per satellite: del Portillo et al.,
+            Acta Astronautica 159, 2019).
+        fibre_capacity_gbps: [Gbit/s] capacity of a site's terrestrial path to a data centre.
+        isl_failure_rate_per_hour: [1/h] random ISL failure rate per link (0 disables failures).
+        isl_repair_time_s: [s] mean repair time of a failed ISL.
+    """
+
+    min_elevation_deg: float = 25.0
+    isl_max_range_km: float = 5_000.0
+    atmosphere_margin_km: float = 80.0
+    isl_capacity_gbps: float = 100.0
+    gsl_capacity_gbps: float = 20.0
+    fibre_capacity_gbps: float = 10.0
+    isl_failure_rate_per_hour: float = 0.0
+    isl_repair_time_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        _check_range(self.min_elevation_deg, "min_elevation_deg", 0.0, 90.0)
+        _check_range(self.isl_max_range_km, "isl_max_range_km", 0.0, 100_000.0, low_open=True)
+        _check_range(self.atmosphere_margin_km, "atmosphere_margin_km", 0.0, 1_000.0)
+        _check_range(self.isl_capacity_gbps, "isl_capacity_gbps", 0.0, low_open=True)
+        _check_range(self.gsl_capacity_gbps, "gsl_capacity_gbps", 0.0, low_open=True)
+        _check_range(self.fibre_capacity_gbps, "fibre_capacity_gbps", 0.0, low_open=True)
+        _check_range(self.isl_failure_rate_per_hour, "isl_failure_rate_per_hour", 0.0)
+        _check_range(self.isl_repair_time_s, "isl_repair_time_s", 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """Compute nodes: satellites (a configurable share of them) and terrestrial data centres.
+
+    Each node serves its queue first-in first-out at its capacity. Energy of a job = power x compute time.
+
+    Args:
+        satellite_fraction: [-] share of satellites carrying compute, 0..1 (every k-th satellite, deterministic).
+        satellite_capacity_gflops: [GFLOP/s] per satellite (assumed edge accelerator, ~1 TFLOP/s class).
+        satellite_queue_limit: [jobs] jobs a satellite holds (waiting + in service).
+        satellite_power_w: [W] electrical power of a satellite's compute payload while busy.
+        datacentre_capacity_gflops: [GFLOP/s] per data centre region (the share rented to this service).
+        datacentre_queue_limit: [jobs] jobs a data centre holds.
+        datacentre_power_w: [W] power drawn per unit of capacity while busy, at the data centre's capacity.
+    """
+
+    satellite_fraction: float = 1.0
+    satellite_capacity_gflops: float = 1_000.0
+    satellite_queue_limit: int = 16
+    satellite_power_w: float = 600.0
+    datacentre_capacity_gflops: float = 20_000.0
+    datacentre_queue_limit: int = 256
+    datacentre_power_w: float = 8_000.0
+
+    def __post_init__(self) -> None:
+        _check_range(self.satellite_fraction, "satellite_fraction", 0.0, 1.0)
+        _check_range(self.satellite_capacity_gflops, "satellite_capacity_gflops", 0.0, low_open=True)
+        _check_range(self.satellite_queue_limit, "satellite_queue_limit", 1)
+        _check_range(self.satellite_power_w, "satellite_power_w", 0.0)
+        _check_range(self.datacentre_capacity_gflops, "datacentre_capacity_gflops", 0.0, low_open=True)
+        _check_range(self.datacentre_queue_limit, "datacentre_queue_limit", 1)
+        _check_range(self.datacentre_power_w, "datacentre_power_w", 0.0)
+
+
+@dataclass(frozen=True)
+class PowerConfig:
+    """Solar power and batteries of the satellites' compute payload (assumed figures; see docs).
+
+    Args:
+        panel_power_w: [W] solar power available to the payload when sunlit.
+        battery_capacity_wh: [Wh] battery capacity per satellite.
+        base_load_w: [W] payload load drawn always (avionics, radios, thermal).
+        charge_efficiency: [-] fraction of surplus solar power stored, (0, 1].
+        initial_soc_min, initial_soc_max: [-] state of charge at reset, uniform in this range per satellite.
+        min_soc_for_compute: [-] below this state of charge a satellite refuses new jobs.
+        shadow_model: "cylindrical" or "conical" Earth shadow.
+        eclipse_lookahead_s: [s] horizon of the "sunlit soon" observation feature.
+    """
+
+    panel_power_w: float = 1_200.0
+    battery_capacity_wh: float = 1_000.0
+    base_load_w: float = 400.0
+    charge_efficiency: float = 0.95
+    initial_soc_min: float = 0.5
+    initial_soc_max: float = 1.0
+    min_soc_for_compute: float = 0.2
+    shadow_model: str = "cylindrical"
+    eclipse_lookahead_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        _check_range(self.panel_power_w, "panel_power_w", 0.0)
+        _check_range(self.battery_capacity_wh, "battery_capacity_wh", 0.0, low_open=True)
+        _check_range(self.base_load_w, "base_load_w", 0.0)
+        _check_range(self.charge_efficiency, "charge_efficiency", 0.0, 1.0, low_open=True)
+        _check_range(self.initial_soc_min, "initial_soc_min", 0.0, 1.0)
+        _check_range(self.initial_soc_max, "initial_soc_max", self.initial_soc_min, 1.0)
+        _check_range(self.min_soc_for_compute, "min_soc_for_compute", 0.0, 1.0)
+        _check(self.shadow_model in ("cylindrical", "conical"), "shadow_model",
+               f"must be 'cylindrical' or 'conical', got {self.shadow_model!r}")
+        _check_range(self.eclipse_lookahead_s, "eclipse_lookahead_s", 0.0)
+
+
+@dataclass(frozen=True)
+class JobClassConfig:
+    """One class of jobs; sizes are log-normal with the given median and log-standard deviation.
+
+    Args:
+        name: class name (e.g. "interactive").
+        weight: [-] relative share of arrivals (> 0).
+        work_gflop: [GFLOP] median compute work; work_sigma: [-] its log-normal sigma.
+        input_mb: [MB] median input size; output_mb: [MB] median output size; size_sigma: [-] their sigma.
+        deadline_ms: [ms] deadline from arrival to the result back at the user's site.
+    """
+
+    name: str = "interactive"
+    weight: float = 1.0
+    work_gflop: float = 20.0
+    work_sigma: float = 0.5
+    input_mb: float = 0.5
+    output_mb: float = 0.05
+    size_sigma: float = 0.5
+    deadline_ms: float = 150.0
+
+    def __post_init__(self) -> None:
+        _check(bool(self.name), "job_classes.name", "must be a non-empty string")
+        p = ""
+        _check_range(self.weight, f"{p}weight", 0.0, low_open=True)
+        _check_range(self.work_gflop, f"{p}work_gflop", 0.0, low_open=True)
+        _check_range(self.work_sigma, f"{p}work_sigma", 0.0, 3.0)
+        _check_range(self.input_mb, f"{p}input_mb", 0.0)
+        _check_range(self.output_mb, f"{p}output_mb", 0.0)
+        _check_range(self.size_sigma, f"{p}size_sigma", 0.0, 3.0)
+        _check_range(self.deadline_ms, f"{p}deadline_ms", 0.0, low_open=True)
+
+
+_DEFAULT_JOB_CLASSES = (
+    JobClassConfig("interactive", 0.6, 20.0, 0.5, 0.5, 0.05, 0.5, 150.0),
+    JobClassConfig("video", 0.3, 200.0, 0.5, 8.0, 0.5, 0.5, 1_000.0),
+    JobClassConfig("batch", 0.1, 5_000.0, 0.7, 100.0, 10.0, 0.5, 60_000.0),
+)
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Job arrivals: Poisson, following each city's population and local time of day.
+
+    The rate of site i at UTC time t is ``arrival_rate_per_s * w_i * (1 + A cos(2 pi (h_i(t) - peak) / 24))``
+    with w_i the population weight, h_i the local solar hour and A the diurnal amplitude.
+
+    Args:
+        arrival_rate_per_s: [1/s] mean global arrival rate.
+        diurnal_amplitude: [-] A in 0..1.
+        peak_local_hour: [h] local hour of peak demand, 0..24.
+        job_classes: the job classes (name, weight, sizes, deadline).
+        trace_path: CSV trace to replay instead of the generator (columns in docs/workload.md).
+    """
+
+    arrival_rate_per_s: float = 20.0
+    diurnal_amplitude: float = 0.5
+    peak_local_hour: float = 20.0
+    job_classes: tuple[JobClassConfig, ...] = _DEFAULT_JOB_CLASSES
+    trace_path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_range(self.arrival_rate_per_s, "arrival_rate_per_s", 0.0, 1e6, low_open=True)
+        _check_range(self.diurnal_amplitude, "diurnal_amplitude", 0.0, 1.0)
+        _check_range(self.peak_local_hour, "peak_local_hour", 0.0, 24.0)
+        _check(len(self.job_classes) >= 1, "job_classes", "needs at least one job class")
+        names = [c.name for c in self.job_classes]
+        _check(len(set(names)) == len(names), "job_classes", f"names must be unique, got {names}")
+        if self.trace_path is not None:
+            _check(Path(self.trace_path).is_file(), "trace_path", f"no such file: {self.trace_path!r}")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Weights of the named reward terms (see the env docstring for the formula).
+
+    Args:
+        latency_weight: [-] weight of the latency term -min(latency / deadline, latency_clip).
+        latency_clip: [-] cap of latency / deadline in the latency term.
+        miss_penalty: [-] penalty for a served job that missed its deadline.
+        drop_penalty: [-] penalty for a job whose result could not be returned (or node refused it on arrival).
+        reject_penalty: [-] penalty for a rejected job.
+        invalid_action_penalty: [-] extra penalty when the action was masked out (treated as a rejection).
+        energy_weight: [-] weight of the energy term -energy_j / energy_scale_j.
+        energy_scale_j: [J] energy scale of the energy term.
+    """
+
+    latency_weight: float = 1.0
+    latency_clip: float = 2.0
+    miss_penalty: float = 1.0
+    drop_penalty: float = 1.0
+    reject_penalty: float = 1.0
+    invalid_action_penalty: float = 0.5
+    energy_weight: float = 0.0
+    energy_scale_j: float = 1_000.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_range(getattr(self, f.name), f"{f.name}", 0.0)
+        _check_range(self.latency_clip, "latency_clip", 0.0, low_open=True)
+        _check_range(self.energy_scale_j, "energy_scale_j", 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """Episode length, clocks and the action interface.
+
+    Args:
+        max_jobs: [jobs] the episode is truncated after this many placement decisions.
+        max_time_s: [s] ... or once simulated time since reset reaches this (0: no time limit).
+        topology_dt_s: [s] topology clock: positions, links, routes and batteries refresh once per bucket.
+        start_time_spread_s: [s] reset starts at epoch + U(0, spread) so episodes see different times of day.
+        action_mode: "all_nodes" (one action per node + reject) or "candidates" (one per listed candidate +
+            reject).
+        candidates_k: [-] candidates listed in "candidates" mode.
+        time_clip: [-] normalised time features (delay / deadline) are clipped to [0, time_clip].
+    """
+
+    max_jobs: int = 1_000
+    max_time_s: float = 0.0
+    topology_dt_s: float = 10.0
+    start_time_spread_s: float = 86_400.0
+    action_mode: str = "candidates"
+    candidates_k: int = 16
+    time_clip: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check_range(self.max_jobs, "max_jobs", 1)
+        _check_range(self.max_time_s, "max_time_s", 0.0)
+        _check_range(self.topology_dt_s, "topology_dt_s", 0.0, 3_600.0, low_open=True)
+        _check_range(self.start_time_spread_s, "start_time_spread_s", 0.0)
+        _check(self.action_mode in ("all_nodes", "candidates"), "action_mode",
+               f"must be 'all_nodes' or 'candidates', got {self.action_mode!r}")
+        _check_range(self.candidates_k, "candidates_k", 2, 4_096)
+        _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """A whole scenario: every subsystem's configuration."""
+
+    name: str = "starlink"
+    constellation: ConstellationConfig = field(default_factory=ConstellationConfig)
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    power: PowerConfig = field(default_factory=PowerConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists for tuples), loadable again by :func:`load_config`."""
+        return _to_plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        """YAML text of :meth:`to_dict`."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def replace(self, overrides: Mapping[str, Any]) -> "ScenarioConfig":
+        """A copy with dotted or nested overrides applied (validated)."""
+        return _build(ScenarioConfig, _merge(self.to_dict(), _nest(overrides, ScenarioConfig)), "")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building dataclasses from nested mappings, with precise errors.
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _unknown_key_error(key: str, cls: type, prefix: str) -> ConfigError:
+    valid = _field_names(cls)
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+    return ConfigError(f"unknown config field '{prefix}{key}'{hint} (valid fields: {', '.join(valid)})")
+
+
+def _all_leaf_paths(cls: type, prefix: str = "") -> dict[str, str]:
+    """Map each leaf field name to its dotted path (for short overrides such as ``action_mode``)."""
+    out: dict[str, str] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t):
+            for leaf, path in _all_leaf_paths(t, f"{prefix}{f.name}.").items():
+                out.setdefault(leaf, path) if leaf not in out else out.__setitem__(leaf, "")
+        else:
+            out[f.name] = "" if f.name in out else f"{prefix}{f.name}"
+    return out
+
+
+def _nest(overrides: Mapping[str, Any] | None, cls: type = None) -> dict[str, Any]:
+    """Turn ``{"a.b": 1}`` (or a short unique leaf name ``{"b": 1}``) into ``{"a": {"b": 1}}``."""
+    cls = cls or ScenarioConfig
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"config overrides must be a mapping of field -> value, got {type(overrides).__name__}")
+    top = set(_field_names(cls))
+    leaves = _all_leaf_paths(cls)
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"config field names must be strings, got {key!r}")
+        if "." not in key and key not in top:
+            path = leaves.get(key)
+            if path == "":
+                raise ConfigError(f"config field '{key}' is ambiguous; use its dotted path")
+            if path is None:
+                all_paths = [p for p in leaves.values() if p]
+                close = difflib.get_close_matches(key, list(leaves) + all_paths, n=1, cutoff=0.5)
+                hint = f"; did you mean '{leaves.get(close[0]) or close[0]}'?" if close else ""
+                raise ConfigError(f"unknown config field '{key}'{hint}")
+            key = path
+        parts = key.split(".")
+        node = nested
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config field '{key}': '{p}' is both a value and a section")
+        if isinstance(value, Mapping) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]] = _merge(node[parts[-1]], dict(value))
+        else:
+            node[parts[-1]] = dict(value) if isinstance(value, Mapping) else value
+    return nested
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "__name__", str(t).replace("typing.", ""))
+
+
+def _coerce(value: Any, t: Any, name: str) -> Any:
+    origin = typing.get_origin(t)
+    args = typing.get_args(t)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], name)
+    if origin is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {type(value).__name__} {value!r}")
+        item_t = args[0]
+        return tuple(_coerce(v, item_t, f"{name}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(t):
+        if isinstance(value, t):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}: expected a mapping of {_type_name(t)} fields, got {value!r}")
+        return _build(t, value, f"{name}.")
+    if t is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if t is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if t is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+        return value
+    if t is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = set(_field_names(cls))
+    for key in data:
+        if key not in names:
+            raise _unknown_key_error(str(key), cls, prefix)
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        if prefix and not str(exc).startswith(prefix):
+            raise ConfigError(f"{prefix}{exc}") from None
+        raise
+    except TypeError as exc:  # pragma: no cover - defensive: a missing required field
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Presets and loading.
+
+
+def available_presets() -> tuple[str, ...]:
+    """Names of the shipped presets."""
+    return PRESETS
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _preset_dict(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.4)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)}; or a path to a "
+                          f"YAML file)")
+    text = resources.files("orbitcloud_env.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return _read_yaml(text, f"preset {name!r}")
+
+
+def load_config(preset: str | Path | ScenarioConfig | Mapping[str, Any] | None = "starlink",
+                overrides: Mapping[str, Any] | None = None) -> ScenarioConfig:
+    """Load a scenario.
+
+    Args:
+        preset: a preset name (see :data:`PRESETS`), a path to a YAML file (its ``base`` key may name a preset to
+            start from; default: the dataclass defaults), a nested mapping, a :class:`ScenarioConfig`, or None
+            for the defaults.
+        overrides: fields to change, dotted (``{"altitude_km": 600}``), nested
+            (``{"constellation": {"altitude_km": 600}}``) or a unique short name (``{"action_mode": "all_nodes"}``).
+
+    Raises:
+        ConfigError: naming the offending field and what is allowed.
+    """
+    if isinstance(preset, ScenarioConfig):
+        base = preset.to_dict()
+    elif preset is None:
+        base = ScenarioConfig().to_dict()
+    elif isinstance(preset, Mapping):
+        base = _merge(ScenarioConfig().to_dict(), _nest(dict(preset)))
+    elif isinstance(preset, (str, Path)):
+        text_name = str(preset)
+        path = Path(text_name)
+        if text_name in PRESETS:
+            data = _preset_dict(text_name)
+        elif path.suffix.lower() in (".yml", ".yaml") or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"config file not found: {text_name!r}")
+            data = _read_yaml(path.read_text(encoding="utf-8"), str(path))
+        else:
+            _preset_dict(text_name)  # raises with a "did you mean"
+            raise AssertionError("unreachable")
+        base_name = data.pop("base", None)
+        start = _preset_dict(base_name) if base_name else {}
+        base = _merge(_merge(ScenarioConfig().to_dict(), start), data)
+        if "name" not in data:
+            base["name"] = text_name if text_name in PRESETS else (base_name or path.stem)
+    else:
+        raise ConfigError(f"preset: expected a preset name, a YAML path, a mapping or a ScenarioConfig, got "
+                          f"{type(preset).__name__}")
+    merged = _merge(base, _nest(overrides))
+    return _build(ScenarioConfig, merged, "")

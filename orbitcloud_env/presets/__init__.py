@@ -1,0 +1,1 @@
+"""Scenario presets shipped as YAML (see orbitcloud_env.config.PRESETS)."""
