@@ -1,0 +1,648 @@
+"""Inter-satellite (ISL) and ground-satellite (GSL) links, link failures and shortest-delay routing.
+
+Two clocks (both in seconds):
+
+- the topology clock: links, visibility and routes are recomputed once per time bucket of
+  ``topology_dt_s`` and held constant within it (:class:`Network` caches the snapshots);
+- the event clock of the simulator (job arrivals) reads the snapshot of the bucket it falls in.
+
+Delays are one-way propagation delays [ms] at the vacuum speed of light ``C_KM_S`` (laser ISLs and radio
+GSLs alike); queueing and processing delays are not modelled here. Terrestrial fibre paths live in
+``ground.py``.
+
+Default figures, cited:
+
+- ISL capacity 100 Gbit/s per laser link (SpaceX statements on Starlink laser links, 2024).
+- GSL capacity ~20 Gbit/s per satellite (del Portillo, Cameron & Crawley, "A technical comparison of
+  three LEO satellite constellation systems to provide global broadband", Acta Astronautica 159, 2019).
+- Minimum elevation 25 deg (SpaceX FCC modification, 2018, SAT-MOD-20181108-00083).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM
+from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
+
+__all__ = [
+    "plus_grid_isls",
+    "isl_state",
+    "gsl_visibility",
+    "LinkFailures",
+    "NetworkSnapshot",
+    "build_snapshot",
+    "shortest_delays",
+    "Network",
+    "DEFAULT_ISL_CAPACITY_GBPS",
+    "DEFAULT_GSL_CAPACITY_GBPS",
+    "DEFAULT_MIN_ELEVATION_DEG",
+]
+
+#: [Gbit/s] Laser ISL capacity (SpaceX statements on Starlink laser links, 2024).
+DEFAULT_ISL_CAPACITY_GBPS: float = 100.0
+#: [Gbit/s] Ground-link capacity per satellite (del Portillo et al., Acta Astronautica 159, 2019).
+DEFAULT_GSL_CAPACITY_GBPS: float = 20.0
+#: [deg] Minimum elevation of a usable ground link (SpaceX FCC filing SAT-MOD-20181108-00083).
+DEFAULT_MIN_ELEVATION_DEG: float = 25.0
+#: [ms] Floor on edge weights so that a zero-length edge is still an edge for scipy.sparse.csgraph
+#: (1 ps; far below anything this model resolves).
+_MIN_EDGE_MS: float = 1e-9
+#: [-] Most ISLs per satellite (four laser terminals).
+_MAX_ISL_DEGREE: int = 4
+
+_MS_PER_KM: float = 1e3 / C_KM_S
+
+
+# ------------------------------------------------------------------------------------------ topology
+def _tle_shell_pairs(pos_km: NDArray[np.float64], ok: NDArray[np.bool_], idx: NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Greedy nearest-neighbour links: candidates are each satellite's 4 nearest, shortest first,
+    accepted while both ends have fewer than 4 links."""
+    idx = idx[ok[idx]]
+    if idx.size < 2:
+        return []
+    k = min(_MAX_ISL_DEGREE, idx.size - 1)
+    tree = cKDTree(pos_km[idx])
+    dist, nbr = tree.query(pos_km[idx], k=k + 1)
+    a = np.repeat(np.arange(idx.size), k)
+    b = nbr[:, 1:].ravel()
+    d = dist[:, 1:].ravel()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    cand, first = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
+    order = np.argsort(d[first], kind="stable")
+    degree = np.zeros(idx.size, dtype=np.int64)
+    out = []
+    for i, j in cand[order].tolist():
+        if degree[i] < _MAX_ISL_DEGREE and degree[j] < _MAX_ISL_DEGREE:
+            degree[i] += 1
+            degree[j] += 1
+            out.append((int(idx[i]), int(idx[j])))
+    return out
+
+
+def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
+    """Candidate ISL pairs of the "+Grid" topology, computed once per constellation.
+
+    Per Walker shell (P planes x S slots): two intra-plane neighbours (slot +-1, wrapping) and two
+    inter-plane neighbours (same slot in plane +-1). A Walker delta shell (RAAN spread 360 deg) also links
+    across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
+    sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
+    links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
+    pointing. No links between shells. A TLE shell (plane unknown) links each satellite to its nearest
+    neighbours at the constellation epoch: the 4 nearest of each satellite are candidates, accepted
+    shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
+    propagation fails at the epoch get none.
+
+    Returns:
+        (E, 2) int64 array of satellite index pairs with i < j, sorted, unique.
+    """
+    pairs: list[NDArray[np.int64]] = []
+    shell_of = constellation.shell
+    tle_pos = tle_ok = None
+    for s, info in enumerate(constellation.shells):
+        idx = np.nonzero(shell_of == s)[0]
+        if idx.size == 0:
+            continue
+        if info is None:
+            if tle_pos is None:
+                tle_pos, _, tle_ok = constellation.propagate(0.0)
+            extra = _tle_shell_pairs(tle_pos, tle_ok, idx)
+            if extra:
+                pairs.append(np.asarray(extra, dtype=np.int64))
+            continue
+        P, S, F = info.planes, info.sats_per_plane, info.phasing
+        table = np.full((P, S), -1, dtype=np.int64)
+        table[constellation.plane[idx], constellation.slot[idx]] = idx
+        p, k = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
+        if S > 1:  # intra-plane ring
+            pairs.append(np.stack([table[p, k].ravel(), table[p, (k + 1) % S].ravel()], axis=1))
+        if P > 1:  # adjacent planes, same slot
+            pairs.append(np.stack([table[:-1].ravel(), table[1:].ravel()], axis=1))
+            if info.is_delta:  # seam, with the phasing offset
+                kk = np.arange(S)
+                pairs.append(np.stack([table[P - 1, kk], table[0, (kk + F) % S]], axis=1))
+    if not pairs:
+        return np.zeros((0, 2), dtype=np.int64)
+    allp = np.concatenate(pairs)
+    allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
+    allp = np.sort(allp, axis=1)
+    return np.unique(allp, axis=0).astype(np.int64)
+
+
+def isl_state(
+    sat_ecef_km: ArrayLike,
+    pairs: ArrayLike,
+    max_range_km: float,
+    atmosphere_margin_km: float = 80.0,
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Geometric state of candidate ISLs.
+
+    Args:
+        sat_ecef_km: [km] (N, 3) satellite positions.
+        pairs: (E, 2) int satellite index pairs.
+        max_range_km: [km] longest usable laser link.
+        atmosphere_margin_km: [km] the segment must pass above ``EARTH_RADIUS_EQ_KM`` + this margin
+            (grazing links through the dense atmosphere are refused).
+
+    Returns:
+        (up, distance_km): (E,) bool, True when distance <= ``max_range_km`` and the segment clears the
+        Earth plus margin; (E,) [km] straight-line distance.
+    """
+    if not (max_range_km > 0):
+        raise ValueError(f"max_range_km: must be > 0 km, got {max_range_km}")
+    if not (atmosphere_margin_km >= 0):
+        raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
+    pos = np.asarray(sat_ecef_km, dtype=np.float64)
+    pr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    a, b = pos[pr[:, 0]], pos[pr[:, 1]]
+    dist = np.linalg.norm(b - a, axis=1)
+    up = (dist <= max_range_km) & segment_clears_earth(a, b, EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
+    return up, dist
+
+
+def _check_sites(site_lat_deg: ArrayLike, site_lon_deg: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    lat = np.atleast_1d(np.asarray(site_lat_deg, dtype=np.float64))
+    lon = np.atleast_1d(np.asarray(site_lon_deg, dtype=np.float64))
+    if lat.ndim != 1 or lat.shape != lon.shape:
+        raise ValueError(f"site_lat_deg, site_lon_deg: expected 1-D arrays of equal length, got {lat.shape} and {lon.shape}")
+    if np.any(~np.isfinite(lat)) or np.any(np.abs(lat) > 90.0):
+        raise ValueError("site_lat_deg: latitudes must be finite and lie in [-90, 90] deg")
+    if np.any(~np.isfinite(lon)):
+        raise ValueError("site_lon_deg: longitudes must be finite")
+    return lat, lon
+
+
+def gsl_visibility(
+    site_lat_deg: ArrayLike,
+    site_lon_deg: ArrayLike,
+    sat_ecef_km: ArrayLike,
+    min_elevation_deg: float,
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Which satellites each ground site sees above ``min_elevation_deg`` (WGS84 geodetic horizon).
+
+    Vectorised with matrix products: for site position g, unit normal u and satellite r,
+    ``sin(elevation) = u.(r - g) / |r - g|``.
+
+    Args:
+        site_lat_deg: [deg] (S,) geodetic latitudes (sites on the ellipsoid surface).
+        site_lon_deg: [deg] (S,) longitudes.
+        sat_ecef_km: [km] (N, 3) satellite positions.
+        min_elevation_deg: [deg] elevation mask, in [0, 90).
+
+    Returns:
+        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges.
+    """
+    if not (0.0 <= min_elevation_deg < 90.0):
+        raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
+    lat, lon = _check_sites(site_lat_deg, site_lon_deg)
+    sats = np.asarray(sat_ecef_km, dtype=np.float64)
+    if sats.ndim != 2 or sats.shape[1] != 3:
+        raise ValueError(f"sat_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
+    g = geodetic_to_ecef(lat, lon)  # (S, 3)
+    up = site_up_vectors(lat, lon)  # (S, 3)
+    upr = up @ sats.T - np.einsum("sk,sk->s", up, g)[:, None]  # u.(r - g)
+    d2 = np.einsum("nk,nk->n", sats, sats)[None, :] - 2.0 * (g @ sats.T) + np.einsum("sk,sk->s", g, g)[:, None]
+    slant = np.sqrt(np.maximum(d2, 0.0))
+    visible = upr >= slant * math.sin(math.radians(min_elevation_deg))
+    visible &= upr > 0.0
+    return visible, slant
+
+
+# ------------------------------------------------------------------------------------------ failures
+class LinkFailures:
+    """Independent two-state (up/failed) Markov process per link, advanced in steps of ``dt_s``.
+
+    Per step an up link fails with probability ``1 - exp(-rate * dt)`` and a failed link is repaired with
+    probability ``1 - exp(-dt / repair_time_s)`` (exponential time to failure and to repair). One uniform
+    draw per link per step from ``rng``; with ``failure_rate_per_hour == 0`` no link ever fails and no
+    draws are made (``rng`` may then be None).
+
+    Args:
+        n_links: [-] number of links E.
+        failure_rate_per_hour: [1/h] failure rate of an up link.
+        repair_time_s: [s] mean time to repair.
+        rng: numpy Generator (required when the rate is > 0).
+    """
+
+    def __init__(self, n_links: int, failure_rate_per_hour: float, repair_time_s: float, rng: np.random.Generator | None):
+        if isinstance(n_links, bool) or not isinstance(n_links, (int, np.integer)) or n_links < 0:
+            raise ValueError(f"n_links: must be an int >= 0, got {n_links!r}")
+        if not (math.isfinite(failure_rate_per_hour) and failure_rate_per_hour >= 0.0):
+            raise ValueError(f"failure_rate_per_hour: must be finite and >= 0 per hour, got {failure_rate_per_hour}")
+        if not (math.isfinite(repair_time_s) and repair_time_s > 0.0):
+            raise ValueError(f"repair_time_s: must be finite and > 0 s, got {repair_time_s}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        if rng is None and failure_rate_per_hour > 0.0:
+            raise ValueError("rng: a numpy.random.Generator is required when failure_rate_per_hour > 0")
+        self.n_links = int(n_links)
+        self.failure_rate_per_hour = float(failure_rate_per_hour)
+        self.repair_time_s = float(repair_time_s)
+        self.rng = rng
+        self._failed = np.zeros(self.n_links, dtype=bool)
+
+    @property
+    def failed(self) -> NDArray[np.bool_]:
+        """(E,) bool, True for currently failed links (a copy)."""
+        return self._failed.copy()
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """All links up; optionally replace the generator."""
+        if rng is not None:
+            if not isinstance(rng, np.random.Generator):
+                raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+            self.rng = rng
+        self._failed[:] = False
+
+    def step(self, dt_s: float) -> NDArray[np.bool_]:
+        """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy)."""
+        if not (math.isfinite(dt_s) and dt_s >= 0.0):
+            raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
+        if self.failure_rate_per_hour == 0.0 and not self._failed.any():
+            return self._failed.copy()
+        p_fail = -math.expm1(-self.failure_rate_per_hour * dt_s / 3600.0)
+        p_repair = -math.expm1(-dt_s / self.repair_time_s)
+        u = self.rng.random(self.n_links)
+        self._failed = np.where(self._failed, u >= p_repair, u < p_fail)
+        return self._failed.copy()
+
+
+# ------------------------------------------------------------------------------------------ snapshot
+def _readonly(a: NDArray) -> NDArray:
+    a.flags.writeable = False
+    return a
+
+
+class NetworkSnapshot:
+    """Links and shortest one-way delays of one topology bucket (build with :func:`build_snapshot`).
+
+    Node ids: satellites 0..N-1, sites 0..S-1 (in networkx, ``"site:<index>"``).
+
+    Attributes:
+        time_s: [s] start of the bucket, seconds since the constellation epoch.
+        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, SGP4 succeeded.
+        pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
+        isl_distance_km: (E,) [km].
+        site_lat_deg, site_lon_deg: (S,) [deg].
+        gsl_visible: (S, N) bool (above the elevation mask, satellite ok); gsl_slant_km: (S, N) [km].
+        site_sat_delay_ms: (S, N) [ms] one-way shortest propagation delay from each site through one of its
+            visible satellites (uplink slant / c) and then ISLs (distance / c); ``np.inf`` if unreachable.
+        isl_capacity_gbps: [Gbit/s] per laser link; gsl_capacity_gbps: [Gbit/s] per satellite's ground
+            links (shared by the sites that use it).
+    """
+
+    def __init__(
+        self,
+        *,
+        time_s: float,
+        sat_ecef_km: NDArray[np.float64],
+        sat_ok: NDArray[np.bool_],
+        pairs: NDArray[np.int64],
+        isl_up: NDArray[np.bool_],
+        isl_distance_km: NDArray[np.float64],
+        site_lat_deg: NDArray[np.float64],
+        site_lon_deg: NDArray[np.float64],
+        gsl_visible: NDArray[np.bool_],
+        gsl_slant_km: NDArray[np.float64],
+        site_sat_delay_ms: NDArray[np.float64],
+        predecessors: NDArray[np.int32],
+        isl_capacity_gbps: float,
+        gsl_capacity_gbps: float,
+    ):
+        self.time_s = float(time_s)
+        self.sat_ecef_km = _readonly(sat_ecef_km)
+        self.sat_ok = _readonly(sat_ok)
+        self.pairs = _readonly(pairs)
+        self.isl_up = _readonly(isl_up)
+        self.isl_distance_km = _readonly(isl_distance_km)
+        self.site_lat_deg = _readonly(site_lat_deg)
+        self.site_lon_deg = _readonly(site_lon_deg)
+        self.gsl_visible = _readonly(gsl_visible)
+        self.gsl_slant_km = _readonly(gsl_slant_km)
+        self.site_sat_delay_ms = _readonly(site_sat_delay_ms)
+        self._pred = _readonly(predecessors)
+        self.isl_capacity_gbps = float(isl_capacity_gbps)
+        self.gsl_capacity_gbps = float(gsl_capacity_gbps)
+
+    @property
+    def n_sats(self) -> int:
+        return self.sat_ecef_km.shape[0]
+
+    @property
+    def n_sites(self) -> int:
+        return self.site_lat_deg.shape[0]
+
+    @property
+    def isl_delay_ms(self) -> NDArray[np.float64]:
+        """(E,) [ms] ISL propagation delay (the routing edge weight)."""
+        return np.maximum(self.isl_distance_km * _MS_PER_KM, _MIN_EDGE_MS)
+
+    @property
+    def gsl_delay_ms(self) -> NDArray[np.float64]:
+        """(S, N) [ms] uplink propagation delay (the routing edge weight)."""
+        return np.maximum(self.gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS)
+
+    def path(self, site: int, sat: int) -> list[int]:
+        """Satellites on the shortest-delay route from ``site`` to ``sat``: [first visible sat, ..., sat].
+
+        Returns [] when ``sat`` is unreachable from the site.
+        """
+        if not (0 <= site < self.n_sites):
+            raise ValueError(f"site: must lie in [0, {self.n_sites}), got {site}")
+        if not (0 <= sat < self.n_sats):
+            raise ValueError(f"sat: must lie in [0, {self.n_sats}), got {sat}")
+        if not np.isfinite(self.site_sat_delay_ms[site, sat]):
+            return []
+        pred = self._pred[site]
+        out = [int(sat)]
+        node = int(pred[sat])
+        while node < self.n_sats:
+            out.append(node)
+            node = int(pred[node])
+        out.reverse()
+        return out
+
+    @cached_property
+    def site_sat_hops(self) -> NDArray[np.int64]:
+        """(S, N) number of ISL hops on the shortest-delay route (0: the satellite is the entry
+        satellite); -1 when unreachable. Computed on first access by pointer jumping."""
+        n = self.n_sats
+        par = self._pred[:, :n].astype(np.int64)
+        on_sat = (par >= 0) & (par < n)
+        hops = on_sat.astype(np.int64)
+        anc = np.where(on_sat, par, -1)
+        rows = np.arange(par.shape[0])[:, None]
+        while True:
+            live = anc >= 0
+            if not live.any():
+                break
+            safe = np.where(live, anc, 0)
+            hops = np.where(live, hops + hops[rows, safe], hops)
+            anc = np.where(live, anc[rows, safe], -1)
+        hops[~np.isfinite(self.site_sat_delay_ms)] = -1
+        return _readonly(hops)
+
+    def to_networkx(self) -> nx.Graph:
+        """The snapshot as an undirected networkx Graph (for inspection and rendering).
+
+        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``), sites ``"site:<i>"`` (``kind="site"``,
+        ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``) and visible GSLs (``kind="gsl"``),
+        each with ``distance_km``, ``delay_ms`` (the routing weight) and ``capacity_gbps``.
+
+        Routing in :attr:`site_sat_delay_ms` never transits a ground site (no ground relay); to reproduce
+        it with networkx, search from one site in ``G.subgraph(range(N) | {that site})``.
+        """
+        g = nx.Graph()
+        g.add_nodes_from((i, {"kind": "satellite", "ok": bool(ok)}) for i, ok in enumerate(self.sat_ok.tolist()))
+        g.add_nodes_from(
+            (f"site:{s}", {"kind": "site", "lat_deg": la, "lon_deg": lo})
+            for s, (la, lo) in enumerate(zip(self.site_lat_deg.tolist(), self.site_lon_deg.tolist()))
+        )
+        up = np.nonzero(self.isl_up)[0]
+        isl_delay = self.isl_delay_ms
+        cap = self.isl_capacity_gbps
+        g.add_edges_from(
+            (int(self.pairs[e, 0]), int(self.pairs[e, 1]),
+             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]), "capacity_gbps": cap})
+            for e in up.tolist()
+        )
+        ss, nn = np.nonzero(self.gsl_visible)
+        gd = self.gsl_delay_ms[ss, nn]
+        gk = self.gsl_slant_km[ss, nn]
+        gcap = self.gsl_capacity_gbps
+        g.add_edges_from(
+            (f"site:{s}", int(t), {"kind": "gsl", "distance_km": float(k), "delay_ms": float(d), "capacity_gbps": gcap})
+            for s, t, k, d in zip(ss.tolist(), nn.tolist(), gk.tolist(), gd.tolist())
+        )
+        return g
+
+
+def shortest_delays(
+    n_sats: int,
+    pairs: NDArray[np.int64],
+    isl_up: NDArray[np.bool_],
+    isl_distance_km: NDArray[np.float64],
+    gsl_visible: NDArray[np.bool_],
+    gsl_slant_km: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    """One-way shortest propagation delays from every site to every satellite.
+
+    Routing graph: ``n_sats`` satellite nodes then S site nodes; each usable ISL is an edge both ways
+    weighted by ``distance / c`` [ms], each visible GSL an edge from site to satellite weighted by
+    ``slant / c`` [ms] (sites have no incoming edges, so routes never relay through another site).
+    Weights are floored at 1e-9 ms so that csgraph never drops a zero-length edge. One
+    ``scipy.sparse.csgraph.dijkstra`` call with ``indices`` = the site nodes.
+
+    Args:
+        n_sats: [-] N.
+        pairs: (E, 2) ISL endpoints; isl_up: (E,) bool usable; isl_distance_km: (E,) [km].
+        gsl_visible: (S, N) bool; gsl_slant_km: (S, N) [km].
+
+    Returns:
+        (delay_ms, predecessors): (S, N) [ms] delays (``np.inf`` if unreachable) and (S, N + S)
+        csgraph predecessors (node ids; ``n_sats + s`` is site s; -9999 for none).
+    """
+    n = int(n_sats)
+    s_count = gsl_visible.shape[0]
+    isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
+    ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
+    ss, nn = np.nonzero(gsl_visible)
+    gsl_w = np.maximum(gsl_slant_km[ss, nn] * _MS_PER_KM, _MIN_EDGE_MS)
+    rows = np.concatenate([ia, ib, n + ss])
+    cols = np.concatenate([ib, ia, nn])
+    data = np.concatenate([isl_w, isl_w, gsl_w])
+    graph = csr_matrix((data, (rows, cols)), shape=(n + s_count, n + s_count))
+    if s_count == 0:
+        return np.zeros((0, n)), np.zeros((0, n), dtype=np.int32)
+    d, pred = dijkstra(graph, directed=True, indices=np.arange(n, n + s_count), return_predecessors=True)
+    return np.ascontiguousarray(d[:, :n]), pred
+
+
+def build_snapshot(
+    time_s: float,
+    sat_ecef_km: ArrayLike,
+    sat_ok: ArrayLike,
+    pairs: ArrayLike,
+    isl_up: ArrayLike,
+    isl_distance_km: ArrayLike,
+    site_lat_deg: ArrayLike,
+    site_lon_deg: ArrayLike,
+    min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
+    isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
+    gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
+) -> NetworkSnapshot:
+    """Compute GSL visibility and shortest delays from every site for one topology bucket.
+
+    Routing is :func:`shortest_delays` (no relay through ground sites; satellites with ``sat_ok`` False
+    carry no links).
+
+    Args:
+        time_s: [s] bucket start, seconds since the constellation epoch.
+        sat_ecef_km: [km] (N, 3) positions; sat_ok: (N,) bool (failed satellites carry no links).
+        pairs: (E, 2) candidate ISLs; isl_up: (E,) bool usable (geometry and failures);
+        isl_distance_km: (E,) [km].
+        site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
+        min_elevation_deg: [deg] GSL elevation mask.
+        isl_capacity_gbps: [Gbit/s] per ISL. gsl_capacity_gbps: [Gbit/s] per satellite's ground links.
+    """
+    pos = np.array(sat_ecef_km, dtype=np.float64)
+    n = pos.shape[0]
+    ok = np.array(sat_ok, dtype=bool).reshape(n)
+    pr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    dist = np.array(isl_distance_km, dtype=np.float64).reshape(pr.shape[0])
+    up = np.array(isl_up, dtype=bool).reshape(pr.shape[0]) & ok[pr[:, 0]] & ok[pr[:, 1]]
+    if isl_capacity_gbps <= 0 or gsl_capacity_gbps <= 0:
+        raise ValueError(f"isl_capacity_gbps, gsl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}, {gsl_capacity_gbps}")
+    lat, lon = _check_sites(site_lat_deg, site_lon_deg)
+    visible, slant = gsl_visibility(lat, lon, pos, min_elevation_deg)
+    visible &= ok[None, :]
+
+    d, pred = shortest_delays(n, pr, up, dist, visible, slant)
+    return NetworkSnapshot(
+        time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
+        site_lat_deg=lat, site_lon_deg=lon, gsl_visible=visible, gsl_slant_km=slant,
+        site_sat_delay_ms=d, predecessors=pred,
+        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps,
+    )
+
+
+# ------------------------------------------------------------------------------------------ Network
+class Network:
+    """A constellation's network over time: +Grid ISLs, ground sites, link failures, cached snapshots.
+
+    Clock: ``time_s`` is [s] since ``constellation.epoch``. The topology is piecewise constant on buckets
+    ``floor(time_s / topology_dt_s)``; the snapshot of a bucket is computed at the bucket start and the
+    last few are cached. Link failures evolve bucket by bucket, in order, from all-up at bucket 0:
+    asking for a later bucket first steps the failure process through the buckets in between, so the
+    result depends only on the generator's seed, not on the pattern of queries. Going back to a bucket
+    older than the retained failure history raises ValueError (call :meth:`reset`).
+
+    Args:
+        constellation: the satellites.
+        site_lat_deg, site_lon_deg: [deg] (S,) ground sites (on the WGS84 ellipsoid).
+        min_elevation_deg: [deg] GSL elevation mask (25 deg: SpaceX FCC SAT-MOD-20181108-00083).
+        isl_max_range_km: [km] longest usable laser link.
+        atmosphere_margin_km: [km] ISLs must pass this far above the equatorial radius.
+        isl_capacity_gbps: [Gbit/s] per laser ISL (100: SpaceX statements on Starlink lasers, 2024).
+        gsl_capacity_gbps: [Gbit/s] ground-link capacity per satellite (20: del Portillo et al. 2019).
+        failure_rate_per_hour: [1/h] ISL failure rate (0: no failures).
+        repair_time_s: [s] mean ISL repair time.
+        rng: numpy Generator for failures; required when ``failure_rate_per_hour > 0``.
+        topology_dt_s: [s] topology bucket length.
+    """
+
+    _CACHE_BUCKETS = 4
+    _FAILURE_HISTORY = 64
+
+    def __init__(
+        self,
+        constellation: Constellation,
+        site_lat_deg: ArrayLike,
+        site_lon_deg: ArrayLike,
+        *,
+        min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
+        isl_max_range_km: float = 5000.0,
+        atmosphere_margin_km: float = 80.0,
+        isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
+        gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
+        failure_rate_per_hour: float = 0.0,
+        repair_time_s: float = 600.0,
+        rng: np.random.Generator | None = None,
+        topology_dt_s: float = 10.0,
+    ):
+        if not isinstance(constellation, Constellation):
+            raise ValueError(f"constellation: expected a Constellation, got {type(constellation).__name__}")
+        self.site_lat_deg, self.site_lon_deg = _check_sites(site_lat_deg, site_lon_deg)
+        self.site_lat_deg.flags.writeable = False
+        self.site_lon_deg.flags.writeable = False
+        if not (0.0 <= min_elevation_deg < 90.0):
+            raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
+        if not (isl_max_range_km > 0):
+            raise ValueError(f"isl_max_range_km: must be > 0 km, got {isl_max_range_km}")
+        if not (atmosphere_margin_km >= 0):
+            raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
+        if not (isl_capacity_gbps > 0):
+            raise ValueError(f"isl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}")
+        if not (gsl_capacity_gbps > 0):
+            raise ValueError(f"gsl_capacity_gbps: must be > 0 Gbit/s, got {gsl_capacity_gbps}")
+        if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
+            raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+        self.constellation = constellation
+        self.min_elevation_deg = float(min_elevation_deg)
+        self.isl_max_range_km = float(isl_max_range_km)
+        self.atmosphere_margin_km = float(atmosphere_margin_km)
+        self.isl_capacity_gbps = float(isl_capacity_gbps)
+        self.gsl_capacity_gbps = float(gsl_capacity_gbps)
+        self.topology_dt_s = float(topology_dt_s)
+        self.pairs = _readonly(plus_grid_isls(constellation))
+        self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
+        self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
+        self._failure_bucket = 0
+        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({0: self.failures.failed})
+
+    @property
+    def n_sites(self) -> int:
+        return self.site_lat_deg.shape[0]
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """Forget cached snapshots and restart the failure process at bucket 0 (all links up)."""
+        self.failures.reset(rng)
+        self._cache.clear()
+        self._failure_bucket = 0
+        self._failure_history = OrderedDict({0: self.failures.failed})
+
+    def bucket(self, time_s: float) -> int:
+        """Topology bucket index ``floor(time_s / topology_dt_s)`` of ``time_s`` [s] >= 0."""
+        t = float(time_s)
+        if not (math.isfinite(t) and t >= 0.0):
+            raise ValueError(f"time_s: must be finite and >= 0 s since the epoch, got {time_s}")
+        return int(math.floor(t / self.topology_dt_s))
+
+    def _failed_at(self, b: int) -> NDArray[np.bool_]:
+        if self.failures.failure_rate_per_hour == 0.0:
+            return np.zeros(len(self.pairs), dtype=bool)
+        while self._failure_bucket < b:
+            self._failure_bucket += 1
+            self._failure_history[self._failure_bucket] = self.failures.step(self.topology_dt_s)
+            if len(self._failure_history) > self._FAILURE_HISTORY:
+                self._failure_history.popitem(last=False)
+        if b not in self._failure_history:
+            raise ValueError(
+                f"time_s: bucket {b} is older than the retained link-failure history "
+                f"(buckets {next(iter(self._failure_history))}..{self._failure_bucket}); call reset() to start over"
+            )
+        return self._failure_history[b]
+
+    def snapshot(self, time_s: float) -> NetworkSnapshot:
+        """The :class:`NetworkSnapshot` of the bucket containing ``time_s`` [s since epoch]."""
+        b = self.bucket(time_s)
+        snap = self._cache.get(b)
+        if snap is not None:
+            self._cache.move_to_end(b)
+            return snap
+        failed = self._failed_at(b)
+        t0 = b * self.topology_dt_s
+        pos, _, ok = self.constellation.propagate(t0)
+        up, dist = isl_state(pos, self.pairs, self.isl_max_range_km, self.atmosphere_margin_km)
+        snap = build_snapshot(
+            t0, pos, ok, self.pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
+            self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
+        )
+        self._cache[b] = snap
+        if len(self._cache) > self._CACHE_BUCKETS:
+            self._cache.popitem(last=False)
+        return snap
+
+    def network_graph(self, time_s: float) -> nx.Graph:
+        """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s]."""
+        return self.snapshot(time_s).to_networkx()
