@@ -41,10 +41,11 @@ __all__ = [
     "DEFAULT_ROUTE_FACTOR",
 ]
 
-#: [-] Terrestrial fibre path length / great-circle distance. Measured fibre routes are typically 1.5-2x
-#: the great-circle distance (Bozkurt et al., "Why is the Internet so slow?!", PAM 2017, report a median
-#: fibre-path inflation of about 1.5-2 over the geodesic; Singla et al., "The Internet at the speed of
-#: light", HotNets 2014). 1.5 is the optimistic end, which favours terrestrial data centres.
+#: [-] Terrestrial fibre path length / great-circle distance. Terrestrial fibre paths are typically 1.5-2x
+#: the great-circle distance: Bozkurt et al., "Dissecting Latency in the Internet's Fiber Infrastructure"
+#: (arXiv:1811.10737, 2018) quote the measurement rule of thumb "line-of-sight distance x 2.1 at the speed
+#: of light in fibre" and find 1.3x (median) for the shortest paths through the US long-haul conduits.
+#: 1.5 is the optimistic end of the typical range, which favours terrestrial data centres.
 DEFAULT_ROUTE_FACTOR: float = 1.5
 
 _DATA_PACKAGE = "orbitcloud_env"
@@ -302,9 +303,9 @@ def fibre_delay_ms(
     Args:
         lat1_deg, lon1_deg: [deg] first point(s).
         lat2_deg, lon2_deg: [deg] second point(s).
-        route_factor: [-] fibre path length / great-circle distance, >= 1. Real terrestrial routes are
-            typically 1.5-2x the great-circle distance (Bozkurt et al., PAM 2017; Singla et al.,
-            HotNets 2014); the default 1.5 is the optimistic end.
+        route_factor: [-] fibre path length / great-circle distance, >= 1. Terrestrial fibre paths are
+            typically 1.5-2x the great-circle distance (shortest US conduit paths 1.3x in the median,
+            measured latency ~2.1x: Bozkurt et al., arXiv:1811.10737); the default 1.5 is optimistic.
 
     Returns:
         [ms] one-way delay, broadcast shape of the inputs.
