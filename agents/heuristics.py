@@ -1,0 +1,265 @@
+"""Heuristic placement policies that read only the observation (docs/env_contract.md).
+
+Every policy has Stable-Baselines3's ``predict`` signature::
+
+    action, state = policy.predict(observation, state=None, episode_start=None, deterministic=True)
+
+and accepts either one observation dict (``node_valid`` of shape ``(M,)``; returns an int64 array of shape ``()``)
+or a batch from a VecEnv (``node_valid`` of shape ``(B, M)``; returns an int64 array of shape ``(B,)``). Row ``m``
+of the observation is a node (a global node in ``all_nodes`` mode, the m-th nearest candidate in ``candidates``
+mode); action ``M`` (the number of rows) rejects the job. ``node_valid`` is the mask: a policy never picks a row
+whose ``node_valid`` is 0 and rejects when no row is valid. An optional ``action_masks`` argument (length ``M + 1``
+or ``(B, M + 1)``, as MaskablePPO takes) is intersected with ``node_valid``, so heuristics and models share one
+evaluation path.
+
+All scoring is vectorised over rows and batch (no Python loop over nodes). Scores are "lower is better"; invalid
+rows score ``+inf``; ties go to the lowest row index (in ``candidates`` mode that is the lowest estimated network
+latency, because rows are sorted by it).
+
+Units: ``node_latency``, ``node_load[:, 1]`` and ``node_compute`` are times divided by the job's deadline, so
+``node_latency + node_load[:, 1] + node_compute`` is the estimated finish time in deadlines (>= 1 misses).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = [
+    "HeuristicPolicy",
+    "RandomPolicy",
+    "RoundRobinPolicy",
+    "NearestPolicy",
+    "LeastLoadedPolicy",
+    "EarliestFinishPolicy",
+    "EnergyAwarePolicy",
+    "GroundOnlyPolicy",
+    "HEURISTICS",
+    "REQUIRED_KEYS",
+]
+
+#: Observation keys the heuristics read (a subset of the contract's observation).
+REQUIRED_KEYS: tuple[str, ...] = (
+    "node_valid", "node_latency", "node_load", "node_compute", "node_power", "node_is_ground",
+)
+
+
+def _as_batch(observation: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], bool]:
+    """Return (observation with a leading batch axis, whether the input was a single observation)."""
+    if not isinstance(observation, Mapping):
+        raise TypeError(f"expected an observation dict with keys {list(REQUIRED_KEYS)}, "
+                        f"got {type(observation).__name__}")
+    if "node_valid" not in observation:
+        raise KeyError(f"observation has no 'node_valid' (keys: {sorted(observation)})")
+    valid = np.asarray(observation["node_valid"])
+    if valid.ndim == 1:
+        return {k: np.asarray(v)[None] for k, v in observation.items()}, True
+    if valid.ndim == 2:
+        return {k: np.asarray(v) for k, v in observation.items()}, False
+    raise ValueError(f"node_valid must have shape (M,) or (B, M), got {valid.shape}")
+
+
+def _valid_rows(obs: dict[str, np.ndarray], action_masks: Any = None) -> np.ndarray:
+    """Boolean (B, M) mask of selectable rows: node_valid, intersected with action_masks[:, :M] when given."""
+    valid = obs["node_valid"] > 0.5
+    if action_masks is not None:
+        masks = np.asarray(action_masks, dtype=bool).reshape(valid.shape[0], -1)
+        if masks.shape[1] != valid.shape[1] + 1:
+            raise ValueError(f"action_masks must have M + 1 = {valid.shape[1] + 1} entries per env, "
+                             f"got {masks.shape[1]}")
+        valid = valid & masks[:, :-1]
+    return valid
+
+
+def _argmin_or_reject(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Row-wise argmin of ``scores`` over ``valid`` rows; M (reject) where a row has no valid entry."""
+    n_rows = scores.shape[1]
+    masked = np.where(valid, scores, np.inf)
+    choice = np.argmin(masked, axis=1)
+    return np.where(valid.any(axis=1), choice, n_rows).astype(np.int64)
+
+
+class HeuristicPolicy:
+    """Base class: subclasses implement :meth:`_scores` (lower is better) or override :meth:`_act`."""
+
+    #: Registry name (set by subclasses).
+    name: str = ""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # SB3-compatible entry point -----------------------------------------------------------------------------
+    def predict(self, observation: Mapping[str, Any], state: Any = None, episode_start: Any = None,
+                deterministic: bool = True, action_masks: Any = None) -> tuple[np.ndarray, Any]:
+        """Choose an action for one observation dict or a batch of them.
+
+        Args:
+            observation: an observation dict as in docs/env_contract.md, single or batched (leading axis B).
+            state: unused (heuristics keep their own per-env state); returned unchanged.
+            episode_start: optional bool array (B,) marking the first step of an episode; stateful policies
+                (round-robin) reset that env's state.
+            deterministic: unused by the deterministic heuristics; ``random`` samples either way.
+            action_masks: optional bool mask of length M + 1 (or (B, M + 1)); intersected with node_valid.
+
+        Returns:
+            (actions, state): int64 array of shape () for a single observation or (B,) for a batch.
+        """
+        obs, single = _as_batch(observation)
+        valid = _valid_rows(obs, action_masks)
+        starts = None
+        if episode_start is not None:
+            starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+        actions = self._act(obs, valid, starts)
+        return (actions[0] if single else actions), state
+
+    def reset(self) -> None:
+        """Forget per-episode state (no-op for stateless policies)."""
+
+    def _act(self, obs: dict[str, np.ndarray], valid: np.ndarray, episode_start: np.ndarray | None) -> np.ndarray:
+        return _argmin_or_reject(self._scores(obs), valid)
+
+    def _scores(self, obs: dict[str, np.ndarray]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _finish_time(obs: dict[str, np.ndarray]) -> np.ndarray:
+    """Estimated finish time in deadlines: network latency + queue wait + compute (all / deadline)."""
+    return (obs["node_latency"].astype(np.float64) + obs["node_load"][..., 1].astype(np.float64)
+            + obs["node_compute"].astype(np.float64))
+
+
+class RandomPolicy(HeuristicPolicy):
+    """Uniform over valid rows (reject only when none is valid); own ``np.random.Generator`` seeded by ``seed``."""
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def _act(self, obs, valid, episode_start):
+        # argmax of i.i.d. uniforms over the valid rows is a uniform choice among them.
+        draws = np.where(valid, self.rng.random(valid.shape), -1.0)
+        choice = np.argmax(draws, axis=1)
+        return np.where(valid.any(axis=1), choice, valid.shape[1]).astype(np.int64)
+
+
+class RoundRobinPolicy(HeuristicPolicy):
+    """Cycle through the rows, skipping invalid ones; one pointer per env index (reset on ``episode_start``).
+
+    In ``candidates`` mode the rows are latency ranks, so this cycles through ranks rather than fixed nodes.
+    """
+
+    name = "round-robin"
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self._next = np.zeros(0, dtype=np.int64)
+
+    def reset(self) -> None:
+        self._next = np.zeros(0, dtype=np.int64)
+
+    def _act(self, obs, valid, episode_start):
+        n_envs, n_rows = valid.shape
+        if self._next.shape[0] != n_envs:
+            self._next = np.zeros(n_envs, dtype=np.int64)
+        if episode_start is not None:
+            self._next[episode_start[:n_envs]] = 0
+        # Distance (in rows, cyclically) from each env's pointer: the nearest valid row at or after it wins.
+        offset = (np.arange(n_rows)[None, :] - self._next[:, None]) % n_rows
+        actions = _argmin_or_reject(offset.astype(np.float64), valid)
+        placed = actions < n_rows
+        self._next[placed] = (actions[placed] + 1) % n_rows
+        return actions
+
+
+class NearestPolicy(HeuristicPolicy):
+    """Lowest estimated network latency (``node_latency``) among valid rows."""
+
+    name = "nearest"
+
+    def _scores(self, obs):
+        return obs["node_latency"].astype(np.float64)
+
+
+class LeastLoadedPolicy(HeuristicPolicy):
+    """Lowest queue occupancy (``node_load[:, 0]``); ties broken by lowest ``node_latency``."""
+
+    name = "least-loaded"
+
+    def _act(self, obs, valid, episode_start):
+        load = np.where(valid, obs["node_load"][..., 0].astype(np.float64), np.inf)
+        least = load == load.min(axis=1, keepdims=True)
+        return _argmin_or_reject(obs["node_latency"].astype(np.float64), valid & least)
+
+
+class EarliestFinishPolicy(HeuristicPolicy):
+    """Lowest estimated finish time ``node_latency + node_load[:, 1] + node_compute`` (the strong greedy baseline)."""
+
+    name = "earliest-finish"
+
+    def _scores(self, obs):
+        return _finish_time(obs)
+
+
+class EnergyAwarePolicy(HeuristicPolicy):
+    """Earliest finish plus an energy penalty on satellites, in deadline units.
+
+    Rule (ground rows have ``node_power == (1, 1, 1)`` and ``node_is_ground == 1``; they are never penalised)::
+
+        penalty = battery_weight * max(0, battery_low - soc) / battery_low        # low state of charge
+                + eclipse_weight * (1 - sunlit_now * sunlit_soon)                  # in eclipse, or entering soon
+        score   = finish_time + (1 - node_is_ground) * penalty
+
+    with ``soc = node_power[:, 1]``, ``sunlit_now = node_power[:, 0]`` and ``sunlit_soon = node_power[:, 2]`` (sunlit
+    after ``power.eclipse_lookahead_s``). Defaults: ``battery_low = 0.5``, ``battery_weight = 0.5``,
+    ``eclipse_weight = 0.2``: a satellite on battery loses to a sunlit one or a data centre that finishes up to
+    0.2 deadlines later, and a nearly flat battery adds up to another 0.5 deadlines. A satellite still wins when every
+    alternative is that much slower.
+    """
+
+    name = "energy-aware"
+
+    def __init__(self, seed: int | None = None, battery_low: float = 0.5, battery_weight: float = 0.5,
+                 eclipse_weight: float = 0.2) -> None:
+        super().__init__(seed)
+        if not 0.0 < battery_low <= 1.0:
+            raise ValueError(f"battery_low must be in (0, 1], got {battery_low!r}")
+        if battery_weight < 0 or eclipse_weight < 0:
+            raise ValueError("battery_weight and eclipse_weight must be >= 0")
+        self.battery_low = float(battery_low)
+        self.battery_weight = float(battery_weight)
+        self.eclipse_weight = float(eclipse_weight)
+
+    def _scores(self, obs):
+        power = obs["node_power"].astype(np.float64)
+        sunlit_now, soc, sunlit_soon = power[..., 0], power[..., 1], power[..., 2]
+        low_battery = np.clip(self.battery_low - soc, 0.0, None) / self.battery_low
+        eclipse_risk = 1.0 - sunlit_now * sunlit_soon
+        penalty = self.battery_weight * low_battery + self.eclipse_weight * eclipse_risk
+        is_satellite = 1.0 - obs["node_is_ground"].astype(np.float64)
+        return _finish_time(obs) + is_satellite * penalty
+
+
+class GroundOnlyPolicy(HeuristicPolicy):
+    """Earliest finish among valid data-centre rows (``node_is_ground == 1``); reject when none is valid."""
+
+    name = "ground-only"
+
+    def _act(self, obs, valid, episode_start):
+        return _argmin_or_reject(_finish_time(obs), valid & (obs["node_is_ground"] > 0.5))
+
+
+#: Registry of heuristic classes by name (see agents.available / agents.make_policy).
+HEURISTICS: dict[str, type[HeuristicPolicy]] = {
+    cls.name: cls
+    for cls in (RandomPolicy, RoundRobinPolicy, NearestPolicy, LeastLoadedPolicy, EarliestFinishPolicy,
+                EnergyAwarePolicy, GroundOnlyPolicy)
+}

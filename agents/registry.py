@@ -1,0 +1,61 @@
+"""Policy registry: heuristics by name, saved models by path (one entry point for evaluation and scripts)."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
+from agents.rl import ALGOS, LoadedPolicy, load
+
+__all__ = ["available", "available_algorithms", "make_policy"]
+
+
+def available() -> list[str]:
+    """Names of the heuristic policies, in a stable order."""
+    return list(HEURISTICS)
+
+
+def available_algorithms() -> list[str]:
+    """Names of the RL algorithms (``train.py --algo``)."""
+    return list(ALGOS)
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(".zip") or "/" in name or "\\" in name or Path(name).exists()
+
+
+def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = None,
+                device: str = "cpu") -> HeuristicPolicy | LoadedPolicy:
+    """A heuristic by name (``available()``), or a saved model when given a path to a ``.zip``.
+
+    Args:
+        name_or_path: heuristic name (case, '_' vs '-' ignored) or path of an SB3 model.
+        env: optional env; a heuristic checks that its observation space has the keys it reads, a model that
+            its spaces equal the env's.
+        seed: seed of the policy's own generator (``random``); ignored by deterministic policies and models.
+        device: torch device for a model.
+
+    Raises:
+        ValueError: unknown name (with a "did you mean"), or an unusable model file / env.
+        FileNotFoundError: a model path that does not exist.
+    """
+    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
+        return load(name_or_path, env=env, device=device)
+    key = _normalise(str(name_or_path))
+    if key not in HEURISTICS:
+        close = difflib.get_close_matches(key, list(HEURISTICS), n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"unknown policy '{name_or_path}'{hint} (heuristics: {', '.join(HEURISTICS)}; "
+                         f"or give the path of a saved .zip model)")
+    if env is not None:
+        keys = set(getattr(env.observation_space, "spaces", {}) or {})
+        missing = [k for k in REQUIRED_KEYS if k not in keys]
+        if missing:
+            raise ValueError(f"policy '{key}' needs observation keys {missing} that the env does not have")
+    return HEURISTICS[key](seed=seed)
