@@ -1,0 +1,454 @@
+"""The Gymnasium facade over :class:`~orbitcloud_env.simulator.Simulator`: spaces, observations, reward, masks."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from orbitcloud_env.config import ScenarioConfig, load_config
+from orbitcloud_env.simulator import POSITION_SCALE_KM, NodeView, Outcome, Simulator
+
+__all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction", "NodeObservation",
+           "action_type_names"]
+
+#: Number of job features before the one-hot job class (see :class:`NodeObservation`).
+N_JOB_BASE_FEATURES = 8
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Action types: which global node each observation row is, the action space, the mask.
+
+
+class ActionType:
+    """Maps actions to nodes. ``rows`` are the global node indices shown in the observation (-1: padding)."""
+
+    name = "base"
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.rows: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+    @property
+    def n_rows(self) -> int:
+        raise NotImplementedError
+
+    def space(self) -> spaces.Discrete:
+        """``Discrete(n_rows + 1)``; the last action rejects the job."""
+        return spaces.Discrete(self.n_rows + 1)
+
+    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
+        raise NotImplementedError
+
+    def mask(self, view: NodeView) -> NDArray[np.bool_]:
+        """Valid actions: rows whose node is valid, and reject (always)."""
+        m = np.zeros(self.n_rows + 1, dtype=bool)
+        real = self.rows >= 0
+        m[:-1][real] = view.valid[self.rows[real]]
+        m[-1] = True
+        return m
+
+    def to_node(self, action: int) -> int | None:
+        """The global node of ``action`` (None for reject or a padding row)."""
+        if action == self.n_rows:
+            return None
+        node = int(self.rows[action])
+        return None if node < 0 else node
+
+
+class AllNodesAction(ActionType):
+    """One action per node (satellites, then data centres), plus reject."""
+
+    name = "all_nodes"
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(sim)
+        self.rows = np.arange(sim.n_nodes, dtype=np.int64)
+
+    @property
+    def n_rows(self) -> int:
+        return self.sim.n_nodes
+
+    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
+        return self.rows
+
+
+class CandidatesAction(ActionType):
+    """One action per listed candidate (the K valid nodes of lowest estimated latency), plus reject.
+
+    Rows are sorted by estimated network latency; the best valid data centre is always listed when one is valid,
+    so ground placement stays possible at any constellation size. Rows past the valid ones are padding.
+    """
+
+    name = "candidates"
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(sim)
+        self.k = sim.config.episode.candidates_k
+        self.rows = np.full(self.k, -1, dtype=np.int64)
+
+    @property
+    def n_rows(self) -> int:
+        return self.k
+
+    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
+        k, n_sat = self.k, self.sim.n_sat
+        key = np.where(view.valid, view.latency_ms, np.inf)
+        if key.shape[0] > k:
+            idx = np.argpartition(key, k - 1)[:k]
+        else:
+            idx = np.arange(key.shape[0])
+        idx = idx[np.isfinite(key[idx])]
+        if self.sim.n_dc and not np.any(idx >= n_sat):
+            dc_key = key[n_sat:]
+            best = int(np.argmin(dc_key))
+            if np.isfinite(dc_key[best]):
+                idx = np.append(idx[: k - 1] if idx.shape[0] >= k else idx, n_sat + best)
+        idx = idx[np.argsort(key[idx], kind="stable")]
+        rows = np.full(k, -1, dtype=np.int64)
+        rows[: idx.shape[0]] = idx
+        self.rows = rows
+        return rows
+
+
+#: Action types by name (``episode.action_mode``).
+ACTION_TYPES: dict[str, type[ActionType]] = {"all_nodes": AllNodesAction, "candidates": CandidatesAction}
+
+
+def action_type_names() -> list[str]:
+    """Names accepted by ``episode.action_mode``."""
+    return list(ACTION_TYPES)
+
+
+def _make_action_type(name: str, sim: Simulator) -> ActionType:
+    try:
+        return ACTION_TYPES[name](sim)
+    except KeyError:
+        close = difflib.get_close_matches(name, ACTION_TYPES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"episode.action_mode: unknown action mode {name!r}{hint} (valid: "
+                         f"{', '.join(ACTION_TYPES)})") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Observation type: per-row node features + job features, normalised where they are declared.
+
+
+class NodeObservation:
+    """Builds the observation dict for the rows chosen by the action type (see the env docstring's table)."""
+
+    def __init__(self, sim: Simulator, n_rows: int) -> None:
+        self.sim = sim
+        self.n_rows = n_rows
+        self.time_clip = float(sim.config.episode.time_clip)
+        self.n_classes = len(sim.job_class_names)
+        m, c = n_rows, self.time_clip
+        load_high = np.tile(np.array([1.0, c], dtype=np.float32), (m, 1))
+        f32 = np.float32
+        self._space = spaces.Dict({
+            "node_position": spaces.Box(-1.0, 1.0, (m, 3), f32),
+            "node_power": spaces.Box(0.0, 1.0, (m, 3), f32),
+            "node_links": spaces.Box(0.0, 1.0, (m, 2), f32),
+            "node_load": spaces.Box(np.zeros((m, 2), f32), load_high, dtype=f32),
+            "node_latency": spaces.Box(0.0, c, (m,), f32),
+            "node_compute": spaces.Box(0.0, c, (m,), f32),
+            "node_is_ground": spaces.Box(0.0, 1.0, (m,), f32),
+            "node_valid": spaces.Box(0.0, 1.0, (m,), f32),
+            "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
+        })
+
+    def space(self) -> spaces.Dict:
+        return self._space
+
+    def observe(self, view: NodeView, rows: NDArray[np.int64]) -> dict[str, NDArray[np.float32]]:
+        sim, clip = self.sim, self.time_clip
+        job = sim.job
+        deadline = job.deadline_ms
+        real = rows >= 0
+        idx = np.where(real, rows, 0)
+        n_sat = sim.n_sat
+        # Per-node arrays over all nodes (satellite part + ground part), gathered by row.
+        is_sat = idx < n_sat
+        sat_idx = np.where(is_sat, idx, 0)
+        soc = sim.batteries.soc[sat_idx]
+        power = np.stack([np.where(is_sat, sim.sunlit[sat_idx], 1.0), np.where(is_sat, soc, 1.0),
+                          np.where(is_sat, sim.sunlit_soon[sat_idx], 1.0)], axis=1)
+        links = np.stack([np.where(is_sat, sim.isl_up_fraction[sat_idx], 0.0), view.direct[idx]], axis=1)
+        load = np.stack([sim.compute.occupancy()[idx], np.minimum(view.wait_ms[idx] / deadline, clip)], axis=1)
+        obs = {
+            "node_position": np.clip(sim.node_ecef_km[idx] / POSITION_SCALE_KM, -1.0, 1.0),
+            "node_power": power,
+            "node_links": links,
+            "node_load": load,
+            "node_latency": np.minimum(view.latency_ms[idx] / deadline, clip),
+            "node_compute": np.minimum(view.compute_ms[idx] / deadline, clip),
+            "node_is_ground": sim.is_ground[idx],
+            "node_valid": view.valid[idx],
+        }
+        out = {}
+        pad = ~real
+        for key, value in obs.items():
+            arr = np.asarray(value, dtype=np.float32)
+            if pad.any():
+                arr[pad] = 0.0
+            out[key] = arr
+        out["job"] = self._job_features()
+        return out
+
+    def _job_features(self) -> NDArray[np.float32]:
+        sim = self.sim
+        job = sim.job
+        lat = float(sim.sites.lat_deg[job.site])
+        lon = np.radians(float(sim.sites.lon_deg[job.site]))
+        utc_hour = ((sim.epoch_second_of_day_utc + sim.time_s) / 3600.0) % 24.0
+        local_hour = (utc_hour + np.degrees(lon) / 15.0) % 24.0
+        f = np.zeros(N_JOB_BASE_FEATURES + self.n_classes, dtype=np.float32)
+        f[0] = min(np.log10(1.0 + job.work_gflop) / 6.0, 1.0)
+        f[1] = min(np.log10(1.0 + job.input_mb) / 4.0, 1.0)
+        f[2] = min(np.log10(1.0 + job.output_mb) / 4.0, 1.0)
+        f[3] = float(np.clip(np.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0, 1.0))
+        f[4] = lat / 90.0
+        f[5] = np.sin(lon)
+        f[6] = np.cos(lon)
+        f[7] = local_hour / 24.0
+        f[N_JOB_BASE_FEATURES + job.job_class] = 1.0
+        return np.clip(f, -1.0, 1.0)
+
+    def zeros(self) -> dict[str, NDArray[np.float32]]:
+        return {k: np.zeros(s.shape, dtype=np.float32) for k, s in self._space.spaces.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The environment.
+
+
+class OrbitCloudEnv(gym.Env):
+    """Place jobs arriving from the world's cities on an orbital compute cloud or on terrestrial data centres.
+
+    ## Description
+    A LEO constellation (Walker shells propagated with SGP4, or a TLE file) carries compute on its satellites,
+    meshed by laser inter-satellite links (+Grid) and reached from users' cities over ground-satellite links.
+    Terrestrial cloud regions are reached over fibre. Jobs (interactive inference, video analytics, batch) arrive
+    from population-weighted cities following local time of day; each step the agent places the arriving job on a
+    node or rejects it. Satellites are solar powered and their batteries drain in eclipse; a satellite below the
+    battery threshold refuses work. The simulator is event-driven: after each decision the clock jumps to the next
+    arrival; the topology (positions, links, routes, sunlight) refreshes every ``episode.topology_dt_s`` seconds.
+
+    ## Action Space
+    ``Discrete(M + 1)``. In ``all_nodes`` mode, M = satellites + data centres and action i places the job on global
+    node i (satellites first); in ``candidates`` mode, M = ``candidates_k`` and action i places it on the i-th
+    listed candidate (the valid nodes of lowest estimated latency; the best data centre is always listed).
+    Action M rejects the job. :meth:`action_masks` gives the valid actions; a masked-out action is a rejection with
+    an extra penalty (``info["invalid_action"]``). An action outside the space raises ``ValueError``.
+
+    ## Observation Space
+    A ``Dict`` of float32 arrays, one row per node (M rows), never NaN or infinite:
+
+    | key | shape | meaning | range |
+    |---|---|---|---|
+    | node_position | (M, 3) | Earth-fixed x, y, z / 8,378.137 km | [-1, 1] |
+    | node_power | (M, 3) | sunlit, battery state of charge, sunlit after ``power.eclipse_lookahead_s`` | [0, 1] |
+    | node_links | (M, 2) | share of the 4 +Grid ISLs up; direct access from the job's site | [0, 1] |
+    | node_load | (M, 2) | queue occupancy (held / limit); queue wait / job deadline | [0, 1]; [0, clip] |
+    | node_latency | (M,) | estimated network latency (up, route, transfer, return) / deadline | [0, clip] |
+    | node_compute | (M,) | compute time of the job on the node / deadline | [0, clip] |
+    | node_is_ground | (M,) | 1 for a data centre | {0, 1} |
+    | node_valid | (M,) | 1 when placing there is allowed (same as the action mask) | {0, 1} |
+    | job | (8 + C,) | log work, log input, log output, log deadline, site lat, sin/cos site lon, local hour, class one-hot | [-1, 1] |
+
+    clip = ``episode.time_clip`` (10). Ground nodes report power (1, 1, 1) and no ISLs. Padding rows are zeros.
+
+    ## Rewards
+    Named terms (``info["rewards"]``), weights from ``config.reward``:
+    ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped] - w_rej [rejected]
+    - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
+    Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
+    known at placement because queues are FIFO with known work.
+
+    ## Starting State
+    The clock starts at the constellation epoch plus U(0, ``episode.start_time_spread_s``); batteries at
+    U(``power.initial_soc_min``, ``power.initial_soc_max``); queues empty; ISL failures (if enabled) cleared.
+
+    ## Episode End
+    Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time
+    since reset reaches ``episode.max_time_s`` (if > 0), or when a replayed trace runs out. The last step's info
+    has ``episode_metrics``.
+
+    ## Arguments
+    | argument | meaning |
+    |---|---|
+    | preset | "small", "starlink" (default), "kuiper", "mega", or a YAML path |
+    | config | a ScenarioConfig, a nested mapping of overrides, or a YAML path |
+    | render_mode | None or "rgb_array" (a world map) |
+    | **overrides | dotted or unique short config fields, e.g. ``action_mode="all_nodes"``, ``max_jobs=200`` |
+
+    ## Registered Configurations
+    ``OrbitCloud-v0`` (starlink, candidates), ``OrbitCloud-Small-v0`` (small, all_nodes),
+    ``OrbitCloud-Kuiper-v0`` (kuiper, candidates), ``OrbitCloud-Mega-v0`` (mega, candidates).
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, preset: str | Path | None = "starlink", config: ScenarioConfig | Mapping[str, Any] | str |
+                 Path | None = None, render_mode: str | None = None, **overrides: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: must be None or one of {self.metadata['render_modes']}, got "
+                             f"{render_mode!r}")
+        self.render_mode = render_mode
+        self.config = self._resolve_config(preset, config, overrides)
+        self.sim = Simulator(self.config)
+        self._action = _make_action_type(self.config.episode.action_mode, self.sim)
+        self._observation = NodeObservation(self.sim, self._action.n_rows)
+        self.action_space = self._action.space()
+        self.observation_space = self._observation.space()
+        self._view: NodeView | None = None
+        self._mask: NDArray[np.bool_] | None = None
+        self._last_obs: dict[str, NDArray[np.float32]] | None = None
+        self._steps = 0
+
+    @staticmethod
+    def _resolve_config(preset: Any, config: Any, overrides: Mapping[str, Any]) -> ScenarioConfig:
+        if isinstance(config, ScenarioConfig):
+            return config.replace(overrides) if overrides else config
+        if isinstance(config, (str, Path)):
+            return load_config(config, overrides)
+        merged: dict[str, Any] = {}
+        if config is not None:
+            if not isinstance(config, Mapping):
+                raise ValueError(f"config: expected a ScenarioConfig, a mapping or a YAML path, got "
+                                 f"{type(config).__name__}")
+            merged.update(config)
+        merged.update(overrides)
+        return load_config(preset, merged)
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.sim.reset(self.np_random)
+        self._steps = 0
+        obs = self._observe()
+        return obs, {"time_s": 0.0, "job_id": self.sim.job.job_id}
+
+    def _observe(self) -> dict[str, NDArray[np.float32]]:
+        view = self.sim.node_view()
+        rows = self._action.select_rows(view)
+        self._view = view
+        self._mask = self._action.mask(view)
+        obs = self._observation.observe(view, rows)
+        self._last_obs = obs
+        return obs
+
+    def action_masks(self) -> NDArray[np.bool_]:
+        """Valid actions for the current job (sb3-contrib MaskablePPO protocol); reject is always valid."""
+        if self._mask is None:
+            raise RuntimeError("action_masks() needs reset() first")
+        return self._mask.copy()
+
+    def _action_index(self, action: Any) -> int:
+        n = int(self.action_space.n)
+        a = action
+        if isinstance(a, np.ndarray):
+            if a.size != 1:
+                raise ValueError(f"action: expected one integer in [0, {n - 1}] ({n - 1} = reject), got an array "
+                                 f"of shape {a.shape}")
+            a = a.reshape(()).item() if a.dtype.kind in "iu" else a.reshape(()).item()
+            if isinstance(a, float):
+                raise ValueError(f"action: expected an integer in [0, {n - 1}], got float {a!r}")
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise ValueError(f"action: expected an integer in [0, {n - 1}] ({n - 1} = reject), got "
+                             f"{type(action).__name__} {action!r}")
+        a = int(a)
+        if not 0 <= a < n:
+            raise ValueError(f"action: {a} is outside the action space Discrete({n}); allowed: 0..{n - 1} "
+                             f"({n - 1} = reject)")
+        return a
+
+    def step(self, action: Any):
+        if self._view is None or self.sim.job is None:
+            raise RuntimeError("step() needs reset() first (or the episode ended: call reset())")
+        a = self._action_index(action)
+        invalid = not bool(self._mask[a])
+        node = None if invalid else self._action.to_node(a)
+        job = self.sim.job
+        candidates = self._action.rows.copy()
+        out = self.sim.place(node, self._view)
+        self._steps += 1
+        terms = self._rewards(out, invalid)
+        reward = float(sum(terms.values()))
+        self.sim.stats.episode_return += reward
+        ep = self.config.episode
+        truncated = (self._steps >= ep.max_jobs or self.sim.exhausted
+                     or (ep.max_time_s > 0 and self.sim.elapsed_s >= ep.max_time_s))
+        info = self._info(out, job, invalid, terms)
+        if self.config.episode.action_mode == "candidates":
+            info["candidate_nodes"] = candidates
+        if self.sim.exhausted:
+            obs = {k: v.copy() for k, v in self._last_obs.items()}
+            self._view = None
+        else:
+            obs = self._observe()
+        if truncated:
+            info["episode_metrics"] = self.sim.stats.metrics()
+        return obs, reward, False, bool(truncated), info
+
+    def _rewards(self, out: Outcome, invalid: bool) -> dict[str, float]:
+        """The named reward terms of one decision (weights from ``config.reward``)."""
+        w = self.config.reward
+        served = out.outcome in ("met", "missed")
+        return {
+            "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
+            else 0.0,
+            "miss": -w.miss_penalty if out.outcome == "missed" else 0.0,
+            "drop": -w.drop_penalty if out.outcome == "dropped" else 0.0,
+            "rejection": -w.reject_penalty if out.outcome == "rejected" else 0.0,
+            "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
+            "energy": -w.energy_weight * out.energy_j / w.energy_scale_j,
+        }
+
+    def _info(self, out: Outcome, job: Any, invalid: bool, terms: dict[str, float]) -> dict[str, Any]:
+        sim = self.sim
+        return {
+            "job_id": job.job_id,
+            "job_class": sim.job_class_names[job.job_class],
+            "site": int(job.site),
+            "site_name": sim.sites.names[job.site],
+            "site_lat_deg": float(sim.sites.lat_deg[job.site]),
+            "site_lon_deg": float(sim.sites.lon_deg[job.site]),
+            "node": int(out.node),
+            "is_ground": bool(out.node >= sim.n_sat),
+            "outcome": out.outcome,
+            "met_deadline": out.outcome == "met",
+            "latency_ms": float(out.latency_ms),
+            "deadline_ms": float(job.deadline_ms),
+            "latency_breakdown_ms": {k: float(v) for k, v in out.breakdown_ms.items()},
+            "energy_j": float(out.energy_j),
+            "invalid_action": invalid,
+            "rewards": terms,
+            "time_s": float(job.time_s - sim.start_time_s),
+        }
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def network_graph(self):
+        """The current topology snapshot as a ``networkx.Graph`` (satellites are int nodes 0..N-1; edges carry
+        ``distance_km``, ``delay_ms``, ``capacity_gbps``)."""
+        if self._view is None and self.sim.job is None:
+            raise RuntimeError("network_graph() needs reset() first")
+        return self.sim.network_graph()
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='rgb_array' to gymnasium.make")
+            return None
+        from orbitcloud_env.render import render_rgb
+
+        return render_rgb(self.sim)

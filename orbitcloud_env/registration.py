@@ -1,0 +1,30 @@
+"""Registration of the OrbitCloud ids with Gymnasium (idempotent; runs on ``import orbitcloud_env``)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+__all__ = ["ENV_IDS", "register_envs"]
+
+_ENTRY_POINT = "orbitcloud_env.env:OrbitCloudEnv"
+
+#: Registered ids and their keyword arguments (each is a preset plus an action mode).
+ENV_IDS: dict[str, dict[str, object]] = {
+    "OrbitCloud-v0": {"preset": "starlink", "action_mode": "candidates"},
+    "OrbitCloud-Small-v0": {"preset": "small", "action_mode": "all_nodes"},
+    "OrbitCloud-Kuiper-v0": {"preset": "kuiper", "action_mode": "candidates"},
+    "OrbitCloud-Mega-v0": {"preset": "mega", "action_mode": "candidates"},
+}
+
+
+def register_envs() -> None:
+    """Register every id in :data:`ENV_IDS`; a second call does nothing.
+
+    The horizon is the scenario's ``episode.max_jobs`` (the env truncates itself), so no ``max_episode_steps`` is
+    set in the spec: a ``TimeLimit`` there would silently cut episodes that a user lengthened with ``max_jobs``.
+    """
+    first = next(iter(ENV_IDS))
+    if first in gym.registry:
+        return
+    for env_id, kwargs in ENV_IDS.items():
+        gym.register(id=env_id, entry_point=_ENTRY_POINT, kwargs=dict(kwargs))

@@ -1,0 +1,411 @@
+"""The event-driven simulator core: constellation + network + ground + power + workload + compute.
+
+No Gymnasium here: :mod:`orbitcloud_env.env` is the thin facade over this class, and benchmarks and unit tests drive
+it directly.
+
+Two clocks, both in seconds of simulated time since the constellation epoch:
+
+- the **event clock**: one decision per arriving job. :meth:`Simulator.place` queues the current job (or rejects
+  it), then the clock advances to the next arrival, releasing the jobs that finished in between;
+- the **topology clock**: satellite positions, link states, routes, sunlight and batteries are refreshed once per
+  bucket of ``episode.topology_dt_s`` (the routing snapshot is reused within a bucket).
+
+Job latency (all in ms) = uplink (site to first satellite) + ISL route to the node + transfer of the input
+(size / bottleneck capacity) + queue wait + compute + return of the result to the user's site, routed on the
+topology of the bucket in which the compute finishes (the satellite has moved by then). A result that cannot be
+returned then (no path) is *dropped*. Data centres are reached over terrestrial fibre both ways.
+
+Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> queues.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orbitcloud_env.compute import ComputeNodes
+from orbitcloud_env.config import ScenarioConfig, load_config
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_DAY
+from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
+from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
+from orbitcloud_env.network import Network
+from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
+from orbitcloud_env.workload import Job, make_workload
+
+__all__ = ["Simulator", "NodeView", "Outcome", "EpisodeStats", "build_constellation", "POSITION_SCALE_KM"]
+
+#: [km] scale of normalised positions: the top of LEO (equatorial radius + 2,000 km).
+POSITION_SCALE_KM: float = EARTH_RADIUS_EQ_KM + 2_000.0
+#: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
+_MS_PER_MB_PER_GBPS = 8.0
+
+
+def build_constellation(config: ScenarioConfig) -> Constellation:
+    """The scenario's constellation: the TLE file when given, else its Walker shells combined."""
+    c = config.constellation
+    if c.tle_path is not None:
+        return Constellation.from_tle(c.tle_path)
+    shells = [
+        Constellation.walker_delta(s.planes, s.sats_per_plane, s.altitude_km, s.inclination_deg, phasing=s.phasing,
+                                   epoch=c.epoch, raan_spread_deg=s.raan_spread_deg, name_prefix=f"S{i}-")
+        for i, s in enumerate(c.shells)
+    ]
+    return shells[0] if len(shells) == 1 else Constellation.combine(*shells)
+
+
+@dataclass
+class NodeView:
+    """Everything a policy may know about the nodes for the current job; (M,) arrays, M = satellites + DCs.
+
+    Times are in ms; ``np.inf`` marks an unreachable node.
+    """
+
+    inbound_ms: NDArray[np.float64]  # site -> node incl. input transfer
+    latency_ms: NDArray[np.float64]  # inbound + estimated return (current topology) incl. output transfer
+    wait_ms: NDArray[np.float64]
+    compute_ms: NDArray[np.float64]
+    direct: NDArray[np.bool_]  # satellite visible from the site, or a data centre
+    valid: NDArray[np.bool_]
+
+    @property
+    def finish_ms(self) -> NDArray[np.float64]:
+        """[ms] estimated time from arrival to the result back at the site."""
+        return self.latency_ms + self.wait_ms + self.compute_ms
+
+
+@dataclass
+class Outcome:
+    """What happened to one job (the event clock's record)."""
+
+    job: Job
+    node: int  # global node index, -1 when rejected
+    outcome: str  # "met" | "missed" | "dropped" | "rejected"
+    latency_ms: float
+    breakdown_ms: dict[str, float]
+    energy_j: float
+    route: list[int] = field(default_factory=list)  # satellites from the first hop to the node (render)
+
+    @property
+    def met_deadline(self) -> bool:
+        return self.outcome == "met"
+
+
+@dataclass
+class EpisodeStats:
+    """Running counts of an episode, turned into ``episode_metrics``."""
+
+    n_jobs: int = 0
+    met: int = 0
+    missed: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    orbital_served: int = 0
+    energy_j: float = 0.0
+    episode_return: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def record(self, out: Outcome, is_ground: bool) -> None:
+        self.n_jobs += 1
+        if out.outcome == "rejected":
+            self.rejected += 1
+            return
+        self.energy_j += out.energy_j
+        if out.outcome == "dropped":
+            self.dropped += 1
+            return
+        self.latencies_ms.append(out.latency_ms)
+        if out.outcome == "met":
+            self.met += 1
+        else:
+            self.missed += 1
+        if not is_ground:
+            self.orbital_served += 1
+
+    def metrics(self) -> dict[str, float]:
+        """The episode metrics (definitions in docs/env_contract.md)."""
+        n = max(self.n_jobs, 1)
+        placed = self.n_jobs - self.rejected
+        served = self.met + self.missed
+        lat = np.asarray(self.latencies_ms, dtype=np.float64)
+        return {
+            "n_jobs": float(self.n_jobs),
+            "mean_latency_ms": float(lat.mean()) if lat.size else 0.0,
+            "median_latency_ms": float(np.median(lat)) if lat.size else 0.0,
+            "p95_latency_ms": float(np.percentile(lat, 95)) if lat.size else 0.0,
+            "deadline_miss_rate": (self.missed + self.dropped) / placed if placed else 0.0,
+            "rejection_rate": self.rejected / n,
+            "drop_rate": self.dropped / n,
+            "success_rate": self.met / n,
+            "energy_j_per_job": self.energy_j / placed if placed else 0.0,
+            "orbital_share": self.orbital_served / served if served else 0.0,
+            "episode_return": float(self.episode_return),
+        }
+
+
+class Simulator:
+    """The orbital edge cloud, advanced one job placement at a time.
+
+    Args:
+        config: a :class:`~orbitcloud_env.config.ScenarioConfig`, a preset name, or None (defaults).
+
+    Nodes are indexed globally: satellites ``0..N-1``, then data centres ``N..N+D-1``.
+    """
+
+    def __init__(self, config: ScenarioConfig | str | None = None) -> None:
+        self.config = config if isinstance(config, ScenarioConfig) else load_config(config)
+        cfg = self.config
+        self.constellation = build_constellation(cfg)
+        self.sites = user_sites(cfg.ground.n_sites)
+        self.data_centres = load_data_centres(cfg.ground.data_centres) if cfg.ground.data_centres else None
+        self.n_sat = len(self.constellation)
+        self.n_dc = len(self.data_centres) if self.data_centres is not None else 0
+        self.n_nodes = self.n_sat + self.n_dc
+        links = cfg.links
+        self._network_kwargs = dict(
+            min_elevation_deg=links.min_elevation_deg, isl_max_range_km=links.isl_max_range_km,
+            atmosphere_margin_km=links.atmosphere_margin_km, isl_capacity_gbps=links.isl_capacity_gbps,
+            gsl_capacity_gbps=links.gsl_capacity_gbps, failure_rate_per_hour=links.isl_failure_rate_per_hour,
+            repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s)
+        self.network = Network(self.constellation, self.sites.lat_deg, self.sites.lon_deg,
+                               rng=np.random.default_rng(0), **self._network_kwargs)
+        pairs = self.network.pairs
+        self._isl_pairs = pairs
+        degree = np.bincount(pairs.ravel(), minlength=self.n_sat) if pairs.size else np.zeros(self.n_sat, int)
+        self._isl_degree = np.maximum(degree, 1).astype(np.float64)
+
+        # Static ground geometry.
+        if self.n_dc:
+            self.site_dc_ms = site_dc_delay_ms(self.sites, self.data_centres, cfg.ground.fibre_route_factor)
+            self.dc_ecef_km = geodetic_to_ecef(self.data_centres.lat_deg, self.data_centres.lon_deg, 0.0)
+        else:
+            self.site_dc_ms = np.zeros((len(self.sites), 0))
+            self.dc_ecef_km = np.zeros((0, 3))
+
+        # Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs.
+        comp = cfg.compute
+        i = np.arange(self.n_sat)
+        self.sat_has_compute = np.floor((i + 1) * comp.satellite_fraction) > np.floor(i * comp.satellite_fraction)
+        self.is_ground = np.concatenate([np.zeros(self.n_sat, bool), np.ones(self.n_dc, bool)])
+        self.compute = ComputeNodes(
+            capacity_gflops=np.concatenate([np.full(self.n_sat, comp.satellite_capacity_gflops),
+                                            np.full(self.n_dc, comp.datacentre_capacity_gflops)]),
+            queue_limit=np.concatenate([np.full(self.n_sat, comp.satellite_queue_limit),
+                                        np.full(self.n_dc, comp.datacentre_queue_limit)]),
+            power_w=np.concatenate([np.full(self.n_sat, comp.satellite_power_w),
+                                    np.full(self.n_dc, comp.datacentre_power_w)]),
+        )
+        jd, fr = datetime_to_jd(self.constellation.epoch)
+        self._epoch_jd = (jd, fr)
+        epoch = self.constellation.epoch
+        self.epoch_second_of_day_utc = epoch.hour * 3600.0 + epoch.minute * 60.0 + epoch.second + \
+            epoch.microsecond * 1e-6
+        self.job_class_names = tuple(c.name for c in cfg.workload.job_classes)
+        self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
+        self._fibre_ms_per_mb = _MS_PER_MB_PER_GBPS / links.fibre_capacity_gbps
+        self.time_s = 0.0
+        self.start_time_s = 0.0
+        self.job: Job | None = None
+        self._bucket = None
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Reset.
+
+    def reset(self, rng: np.random.Generator) -> Job:
+        """Start a new episode drawing every random quantity from ``rng``; return the first job.
+
+        Order: clock -> link state -> power -> workload -> queues.
+        """
+        cfg = self.config
+        # Independent child streams, so that e.g. link failures don't shift the workload's draws.
+        seeds = rng.integers(0, 2**63 - 1, size=3)
+        link_rng, power_rng, work_rng = (np.random.default_rng(int(s)) for s in seeds)
+        # 1. Clock: start somewhere in the day so that episodes see different times of day and orbit phases.
+        spread = cfg.episode.start_time_spread_s
+        self.start_time_s = float(rng.uniform(0.0, spread)) if spread > 0 else 0.0
+        self.time_s = self.start_time_s
+        # 2. Link state (failure process and cached snapshots).
+        self.network.reset(link_rng)
+        self._bucket = None
+        # 3. Power.
+        p = cfg.power
+        soc0 = power_rng.uniform(p.initial_soc_min, p.initial_soc_max, size=self.n_sat)
+        self.batteries = Batteries(self.n_sat, capacity_wh=p.battery_capacity_wh, initial_soc=soc0,
+                                   panel_power_w=p.panel_power_w, base_load_w=p.base_load_w,
+                                   charge_efficiency=p.charge_efficiency)
+        self._power_time_s = self.time_s
+        # 4. Workload.
+        self.workload = make_workload(cfg.workload, self.sites.lon_deg, self.sites.weight, self.sites.names,
+                                      work_rng, self.start_time_s, self.epoch_second_of_day_utc)
+        # 5. Queues.
+        self.compute.reset()
+        self.stats = EpisodeStats()
+        self.last_outcome: Outcome | None = None
+        self.job = self.workload.next_job()
+        if self.job is None:
+            raise ValueError("workload.trace_path: the trace has no jobs")
+        self._advance_clock(self.job.time_s)
+        return self.job
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Topology clock.
+
+    def _jd(self, time_s: float) -> tuple[float, float]:
+        jd, fr = self._epoch_jd
+        return jd, fr + time_s / SECONDS_PER_DAY
+
+    def sun_direction_ecef(self, time_s: float) -> NDArray[np.float64]:
+        """Unit vector to the Sun in the Earth-fixed frame at ``time_s`` [s since epoch]."""
+        jd, fr = self._jd(time_s)
+        return sun_direction_ecef(jd, fr, gmst_rad(jd, fr))
+
+    def _sunlit(self, sat_ecef_km: NDArray[np.float64], time_s: float) -> NDArray[np.bool_]:
+        return ~in_shadow(sat_ecef_km, self.sun_direction_ecef(time_s), model=self.config.power.shadow_model)
+
+    def _sync_topology(self, time_s: float) -> None:
+        dt = self.config.episode.topology_dt_s
+        bucket = math.floor(time_s / dt)
+        if bucket == self._bucket:
+            return
+        bucket_start_s = bucket * dt
+        snap = self.network.snapshot(time_s)
+        # Batteries: integrate from the last update to this bucket's start with the sunlight of the bucket we leave.
+        if self._bucket is not None:
+            elapsed = max(bucket_start_s - self._power_time_s, 0.0)
+            if elapsed > 0:
+                self.batteries.advance(elapsed, self.sunlit)
+            self._power_time_s = max(bucket_start_s, self._power_time_s)
+        self._bucket = bucket
+        self.snapshot = snap
+        ok = snap.sat_ok
+        self.sunlit = self._sunlit(snap.sat_ecef_km, bucket_start_s) & ok
+        lookahead = self.config.power.eclipse_lookahead_s
+        if lookahead > 0:
+            future_ecef, _, _ = self.constellation.propagate(bucket_start_s + lookahead)
+            self.sunlit_soon = self._sunlit(future_ecef, bucket_start_s + lookahead) & ok
+        else:
+            self.sunlit_soon = self.sunlit
+        up = snap.isl_up
+        up_count = np.bincount(self._isl_pairs[up].ravel(), minlength=self.n_sat) if up.any() else \
+            np.zeros(self.n_sat, int)
+        self.isl_up_fraction = np.minimum(up_count / 4.0, 1.0)
+        self.node_ecef_km = np.concatenate([snap.sat_ecef_km, self.dc_ecef_km])
+
+    def _advance_clock(self, time_s: float) -> None:
+        self.time_s = time_s
+        self.compute.advance(time_s)
+        self._sync_topology(time_s)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Event clock.
+
+    def node_view(self) -> NodeView:
+        """What the nodes look like for the current job."""
+        job = self.job
+        s = job.site
+        d_sat = self.snapshot.site_sat_delay_ms[s]
+        tx_in_sat = job.input_mb * self._gsl_ms_per_mb
+        tx_out_sat = job.output_mb * self._gsl_ms_per_mb
+        d_dc = self.site_dc_ms[s]
+        tx_in_dc = job.input_mb * self._fibre_ms_per_mb
+        tx_out_dc = job.output_mb * self._fibre_ms_per_mb
+        inbound = np.concatenate([d_sat + tx_in_sat, d_dc + tx_in_dc])
+        latency = np.concatenate([2.0 * d_sat + (tx_in_sat + tx_out_sat), 2.0 * d_dc + (tx_in_dc + tx_out_dc)])
+        comp = self.compute
+        wait_ms = comp.wait_s(self.time_s + inbound * 1e-3) * 1e3
+        compute_ms = comp.seconds_per_gflop * (job.work_gflop * 1e3)
+        power_ok = self.batteries.soc >= self.config.power.min_soc_for_compute
+        sat_ok = self.sat_has_compute & power_ok & self.snapshot.sat_ok
+        valid = np.isfinite(latency) & ~comp.full()
+        valid[: self.n_sat] &= sat_ok
+        direct = np.concatenate([self.snapshot.gsl_visible[s], np.ones(self.n_dc, bool)])
+        return NodeView(inbound, latency, np.where(np.isfinite(inbound), wait_ms, 0.0), compute_ms, direct, valid)
+
+    def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
+        """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
+
+        The caller guarantees ``node`` is valid in ``view`` (the env turns invalid actions into rejections).
+        """
+        job = self.job
+        view = view if view is not None else self.node_view()
+        if node is None:
+            out = Outcome(job, -1, "rejected", 0.0, _zero_breakdown(), 0.0)
+        elif node < self.n_sat:
+            out = self._place_on_satellite(job, int(node), view)
+        else:
+            out = self._place_on_datacentre(job, int(node), view)
+        self.stats.record(out, node is not None and node >= self.n_sat)
+        self.last_outcome = out
+        nxt = self.workload.next_job()
+        self.job = nxt
+        if nxt is not None:
+            self._advance_clock(nxt.time_s)
+        return out
+
+    @property
+    def exhausted(self) -> bool:
+        """True when a replayed trace has no more jobs."""
+        return self.job is None
+
+    def _place_on_satellite(self, job: Job, node: int, view: NodeView) -> Outcome:
+        s = job.site
+        t = self.time_s
+        inbound_ms = float(view.inbound_ms[node])
+        start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
+        compute_ms = (finish_s - start_s) * 1e3
+        energy_j = float(self.compute.power_w[node]) * compute_ms * 1e-3
+        self.batteries.draw(node, energy_j)
+        route = self.snapshot.path(s, node)
+        tx_in = job.input_mb * self._gsl_ms_per_mb
+        route_ms = inbound_ms - tx_in
+        uplink_ms = float(self.snapshot.gsl_slant_km[s, route[0]]) / C_KM_S * 1e3 if route else route_ms
+        back = self.network.snapshot(finish_s).site_sat_delay_ms[s, node]
+        breakdown = {
+            "uplink": uplink_ms,
+            "isl": route_ms - uplink_ms,
+            "transfer": tx_in + job.output_mb * self._gsl_ms_per_mb,
+            "queue": (start_s - (t + inbound_ms * 1e-3)) * 1e3,
+            "compute": compute_ms,
+            "return": float(back) if np.isfinite(back) else 0.0,
+        }
+        if not np.isfinite(back):
+            breakdown["total"] = 0.0
+            return Outcome(job, node, "dropped", 0.0, breakdown, energy_j, route)
+        total = (finish_s - t) * 1e3 + float(back) + job.output_mb * self._gsl_ms_per_mb
+        breakdown["total"] = total
+        return Outcome(job, node, "met" if total <= job.deadline_ms else "missed", total, breakdown, energy_j, route)
+
+    def _place_on_datacentre(self, job: Job, node: int, view: NodeView) -> Outcome:
+        t = self.time_s
+        fibre_ms = float(self.site_dc_ms[job.site, node - self.n_sat])
+        tx_in = job.input_mb * self._fibre_ms_per_mb
+        tx_out = job.output_mb * self._fibre_ms_per_mb
+        arrival_s = t + (fibre_ms + tx_in) * 1e-3
+        start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop)
+        compute_ms = (finish_s - start_s) * 1e3
+        energy_j = float(self.compute.power_w[node]) * compute_ms * 1e-3
+        total = (finish_s - t) * 1e3 + fibre_ms + tx_out
+        breakdown = {"uplink": fibre_ms, "isl": 0.0, "transfer": tx_in + tx_out,
+                     "queue": (start_s - arrival_s) * 1e3, "compute": compute_ms, "return": fibre_ms,
+                     "total": total}
+        return Outcome(job, node, "met" if total <= job.deadline_ms else "missed", total, breakdown, energy_j)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Views for users.
+
+    def network_graph(self) -> Any:
+        """The current topology snapshot as a ``networkx.Graph`` (see :meth:`Network.network_graph`)."""
+        return self.network.network_graph(self.time_s)
+
+    @property
+    def elapsed_s(self) -> float:
+        """[s] simulated time since reset."""
+        return self.time_s - self.start_time_s
+
+
+def _zero_breakdown() -> dict[str, float]:
+    return {"uplink": 0.0, "isl": 0.0, "transfer": 0.0, "queue": 0.0, "compute": 0.0, "return": 0.0, "total": 0.0}
