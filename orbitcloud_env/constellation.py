@@ -343,7 +343,7 @@ class Constellation:
             recs.append((name if name else ln[2:7].strip(), sat))
             i += 2
         if not recs:
-            raise TLEError(source, (lines[-1][0] + 1) if lines else 1, "no satellites found (empty or blank text)")
+            raise TLEError(source, len(raw) + 1, "no satellites found (empty or blank text)")
         sats = [s for _, s in recs]
         elements = {
             "satnum": [s.satnum for s in sats],
