@@ -148,6 +148,7 @@ class Constellation:
         slot: ArrayLike,
         shells: Sequence[ShellInfo | None],
         epoch: _dt.datetime,
+        _satrecs: Sequence[Satrec] | None = None,
     ):
         """Low-level constructor; prefer the ``walker_delta`` / ``from_tle*`` / ``combine`` factories.
 
@@ -159,6 +160,7 @@ class Constellation:
             shell, plane, slot: (N,) int indices (-1 when unknown for plane/slot).
             shells: per-shell metadata (None for TLE shells).
             epoch: aware datetime, time 0 of the seconds clock.
+            _satrecs: internal; Satrec objects already built by sgp4init from exactly these elements.
         """
         n = len(names)
         if n == 0:
@@ -177,7 +179,11 @@ class Constellation:
             raise ValueError(f"shell: indices must lie in [0, {len(self._shells)})")
         self._epoch = epoch.astimezone(_dt.timezone.utc)
         self._epoch_jd = datetime_to_jd(self._epoch)
-        self._build()
+        if _satrecs is not None and len(_satrecs) == n:
+            self._satrecs = list(_satrecs)
+            self._array = SatrecArray(self._satrecs)
+        else:
+            self._build()
 
     @staticmethod
     def _ro_int(a: ArrayLike, n: int, name: str) -> NDArray[np.int64]:
@@ -386,6 +392,7 @@ class Constellation:
         return cls(
             elements, names, np.concatenate(shell), np.concatenate([c._plane for c in constellations]),
             np.concatenate([c._slot for c in constellations]), shells, epoch,
+            _satrecs=[s for c in constellations for s in c._satrecs],
         )
 
     def __add__(self, other: "Constellation") -> "Constellation":
