@@ -319,8 +319,9 @@ class Constellation:
         while i < len(lines):
             lineno, ln = lines[i]
             name = None
-            if ln.startswith("1 ") and len(ln) >= 60:
-                pass
+            next_is_2 = i + 1 < len(lines) and lines[i + 1][1].startswith("2 ")
+            if ln.startswith("1 ") and (len(ln) >= 60 or next_is_2):
+                pass  # TLE line 1 (a truncated one is reported below)
             elif ln.startswith("2 ") and len(ln) >= 60:
                 raise TLEError(source, lineno, "TLE line 2 without a preceding line 1")
             else:

@@ -202,6 +202,8 @@ def test_to_tle_round_trip_and_checksums():
     [
         (f"{ISS_L1}\n{_with_checksum(ISS_L2, '0')}\n", 2, "checksum"),
         (f"ISS\n{ISS_L1[:50]}\n{ISS_L2}\n", 2, "truncated"),
+        (f"{ISS_L1[:50]}\n{ISS_L2}\n", 1, "truncated"),
+        (f"{ISS_L1}\nISS\n", 2, "expected TLE line 2"),
         (f"ISS\n{ISS_L1}\n", 3, "truncated"),
         (f"{ISS_L1}\n{ISS_L2[:2]}25545{ISS_L2[7:68]}{_checksum(ISS_L2[:2] + '25545' + ISS_L2[7:])}\n", 2, "mismatch"),
         (f"{ISS_L2}\n", 1, "line 2 without"),
