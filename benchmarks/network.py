@@ -63,14 +63,14 @@ def _median_ms(fn: Callable[[float], object], times_s: np.ndarray) -> float:
     return 1e3 * float(np.median(out))
 
 
-def bench(name: str, constellation: Constellation, n_sites: int, repeats: int) -> dict[str, float]:
+def bench(constellation: Constellation, n_sites: int, repeats: int) -> dict[str, float]:
     lat, lon = site_grid(n_sites)
     net = Network(constellation, lat, lon)
     dt = net.topology_dt_s
     times = dt * (np.arange(repeats) + 1)  # distinct buckets, so nothing is served from the cache
     net.snapshot(0.0)  # warm-up (imports, first allocations)
 
-    state: dict[int, tuple] = {}
+    state: dict[str, tuple] = {}
 
     def prop(t: float):
         state["prop"] = constellation.propagate(t)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     header = f"{'preset':<9} {'sats':>5} {'ISLs':>5} {'propagate':>9} {'ISL':>7} {'GSL':>7} {'routing':>8} {'total':>7}"
     print(header)
     for name in args.presets:
-        r = bench(name, presets[name](), args.sites, args.repeats)
+        r = bench(presets[name](), args.sites, args.repeats)
         print(
             f"{name:<9} {r['n_sats']:>5d} {r['n_isl']:>5d} {r['propagation']:>9.2f} {r['isl']:>7.2f} "
             f"{r['gsl']:>7.2f} {r['routing']:>8.2f} {r['total']:>7.2f}"

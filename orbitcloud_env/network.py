@@ -264,15 +264,20 @@ class LinkFailures:
             self.rng = rng
         self._failed[:] = False
 
-    def step(self, dt_s: float) -> NDArray[np.bool_]:
-        """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy)."""
+    def step(self, dt_s: float, rng: np.random.Generator | None = None) -> NDArray[np.bool_]:
+        """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy).
+
+        Args:
+            dt_s: [s] step length.
+            rng: generator for this step's draws; default the one given at construction.
+        """
         if not (math.isfinite(dt_s) and dt_s >= 0.0):
             raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
         if self.failure_rate_per_hour == 0.0 and not self._failed.any():
             return self._failed.copy()
         p_fail = -math.expm1(-self.failure_rate_per_hour * dt_s / 3600.0)
         p_repair = -math.expm1(-dt_s / self.repair_time_s)
-        u = self.rng.random(self.n_links)
+        u = (rng if rng is not None else self.rng).random(self.n_links)
         self._failed = np.where(self._failed, u >= p_repair, u < p_fail)
         return self._failed.copy()
 
@@ -523,9 +528,10 @@ class Network:
     Clock: ``time_s`` is [s] since ``constellation.epoch``. The topology is piecewise constant on buckets
     ``floor(time_s / topology_dt_s)``; the snapshot of a bucket is computed at the bucket start and the
     last few are cached. Link failures evolve bucket by bucket, in order, from all-up at bucket 0:
-    asking for a later bucket first steps the failure process through the buckets in between, so the
-    result depends only on the generator's seed, not on the pattern of queries. Going back to a bucket
-    older than the retained failure history raises ValueError (call :meth:`reset`).
+    asking for a later bucket first steps the failure process through the buckets in between. Step b
+    draws from its own stream ``default_rng([seed, b])``, where ``seed`` is drawn once from ``rng`` at
+    construction / :meth:`reset`; the failure state is checkpointed every few buckets, so going back to
+    an earlier bucket replays it exactly. The result depends only on ``rng``, never on the query order.
 
     Args:
         constellation: the satellites.
@@ -543,6 +549,7 @@ class Network:
 
     _CACHE_BUCKETS = 4
     _FAILURE_HISTORY = 64
+    _CHECKPOINT_EVERY = 32
 
     def __init__(
         self,
@@ -587,19 +594,32 @@ class Network:
         self.pairs = _readonly(plus_grid_isls(constellation))
         self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
-        self._failure_bucket = 0
-        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({0: self.failures.failed})
+        self._restart_failures()
 
     @property
     def n_sites(self) -> int:
         return self.site_lat_deg.shape[0]
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
-        """Forget cached snapshots and restart the failure process at bucket 0 (all links up)."""
+        """Forget cached snapshots and restart the failure process at bucket 0 (all links up).
+
+        Args:
+            rng: new generator for failures (default: keep the current one). A fresh stream seed is drawn
+                from it when the failure rate is > 0, so the same generator state gives the same history.
+        """
         self.failures.reset(rng)
         self._cache.clear()
+        self._restart_failures()
+
+    def _restart_failures(self) -> None:
+        lf = self.failures
+        self._failure_seed = int(lf.rng.integers(2**63)) if lf.failure_rate_per_hour > 0.0 else 0
         self._failure_bucket = 0
-        self._failure_history = OrderedDict({0: self.failures.failed})
+        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({0: lf.failed})
+        self._failure_checkpoints: dict[int, NDArray[np.uint8]] = {0: np.packbits(lf.failed)}
+
+    def _step_rng(self, b: int) -> np.random.Generator:
+        return np.random.default_rng([self._failure_seed, b])
 
     def bucket(self, time_s: float) -> int:
         """Topology bucket index ``floor(time_s / topology_dt_s)`` of ``time_s`` [s] >= 0."""
@@ -611,16 +631,24 @@ class Network:
     def _failed_at(self, b: int) -> NDArray[np.bool_]:
         if self.failures.failure_rate_per_hour == 0.0:
             return np.zeros(len(self.pairs), dtype=bool)
+        lf, dt = self.failures, self.topology_dt_s
         while self._failure_bucket < b:
-            self._failure_bucket += 1
-            self._failure_history[self._failure_bucket] = self.failures.step(self.topology_dt_s)
+            nb = self._failure_bucket + 1
+            failed = lf.step(dt, rng=self._step_rng(nb))
+            self._failure_bucket = nb
+            self._failure_history[nb] = failed
             if len(self._failure_history) > self._FAILURE_HISTORY:
                 self._failure_history.popitem(last=False)
-        if b not in self._failure_history:
-            raise ValueError(
-                f"time_s: bucket {b} is older than the retained link-failure history "
-                f"(buckets {next(iter(self._failure_history))}..{self._failure_bucket}); call reset() to start over"
-            )
+            if nb % self._CHECKPOINT_EVERY == 0:
+                self._failure_checkpoints[nb] = np.packbits(failed)
+        if b not in self._failure_history:  # older than the recent history: replay from a checkpoint
+            start = (b // self._CHECKPOINT_EVERY) * self._CHECKPOINT_EVERY
+            replay = LinkFailures(lf.n_links, lf.failure_rate_per_hour, lf.repair_time_s, lf.rng)
+            replay._failed = np.unpackbits(self._failure_checkpoints[start], count=lf.n_links).astype(bool)
+            failed = replay.failed
+            for nb in range(start + 1, b + 1):
+                failed = replay.step(dt, rng=self._step_rng(nb))
+            return failed
         return self._failure_history[b]
 
     def snapshot(self, time_s: float) -> NetworkSnapshot:
