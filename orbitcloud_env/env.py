@@ -19,6 +19,11 @@ __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction"
 
 #: Number of job features before the one-hot job class (see :class:`NodeObservation`).
 N_JOB_BASE_FEATURES = 8
+#: Per-node observation keys, each of shape (M,), by range: [-1, 1], [0, 1] and [0, time_clip].
+POSITION_KEYS = ("node_x", "node_y", "node_z")
+UNIT_NODE_KEYS = ("node_sunlit", "node_soc", "node_sunlit_soon", "node_isl_up", "node_direct", "node_queue",
+                  "node_is_ground", "node_valid")
+TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -148,17 +153,12 @@ class NodeObservation:
         self.time_clip = float(sim.config.episode.time_clip)
         self.n_classes = len(sim.job_class_names)
         m, c = n_rows, self.time_clip
-        load_high = np.tile(np.array([1.0, c], dtype=np.float32), (m, 1))
         f32 = np.float32
+        unit = {key: spaces.Box(0.0, 1.0, (m,), f32) for key in UNIT_NODE_KEYS}
         self._space = spaces.Dict({
-            "node_position": spaces.Box(-1.0, 1.0, (m, 3), f32),
-            "node_power": spaces.Box(0.0, 1.0, (m, 3), f32),
-            "node_links": spaces.Box(0.0, 1.0, (m, 2), f32),
-            "node_load": spaces.Box(np.zeros((m, 2), f32), load_high, dtype=f32),
-            "node_latency": spaces.Box(0.0, c, (m,), f32),
-            "node_compute": spaces.Box(0.0, c, (m,), f32),
-            "node_is_ground": spaces.Box(0.0, 1.0, (m,), f32),
-            "node_valid": spaces.Box(0.0, 1.0, (m,), f32),
+            **{key: spaces.Box(-1.0, 1.0, (m,), f32) for key in POSITION_KEYS},
+            **unit,
+            **{key: spaces.Box(0.0, c, (m,), f32) for key in TIME_NODE_KEYS},
             "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
         })
 
@@ -176,24 +176,30 @@ class NodeObservation:
         is_sat = idx < n_sat
         sat_idx = np.where(is_sat, idx, 0)
         soc = sim.batteries.soc[sat_idx]
-        power = np.stack([np.where(is_sat, sim.sunlit[sat_idx], 1.0), np.where(is_sat, soc, 1.0),
-                          np.where(is_sat, sim.sunlit_soon[sat_idx], 1.0)], axis=1)
-        links = np.stack([np.where(is_sat, sim.isl_up_fraction[sat_idx], 0.0), view.direct[idx]], axis=1)
-        load = np.stack([sim.compute.occupancy()[idx], np.minimum(view.wait_ms[idx] / deadline, clip)], axis=1)
+        pos = sim.node_ecef_km[idx] / POSITION_SCALE_KM
+        deadline_inv = 1.0 / deadline
         obs = {
-            "node_position": np.clip(sim.node_ecef_km[idx] / POSITION_SCALE_KM, -1.0, 1.0),
-            "node_power": power,
-            "node_links": links,
-            "node_load": load,
-            "node_latency": np.minimum(view.latency_ms[idx] / deadline, clip),
-            "node_compute": np.minimum(view.compute_ms[idx] / deadline, clip),
+            "node_x": pos[:, 0],
+            "node_y": pos[:, 1],
+            "node_z": pos[:, 2],
+            "node_sunlit": np.where(is_sat, sim.sunlit[sat_idx], 1.0),
+            "node_soc": np.where(is_sat, sim.batteries.soc[sat_idx], 1.0),
+            "node_sunlit_soon": np.where(is_sat, sim.sunlit_soon[sat_idx], 1.0),
+            "node_isl_up": np.where(is_sat, sim.isl_up_fraction[sat_idx], 0.0),
+            "node_direct": view.direct[idx],
+            "node_queue": sim.compute.occupancy()[idx],
             "node_is_ground": sim.is_ground[idx],
             "node_valid": view.valid[idx],
+            "node_wait": np.minimum(view.wait_ms[idx] * deadline_inv, clip),
+            "node_latency": np.minimum(view.latency_ms[idx] * deadline_inv, clip),
+            "node_compute": np.minimum(view.compute_ms[idx] * deadline_inv, clip),
         }
         out = {}
         pad = ~real
         for key, value in obs.items():
             arr = np.asarray(value, dtype=np.float32)
+            if key in POSITION_KEYS:
+                np.clip(arr, -1.0, 1.0, out=arr)
             if pad.any():
                 arr[pad] = 0.0
             out[key] = arr
@@ -251,17 +257,23 @@ class OrbitCloudEnv(gym.Env):
 
     | key | shape | meaning | range |
     |---|---|---|---|
-    | node_position | (M, 3) | Earth-fixed x, y, z / 8,378.137 km | [-1, 1] |
-    | node_power | (M, 3) | sunlit, battery state of charge, sunlit after ``power.eclipse_lookahead_s`` | [0, 1] |
-    | node_links | (M, 2) | share of the 4 +Grid ISLs up; direct access from the job's site | [0, 1] |
-    | node_load | (M, 2) | queue occupancy (held / limit); queue wait / job deadline | [0, 1]; [0, clip] |
-    | node_latency | (M,) | estimated network latency (up, route, transfer, return) / deadline | [0, clip] |
-    | node_compute | (M,) | compute time of the job on the node / deadline | [0, clip] |
+    | node_x, node_y, node_z | (M,) | Earth-fixed position / 8,378.137 km | [-1, 1] |
+    | node_sunlit | (M,) | 1 when the node is in sunlight | {0, 1} |
+    | node_soc | (M,) | battery state of charge | [0, 1] |
+    | node_sunlit_soon | (M,) | 1 when sunlit ``power.eclipse_lookahead_s`` from now | {0, 1} |
+    | node_isl_up | (M,) | share of the node's 4 +Grid ISLs that are up | [0, 1] |
+    | node_direct | (M,) | 1 when reachable without ISL hops (visible from the job's site, or ground) | {0, 1} |
+    | node_queue | (M,) | queue occupancy: jobs held / queue limit | [0, 1] |
     | node_is_ground | (M,) | 1 for a data centre | {0, 1} |
     | node_valid | (M,) | 1 when placing there is allowed (same as the action mask) | {0, 1} |
+    | node_wait | (M,) | queue wait / job deadline | [0, clip] |
+    | node_latency | (M,) | estimated network latency (up, route, transfer, return) / deadline | [0, clip] |
+    | node_compute | (M,) | compute time of the job on the node / deadline | [0, clip] |
     | job | (8 + C,) | log work, log input, log output, log deadline, site lat, sin/cos site lon, local hour, class one-hot | [-1, 1] |
 
-    clip = ``episode.time_clip`` (10). Ground nodes report power (1, 1, 1) and no ISLs. Padding rows are zeros.
+    Every entry is 1-D (SB3's ``MultiInputPolicy`` takes it as is). Estimated finish time in deadlines:
+    ``node_latency + node_wait + node_compute``.
+    clip = ``episode.time_clip`` (10). Ground nodes report sunlit 1, soc 1, sunlit_soon 1 and no ISLs. Padding rows are zeros.
 
     ## Rewards
     Named terms (``info["rewards"]``), weights from ``config.reward``:

@@ -1,0 +1,86 @@
+"""World-map rendering (equirectangular) of the simulator state, as an RGB array.
+
+Satellites are coloured by queue occupancy, up ISLs drawn as thin lines, user sites as grey dots sized by demand,
+data centres as squares, the last job's site as a star and its route (site -> first satellite -> ISL hops -> node)
+as a thick line. Uses matplotlib's Agg canvas only (no display needed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orbitcloud_env.geometry import ecef_to_geodetic
+
+__all__ = ["render_rgb"]
+
+_WIDTH_PX, _HEIGHT_PX, _DPI = 960, 480, 100
+
+
+def _segments(lon_a: NDArray, lat_a: NDArray, lon_b: NDArray, lat_b: NDArray) -> NDArray:
+    """Line segments, dropping those that wrap around the antimeridian."""
+    keep = np.abs(lon_a - lon_b) < 180.0
+    return np.stack([np.stack([lon_a[keep], lat_a[keep]], 1), np.stack([lon_b[keep], lat_b[keep]], 1)], 1)
+
+
+def render_rgb(sim) -> NDArray[np.uint8]:
+    """Render ``sim`` (a :class:`~orbitcloud_env.simulator.Simulator` after reset) to an (H, W, 3) uint8 image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_WIDTH_PX / _DPI, _HEIGHT_PX / _DPI), dpi=_DPI)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.04, 0.08, 0.92, 0.84))
+    ax.set_xlim(-180, 180)
+    ax.set_ylim(-90, 90)
+    ax.set_facecolor("#0b1a2e")
+    ax.set_xticks(range(-180, 181, 60))
+    ax.set_yticks(range(-90, 91, 30))
+    ax.grid(color="#2a3f5f", linewidth=0.5)
+    ax.set_xlabel("longitude [deg]")
+    ax.set_ylabel("latitude [deg]")
+
+    snap = sim.snapshot
+    lat, lon, _ = ecef_to_geodetic(snap.sat_ecef_km)
+    # Up ISLs.
+    pairs = snap.pairs[snap.isl_up]
+    if pairs.size:
+        segs = _segments(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]])
+        ax.add_collection(LineCollection(segs, colors="#3c6e91", linewidths=0.3, alpha=0.6))
+    # Sites and data centres.
+    sites = sim.sites
+    ax.scatter(sites.lon_deg, sites.lat_deg, s=4 + 400 * sites.weight, c="#bbbbbb", alpha=0.6, linewidths=0)
+    if sim.n_dc:
+        ax.scatter(sim.data_centres.lon_deg, sim.data_centres.lat_deg, marker="s", s=30, c="#f0a030",
+                   edgecolors="k", linewidths=0.5, label="data centre")
+    # Satellites by load.
+    load = sim.compute.occupancy()[: sim.n_sat]
+    sc = ax.scatter(lon, lat, s=6, c=load, cmap="plasma", vmin=0.0, vmax=1.0, linewidths=0)
+    fig.colorbar(sc, ax=ax, fraction=0.025, pad=0.01, label="queue occupancy")
+    # Last job and its route.
+    out = sim.last_outcome
+    title = f"t = {sim.elapsed_s:8.1f} s"
+    if out is not None:
+        s = out.job.site
+        slat, slon = float(sites.lat_deg[s]), float(sites.lon_deg[s])
+        ax.scatter([slon], [slat], marker="*", s=160, c="#ff3030", edgecolors="w", linewidths=0.7, zorder=5)
+        if out.node >= sim.n_sat:
+            d = out.node - sim.n_sat
+            pts_lon = np.array([slon, sim.data_centres.lon_deg[d]])
+            pts_lat = np.array([slat, sim.data_centres.lat_deg[d]])
+        elif out.node >= 0 and out.route:
+            route = np.asarray(out.route)
+            pts_lon = np.concatenate([[slon], lon[route]])
+            pts_lat = np.concatenate([[slat], lat[route]])
+        else:
+            pts_lon = pts_lat = np.zeros(0)
+        if pts_lon.size > 1:
+            segs = _segments(pts_lon[:-1], pts_lat[:-1], pts_lon[1:], pts_lat[1:])
+            ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.0, zorder=4))
+        title += (f"   job {out.job.job_id} ({sim.job_class_names[out.job.job_class]}) from {sites.names[s]}: "
+                  f"{out.outcome}, {out.latency_ms:.0f} ms")
+    ax.set_title(title, fontsize=9)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[..., :3])

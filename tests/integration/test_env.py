@@ -1,0 +1,301 @@
+"""Env-level tests, looping over the registry (every OrbitCloud id), as Gymnasium's and MiniGrid's own tests do."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import networkx as nx
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+
+import orbitcloud_env  # noqa: F401  (registers the ids)
+from orbitcloud_env.registration import ENV_IDS
+
+ALL_IDS = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+EPISODE_METRIC_KEYS = {"mean_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
+                       "energy_j_per_job", "orbital_share"}
+
+
+def _make(env_id: str, **kw):
+    kw.setdefault("max_jobs", 60)
+    return gym.make(env_id, **kw)
+
+
+def _masked_random_rollout(env, seed: int, n_steps: int):
+    """(obs, reward, info) records of a seeded, masked random rollout."""
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    records = [obs]
+    for _ in range(n_steps):
+        mask = env.unwrapped.action_masks()
+        obs, reward, terminated, truncated, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+        records.append((obs, reward, info))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            records.append(obs)
+    return records
+
+
+def _assert_same(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _assert_same(a[k], b[k])
+    elif isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same(x, y)
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert a == b
+
+
+def test_registry_has_the_documented_ids():
+    assert set(ENV_IDS) <= set(ALL_IDS)
+    assert {"OrbitCloud-v0", "OrbitCloud-Small-v0", "OrbitCloud-Kuiper-v0", "OrbitCloud-Mega-v0"} <= set(ALL_IDS)
+    orbitcloud_env.register_envs()  # idempotent
+    assert sorted(i for i in gym.registry if i.startswith("OrbitCloud")) == ALL_IDS
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_gymnasium_env_checker_passes_without_warnings(env_id):
+    env = _make(env_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gym_check_env(env.unwrapped, skip_render_check=True)
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_sb3_env_checker_passes(env_id):
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sb3_check_env(_make(env_id).unwrapped, warn=True)
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_spec_round_trips_through_json(env_id):
+    spec = gym.spec(env_id)
+    again = gym.envs.registration.EnvSpec.from_json(spec.to_json())
+    assert again.id == env_id and again.kwargs == spec.kwargs
+
+
+@pytest.mark.parametrize("env_id", ["OrbitCloud-Small-v0", "OrbitCloud-v0"])
+def test_same_seed_same_episode(env_id):
+    a = _masked_random_rollout(_make(env_id, max_jobs=120), seed=7, n_steps=200)
+    b = _masked_random_rollout(_make(env_id, max_jobs=120), seed=7, n_steps=200)
+    _assert_same(a, b)
+    c = _masked_random_rollout(_make(env_id, max_jobs=120), seed=8, n_steps=20)
+    assert not np.array_equal(a[0]["job"], c[0]["job"]) or not np.array_equal(a[1][0]["job"], c[1][0]["job"])
+
+
+def _rollout_digest(env_id: str, seed: int) -> str:
+    import hashlib
+
+    env = _make(env_id, max_jobs=80)
+    h = hashlib.sha256()
+    for rec in _masked_random_rollout(env, seed, 80):
+        obs, reward, info = rec if isinstance(rec, tuple) else (rec, 0.0, {})
+        for k in sorted(obs):
+            h.update(obs[k].tobytes())
+        h.update(np.float64(reward).tobytes())
+        h.update(json.dumps({k: v for k, v in info.items() if k != "candidate_nodes"}, sort_keys=True,
+                            default=str).encode())
+    return h.hexdigest()
+
+
+def test_same_seed_same_episode_across_processes():
+    code = ("import sys; sys.path.insert(0, 'tests'); from integration.test_env import _rollout_digest; "
+            "print(_rollout_digest('OrbitCloud-Small-v0', 3))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", **__import__("os").environ})
+    assert out.stdout.strip() == _rollout_digest("OrbitCloud-Small-v0", 3)
+
+
+@pytest.mark.parametrize("env_id", ["OrbitCloud-Small-v0", "OrbitCloud-v0"])
+def test_pickled_env_continues_identically(env_id):
+    env = _make(env_id, max_jobs=100)
+    _masked_random_rollout(env, seed=1, n_steps=30)
+    clone = pickle.loads(pickle.dumps(env))
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(40):
+        ma, mb = env.unwrapped.action_masks(), clone.unwrapped.action_masks()
+        np.testing.assert_array_equal(ma, mb)
+        step_a = env.step(int(rng_a.choice(np.flatnonzero(ma))))
+        step_b = clone.step(int(rng_b.choice(np.flatnonzero(mb))))
+        _assert_same(step_a, step_b)
+        if step_a[3]:
+            break
+
+
+def test_fresh_subprocess_make_with_module_prefix():
+    code = ("import gymnasium as gym; e = gym.make('orbitcloud_env:OrbitCloud-v0', max_jobs=5); "
+            "o, _ = e.reset(seed=0); print(e.action_space.n, sorted(o))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("17 ")
+
+
+def test_truncates_at_the_horizon_with_episode_metrics():
+    env = _make("OrbitCloud-Small-v0", max_jobs=25)
+    env.reset(seed=0)
+    for i in range(25):
+        _, _, terminated, truncated, info = env.step(int(env.action_space.n) - 1)
+        assert not terminated
+        assert truncated == (i == 24)
+    assert EPISODE_METRIC_KEYS <= set(info["episode_metrics"])
+    assert info["episode_metrics"]["rejection_rate"] == 1.0
+
+
+@pytest.mark.parametrize("mode", ["all_nodes", "candidates"])
+def test_mask_allows_what_step_accepts_and_forbids_what_step_rejects(mode):
+    # Half the satellites carry no compute, so their actions are masked out (all_nodes); in candidates mode only
+    # padding rows are masked, so list more candidates than there are valid nodes.
+    env = _make("OrbitCloud-Small-v0", action_mode=mode, max_jobs=200, satellite_fraction=0.5, candidates_k=64)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    saw_invalid = saw_valid = False
+    for _ in range(200):
+        mask = env.unwrapped.action_masks()
+        assert mask[-1] and mask.dtype == bool and mask.shape == (env.action_space.n,)
+        if (~mask).any() and rng.random() < 0.3:
+            a = int(rng.choice(np.flatnonzero(~mask)))
+            _, reward, _, truncated, info = env.step(a)
+            assert info["invalid_action"] and info["outcome"] == "rejected"
+            assert info["rewards"]["invalid_action"] < 0 and reward < 0
+            saw_invalid = True
+        else:
+            a = int(rng.choice(np.flatnonzero(mask[:-1]))) if mask[:-1].any() else env.action_space.n - 1
+            _, _, _, truncated, info = env.step(a)
+            assert not info["invalid_action"]
+            if a != env.action_space.n - 1:
+                assert info["outcome"] in ("met", "missed", "dropped")
+                saw_valid = True
+        if truncated:
+            break
+    assert saw_valid and saw_invalid
+
+
+@pytest.mark.parametrize("bad", [-1, 10_000, 2.5, "3", np.array([1, 2]), None, True])
+def test_action_outside_the_space_is_a_clear_error(bad):
+    env = _make("OrbitCloud-Small-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(bad)
+
+
+def test_numpy_integer_actions_are_accepted():
+    env = _make("OrbitCloud-Small-v0")
+    env.reset(seed=0)
+    n = env.action_space.n
+    env.step(np.int64(n - 1))
+    env.step(np.array(n - 1))
+    env.step(np.array([n - 1]))
+
+
+def test_observations_stay_finite_and_in_space_for_candidates_padding():
+    # More candidates than valid nodes leaves padding rows: zeros, invalid, still inside the space.
+    env = _make("OrbitCloud-Small-v0", action_mode="candidates", candidates_k=64, max_jobs=50,
+                satellite_fraction=0.25)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    valid = obs["node_valid"]
+    assert valid.sum() < 64
+    pad = valid == 0
+    assert np.all(obs["node_latency"][pad] == 0.0)
+
+
+def test_info_carries_latency_breakdown_that_adds_up():
+    env = _make("OrbitCloud-Small-v0", max_jobs=100)
+    env.reset(seed=2)
+    seen = 0
+    for _ in range(100):
+        mask = env.unwrapped.action_masks()
+        if not mask[:-1].any():
+            env.step(env.action_space.n - 1)
+            continue
+        _, _, _, truncated, info = env.step(int(np.flatnonzero(mask[:-1])[0]))
+        if info["outcome"] in ("met", "missed"):
+            b = info["latency_breakdown_ms"]
+            parts = b["uplink"] + b["isl"] + b["transfer"] + b["queue"] + b["compute"] + b["return"]
+            assert parts == pytest.approx(b["total"], rel=1e-9, abs=1e-6)
+            assert b["total"] == pytest.approx(info["latency_ms"])
+            assert info["met_deadline"] == (info["latency_ms"] <= info["deadline_ms"])
+            seen += 1
+        if truncated:
+            break
+    assert seen > 10
+
+
+def test_network_graph_is_the_current_snapshot():
+    env = _make("OrbitCloud-Small-v0")
+    env.reset(seed=0)
+    g = env.unwrapped.network_graph()
+    assert isinstance(g, nx.Graph)
+    n_sat = env.unwrapped.sim.n_sat
+    assert set(range(n_sat)) <= set(g.nodes)
+    u, v, data = next((u, v, d) for u, v, d in g.edges(data=True) if isinstance(u, int) and isinstance(v, int))
+    assert {"distance_km", "delay_ms", "capacity_gbps"} <= set(data)
+    assert data["delay_ms"] == pytest.approx(data["distance_km"] / 299_792.458 * 1e3)
+
+
+def test_render_rgb_array_is_an_image():
+    env = _make("OrbitCloud-Small-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(0 if env.unwrapped.action_masks()[0] else env.action_space.n - 1)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert frame.shape[0] > 100 and frame.std() > 0
+    assert env.metadata["render_fps"] > 0
+
+
+def test_vector_envs_run():
+    envs = gym.vector.SyncVectorEnv([lambda: _make("OrbitCloud-Small-v0", max_jobs=10) for _ in range(2)])
+    obs, _ = envs.reset(seed=0)
+    assert obs["node_valid"].shape[0] == 2
+    for _ in range(12):
+        obs, *_ = envs.step(np.full(2, envs.single_action_space.n - 1))
+    envs.close()
+
+
+def test_async_vector_env_and_sb3_subproc_vec_env_run():
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    envs = gym.vector.AsyncVectorEnv([lambda: _make("OrbitCloud-Small-v0", max_jobs=10) for _ in range(2)],
+                                     context="spawn")
+    envs.reset(seed=0)
+    envs.step(np.full(2, envs.single_action_space.n - 1))
+    envs.close()
+    # Spawned workers import nothing of ours: the module prefix makes gym.make import and register orbitcloud_env.
+    venv = make_vec_env("orbitcloud_env:OrbitCloud-Small-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
+                        vec_env_kwargs={"start_method": "spawn"}, env_kwargs={"max_jobs": 10})
+    venv.reset()
+    masks = np.stack(venv.env_method("action_masks"))
+    assert masks.shape == (2, venv.action_space.n)
+    venv.step(np.full(2, venv.action_space.n - 1))
+    venv.close()
+
+
+def test_config_errors_surface_at_make():
+    with pytest.raises(ValueError, match="constellation.altitude_km"):
+        gym.make("OrbitCloud-Small-v0", **{"constellation.altitude_km": 50})
+    with pytest.raises(ValueError, match="did you mean 'episode.max_jobs'"):
+        gym.make("OrbitCloud-Small-v0", max_job=3)
+    with pytest.raises(ValueError, match="render_mode"):
+        orbitcloud_env.OrbitCloudEnv(preset="small", render_mode="human")
+
+
+def test_preset_and_overrides_select_the_scenario():
+    env = gym.make("OrbitCloud-v0", preset="small", action_mode="all_nodes", max_jobs=5)
+    sim = env.unwrapped.sim
+    assert sim.n_sat == 66 and env.action_space.n == 66 + sim.n_dc + 1
