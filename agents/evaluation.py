@@ -392,28 +392,6 @@ def make_env(env_spec: EnvSpec, render_mode: str | None = None) -> Any:
     return gym.make(env_spec.env_id, **kwargs)
 
 
-class _NormalizedObsPolicy:
-    """Applies a saved VecNormalize's observation normalisation before the model's ``predict``."""
-
-    def __init__(self, policy: Any, vecnormalize_path: str) -> None:
-        import pickle
-
-        with open(vecnormalize_path, "rb") as fh:
-            vn = pickle.load(fh)
-        vn.training = False
-        vn.norm_reward = False
-        self._vn = vn
-        self._policy = policy
-        self._accepts_masks = _accepts_action_masks(policy)
-
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True,
-                action_masks: Any = None) -> tuple[np.ndarray, Any]:
-        obs = self._vn.normalize_obs(observation)
-        kwargs = {"action_masks": action_masks} if self._accepts_masks and action_masks is not None else {}
-        return self._policy.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic,
-                                    **kwargs)
-
-
 def _accepts_action_masks(policy: Any) -> bool:
     try:
         return "action_masks" in inspect.signature(policy.predict).parameters
@@ -424,16 +402,14 @@ def _accepts_action_masks(policy: Any) -> bool:
 def build_policy(spec: PolicySpec, env: Any = None, seed: int | None = None) -> Any:
     """Instantiate the policy: ``agents.make_policy`` for a heuristic (seeded), ``agents.load`` for a model.
 
-    A ``vecnormalize.pkl`` beside a model normalises its observations (the model was trained on normalised ones).
+    ``agents.load`` applies a ``vecnormalize.pkl`` found beside the model (frozen observation statistics; reward
+    normalisation off), so the model sees observations as in training.
     """
     import agents
 
     if not spec.is_model:
         return agents.make_policy(spec.source, env=env, seed=seed)
-    model = agents.load(spec.source, env=env, device="cpu")
-    if spec.vecnormalize and not getattr(model, "handles_vecnormalize", False):
-        return _NormalizedObsPolicy(model, spec.vecnormalize)
-    return model
+    return agents.load(spec.source, env=env, device="cpu")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -603,3 +579,283 @@ def to_dict(result: EpisodeResult) -> dict[str, Any]:
     d.pop("latencies_ms")
     d.pop("jobs")
     return d
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Cross-check against the env's own episode_metrics
+
+#: Our metric name -> the env's ``episode_metrics`` key (same definitions, docs/env_contract.md).
+_ENV_METRIC_KEYS = {
+    "n_jobs": "n_jobs", "mean_latency_ms": "mean_latency_ms", "median_latency_ms": "median_latency_ms",
+    "p95_latency_ms": "p95_latency_ms", "deadline_miss_rate": "deadline_miss_rate",
+    "rejection_rate": "rejection_rate", "drop_rate": "drop_rate", "success_rate": "success_rate",
+    "energy_j_per_job": "energy_j_per_job", "orbital_share": "orbital_share", "episode_return": "episode_return",
+}
+
+
+def crosscheck(result: EpisodeResult, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> list[str]:
+    """Metrics on which our step-info computation and the env's ``episode_metrics`` disagree (one line each)."""
+    problems = []
+    for ours, theirs in _ENV_METRIC_KEYS.items():
+        if theirs not in result.env_metrics:
+            continue
+        a, b = result.metrics[ours], result.env_metrics[theirs]
+        if not math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol):
+            problems.append(f"{result.policy} episode {result.episode}: {ours} from step infos = {a:.6g}, "
+                            f"env episode_metrics = {b:.6g}")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Aggregation and output files
+
+
+def summarize_results(results: Sequence[EpisodeResult], *, score_metric: str = "episode_return",
+                      lower: str | None = "random", upper: str | None = "earliest-finish",
+                      confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Aggregate episode results per policy (see :func:`agents.stats.aggregate`), plus per-region latency stats.
+
+    Every policy must have the same episodes (paired seeds). Returns :func:`agents.stats.aggregate`'s dict with
+    ``"region_latency_ms"`` (``[policy][region]`` -> mean/CI over the episodes in which the region had served
+    jobs), ``"policies"`` (labels in order) and ``"crosscheck"`` (disagreements with the env's metrics).
+    """
+    from agents import stats
+
+    if score_metric not in METRICS and not score_metric.startswith("reward."):
+        raise EvaluationError(f"--score-metric: unknown metric {score_metric!r}; choose from {', '.join(METRICS)}")
+    policies = list(dict.fromkeys(r.policy for r in results))
+    by_policy = {p: [r for r in results if r.policy == p] for p in policies}
+    seeds = {p: [r.seed for r in rs] for p, rs in by_policy.items()}
+    if len({tuple(s) for s in seeds.values()}) > 1:
+        raise ValueError(f"policies were evaluated on different seeds: {seeds}")
+    metric_names = list(dict.fromkeys(k for r in results for k in r.metrics))
+    values = {p: {m: np.array([r.metrics.get(m, 0.0) for r in rs]) for m in metric_names}
+              for p, rs in by_policy.items()}
+    higher = METRICS[score_metric].higher_is_better if score_metric in METRICS else True
+    agg = stats.aggregate(values, score_metric=score_metric, higher_is_better=higher is not False, lower=lower,
+                          upper=upper, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    region: dict[str, dict[str, dict[str, float]]] = {}
+    for p, rs in by_policy.items():
+        region[p] = {}
+        for name in REGION_NAMES:
+            v = np.array([r.region_latency_ms[name] for r in rs], dtype=float)
+            v = v[np.isfinite(v)]
+            if v.size == 0:
+                region[p][name] = {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
+            else:
+                ci = stats.bootstrap_ci(v, confidence=confidence, n_resamples=n_resamples, seed=seed)
+                region[p][name] = {"mean": ci.value, "ci_low": ci.low, "ci_high": ci.high, "n": int(v.size)}
+    agg["region_latency_ms"] = region
+    agg["policies"] = policies
+    agg["score_metric"] = score_metric
+    agg["baselines"] = {"lower": lower, "upper": upper}
+    agg["confidence"] = confidence
+    agg["crosscheck"] = [line for r in results for line in crosscheck(r)]
+    return agg
+
+
+def _fmt(value: float | None, unit: str, decimals: int | None = None) -> str:
+    """Table number: fractions shown as per cent with one decimal; otherwise ``decimals`` or 3 significant-ish."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "%":
+        return f"{100.0 * value:.1f}"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
+    mag = abs(value)
+    if mag >= 100:
+        return f"{value:.0f}"
+    if mag >= 10:
+        return f"{value:.1f}"
+    if mag >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _cell(s: Mapping[str, float], unit: str, decimals: int | None = None) -> str:
+    """``mean [low, high]`` (just the mean when the interval is undefined, e.g. one episode)."""
+    mean = s["mean"] if "mean" in s else s["value"]
+    low, high = s.get("ci_low", math.nan), s.get("ci_high", math.nan)
+    if not (low is not None and high is not None and math.isfinite(low) and math.isfinite(high)):
+        return _fmt(mean, unit, decimals)
+    return f"{_fmt(mean, unit, decimals)} [{_fmt(low, unit, decimals)}, {_fmt(high, unit, decimals)}]"
+
+
+#: Fixed decimals for bounded unitless scores in summary.md.
+_DECIMALS = {"jain_fairness": 3}
+
+
+def _header(metric: str) -> str:
+    info = METRICS[metric]
+    return f"{info.label} ({info.unit})" if info.unit else info.label
+
+
+def format_summary_md(agg: Mapping[str, Any], *, title: str = "", footer: str = "") -> str:
+    """Markdown tables: one row per policy with mean [95% CI] of the main metrics; then P(improvement)."""
+    conf = agg.get("confidence", 0.95)
+    lines = [f"## {title}", ""] if title else []
+    cols = [m for m in SUMMARY_METRICS if all(m in agg["metrics"][p] for p in agg["policies"])]
+    has_score = bool(agg["normalized_score"])
+    header = ["Policy"] + [_header(m) for m in cols] + (["Normalised score"] if has_score else [])
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+    for p in agg["policies"]:
+        row = [p] + [_cell(agg["metrics"][p][m], METRICS[m].unit, _DECIMALS.get(m)) for m in cols]
+        if has_score:
+            row.append(_cell(agg["normalized_score"][p], "", 2))
+        lines.append("| " + " | ".join(row) + " |")
+    n = max(s["n"] for pm in agg["metrics"].values() for s in pm.values())
+    lines += ["", f"Mean over {n} paired episodes per policy with {conf:.0%} percentile bootstrap CI."]
+    if has_score:
+        b = agg["baselines"]
+        lines.append(f"Normalised score on {agg['score_metric']}: (policy - {b['lower']}) / "
+                     f"({b['upper']} - {b['lower']}), paired bootstrap over seeds.")
+    baselines = [b for b in (agg["baselines"]["lower"], agg["baselines"]["upper"]) if b in agg["policies"]]
+    rows = [r for r in agg["probability_of_improvement"] if r["baseline"] in baselines]
+    if rows:
+        lines += ["", f"Probability of improvement P(policy > baseline) on {agg['score_metric']} "
+                      f"(rliable; ties 0.5; {conf:.0%} paired bootstrap CI):", ""]
+        lines.append("| Policy | " + " | ".join(f"vs {b}" for b in baselines) + " |")
+        lines.append("|---|" + "---:|" * len(baselines))
+        for p in agg["policies"]:
+            cells = []
+            for b in baselines:
+                r = next((r for r in rows if r["policy"] == p and r["baseline"] == b), None)
+                cells.append("—" if r is None else _cell({"value": r["probability_of_improvement"],
+                                                          "ci_low": r["ci_low"], "ci_high": r["ci_high"]}, "", 2))
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    for note in agg["notes"]:
+        lines += ["", f"Note: {note}"]
+    if footer:
+        lines += ["", footer]
+    return "\n".join(lines) + "\n"
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; give the file the mode a plain open() would
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    import csv
+    import io
+
+    columns = list(columns or dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _csv_value(r.get(k, "")) for k in columns})
+    return buf.getvalue()
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else repr(v)
+    return v
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, tuples -> lists (strict JSON)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def check_output_dir(path: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse (EvaluationError) an existing non-empty folder unless ``overwrite``, or a path that is a file."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise EvaluationError(f"-o: {p} exists and is not a folder")
+    if p.is_dir() and any(p.iterdir()) and not overwrite:
+        raise EvaluationError(f"-o: results folder {p} exists and is not empty; pass --overwrite or choose another")
+    return p
+
+
+SUMMARY_CSV_STATS = ("mean", "ci_low", "ci_high", "iqm", "std", "median")
+
+
+def write_outputs(results: Sequence[EpisodeResult], agg: Mapping[str, Any], out_dir: str | os.PathLike, *,
+                  run_info: Mapping[str, Any], plots: bool = True, title: str = "") -> list[Path]:
+    """Write summary.md/.csv/.json, episodes.csv, probability_of_improvement.csv, run.json and the plots.
+
+    Returns the written paths. ``out_dir`` is created if needed; each file is written atomically.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    policies = agg["policies"]
+
+    rows = [r.row() for r in results]
+    written.append(atomic_write_text(out / "episodes.csv", _csv_text(rows)))
+
+    metric_names = list(dict.fromkeys(m for p in policies for m in agg["metrics"][p]))
+    srows = []
+    for p in policies:
+        row: dict[str, Any] = {"policy": p, "n_episodes": agg["metrics"][p][metric_names[0]]["n"]}
+        for m in metric_names:
+            for s in SUMMARY_CSV_STATS:
+                row[f"{m}_{s}"] = agg["metrics"][p][m][s]
+        if p in agg["normalized_score"]:
+            ns = agg["normalized_score"][p]
+            row.update({"normalized_score": ns["value"], "normalized_score_ci_low": ns["ci_low"],
+                        "normalized_score_ci_high": ns["ci_high"]})
+        for name in REGION_NAMES:
+            row[region_column(name) + "_mean"] = agg["region_latency_ms"][p][name]["mean"]
+        srows.append(row)
+    written.append(atomic_write_text(out / "summary.csv", _csv_text(srows)))
+    written.append(atomic_write_text(out / "probability_of_improvement.csv",
+                                     _csv_text(agg["probability_of_improvement"])))
+    md = format_summary_md(agg, title=title, footer=run_info.get("footer", ""))
+    written.append(atomic_write_text(out / "summary.md", md))
+    import json
+
+    payload = {"run": run_info, "metric_definitions": {k: dataclasses.asdict(v) for k, v in METRICS.items()},
+               "regions": list(REGION_NAMES), **{k: v for k, v in agg.items()}}
+    written.append(atomic_write_text(out / "summary.json", json.dumps(json_safe(payload), indent=2) + "\n"))
+
+    if plots:
+        from agents import plots as P
+
+        bar_metrics = [(m, METRICS[m].label, METRICS[m].unit)
+                       for m in ("mean_latency_ms", "deadline_miss_rate", "orbital_share", "episode_return")]
+        written.append(P.metric_bars(agg["metrics"], bar_metrics, out / "metrics.png",
+                                     confidence=agg.get("confidence", 0.95),
+                                     title=f"{title}: mean per episode, {agg.get('confidence', 0.95):.0%} CI"
+                                     if title else ""))
+        lat = {p: np.concatenate([r.latencies_ms for r in results if r.policy == p] or [np.zeros(0)])
+               for p in policies}
+        written.append(P.latency_cdf(lat, out / "latency_cdf.png",
+                                     title=f"{title}: latency CDF of served jobs" if title else ""))
+        written.append(P.region_latency(agg["region_latency_ms"], REGION_NAMES, out / "region_latency.png",
+                                        title=f"{title}: mean latency per region" if title else ""))
+    return written

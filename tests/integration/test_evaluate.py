@@ -1,0 +1,183 @@
+"""evaluate.py and agents.evaluation against the real env: paired seeds, metric cross-check, CLI end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents import evaluation as E
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_ID = "OrbitCloud-Small-v0"
+MAX_JOBS = 40
+ENV_SPEC = E.EnvSpec.create(ENV_ID, {"max_jobs": MAX_JOBS})
+
+
+def _spec(name: str) -> E.PolicySpec:
+    import agents
+
+    return E.resolve_policy(name, agents.available())
+
+
+@pytest.fixture(scope="module")
+def serial_results() -> list[E.EpisodeResult]:
+    return E.evaluate(ENV_SPEC, [_spec("random"), _spec("earliest-finish")], n_episodes=2, seed=11, n_jobs=1,
+                      progress=False)
+
+
+def test_paired_seeds_give_identical_job_streams(serial_results):
+    by = {(r.policy, r.episode): r for r in serial_results}
+    for i in range(2):
+        a, b = by[("random", i)], by[("earliest-finish", i)]
+        assert a.seed == b.seed == 11 + i
+        assert a.steps == b.steps == MAX_JOBS
+        ids_a = [(job_id, site) for job_id, site, _ in a.jobs]
+        ids_b = [(job_id, site) for job_id, site, _ in b.jobs]
+        assert ids_a == ids_b
+        np.testing.assert_allclose([t for *_, t in a.jobs], [t for *_, t in b.jobs])
+        assert a.workload_digest == b.workload_digest
+    # Different seeds give different workloads, and the two policies really decided differently.
+    assert by[("random", 0)].workload_digest != by[("random", 1)].workload_digest
+    assert any(by[("random", i)].metrics != by[("earliest-finish", i)].metrics for i in range(2))
+
+
+def test_metrics_from_infos_agree_with_env_episode_metrics(serial_results):
+    for r in serial_results:
+        assert r.env_metrics, "the env gave no info['episode_metrics'] on the last step"
+        assert E.crosscheck(r) == []
+        assert r.metrics["n_jobs"] == MAX_JOBS
+        assert 0.0 <= r.metrics["jain_fairness"] <= 1.0
+
+
+def test_parallel_run_matches_serial_run(serial_results):
+    parallel = E.evaluate(ENV_SPEC, [_spec("random"), _spec("earliest-finish")], n_episodes=2, seed=11, n_jobs=2,
+                          progress=False)
+    assert [(r.policy, r.episode) for r in parallel] == [(r.policy, r.episode) for r in serial_results]
+    for p, s in zip(parallel, serial_results):
+        assert p.metrics == s.metrics
+        assert p.workload_digest == s.workload_digest
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A PPO model trained for ~1000 steps, saved where train.py would put it."""
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    import orbitcloud_env  # noqa: F401
+
+    run = tmp_path_factory.mktemp("train") / "logs" / "ppo" / f"{ENV_ID}_1"
+    run.mkdir(parents=True)
+    env = gym.make(ENV_ID, max_jobs=50)
+    model = PPO("MultiInputPolicy", env, n_steps=256, batch_size=64, n_epochs=2, seed=0, device="cpu", verbose=0)
+    model.learn(total_timesteps=1024)
+    model.save(run / "best_model.zip")
+    env.close()
+    return run / "best_model.zip"
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(tmp_path, tiny_model):
+    from PIL import Image
+
+    out = tmp_path / "results"
+    proc = _run_cli("--env", ENV_ID, "--policies", "random", "earliest-finish", str(tiny_model),
+                    "--episodes", "3", "--seed", "5", "-o", str(out), "--env-kwargs", f"max_jobs:{MAX_JOBS}",
+                    "--n-jobs", "2", "--render-episode", "earliest-finish", "--render-frames", "8",
+                    "--n-resamples", "500", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    model_label = f"ppo/{ENV_ID}_1/best_model"
+    assert model_label in proc.stdout and "| Policy |" in proc.stdout
+
+    expected = ["summary.md", "summary.csv", "summary.json", "episodes.csv", "probability_of_improvement.csv",
+                "run.json", "metrics.png", "latency_cdf.png", "region_latency.png", "episode_earliest-finish.gif"]
+    for name in expected:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left behind
+
+    with open(out / "episodes.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 9
+    assert {r["policy"] for r in rows} == {"random", "earliest-finish", model_label}
+    for i in range(3):
+        ep = [r for r in rows if r["episode"] == str(i)]
+        assert {r["seed"] for r in ep} == {str(5 + i)}
+        assert len({r["workload_digest"] for r in ep}) == 1  # same job stream for every policy
+    for col in ("mean_latency_ms", "p95_latency_ms", "deadline_miss_rate", "orbital_share", "jain_fairness",
+                "episode_return", "energy_j_per_job"):
+        assert all(math.isfinite(float(r[col])) for r in rows), col
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["normalized_score"]["random"]["value"] == 0.0
+    assert summary["normalized_score"]["earliest-finish"]["value"] == 1.0
+    assert summary["policies"] == ["random", "earliest-finish", model_label]
+    assert summary["crosscheck"] == []
+    with open(out / "summary.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 3
+    with open(out / "probability_of_improvement.csv", newline="") as fh:
+        poi = list(csv.DictReader(fh))
+    assert len(poi) == 6 and all(0.0 <= float(r["probability_of_improvement"]) <= 1.0 for r in poi)
+    md = (out / "summary.md").read_text()
+    assert md.count("\n| ") >= 4 and "[" in md
+    run = json.loads((out / "run.json").read_text())
+    assert run["seeds"] == [5, 6, 7] and run["env_kwargs"] == {"max_jobs": MAX_JOBS}
+
+    for name in ("metrics.png", "latency_cdf.png", "region_latency.png"):
+        with Image.open(out / name) as im:
+            assert im.format == "PNG" and im.size[0] > 300 and im.size[1] > 200
+    with Image.open(out / "episode_earliest-finish.gif") as im:
+        assert im.format == "GIF" and 2 <= im.n_frames <= 8
+
+    # Same folder again: refused without --overwrite, accepted with it.
+    again = _run_cli("--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
+                     "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress")
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+    again = _run_cli("--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
+                     "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite")
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--policies", "random", "earliest_finnish"], "unknown policy 'earliest_finnish'"),
+    (["--policies", "random", "logs/ppo/nope/best_model.zip"], "model file not found"),
+    (["--policies", "random", "--env-kwargs", "max_jobs=20"], "expected key:value"),
+    (["--policies", "random", "--env-kwargs", "max_jobz:20"], "cannot make env"),
+    (["--policies", "random", "--env", "OrbitCloud-Tiny-v0"], "cannot make env"),
+    (["--policies", "random", "--render-episode", "nearest"], "not among --policies"),
+])
+def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, args, message):
+    out = tmp_path / "results"
+    proc = _run_cli("--env", ENV_ID, "-o", str(out), "--no-progress", *args, timeout=60)  # a later --env wins
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()  # refused before any work
+
+
+def test_cli_refuses_non_empty_results_folder(tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+    proc = _run_cli("--env", ENV_ID, "--policies", "random", "-o", str(out), "--no-progress", timeout=60)
+    assert proc.returncode == 2
+    assert "not empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
