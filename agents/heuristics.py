@@ -16,8 +16,8 @@ All scoring is vectorised over rows and batch (no Python loop over nodes). Score
 rows score ``+inf``; ties go to the lowest row index (in ``candidates`` mode that is the lowest estimated network
 latency, because rows are sorted by it).
 
-Units: ``node_latency``, ``node_load[:, 1]`` and ``node_compute`` are times divided by the job's deadline, so
-``node_latency + node_load[:, 1] + node_compute`` is the estimated finish time in deadlines (>= 1 misses).
+Units: ``node_latency``, ``node_wait`` and ``node_compute`` are times divided by the job's deadline, so
+``node_latency + node_wait + node_compute`` is the estimated finish time in deadlines (>= 1 misses).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ __all__ = [
 
 #: Observation keys the heuristics read (a subset of the contract's observation).
 REQUIRED_KEYS: tuple[str, ...] = (
-    "node_valid", "node_latency", "node_load", "node_compute", "node_power", "node_is_ground",
+    "node_valid", "node_latency", "node_wait", "node_compute", "node_queue", "node_soc", "node_sunlit",
+    "node_sunlit_soon", "node_is_ground",
 )
 
 
@@ -128,7 +129,7 @@ class HeuristicPolicy:
 
 def _finish_time(obs: dict[str, np.ndarray]) -> np.ndarray:
     """Estimated finish time in deadlines: network latency + queue wait + compute (all / deadline)."""
-    return (obs["node_latency"].astype(np.float64) + obs["node_load"][..., 1].astype(np.float64)
+    return (obs["node_latency"].astype(np.float64) + obs["node_wait"].astype(np.float64)
             + obs["node_compute"].astype(np.float64))
 
 
@@ -190,18 +191,18 @@ class NearestPolicy(HeuristicPolicy):
 
 
 class LeastLoadedPolicy(HeuristicPolicy):
-    """Lowest queue occupancy (``node_load[:, 0]``); ties broken by lowest ``node_latency``."""
+    """Lowest queue occupancy (``node_queue``); ties broken by lowest ``node_latency``."""
 
     name = "least-loaded"
 
     def _act(self, obs, valid, episode_start):
-        load = np.where(valid, obs["node_load"][..., 0].astype(np.float64), np.inf)
+        load = np.where(valid, obs["node_queue"].astype(np.float64), np.inf)
         least = load == load.min(axis=1, keepdims=True)
         return _argmin_or_reject(obs["node_latency"].astype(np.float64), valid & least)
 
 
 class EarliestFinishPolicy(HeuristicPolicy):
-    """Lowest estimated finish time ``node_latency + node_load[:, 1] + node_compute`` (the strong greedy baseline)."""
+    """Lowest estimated finish time ``node_latency + node_wait + node_compute`` (the strong greedy baseline)."""
 
     name = "earliest-finish"
 
@@ -212,14 +213,15 @@ class EarliestFinishPolicy(HeuristicPolicy):
 class EnergyAwarePolicy(HeuristicPolicy):
     """Earliest finish plus an energy penalty on satellites, in deadline units.
 
-    Rule (ground rows have ``node_power == (1, 1, 1)`` and ``node_is_ground == 1``; they are never penalised)::
+    Rule (ground rows have ``node_sunlit = node_soc = node_sunlit_soon = 1`` and ``node_is_ground = 1``; they are
+    never penalised)::
 
         penalty = battery_weight * max(0, battery_low - soc) / battery_low        # low state of charge
                 + eclipse_weight * (1 - sunlit_now * sunlit_soon)                  # in eclipse, or entering soon
         score   = finish_time + (1 - node_is_ground) * penalty
 
-    with ``soc = node_power[:, 1]``, ``sunlit_now = node_power[:, 0]`` and ``sunlit_soon = node_power[:, 2]`` (sunlit
-    after ``power.eclipse_lookahead_s``). Defaults: ``battery_low = 0.5``, ``battery_weight = 0.5``,
+    with ``soc = node_soc``, ``sunlit_now = node_sunlit`` and ``sunlit_soon = node_sunlit_soon`` (sunlit after
+    ``power.eclipse_lookahead_s``). Defaults: ``battery_low = 0.5``, ``battery_weight = 0.5``,
     ``eclipse_weight = 0.2``: a satellite on battery loses to a sunlit one or a data centre that finishes up to
     0.2 deadlines later, and a nearly flat battery adds up to another 0.5 deadlines. A satellite still wins when every
     alternative is that much slower.
@@ -239,8 +241,9 @@ class EnergyAwarePolicy(HeuristicPolicy):
         self.eclipse_weight = float(eclipse_weight)
 
     def _scores(self, obs):
-        power = obs["node_power"].astype(np.float64)
-        sunlit_now, soc, sunlit_soon = power[..., 0], power[..., 1], power[..., 2]
+        soc = obs["node_soc"].astype(np.float64)
+        sunlit_now = obs["node_sunlit"].astype(np.float64)
+        sunlit_soon = obs["node_sunlit_soon"].astype(np.float64)
         low_battery = np.clip(self.battery_low - soc, 0.0, None) / self.battery_low
         eclipse_risk = 1.0 - sunlit_now * sunlit_soon
         penalty = self.battery_weight * low_battery + self.eclipse_weight * eclipse_risk
