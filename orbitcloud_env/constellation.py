@@ -177,6 +177,9 @@ class Constellation:
         self._shells = tuple(shells)
         if self._shell.min() < 0 or self._shell.max() >= len(self._shells):
             raise ValueError(f"shell: indices must lie in [0, {len(self._shells)})")
+        if not isinstance(epoch, _dt.datetime):
+            raise ValueError(f"epoch: expected an aware datetime, got {type(epoch).__name__}")
+        datetime_to_jd(epoch)  # rejects naive datetimes before astimezone() could read them as local time
         self._epoch = epoch.astimezone(_dt.timezone.utc)
         self._epoch_jd = datetime_to_jd(self._epoch)
         if _satrecs is not None and len(_satrecs) == n:

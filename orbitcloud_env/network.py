@@ -171,8 +171,8 @@ def isl_state(
 
 
 def _check_sites(site_lat_deg: ArrayLike, site_lon_deg: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    lat = np.atleast_1d(np.asarray(site_lat_deg, dtype=np.float64))
-    lon = np.atleast_1d(np.asarray(site_lon_deg, dtype=np.float64))
+    lat = np.atleast_1d(np.array(site_lat_deg, dtype=np.float64))  # copies: callers' arrays stay writeable
+    lon = np.atleast_1d(np.array(site_lon_deg, dtype=np.float64))
     if lat.ndim != 1 or lat.shape != lon.shape:
         raise ValueError(f"site_lat_deg, site_lon_deg: expected 1-D arrays of equal length, got {lat.shape} and {lon.shape}")
     if np.any(~np.isfinite(lat)) or np.any(np.abs(lat) > 90.0):

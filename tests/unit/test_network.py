@@ -245,3 +245,6 @@ def test_network_validation():
         Network(c, [0.0], [0.0], topology_dt_s=0.0)
     with pytest.raises(ValueError, match="min_elevation_deg"):
         Network(c, [0.0], [0.0], min_elevation_deg=-5.0)
+    lat = np.array([10.0])
+    Network(c, lat, [0.0]).snapshot(0.0)
+    lat[0] = 11.0  # the caller's array is copied, not frozen
