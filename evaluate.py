@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if render_spec is None:
                 raise E.EvaluationError(f"--render-episode: {args.render_episode!r} is not among --policies "
                                         f"({', '.join(labels)})")
+        E.check_env_id(args.env)
         env_spec = E.EnvSpec.create(args.env, env_kwargs)
         try:
             env = E.make_env(env_spec)

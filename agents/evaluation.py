@@ -46,6 +46,7 @@ __all__ = [
     "episode_metrics_from_infos",
     "parse_env_kwargs",
     "resolve_policy",
+    "check_env_id",
     "make_env",
     "build_policy",
     "run_episode",
@@ -292,9 +293,9 @@ def parse_env_kwargs(items: Iterable[str] | None) -> dict[str, Any]:
         if key in out:
             raise EvaluationError(f"--env-kwargs: key {key!r} given twice")
         try:
-            value = ast.literal_eval(raw)
+            value = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            value = raw
+            value = raw.strip()
         out[key] = value
     return out
 
@@ -378,6 +379,24 @@ def resolve_policy(text: str, heuristics: Iterable[str]) -> PolicySpec:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Building envs and policies
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise :class:`EvaluationError` naming the closest registered id when ``env_id`` is not registered."""
+    import difflib
+
+    import gymnasium as gym
+
+    import orbitcloud_env  # noqa: F401  (registration on import)
+
+    short = env_id.split(":", 1)[-1]
+    if short in gym.registry:
+        return
+    ours = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+    close = difflib.get_close_matches(short, ours, n=1, cutoff=0.4) or difflib.get_close_matches(
+        short, list(gym.registry), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise EvaluationError(f"--env: unknown env id {env_id!r}{hint}; OrbitCloud ids: {', '.join(ours)}")
 
 
 def make_env(env_spec: EnvSpec, render_mode: str | None = None) -> Any:

@@ -160,7 +160,7 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     (["--policies", "random", "logs/ppo/nope/best_model.zip"], "model file not found"),
     (["--policies", "random", "--env-kwargs", "max_jobs=20"], "expected key:value"),
     (["--policies", "random", "--env-kwargs", "max_jobz:20"], "cannot make env"),
-    (["--policies", "random", "--env", "OrbitCloud-Tiny-v0"], "cannot make env"),
+    (["--policies", "random", "--env", "OrbitCloud-Smal-v0"], "did you mean 'OrbitCloud-Small-v0'"),
     (["--policies", "random", "--render-episode", "nearest"], "not among --policies"),
 ])
 def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, args, message):
