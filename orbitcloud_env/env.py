@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,6 +25,9 @@ POSITION_KEYS = ("node_x", "node_y", "node_z")
 UNIT_NODE_KEYS = ("node_sunlit", "node_soc", "node_sunlit_soon", "node_isl_up", "node_direct", "node_queue",
                   "node_is_ground", "node_valid")
 TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
+#: All per-node keys, in the row order of the observation's feature matrix.
+NODE_KEYS = POSITION_KEYS + UNIT_NODE_KEYS + TIME_NODE_KEYS
+_ROW = {key: i for i, key in enumerate(NODE_KEYS)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -79,8 +83,14 @@ class AllNodesAction(ActionType):
     def n_rows(self) -> int:
         return self.sim.n_nodes
 
-    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
-        return self.rows
+    def select_rows(self, view: NodeView) -> NDArray[np.int64] | None:
+        return None  # every node, in global order
+
+    def mask(self, view: NodeView) -> NDArray[np.bool_]:
+        m = np.empty(self.n_rows + 1, dtype=bool)
+        m[:-1] = view.valid
+        m[-1] = True
+        return m
 
 
 class CandidatesAction(ActionType):
@@ -102,19 +112,25 @@ class CandidatesAction(ActionType):
         return self.k
 
     def select_rows(self, view: NodeView) -> NDArray[np.int64]:
-        k, n_sat = self.k, self.sim.n_sat
-        key = np.where(view.valid, view.latency_ms, np.inf)
-        if key.shape[0] > k:
-            idx = np.argpartition(key, k - 1)[:k]
-        else:
-            idx = np.arange(key.shape[0])
-        idx = idx[np.isfinite(key[idx])]
-        if self.sim.n_dc and not np.any(idx >= n_sat):
-            dc_key = key[n_sat:]
-            best = int(np.argmin(dc_key))
-            if np.isfinite(dc_key[best]):
-                idx = np.append(idx[: k - 1] if idx.shape[0] >= k else idx, n_sat + best)
-        idx = idx[np.argsort(key[idx], kind="stable")]
+        sim, k, n_sat = self.sim, self.k, self.sim.n_sat
+        # Satellites: the first k valid ones of the site's 4k nearest by base latency (cached per topology
+        # bucket; the transfer time added per job is the same for every satellite, so the order holds), or of
+        # all satellites when fewer than k of those are valid. Data centres: every valid one. Then the k best.
+        pool = sim.satellite_order(sim.job.site, min(4 * k, n_sat))
+        sats = pool[np.flatnonzero(view.valid[pool])[:k]]
+        if sats.shape[0] < k and pool.shape[0] < n_sat:  # too few valid near the site: search every satellite
+            key = np.where(view.valid[:n_sat], view.latency_ms[:n_sat], np.inf)
+            part = np.argpartition(key, k - 1)[:k]
+            sats = part[np.isfinite(key[part])]
+        dcs = n_sat + np.flatnonzero(view.valid[n_sat:])
+        idx = np.concatenate([sats, dcs])
+        lat = view.latency_ms[idx]
+        keep = np.argsort(lat, kind="stable")[:k]
+        idx = idx[keep]
+        if dcs.size and not (idx >= n_sat).any():  # always offer the best data centre
+            best_dc = dcs[int(np.argmin(view.latency_ms[dcs]))]
+            idx = np.append(idx[: k - 1], best_dc)
+            idx = idx[np.argsort(view.latency_ms[idx], kind="stable")]
         rows = np.full(k, -1, dtype=np.int64)
         rows[: idx.shape[0]] = idx
         self.rows = rows
@@ -162,68 +178,81 @@ class NodeObservation:
             "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
         })
 
+        m_all = sim.n_nodes
+        #: (F, M) float32 features of every node, one row per key of NODE_KEYS; gathered by row each step.
+        self._matrix = np.zeros((len(NODE_KEYS), m_all), dtype=np.float32)
+        n_sat = sim.n_sat
+        for key in ("node_sunlit", "node_soc", "node_sunlit_soon"):
+            self._matrix[_ROW[key], n_sat:] = 1.0  # ground nodes: always powered
+        self._matrix[_ROW["node_is_ground"]] = sim.is_ground
+        self._inv_queue_limit = (1.0 / sim.compute.queue_limit).astype(np.float32)
+        self._topology_version = -1
+        self._site_lat_lon = [(float(a), float(b)) for a, b in zip(sim.sites.lat_deg, sim.sites.lon_deg)]
+        self._one_hot = [[1.0 if i == c else 0.0 for i in range(self.n_classes)] for c in range(self.n_classes)]
+
     def space(self) -> spaces.Dict:
         return self._space
 
-    def observe(self, view: NodeView, rows: NDArray[np.int64]) -> dict[str, NDArray[np.float32]]:
+    def observe(self, view: NodeView, rows: NDArray[np.int64] | None) -> dict[str, NDArray[np.float32]]:
+        """The observation for the current job; ``rows`` are global nodes (-1 padding), None for all nodes.
+
+        Rows that change with the topology bucket (and the battery row, kept current on each draw) live in a
+        persistent (F, M) float32 matrix; the per-job rows are computed only for the listed nodes.
+        """
         sim, clip = self.sim, self.time_clip
-        job = sim.job
-        deadline = job.deadline_ms
-        real = rows >= 0
-        idx = np.where(real, rows, 0)
-        n_sat = sim.n_sat
-        # Per-node arrays over all nodes (satellite part + ground part), gathered by row.
-        is_sat = idx < n_sat
-        sat_idx = np.where(is_sat, idx, 0)
-        soc = sim.batteries.soc[sat_idx]
-        pos = sim.node_ecef_km[idx] / POSITION_SCALE_KM
-        deadline_inv = 1.0 / deadline
-        obs = {
-            "node_x": pos[:, 0],
-            "node_y": pos[:, 1],
-            "node_z": pos[:, 2],
-            "node_sunlit": np.where(is_sat, sim.sunlit[sat_idx], 1.0),
-            "node_soc": np.where(is_sat, sim.batteries.soc[sat_idx], 1.0),
-            "node_sunlit_soon": np.where(is_sat, sim.sunlit_soon[sat_idx], 1.0),
-            "node_isl_up": np.where(is_sat, sim.isl_up_fraction[sat_idx], 0.0),
-            "node_direct": view.direct[idx],
-            "node_queue": sim.compute.occupancy()[idx],
-            "node_is_ground": sim.is_ground[idx],
-            "node_valid": view.valid[idx],
-            "node_wait": np.minimum(view.wait_ms[idx] * deadline_inv, clip),
-            "node_latency": np.minimum(view.latency_ms[idx] * deadline_inv, clip),
-            "node_compute": np.minimum(view.compute_ms[idx] * deadline_inv, clip),
-        }
-        out = {}
-        pad = ~real
-        for key, value in obs.items():
-            arr = np.asarray(value, dtype=np.float32)
-            if key in POSITION_KEYS:
-                np.clip(arr, -1.0, 1.0, out=arr)
-            if pad.any():
-                arr[pad] = 0.0
-            out[key] = arr
-        out["job"] = self._job_features()
-        return out
+        if self._topology_version != sim.topology_version:
+            self._refresh_bucket_rows()
+        self._matrix[_ROW["node_soc"], : sim.n_sat] = sim.batteries.soc
+        if rows is None:
+            out = self._matrix.copy()
+            idx = slice(None)
+        else:
+            idx = np.maximum(rows, 0)
+            out = self._matrix[:, idx]
+        inv_deadline = 1.0 / sim.job.deadline_ms
+        out[_ROW["node_direct"]] = view.direct[idx]
+        out[_ROW["node_queue"]] = sim.compute.held[idx] * self._inv_queue_limit[idx]
+        out[_ROW["node_valid"]] = view.valid[idx]
+        for key, value in (("node_wait", view.wait_ms), ("node_latency", view.latency_ms),
+                           ("node_compute", view.compute_ms)):
+            row = out[_ROW[key]]
+            np.multiply(value[idx], inv_deadline, out=row, casting="same_kind")
+            np.minimum(row, clip, out=row)
+        if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
+            out[:, rows < 0] = 0.0
+        obs = dict(zip(NODE_KEYS, out))
+        obs["job"] = self._job_features()
+        return obs
+
+    def _refresh_bucket_rows(self) -> None:
+        """Rows that change only with the topology bucket: position, sunlight, ISLs."""
+        sim, mat, n_sat = self.sim, self._matrix, self.sim.n_sat
+        pos = sim.node_ecef_km.T / POSITION_SCALE_KM
+        for i, key in enumerate(POSITION_KEYS):
+            np.clip(pos[i], -1.0, 1.0, out=mat[_ROW[key]], casting="same_kind")
+        mat[_ROW["node_sunlit"], :n_sat] = sim.sunlit
+        mat[_ROW["node_sunlit_soon"], :n_sat] = sim.sunlit_soon
+        mat[_ROW["node_isl_up"], :n_sat] = sim.isl_up_fraction
+        self._topology_version = sim.topology_version
 
     def _job_features(self) -> NDArray[np.float32]:
         sim = self.sim
         job = sim.job
-        lat = float(sim.sites.lat_deg[job.site])
-        lon = np.radians(float(sim.sites.lon_deg[job.site]))
+        lat_deg, lon_deg = self._site_lat_lon[job.site]
+        lon = math.radians(lon_deg)
         utc_hour = ((sim.epoch_second_of_day_utc + sim.time_s) / 3600.0) % 24.0
-        local_hour = (utc_hour + np.degrees(lon) / 15.0) % 24.0
-        f = np.zeros(N_JOB_BASE_FEATURES + self.n_classes, dtype=np.float32)
-        f[0] = min(np.log10(1.0 + job.work_gflop) / 6.0, 1.0)
-        f[1] = min(np.log10(1.0 + job.input_mb) / 4.0, 1.0)
-        f[2] = min(np.log10(1.0 + job.output_mb) / 4.0, 1.0)
-        f[3] = float(np.clip(np.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0, 1.0))
-        f[4] = lat / 90.0
-        f[5] = np.sin(lon)
-        f[6] = np.cos(lon)
-        f[7] = local_hour / 24.0
-        f[N_JOB_BASE_FEATURES + job.job_class] = 1.0
-        return np.clip(f, -1.0, 1.0)
+        local_hour = (utc_hour + lon_deg / 15.0) % 24.0
+        f = [
+            min(math.log10(1.0 + job.work_gflop) / 6.0, 1.0),
+            min(math.log10(1.0 + job.input_mb) / 4.0, 1.0),
+            min(math.log10(1.0 + job.output_mb) / 4.0, 1.0),
+            min(max(math.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0), 1.0),
+            lat_deg / 90.0,
+            math.sin(lon),
+            math.cos(lon),
+            min(local_hour / 24.0, 1.0),
+        ] + self._one_hot[job.job_class]
+        return np.array(f, dtype=np.float32)
 
     def zeros(self) -> dict[str, NDArray[np.float32]]:
         return {k: np.zeros(s.shape, dtype=np.float32) for k, s in self._space.spaces.items()}

@@ -362,6 +362,23 @@ class Batteries:
         self._energy_wh = np.maximum(self._energy_wh - served_wh, 0.0)
         return (demand_wh - served_wh) * _SECONDS_PER_HOUR
 
+    def draw_one(self, node: int, energy_j: float) -> float:
+        """Debit ``energy_j`` [J] (finite, >= 0) from one node: the per-job fast path of :meth:`draw`.
+
+        Returns:
+            [J] energy that could not be supplied (0 when the battery held enough).
+        """
+        e = float(energy_j)
+        if not (e >= 0.0 and e != float("inf")):
+            raise ValueError(f"energy_j: energy must be finite and >= 0 [J], got {energy_j!r}")
+        if not 0 <= node < self._n:
+            raise ValueError(f"node: position must be in [0, {self._n - 1}], got {node!r}")
+        demand_wh = e / _SECONDS_PER_HOUR
+        have_wh = float(self._energy_wh[node])
+        served_wh = demand_wh if demand_wh <= have_wh else have_wh
+        self._energy_wh[node] = have_wh - served_wh
+        return (demand_wh - served_wh) * _SECONDS_PER_HOUR
+
     def can_compute(self, min_soc: float) -> NDArray[np.bool_]:
         """Nodes whose state of charge is at least ``min_soc`` ([-], in [0, 1]); (N,) bool."""
         m = float(min_soc)

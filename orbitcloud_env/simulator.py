@@ -207,6 +207,13 @@ class Simulator:
         self.job_class_names = tuple(c.name for c in cfg.workload.job_classes)
         self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
         self._fibre_ms_per_mb = _MS_PER_MB_PER_GBPS / links.fibre_capacity_gbps
+        #: [ms/MB] (M,) transfer time per MB on each node's access path (GSL for satellites, fibre for DCs).
+        self._ms_per_mb = np.concatenate([np.full(self.n_sat, self._gsl_ms_per_mb),
+                                          np.full(self.n_dc, self._fibre_ms_per_mb)])
+        #: [ms/GFLOP] (M,) compute time per GFLOP.
+        self._compute_ms_per_gflop = self.compute.seconds_per_gflop * 1e3
+        #: Version of the topology-bucket caches; observers refresh their per-bucket features when it changes.
+        self.topology_version = 0
         self.time_s = 0.0
         self.start_time_s = 0.0
         self.job: Job | None = None
@@ -294,6 +301,41 @@ class Simulator:
             np.zeros(self.n_sat, int)
         self.isl_up_fraction = np.minimum(up_count / 4.0, 1.0)
         self.node_ecef_km = np.concatenate([snap.sat_ecef_km, self.dc_ecef_km])
+        # Per-site, per-node bases of the job view: one row lookup per step instead of rebuilding them.
+        d_sat = snap.site_sat_delay_ms
+        self._inbound_base_ms = np.concatenate([d_sat, self.site_dc_ms], axis=1)  # (S, M) one way
+        self._latency_base_ms = 2.0 * self._inbound_base_ms  # (S, M) both ways (estimate: current topology)
+        sat_ok = self.sat_has_compute & ok
+        self._reach_ok = np.isfinite(self._inbound_base_ms)  # (S, M)
+        self._reach_ok[:, : self.n_sat] &= sat_ok[None, :]
+        self._direct = np.concatenate([snap.gsl_visible, np.ones((snap.gsl_visible.shape[0], self.n_dc), bool)],
+                                      axis=1)
+        self._refresh_power_ok()
+        self._satellite_order: dict[tuple[int, int], NDArray[np.int64]] = {}
+        self.topology_version += 1
+
+    def satellite_order(self, site: int, count: int) -> NDArray[np.int64]:
+        """The ``count`` satellites of lowest estimated latency from ``site`` in the current bucket, sorted.
+
+        Cached per bucket and site. Unreachable satellites sort last (their latency is infinite).
+        """
+        key = (site, count)
+        order = self._satellite_order.get(key)
+        if order is None:
+            base = self._latency_base_ms[site, : self.n_sat]
+            if count < base.shape[0]:
+                part = np.argpartition(base, count - 1)[:count]
+                order = part[np.argsort(base[part], kind="stable")]
+            else:
+                order = np.argsort(base, kind="stable")
+            self._satellite_order[key] = order
+        return order
+
+    def _refresh_power_ok(self) -> None:
+        """(M,) batteries above the compute threshold (data centres always)."""
+        ok = np.ones(self.n_nodes, dtype=bool)
+        ok[: self.n_sat] = self.batteries.soc >= self.config.power.min_soc_for_compute
+        self._power_ok = ok
 
     def _advance_clock(self, time_s: float) -> None:
         self.time_s = time_s
@@ -307,23 +349,15 @@ class Simulator:
         """What the nodes look like for the current job."""
         job = self.job
         s = job.site
-        d_sat = self.snapshot.site_sat_delay_ms[s]
-        tx_in_sat = job.input_mb * self._gsl_ms_per_mb
-        tx_out_sat = job.output_mb * self._gsl_ms_per_mb
-        d_dc = self.site_dc_ms[s]
-        tx_in_dc = job.input_mb * self._fibre_ms_per_mb
-        tx_out_dc = job.output_mb * self._fibre_ms_per_mb
-        inbound = np.concatenate([d_sat + tx_in_sat, d_dc + tx_in_dc])
-        latency = np.concatenate([2.0 * d_sat + (tx_in_sat + tx_out_sat), 2.0 * d_dc + (tx_in_dc + tx_out_dc)])
+        mpm = self._ms_per_mb
+        inbound = self._inbound_base_ms[s] + job.input_mb * mpm
+        latency = self._latency_base_ms[s] + (job.input_mb + job.output_mb) * mpm
         comp = self.compute
-        wait_ms = comp.wait_s(self.time_s + inbound * 1e-3) * 1e3
-        compute_ms = comp.seconds_per_gflop * (job.work_gflop * 1e3)
-        power_ok = self.batteries.soc >= self.config.power.min_soc_for_compute
-        sat_ok = self.sat_has_compute & power_ok & self.snapshot.sat_ok
-        valid = np.isfinite(latency) & ~comp.full()
-        valid[: self.n_sat] &= sat_ok
-        direct = np.concatenate([self.snapshot.gsl_visible[s], np.ones(self.n_dc, bool)])
-        return NodeView(inbound, latency, np.where(np.isfinite(inbound), wait_ms, 0.0), compute_ms, direct, valid)
+        # Unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0.
+        wait_ms = np.maximum((comp.free_at_s - self.time_s) * 1e3 - inbound, 0.0)
+        compute_ms = self._compute_ms_per_gflop * job.work_gflop
+        valid = self._reach_ok[s] & self._power_ok & (comp.held < comp.queue_limit)
+        return NodeView(inbound, latency, wait_ms, compute_ms, self._direct[s], valid)
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
@@ -358,7 +392,9 @@ class Simulator:
         start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
         energy_j = float(self.compute.power_w[node]) * compute_ms * 1e-3
-        self.batteries.draw(node, energy_j)
+        self.batteries.draw_one(node, energy_j)
+        if self.batteries.soc[node] < self.config.power.min_soc_for_compute:
+            self._power_ok[node] = False
         route = self.snapshot.path(s, node)
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
