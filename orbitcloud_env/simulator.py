@@ -21,6 +21,7 @@ Reset order (one place, one order): clock and constellation epoch offset -> link
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +108,7 @@ class EpisodeStats:
     orbital_served: int = 0
     energy_j: float = 0.0
     episode_return: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: array = field(default_factory=lambda: array("d"))  # [ms] served jobs, compact
 
     def record(self, out: Outcome, is_ground: bool) -> None:
         self.n_jobs += 1

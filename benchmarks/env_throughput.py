@@ -1,0 +1,127 @@
+"""Steps per second of every registered OrbitCloud id under a random policy, against a trivial env.
+
+The trivial env has the same observation and action spaces and returns a precomputed observation, wrapped in the
+same Gymnasium wrappers as ``gymnasium.make`` (order enforcing, passive checker): its rate is the floor of what any
+env with these spaces could reach through this API, so ``ratio = orbitcloud / trivial``.
+
+The random policy draws uniformly from the action space (masked-out actions are handled as rejections, which is the
+cheapest path, so this also reports the share of valid actions). Memory: peak resident set size is printed, and
+``--memory-steps`` runs that many steps (episodes reset as in training) on OrbitCloud-Small-v0 printing RSS at checkpoints to show it stays flat.
+
+Usage:
+    python benchmarks/env_throughput.py [--steps 20000] [--ids OrbitCloud-Small-v0 ...] [--memory-steps 1000000]
+
+Run it pinned to one core for the per-core figures: ``taskset -c 0 python benchmarks/env_throughput.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+import warnings
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker
+
+import orbitcloud_env  # noqa: F401  (registers the ids)
+
+
+class TrivialEnv(gym.Env):
+    """Same spaces as a given env; returns one precomputed observation and zero reward."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, horizon: int) -> None:
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self._obs = observation_space.sample()
+        self._horizon = horizon
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs, {}
+
+    def step(self, action):
+        self._t += 1
+        return self._obs, 0.0, False, self._t >= self._horizon, {}
+
+
+def _rss_mb() -> float:
+    """Current resident set size [MB] (Linux /proc), else the peak."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _run(env: gym.Env, steps: int, seed: int) -> tuple[float, float]:
+    """(steps per second, share of valid actions) over ``steps`` random steps (resets included)."""
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, env.action_space.n, size=steps)
+    unwrapped = env.unwrapped
+    has_mask = hasattr(unwrapped, "action_masks")
+    valid = 0
+    t0 = time.perf_counter()
+    for a in actions:
+        if has_mask:
+            valid += bool(unwrapped._mask[a])  # noqa: SLF001 - read without copying, not timed separately
+        _, _, terminated, truncated, _ = env.step(int(a))
+        if terminated or truncated:
+            env.reset()
+    dt = time.perf_counter() - t0
+    return steps / dt, valid / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20_000, help="timed steps per env id")
+    parser.add_argument("--ids", nargs="*", default=None, help="env ids (default: every registered OrbitCloud id)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--memory-steps", type=int, default=0,
+                        help="also run this many steps on OrbitCloud-Small-v0 and print RSS at checkpoints")
+    args = parser.parse_args()
+    ids = args.ids or sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"# machine: {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, "
+          f"cores usable by this process={affinity}, python {platform.python_version()}, numpy {np.__version__}")
+    print(f"# {args.steps} random steps per id (uniform over the action space; episodes of 1,000 jobs)")
+    print(f"{'env id':24s} {'nodes':>6s} {'actions':>7s} {'make s':>7s} {'steps/s':>9s} {'trivial/s':>10s} "
+          f"{'ratio':>6s} {'valid':>6s}")
+    for env_id in ids:
+        t0 = time.perf_counter()
+        env = gym.make(env_id, max_jobs=1000)
+        make_s = time.perf_counter() - t0
+        _run(env, min(2000, args.steps), args.seed)  # warm-up: first topology buckets, caches
+        rate, valid = _run(env, args.steps, args.seed + 1)
+        trivial = PassiveEnvChecker(OrderEnforcing(TrivialEnv(env.observation_space, env.action_space, 1000)))
+        with warnings.catch_warnings():  # it returns one shared observation object on purpose (the floor)
+            warnings.simplefilter("ignore")
+            trivial_rate, _ = _run(trivial, args.steps, args.seed)
+        print(f"{env_id:24s} {env.unwrapped.sim.n_nodes:6d} {env.action_space.n:7d} {make_s:7.2f} {rate:9.0f} "
+              f"{trivial_rate:10.0f} {rate / trivial_rate:6.3f} {valid:6.2f}")
+        env.close()
+    print(f"# peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.memory_steps:
+        env = gym.make("OrbitCloud-Small-v0")  # episodes of the preset's length, reset as training does
+        env.reset(seed=args.seed)
+        rng = np.random.default_rng(args.seed)
+        n = env.action_space.n
+        checkpoints = {int(args.memory_steps * f) for f in (0.01, 0.25, 0.5, 0.75)} | {args.memory_steps}
+        t0 = time.perf_counter()
+        for i in range(1, args.memory_steps + 1):
+            if env.step(int(rng.integers(n)))[3]:
+                env.reset()
+            if i in checkpoints:
+                print(f"# memory: step {i:>9d}  RSS {_rss_mb():7.1f} MB  ({i / (time.perf_counter() - t0):.0f} "
+                      f"steps/s)")
+        print(f"# peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
