@@ -146,13 +146,21 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     with Image.open(out / "episode_earliest-finish.gif") as im:
         assert im.format == "GIF" and 2 <= im.n_frames <= 8
 
-    # Same folder again: refused without --overwrite, accepted with it.
-    again = _run_cli("--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
-                     "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress")
-    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
-    again = _run_cli("--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
-                     "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite")
-    assert again.returncode == 0, again.stderr
+    # Same folder again, accepted with --overwrite (refusal without it: test_cli_refuses_non_empty_results_folder).
+    rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
+                           "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite"])
+    assert rc == 0
+    assert len(list(csv.DictReader(open(out / "episodes.csv", newline="")))) == 1
+
+
+def _evaluate_main():
+    """evaluate.main, imported from the repository root's script."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluate_cli", ROOT / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
 
 
 @pytest.mark.parametrize("args, message", [
@@ -162,22 +170,63 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     (["--policies", "random", "--env-kwargs", "max_jobz:20"], "cannot make env"),
     (["--policies", "random", "--env", "OrbitCloud-Smal-v0"], "did you mean 'OrbitCloud-Small-v0'"),
     (["--policies", "random", "--render-episode", "nearest"], "not among --policies"),
+    (["--policies", "random", "random"], "policy given twice"),
+    (["--policies", "random", "--episodes", "0"], "--episodes must be >= 1"),
+    (["--policies", "random", "--score-metric", "latency"], "unknown metric 'latency'"),
 ])
-def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, args, message):
+def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "results"
-    proc = _run_cli("--env", ENV_ID, "-o", str(out), "--no-progress", *args, timeout=60)  # a later --env wins
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    rc = _evaluate_main()(["--env", ENV_ID, "-o", str(out), "--no-progress", *args])  # a later --env wins
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("evaluate.py: error: ")
     assert not out.exists()  # refused before any work
 
 
-def test_cli_refuses_non_empty_results_folder(tmp_path):
+def test_cli_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
+    out = tmp_path / "results"
+    proc = _run_cli("--env", ENV_ID, "-o", str(out), "--policies", "random", "logs/ppo/nope/best_model.zip",
+                    timeout=60)
+    assert proc.returncode == 2
+    assert "model file not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_refuses_non_empty_results_folder(tmp_path, capsys):
     out = tmp_path / "results"
     out.mkdir()
     (out / "old.txt").write_text("previous run")
-    proc = _run_cli("--env", ENV_ID, "--policies", "random", "-o", str(out), "--no-progress", timeout=60)
-    assert proc.returncode == 2
-    assert "not empty" in proc.stderr and "Traceback" not in proc.stderr
+    rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "-o", str(out), "--no-progress"])
+    assert rc == 2
+    assert "not empty" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+
+
+def test_vecnormalize_beside_model_is_used(tmp_path, tiny_model):
+    """A vecnormalize.pkl next to the model is found, loaded by agents.load and applied during evaluation."""
+    import shutil
+
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    import orbitcloud_env  # noqa: F401
+
+    run = tmp_path / "logs" / "ppo" / f"{ENV_ID}_2"
+    run.mkdir(parents=True)
+    shutil.copy(tiny_model, run / "best_model.zip")
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make(ENV_ID, max_jobs=MAX_JOBS)]), norm_reward=False)
+    venv.reset()
+    for _ in range(20):
+        venv.step(np.array([venv.action_space.sample()]))
+    venv.save(run / "vecnormalize.pkl")
+    venv.close()
+
+    spec = _spec(str(run / "best_model.zip"))
+    assert spec.vecnormalize == str(run / "vecnormalize.pkl")
+    env = E.make_env(ENV_SPEC)
+    policy = E.build_policy(spec, env)
+    assert getattr(policy, "obs_normalizer", None) is not None
+    result = E.run_episode(env, policy, seed=3, label=spec.label)
+    env.close()
+    assert result.steps == MAX_JOBS and E.crosscheck(result) == []
