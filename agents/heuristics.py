@@ -115,7 +115,7 @@ class HeuristicPolicy:
         if episode_start is not None:
             starts = np.asarray(episode_start, dtype=bool).reshape(-1)
         actions = self._act(obs, valid, starts)
-        return (actions[0] if single else actions), state
+        return (np.asarray(actions[0]) if single else actions), state
 
     def reset(self) -> None:
         """Forget per-episode state (no-op for stateless policies)."""
