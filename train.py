@@ -26,6 +26,7 @@ import shlex
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -503,6 +504,8 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
 
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)
+    # Evaluating on a DummyVecEnv while training on SubprocVecEnv is intended (no VecNormalize type mismatch here).
+    warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
     make_id = importable_env_id(env_id)
     short = env_id.split(":", 1)[-1]
     vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
