@@ -322,10 +322,11 @@ class NetworkSnapshot:
         site_lon_deg: NDArray[np.float64],
         gsl_visible: NDArray[np.bool_],
         gsl_slant_km: NDArray[np.float64],
-        site_sat_delay_ms: NDArray[np.float64],
-        predecessors: NDArray[np.int32],
+        site_sat_delay_ms: NDArray[np.float64] | None,
+        predecessors: NDArray[np.int32] | None,
         isl_capacity_gbps: float,
         gsl_capacity_gbps: float,
+        graph: csr_matrix | None = None,
     ):
         self.time_s = float(time_s)
         self.sat_ecef_km = _readonly(sat_ecef_km)
@@ -337,14 +338,55 @@ class NetworkSnapshot:
         self.site_lon_deg = _readonly(site_lon_deg)
         self.gsl_visible = _readonly(gsl_visible)
         self.gsl_slant_km = _readonly(gsl_slant_km)
-        self.site_sat_delay_ms = _readonly(site_sat_delay_ms)
-        self._pred = _readonly(predecessors)
+        n, n_sites = self.sat_ecef_km.shape[0], self.gsl_visible.shape[0]
+        if site_sat_delay_ms is None:  # lazy routing: rows are computed per site on first use
+            if graph is None:
+                raise ValueError("graph: lazy routing (no site_sat_delay_ms) needs the routing graph")
+            self._graph = graph
+            self._delay = np.full((n_sites, n), np.inf)
+            self._pred_all = np.full((n_sites, n + n_sites), -9999, dtype=np.int32)
+            self._routed = np.zeros(n_sites, dtype=bool)
+        else:
+            self._graph = None
+            self._delay = np.array(site_sat_delay_ms, dtype=np.float64)
+            self._pred_all = np.array(predecessors, dtype=np.int32)
+            self._routed = np.ones(n_sites, dtype=bool)
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
 
     @property
     def n_sats(self) -> int:
         return self.sat_ecef_km.shape[0]
+
+    def _route(self, sites: NDArray[np.int64]) -> None:
+        """Run Dijkstra from the given sites (lazy snapshots) and store their rows."""
+        todo = sites[~self._routed[sites]]
+        if todo.size == 0:
+            return
+        n = self.n_sats
+        d, pred = dijkstra(self._graph, directed=True, indices=n + todo, return_predecessors=True)
+        self._delay[todo] = d[:, :n]
+        self._pred_all[todo] = pred
+        self._routed[todo] = True
+
+    def site_delay_ms(self, site: int) -> NDArray[np.float64]:
+        """(N,) [ms] row ``site`` of :attr:`site_sat_delay_ms`, routing only that site if it was not yet."""
+        if not self._routed[site]:
+            self._route(np.array([site]))
+        return _readonly(self._delay[site])
+
+    @property
+    def site_sat_delay_ms(self) -> NDArray[np.float64]:
+        """(S, N) [ms] one-way shortest delay from each site to each satellite (np.inf: unreachable)."""
+        if not self._routed.all():
+            self._route(np.arange(self._routed.shape[0]))
+        return _readonly(self._delay.view())
+
+    @property
+    def _pred(self) -> NDArray[np.int32]:
+        if not self._routed.all():
+            self._route(np.arange(self._routed.shape[0]))
+        return self._pred_all
 
     @property
     def n_sites(self) -> int:
@@ -369,9 +411,9 @@ class NetworkSnapshot:
             raise ValueError(f"site: must lie in [0, {self.n_sites}), got {site}")
         if not (0 <= sat < self.n_sats):
             raise ValueError(f"sat: must lie in [0, {self.n_sats}), got {sat}")
-        if not np.isfinite(self.site_sat_delay_ms[site, sat]):
+        if not np.isfinite(self.site_delay_ms(site)[sat]):
             return []
-        pred = self._pred[site]
+        pred = self._pred_all[site]
         out = [int(sat)]
         node = int(pred[sat])
         while node < self.n_sats:
@@ -435,6 +477,27 @@ class NetworkSnapshot:
         return g
 
 
+def routing_graph(
+    n_sats: int,
+    pairs: NDArray[np.int64],
+    isl_up: NDArray[np.bool_],
+    isl_distance_km: NDArray[np.float64],
+    gsl_visible: NDArray[np.bool_],
+    gsl_slant_km: NDArray[np.float64],
+) -> csr_matrix:
+    """The directed routing graph of :func:`shortest_delays` (satellites 0..N-1, site s is node N + s)."""
+    n = int(n_sats)
+    s_count = gsl_visible.shape[0]
+    isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
+    ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
+    ss, nn = np.nonzero(gsl_visible)
+    gsl_w = np.maximum(gsl_slant_km[ss, nn] * _MS_PER_KM, _MIN_EDGE_MS)
+    rows = np.concatenate([ia, ib, n + ss])
+    cols = np.concatenate([ib, ia, nn])
+    data = np.concatenate([isl_w, isl_w, gsl_w])
+    return csr_matrix((data, (rows, cols)), shape=(n + s_count, n + s_count))
+
+
 def shortest_delays(
     n_sats: int,
     pairs: NDArray[np.int64],
@@ -462,14 +525,7 @@ def shortest_delays(
     """
     n = int(n_sats)
     s_count = gsl_visible.shape[0]
-    isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
-    ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
-    ss, nn = np.nonzero(gsl_visible)
-    gsl_w = np.maximum(gsl_slant_km[ss, nn] * _MS_PER_KM, _MIN_EDGE_MS)
-    rows = np.concatenate([ia, ib, n + ss])
-    cols = np.concatenate([ib, ia, nn])
-    data = np.concatenate([isl_w, isl_w, gsl_w])
-    graph = csr_matrix((data, (rows, cols)), shape=(n + s_count, n + s_count))
+    graph = routing_graph(n, pairs, isl_up, isl_distance_km, gsl_visible, gsl_slant_km)
     if s_count == 0:
         return np.zeros((0, n)), np.zeros((0, n), dtype=np.int32)
     d, pred = dijkstra(graph, directed=True, indices=np.arange(n, n + s_count), return_predecessors=True)
@@ -488,6 +544,7 @@ def build_snapshot(
     min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
     isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
     gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
+    lazy_routing: bool = False,
 ) -> NetworkSnapshot:
     """Compute GSL visibility and shortest delays from every site for one topology bucket.
 
@@ -502,6 +559,8 @@ def build_snapshot(
         site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
         min_elevation_deg: [deg] GSL elevation mask.
         isl_capacity_gbps: [Gbit/s] per ISL. gsl_capacity_gbps: [Gbit/s] per satellite's ground links.
+        lazy_routing: route each site only when its delays are first asked for
+            (:meth:`NetworkSnapshot.site_delay_ms`); same results, less work when few sites send traffic.
     """
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
@@ -515,12 +574,16 @@ def build_snapshot(
     visible, slant = gsl_visibility(lat, lon, pos, min_elevation_deg)
     visible &= ok[None, :]
 
-    d, pred = shortest_delays(n, pr, up, dist, visible, slant)
+    if lazy_routing:
+        graph, d, pred = routing_graph(n, pr, up, dist, visible, slant), None, None
+    else:
+        graph = None
+        d, pred = shortest_delays(n, pr, up, dist, visible, slant)
     return NetworkSnapshot(
         time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
         site_lat_deg=lat, site_lon_deg=lon, gsl_visible=visible, gsl_slant_km=slant,
         site_sat_delay_ms=d, predecessors=pred,
-        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps,
+        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph,
     )
 
 
@@ -548,9 +611,10 @@ class Network:
         repair_time_s: [s] mean ISL repair time.
         rng: numpy Generator for failures; required when ``failure_rate_per_hour > 0``.
         topology_dt_s: [s] topology bucket length.
+        lazy_routing: route a site only when its delays are first used (see :func:`build_snapshot`).
+        cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish).
     """
 
-    _CACHE_BUCKETS = 4
     _FAILURE_HISTORY = 64
     _CHECKPOINT_EVERY = 32
 
@@ -569,6 +633,8 @@ class Network:
         repair_time_s: float = 600.0,
         rng: np.random.Generator | None = None,
         topology_dt_s: float = 10.0,
+        lazy_routing: bool = False,
+        cache_buckets: int = 4,
     ):
         if not isinstance(constellation, Constellation):
             raise ValueError(f"constellation: expected a Constellation, got {type(constellation).__name__}")
@@ -594,6 +660,10 @@ class Network:
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
         self.topology_dt_s = float(topology_dt_s)
+        if isinstance(cache_buckets, bool) or not isinstance(cache_buckets, int) or cache_buckets < 1:
+            raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
+        self.lazy_routing = bool(lazy_routing)
+        self.cache_buckets = cache_buckets
         self.pairs = _readonly(plus_grid_isls(constellation))
         self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
@@ -668,9 +738,10 @@ class Network:
         snap = build_snapshot(
             t0, pos, ok, self.pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
+            lazy_routing=self.lazy_routing,
         )
         self._cache[b] = snap
-        if len(self._cache) > self._CACHE_BUCKETS:
+        if len(self._cache) > self.cache_buckets:
             self._cache.popitem(last=False)
         return snap
 

@@ -42,6 +42,8 @@ __all__ = ["Simulator", "NodeView", "Outcome", "EpisodeStats", "build_constellat
 
 #: [km] scale of normalised positions: the top of LEO (equatorial radius + 2,000 km).
 POSITION_SCALE_KM: float = EARTH_RADIUS_EQ_KM + 2_000.0
+#: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish.
+_CACHE_BUCKETS = 12
 #: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
 _MS_PER_MB_PER_GBPS = 8.0
 
@@ -171,7 +173,8 @@ class Simulator:
             min_elevation_deg=links.min_elevation_deg, isl_max_range_km=links.isl_max_range_km,
             atmosphere_margin_km=links.atmosphere_margin_km, isl_capacity_gbps=links.isl_capacity_gbps,
             gsl_capacity_gbps=links.gsl_capacity_gbps, failure_rate_per_hour=links.isl_failure_rate_per_hour,
-            repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s)
+            repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s,
+            lazy_routing=True, cache_buckets=_CACHE_BUCKETS)
         self.network = Network(self.constellation, self.sites.lat_deg, self.sites.lon_deg,
                                rng=np.random.default_rng(0), **self._network_kwargs)
         pairs = self.network.pairs
@@ -302,18 +305,24 @@ class Simulator:
             np.zeros(self.n_sat, int)
         self.isl_up_fraction = np.minimum(up_count / 4.0, 1.0)
         self.node_ecef_km = np.concatenate([snap.sat_ecef_km, self.dc_ecef_km])
-        # Per-site, per-node bases of the job view: one row lookup per step instead of rebuilding them.
-        d_sat = snap.site_sat_delay_ms
-        self._inbound_base_ms = np.concatenate([d_sat, self.site_dc_ms], axis=1)  # (S, M) one way
-        self._latency_base_ms = 2.0 * self._inbound_base_ms  # (S, M) both ways (estimate: current topology)
-        sat_ok = self.sat_has_compute & ok
-        self._reach_ok = np.isfinite(self._inbound_base_ms)  # (S, M)
-        self._reach_ok[:, : self.n_sat] &= sat_ok[None, :]
-        self._direct = np.concatenate([snap.gsl_visible, np.ones((snap.gsl_visible.shape[0], self.n_dc), bool)],
-                                      axis=1)
+        self._sat_ok = self.sat_has_compute & ok
+        self._site_rows: dict[int, tuple[NDArray, NDArray, NDArray, NDArray]] = {}
         self._refresh_power_ok()
         self._satellite_order: dict[tuple[int, int], NDArray[np.int64]] = {}
         self.topology_version += 1
+
+    def _site_row(self, site: int) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+        """Per-node bases of the job view for ``site`` in this bucket, routed on first use and cached:
+        (one-way delay [ms], round-trip estimate [ms], reachable with compute, direct access), each (M,)."""
+        row = self._site_rows.get(site)
+        if row is None:
+            inbound = np.concatenate([self.snapshot.site_delay_ms(site), self.site_dc_ms[site]])
+            reach = np.isfinite(inbound)
+            reach[: self.n_sat] &= self._sat_ok
+            direct = np.concatenate([self.snapshot.gsl_visible[site], np.ones(self.n_dc, bool)])
+            row = (inbound, 2.0 * inbound, reach, direct)
+            self._site_rows[site] = row
+        return row
 
     def satellite_order(self, site: int, count: int) -> NDArray[np.int64]:
         """The ``count`` satellites of lowest estimated latency from ``site`` in the current bucket, sorted.
@@ -323,7 +332,7 @@ class Simulator:
         key = (site, count)
         order = self._satellite_order.get(key)
         if order is None:
-            base = self._latency_base_ms[site, : self.n_sat]
+            base = self._site_row(site)[1][: self.n_sat]
             if count < base.shape[0]:
                 part = np.argpartition(base, count - 1)[:count]
                 order = part[np.argsort(base[part], kind="stable")]
@@ -351,14 +360,15 @@ class Simulator:
         job = self.job
         s = job.site
         mpm = self._ms_per_mb
-        inbound = self._inbound_base_ms[s] + job.input_mb * mpm
-        latency = self._latency_base_ms[s] + (job.input_mb + job.output_mb) * mpm
+        inbound_base, latency_base, reach, direct = self._site_row(s)
+        inbound = inbound_base + job.input_mb * mpm
+        latency = latency_base + (job.input_mb + job.output_mb) * mpm
         comp = self.compute
         # Unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0.
         wait_ms = np.maximum((comp.free_at_s - self.time_s) * 1e3 - inbound, 0.0)
         compute_ms = self._compute_ms_per_gflop * job.work_gflop
-        valid = self._reach_ok[s] & self._power_ok & (comp.held < comp.queue_limit)
-        return NodeView(inbound, latency, wait_ms, compute_ms, self._direct[s], valid)
+        valid = reach & self._power_ok & (comp.held < comp.queue_limit)
+        return NodeView(inbound, latency, wait_ms, compute_ms, direct, valid)
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
@@ -400,7 +410,7 @@ class Simulator:
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
         uplink_ms = float(self.snapshot.gsl_slant_km[s, route[0]]) / C_KM_S * 1e3 if route else route_ms
-        back = self.network.snapshot(finish_s).site_sat_delay_ms[s, node]
+        back = self.network.snapshot(finish_s).site_delay_ms(s)[node]
         breakdown = {
             "uplink": uplink_ms,
             "isl": route_ms - uplink_ms,

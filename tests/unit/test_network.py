@@ -248,3 +248,19 @@ def test_network_validation():
     lat = np.array([10.0])
     Network(c, lat, [0.0]).snapshot(0.0)
     lat[0] = 11.0  # the caller's array is copied, not frozen
+
+
+def test_lazy_routing_gives_the_eager_delays_and_paths():
+    from orbitcloud_env.constellation import Constellation
+    from orbitcloud_env.network import Network
+
+    c = Constellation.walker_delta(12, 10, 550.0, 53.0, phasing=1)
+    lat = np.array([0.0, 35.7, -33.9, 51.5, 64.0])
+    lon = np.array([0.0, 139.7, 151.2, -0.1, -22.0])
+    eager = Network(c, lat, lon, min_elevation_deg=10.0).snapshot(120.0)
+    lazy = Network(c, lat, lon, min_elevation_deg=10.0, lazy_routing=True).snapshot(120.0)
+    np.testing.assert_array_equal(lazy.site_delay_ms(3), eager.site_sat_delay_ms[3])
+    assert lazy.path(3, 7) == eager.path(3, 7)
+    np.testing.assert_array_equal(lazy.site_sat_delay_ms, eager.site_sat_delay_ms)
+    with pytest.raises(ValueError):
+        lazy.site_sat_delay_ms[0, 0] = 1.0
