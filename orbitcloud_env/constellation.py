@@ -26,6 +26,7 @@ from sgp4.api import SGP4_ERRORS, WGS72, Satrec, SatrecArray
 from sgp4.exporter import export_tle
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
+from orbitcloud_env.config import ConstellationConfig
 from orbitcloud_env.geometry import (
     datetime_to_jd,
     ecef_to_geodetic,
@@ -38,7 +39,7 @@ from orbitcloud_env.geometry import (
 __all__ = ["Constellation", "ShellInfo", "TLEError", "PropagationError", "DEFAULT_EPOCH"]
 
 #: Default epoch of generated constellations.
-DEFAULT_EPOCH = _dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=_dt.timezone.utc)
+DEFAULT_EPOCH = ConstellationConfig().epoch  # one place for defaults: the scenario config
 #: [d] Julian date of 1949-12-31T00:00 UTC, the zero of sgp4init's epoch argument.
 _JD_SGP4_EPOCH0 = 2433281.5
 _MIN_PER_DAY = SECONDS_PER_DAY / 60.0

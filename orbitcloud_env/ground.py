@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.constants import C_FIBRE_KM_S
+from orbitcloud_env.config import GroundConfig
 from orbitcloud_env.geometry import great_circle_km
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
 #: (arXiv:1811.10737, 2018) quote the measurement rule of thumb "line-of-sight distance x 2.1 at the speed
 #: of light in fibre" and find 1.3x (median) for the shortest paths through the US long-haul conduits.
 #: 1.5 is the optimistic end of the typical range, which favours terrestrial data centres.
-DEFAULT_ROUTE_FACTOR: float = 1.5
+DEFAULT_ROUTE_FACTOR: float = GroundConfig.fibre_route_factor
 
 _DATA_PACKAGE = "orbitcloud_env"
 _DATA_DIR = "data"

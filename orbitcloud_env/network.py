@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM
+from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
@@ -50,11 +51,11 @@ __all__ = [
 ]
 
 #: [Gbit/s] Laser ISL capacity (SpaceX statements on Starlink laser links, 2024).
-DEFAULT_ISL_CAPACITY_GBPS: float = 100.0
+DEFAULT_ISL_CAPACITY_GBPS: float = LinksConfig.isl_capacity_gbps
 #: [Gbit/s] Ground-link capacity per satellite (del Portillo et al., Acta Astronautica 159, 2019).
-DEFAULT_GSL_CAPACITY_GBPS: float = 20.0
+DEFAULT_GSL_CAPACITY_GBPS: float = LinksConfig.gsl_capacity_gbps
 #: [deg] Minimum elevation of a usable ground link (SpaceX FCC filing SAT-MOD-20181108-00083).
-DEFAULT_MIN_ELEVATION_DEG: float = 25.0
+DEFAULT_MIN_ELEVATION_DEG: float = LinksConfig.min_elevation_deg
 #: [ms] Floor on edge weights so that a zero-length edge is still an edge for scipy.sparse.csgraph
 #: (1 ps; far below anything this model resolves).
 _MIN_EDGE_MS: float = 1e-9

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM
+from orbitcloud_env.config import ComputeConfig, PowerConfig
 
 __all__ = [
     "SUN_RADIUS_KM",
@@ -52,19 +53,20 @@ AU_KM: float = 149_597_870.7
 #: Names accepted by :func:`in_shadow`'s ``model``.
 SHADOW_MODELS: tuple[str, ...] = ("cylindrical", "conical")
 
-# Assumed compute payload of one satellite (hypothetical; see docs/physics_ground_power.md for the reference
-# points: Li-ion packs at 150-250 Wh/kg, NASA Small Spacecraft Technology State of the Art 2023, Power
-# chapter; Starlink v1 solar array of the order of kW).
+# Assumed compute payload of one satellite (hypothetical). The values live in one place, the scenario config
+# (PowerConfig, ComputeConfig); these names re-export them for code that uses this module on its own. Reference
+# points in docs/physics_ground_power.md: Li-ion packs at 150-250 Wh/kg (NASA Small Spacecraft Technology State
+# of the Art 2023, Power chapter); Starlink v1 solar array of the order of kW.
 #: [W] Solar power available to the compute payload when sunlit (assumption).
-DEFAULT_PANEL_POWER_W: float = 2_000.0
-#: [Wh] Battery energy reserved for the payload (assumption; ~20-33 kg of cells at 150-250 Wh/kg).
-DEFAULT_BATTERY_CAPACITY_WH: float = 5_000.0
+DEFAULT_PANEL_POWER_W: float = PowerConfig.panel_power_w
+#: [Wh] Battery energy reserved for the payload (assumption).
+DEFAULT_BATTERY_CAPACITY_WH: float = PowerConfig.battery_capacity_wh
 #: [W] Payload load drawn always: avionics share, radios, thermal control (assumption).
-DEFAULT_BASE_LOAD_W: float = 600.0
-#: [W] Extra electrical power of the compute payload at full load (assumption, e.g. a few embedded GPUs).
-DEFAULT_COMPUTE_POWER_W: float = 300.0
+DEFAULT_BASE_LOAD_W: float = PowerConfig.base_load_w
+#: [W] Electrical power of the compute payload at full load (assumption, e.g. a few embedded GPUs).
+DEFAULT_COMPUTE_POWER_W: float = ComputeConfig.satellite_power_w
 #: [-] Fraction of surplus solar energy stored (charge-side efficiency of Li-ion with its regulator).
-DEFAULT_CHARGE_EFFICIENCY: float = 0.95
+DEFAULT_CHARGE_EFFICIENCY: float = PowerConfig.charge_efficiency
 
 _JD_J2000: float = 2451545.0
 _SECONDS_PER_HOUR: float = 3600.0
