@@ -36,7 +36,7 @@ from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.network import Network
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
-from orbitcloud_env.workload import Job, make_workload
+from orbitcloud_env.workload import Job, TraceWorkload, make_workload
 
 __all__ = ["Simulator", "NodeView", "Outcome", "EpisodeStats", "build_constellation", "POSITION_SCALE_KM"]
 
@@ -209,6 +209,8 @@ class Simulator:
         self.epoch_second_of_day_utc = epoch.hour * 3600.0 + epoch.minute * 60.0 + epoch.second + \
             epoch.microsecond * 1e-6
         self.job_class_names = tuple(c.name for c in cfg.workload.job_classes)
+        if cfg.workload.trace_path is not None:  # parse now: a malformed trace fails at construction, not reset
+            TraceWorkload.from_csv(cfg.workload.trace_path, self.sites.names, self.job_class_names)
         self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
         self._fibre_ms_per_mb = _MS_PER_MB_PER_GBPS / links.fibre_capacity_gbps
         #: [ms/MB] (M,) transfer time per MB on each node's access path (GSL for satellites, fibre for DCs).

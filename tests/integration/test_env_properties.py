@@ -120,3 +120,31 @@ def test_random_configs_and_actions_never_leave_the_space(cfg, seed):
         if truncated:
             assert np.isfinite(list(info["episode_metrics"].values())).all()
             obs, _ = env.reset()
+
+
+def test_trace_replay_drives_the_env_and_ends_the_episode(tmp_path):
+    trace = tmp_path / "jobs.csv"
+    trace.write_text("time_s,site,job_class,work_gflop,input_mb,output_mb,deadline_ms\n"
+                     "0.0,Tokyo,interactive,10,0.5,0.1,150\n"
+                     "0.5,Delhi,video,200,8,0.5,1000\n"
+                     "2.0,tokyo,batch,5000,100,10,60000\n")
+    env = gym.make("OrbitCloud-Small-v0", **{"workload.trace_path": str(trace)})
+    env.reset(seed=0)
+    infos = []
+    for _ in range(3):
+        _, _, terminated, truncated, info = env.step(env.action_space.n - 1)
+        infos.append(info)
+    assert [i["site_name"] for i in infos] == ["Tokyo", "Delhi", "Tokyo"]
+    assert [i["job_class"] for i in infos] == ["interactive", "video", "batch"]
+    assert [i["time_s"] for i in infos] == [0.0, 0.5, 2.0]
+    assert truncated and not terminated and info["episode_metrics"]["n_jobs"] == 3.0
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+def test_a_malformed_trace_fails_at_make_with_its_line_number(tmp_path):
+    trace = tmp_path / "bad.csv"
+    trace.write_text("time_s,site,job_class,work_gflop,input_mb,output_mb,deadline_ms\n"
+                     "0.0,Tokyo,interactive,ten,0.5,0.1,150\n")
+    with pytest.raises(ValueError, match=r"bad.csv, line 2"):
+        gym.make("OrbitCloud-Small-v0", **{"workload.trace_path": str(trace)})
