@@ -31,7 +31,8 @@ def render_rgb(sim) -> NDArray[np.uint8]:
 
     fig = Figure(figsize=(_WIDTH_PX / _DPI, _HEIGHT_PX / _DPI), dpi=_DPI)
     canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.04, 0.08, 0.92, 0.84))
+    ax = fig.add_axes((0.07, 0.11, 0.80, 0.80))
+    cax = fig.add_axes((0.885, 0.11, 0.015, 0.80))
     ax.set_xlim(-180, 180)
     ax.set_ylim(-90, 90)
     ax.set_facecolor("#0b1a2e")
@@ -47,24 +48,28 @@ def render_rgb(sim) -> NDArray[np.uint8]:
     pairs = snap.pairs[snap.isl_up]
     if pairs.size:
         segs = _segments(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]])
-        ax.add_collection(LineCollection(segs, colors="#3c6e91", linewidths=0.3, alpha=0.6))
+        ax.add_collection(LineCollection(segs, colors="#3c6e91", linewidths=0.3, alpha=0.45, label="ISL up"))
     # Sites and data centres.
     sites = sim.sites
-    ax.scatter(sites.lon_deg, sites.lat_deg, s=4 + 400 * sites.weight, c="#bbbbbb", alpha=0.6, linewidths=0)
+    ax.scatter(sites.lon_deg, sites.lat_deg, s=4 + 400 * sites.weight, c="#bbbbbb", alpha=0.6, linewidths=0,
+               label="user site")
     if sim.n_dc:
         ax.scatter(sim.data_centres.lon_deg, sim.data_centres.lat_deg, marker="s", s=30, c="#f0a030",
                    edgecolors="k", linewidths=0.5, label="data centre")
     # Satellites by load.
     load = sim.compute.occupancy()[: sim.n_sat]
-    sc = ax.scatter(lon, lat, s=6, c=load, cmap="plasma", vmin=0.0, vmax=1.0, linewidths=0)
-    fig.colorbar(sc, ax=ax, fraction=0.025, pad=0.01, label="queue occupancy")
+    # A bright colormap (cyan when idle -> magenta when full) stays visible on the dark background.
+    sc = ax.scatter(lon, lat, s=9, c=load, cmap="cool", vmin=0.0, vmax=1.0, linewidths=0, zorder=3,
+                    label="satellite")
+    fig.colorbar(sc, cax=cax, label="satellite queue occupancy")
     # Last job and its route.
     out = sim.last_outcome
     title = f"t = {sim.elapsed_s:8.1f} s"
     if out is not None:
         s = out.job.site
         slat, slon = float(sites.lat_deg[s]), float(sites.lon_deg[s])
-        ax.scatter([slon], [slat], marker="*", s=160, c="#ff3030", edgecolors="w", linewidths=0.7, zorder=5)
+        ax.scatter([slon], [slat], marker="*", s=160, c="#ff3030", edgecolors="w", linewidths=0.7, zorder=5,
+                   label="job site")
         if out.node >= sim.n_sat:
             d = out.node - sim.n_sat
             pts_lon = np.array([slon, sim.data_centres.lon_deg[d]])
@@ -77,10 +82,13 @@ def render_rgb(sim) -> NDArray[np.uint8]:
             pts_lon = pts_lat = np.zeros(0)
         if pts_lon.size > 1:
             segs = _segments(pts_lon[:-1], pts_lat[:-1], pts_lon[1:], pts_lat[1:])
-            ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.0, zorder=4))
+            ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.5, zorder=4, label="job route"))
+            ax.scatter(pts_lon[-1:], pts_lat[-1:], marker="o", s=70, facecolors="none", edgecolors="#ff3030",
+                       linewidths=2.0, zorder=5)
         title += (f"   job {out.job.job_id} ({sim.job_class_names[out.job.job_class]}) from {sites.names[s]}: "
                   f"{out.outcome}, {out.latency_ms:.0f} ms")
     ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower left", fontsize=6, framealpha=0.6, markerscale=0.8)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[..., :3])
