@@ -265,3 +265,15 @@ def test_policy_kwargs_are_parsed_without_eval():
         "net_arch": [64, 64], "activation_fn": torch.nn.Tanh}
     with pytest.raises(ValueError, match="unsupported expression"):
         parse_policy_kwargs("dict(net_arch=__import__('os').getcwd())")
+
+
+def test_algorithm_space_checks():
+    from agents.rl import IncompatibleSpaceError, check_algo_env, resolve_algo
+
+    obs = gym.spaces.Dict({"node_valid": gym.spaces.Box(0, 1, (3,))})
+    check_algo_env("dqn", obs, gym.spaces.Discrete(4))
+    with pytest.raises(IncompatibleSpaceError, match="dqn needs a Discrete action space"):
+        check_algo_env("dqn", obs, gym.spaces.Box(-1, 1, (2,)))
+    assert resolve_algo("Maskable-PPO") == "maskable_ppo"
+    with pytest.raises(ValueError, match="did you mean 'a2c'"):
+        resolve_algo("a2d")
