@@ -51,7 +51,9 @@ class ActionType:
         """``Discrete(n_rows + 1)``; the last action rejects the job."""
         return spaces.Discrete(self.n_rows + 1)
 
-    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
+    def select_rows(self, view: NodeView) -> tuple[NDArray[np.int64] | None, NodeView]:
+        """The global node of each row (None: all nodes in order), and the view they were chosen on (a
+        candidates list may need a complete view of the nodes)."""
         raise NotImplementedError
 
     def mask(self, view: NodeView) -> NDArray[np.bool_]:
@@ -83,8 +85,8 @@ class AllNodesAction(ActionType):
     def n_rows(self) -> int:
         return self.sim.n_nodes
 
-    def select_rows(self, view: NodeView) -> NDArray[np.int64] | None:
-        return None  # every node, in global order
+    def select_rows(self, view: NodeView) -> tuple[None, NodeView]:
+        return None, view  # every node, in global order
 
     def mask(self, view: NodeView) -> NDArray[np.bool_]:
         m = np.empty(self.n_rows + 1, dtype=bool)
@@ -111,14 +113,16 @@ class CandidatesAction(ActionType):
     def n_rows(self) -> int:
         return self.k
 
-    def select_rows(self, view: NodeView) -> NDArray[np.int64]:
+    def select_rows(self, view: NodeView) -> tuple[NDArray[np.int64], NodeView]:
         sim, k, n_sat = self.sim, self.k, self.sim.n_sat
         # Satellites: the first k valid ones of the site's 4k nearest by base latency (cached per topology
         # bucket; the transfer time added per job is the same for every satellite, so the order holds), or of
         # all satellites when fewer than k of those are valid. Data centres: every valid one. Then the k best.
-        pool = sim.satellite_order(sim.job.site, min(4 * k, n_sat))
+        pool = sim.satellite_order(sim.job.site)
         sats = pool[np.flatnonzero(view.valid[pool])[:k]]
         if sats.shape[0] < k and pool.shape[0] < n_sat:  # too few valid near the site: search every satellite
+            if not view.complete:
+                view = sim.node_view(complete=True)
             key = np.where(view.valid[:n_sat], view.latency_ms[:n_sat], np.inf)
             part = np.argpartition(key, k - 1)[:k]
             sats = part[np.isfinite(key[part])]
@@ -134,7 +138,7 @@ class CandidatesAction(ActionType):
         rows = np.full(k, -1, dtype=np.int64)
         rows[: idx.shape[0]] = idx
         self.rows = rows
-        return rows
+        return rows, view
 
 
 #: Action types by name (``episode.action_mode``).
@@ -380,8 +384,7 @@ class OrbitCloudEnv(gym.Env):
         return obs, {"time_s": 0.0, "job_id": self.sim.job.job_id}
 
     def _observe(self) -> dict[str, NDArray[np.float32]]:
-        view = self.sim.node_view()
-        rows = self._action.select_rows(view)
+        rows, view = self._action.select_rows(self.sim.node_view())
         self._view = view
         self._mask = self._action.mask(view)
         obs = self._observation.observe(view, rows)

@@ -346,12 +346,13 @@ class NetworkSnapshot:
             self._graph = graph
             self._delay = np.full((n_sites, n), np.inf)
             self._pred_all = np.full((n_sites, n + n_sites), -9999, dtype=np.int32)
-            self._routed = np.zeros(n_sites, dtype=bool)
+            # [ms] per site: -1 not routed, a finite limit (row exact up to it), inf (complete row)
+            self._routed_limit = np.full(n_sites, -1.0)
         else:
             self._graph = None
             self._delay = np.array(site_sat_delay_ms, dtype=np.float64)
             self._pred_all = np.array(predecessors, dtype=np.int32)
-            self._routed = np.ones(n_sites, dtype=bool)
+            self._routed_limit = np.full(n_sites, np.inf)
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
 
@@ -359,34 +360,43 @@ class NetworkSnapshot:
     def n_sats(self) -> int:
         return self.sat_ecef_km.shape[0]
 
-    def _route(self, sites: NDArray[np.int64]) -> None:
-        """Run Dijkstra from the given sites (lazy snapshots) and store their rows."""
-        todo = sites[~self._routed[sites]]
+    def _route(self, sites: NDArray[np.int64], limit_ms: float = np.inf) -> None:
+        """Run Dijkstra from the given sites (lazy snapshots), exact up to ``limit_ms``, and store their rows."""
+        todo = sites[self._routed_limit[sites] < limit_ms]
         if todo.size == 0:
             return
         n = self.n_sats
-        d, pred = dijkstra(self._graph, directed=True, indices=n + todo, return_predecessors=True)
+        d, pred = dijkstra(self._graph, directed=True, indices=n + todo, return_predecessors=True, limit=limit_ms)
         self._delay[todo] = d[:, :n]
         self._pred_all[todo] = pred
-        self._routed[todo] = True
+        self._routed_limit[todo] = limit_ms
 
-    def site_delay_ms(self, site: int) -> NDArray[np.float64]:
-        """(N,) [ms] row ``site`` of :attr:`site_sat_delay_ms`, routing only that site if it was not yet."""
-        if not self._routed[site]:
-            self._route(np.array([site]))
+    def site_delay_ms(self, site: int, limit_ms: float = np.inf) -> NDArray[np.float64]:
+        """(N,) [ms] row ``site`` of :attr:`site_sat_delay_ms`, routing only that site if needed.
+
+        With a finite ``limit_ms`` the row may be partial: it is exact for every satellite within ``limit_ms``
+        and ``np.inf`` beyond, where inf then means "farther than the limit", not "unreachable"; check
+        :meth:`route_limit_ms` (inf for a complete row) before reading an inf as unreachable.
+        """
+        if self._routed_limit[site] < limit_ms:
+            self._route(np.array([site]), limit_ms)
         return _readonly(self._delay[site])
+
+    def route_limit_ms(self, site: int) -> float:
+        """[ms] the limit up to which row ``site`` is exact (inf: complete; -1: not routed yet)."""
+        return float(self._routed_limit[site])
 
     @property
     def site_sat_delay_ms(self) -> NDArray[np.float64]:
         """(S, N) [ms] one-way shortest delay from each site to each satellite (np.inf: unreachable)."""
-        if not self._routed.all():
-            self._route(np.arange(self._routed.shape[0]))
+        if not np.isinf(self._routed_limit).all():
+            self._route(np.arange(self._routed_limit.shape[0]))
         return _readonly(self._delay.view())
 
     @property
     def _pred(self) -> NDArray[np.int32]:
-        if not self._routed.all():
-            self._route(np.arange(self._routed.shape[0]))
+        if not np.isinf(self._routed_limit).all():
+            self._route(np.arange(self._routed_limit.shape[0]))
         return self._pred_all
 
     @property
@@ -412,7 +422,11 @@ class NetworkSnapshot:
             raise ValueError(f"site: must lie in [0, {self.n_sites}), got {site}")
         if not (0 <= sat < self.n_sats):
             raise ValueError(f"sat: must lie in [0, {self.n_sats}), got {sat}")
-        if not np.isfinite(self.site_delay_ms(site)[sat]):
+        # A partial row (see site_delay_ms) is enough when the satellite lies within its limit.
+        row = self._delay[site] if self._routed_limit[site] >= 0 else self.site_delay_ms(site)
+        if not np.isfinite(row[sat]) and self._routed_limit[site] < np.inf:
+            row = self.site_delay_ms(site)
+        if not np.isfinite(row[sat]):
             return []
         pred = self._pred_all[site]
         out = [int(sat)]

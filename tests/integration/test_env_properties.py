@@ -148,3 +148,26 @@ def test_a_malformed_trace_fails_at_make_with_its_line_number(tmp_path):
                      "0.0,Tokyo,interactive,ten,0.5,0.1,150\n")
     with pytest.raises(ValueError, match=r"bad.csv, line 2"):
         gym.make("OrbitCloud-Small-v0", **{"workload.trace_path": str(trace)})
+
+
+@pytest.mark.parametrize("overrides", [{}, {"satellite_queue_limit": 1, "arrival_rate_per_s": 200.0}])
+def test_partial_routing_gives_the_same_episode_as_complete_routing(monkeypatch, overrides):
+    # Candidates mode routes each site only up to a limit first; the episode must not change because of it
+    # (the second case fills queues so that candidates come from beyond the nearest satellites).
+    import orbitcloud_env.simulator as simulator
+
+    def rollout():
+        env = gym.make("OrbitCloud-Kuiper-v0", max_jobs=400, **overrides)
+        obs, _ = env.reset(seed=5)
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(400):
+            mask = env.unwrapped.action_masks()
+            obs, reward, _, _, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+            out.append((obs["node_latency"].tobytes(), obs["node_valid"].tobytes(), reward, info["latency_ms"],
+                        info["node"], tuple(info["candidate_nodes"])))
+        return out
+
+    partial = rollout()
+    monkeypatch.setattr(simulator, "_PARTIAL_ROUTE_MS", np.inf)
+    assert rollout() == partial
