@@ -16,7 +16,6 @@ Flag errors (unknown algo / env id, malformed key:value, a config value the env 
 from __future__ import annotations
 
 import argparse
-import ast
 import difflib
 import inspect
 import os
@@ -30,6 +29,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
+from agents.cli import UsageError, parse_key_values, resolve_env_id
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -41,10 +42,6 @@ UNSUPPORTED_KEYS = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback",
 FLAG_KEYS = {"env": "--env", "seed": "--seed", "device": "--device", "tensorboard_log": "-tb", "verbose": "--verbose"}
 #: Hyperparameters that accept "lin_<x>" (linear decay from x to 0).
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
-
-
-class UsageError(Exception):
-    """A bad flag or flag value: reported as one line on stderr, exit status 2."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -96,44 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_value(text: str) -> Any:
-    """A Python literal (int, float, bool, None, list, dict...) via ast.literal_eval, else the raw string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def parse_key_values(tokens: list[str] | None, flag: str) -> dict[str, Any]:
-    """``["a:1", "b:x"]`` -> ``{"a": 1, "b": "x"}``; a token without ``key:`` raises UsageError."""
-    out: dict[str, Any] = {}
-    for token in tokens or []:
-        key, sep, value = token.partition(":")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"{flag}: expected KEY:VALUE, got {token!r} (e.g. {flag} preset:small max_jobs:200)")
-        out[key] = parse_value(value.strip())
-    return out
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Env and hyperparameter resolution.
-
-def resolve_env_id(env_id: str) -> str:
-    """The registered id for ``env_id`` (an optional ``module:`` prefix is kept); UsageError with a suggestion."""
-    import gymnasium as gym
-
-    import orbitcloud_env  # noqa: F401 - registers the OrbitCloud ids
-
-    short = env_id.split(":", 1)[-1]
-    if short in gym.registry:
-        return env_id
-    ours = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
-    close = difflib.get_close_matches(short, ours, n=1, cutoff=0.4) or difflib.get_close_matches(
-        short, list(gym.registry), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise UsageError(f"--env: unknown env id '{env_id}'{hint} (OrbitCloud ids: {', '.join(ours)})")
-
 
 def importable_env_id(env_id: str) -> str:
     """``module:id`` form, so a spawned SubprocVecEnv worker imports the package that registers the id."""

@@ -16,7 +16,6 @@ Clocks: latencies are per job on the event clock [ms]; ``time_s`` is simulated s
 
 from __future__ import annotations
 
-import ast
 import concurrent.futures as cf
 import dataclasses
 import hashlib
@@ -31,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from agents.cli import UsageError, parse_key_values, resolve_env_id
 from agents.stats import jain_index
 
 __all__ = [
@@ -58,7 +58,7 @@ __all__ = [
 OUTCOMES = ("met", "missed", "dropped", "rejected")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UsageError):
     """A bad evaluation input (unknown policy, missing model file, malformed env kwargs); message is one line."""
 
 
@@ -278,26 +278,16 @@ def episode_metrics_from_infos(infos: Sequence[Mapping[str, Any]], rewards: Sequ
 
 
 def parse_env_kwargs(items: Iterable[str] | None) -> dict[str, Any]:
-    """Parse ``key:value`` strings; values through :func:`ast.literal_eval`, falling back to the raw string.
+    """Parse ``key:value`` strings (:func:`agents.cli.parse_key_values`, values through ast.literal_eval).
 
     ``["preset:small", "max_jobs:200", "constellation.altitude_km:600"]`` ->
     ``{"preset": "small", "max_jobs": 200, "constellation.altitude_km": 600}``.
     Raises :class:`EvaluationError` for an item without ``:``, an empty key or a repeated key.
     """
-    out: dict[str, Any] = {}
-    for item in items or ():
-        key, sep, raw = str(item).partition(":")
-        key = key.strip()
-        if not sep or not key:
-            raise EvaluationError(f"--env-kwargs: expected key:value, got {item!r}")
-        if key in out:
-            raise EvaluationError(f"--env-kwargs: key {key!r} given twice")
-        try:
-            value = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            value = raw.strip()
-        out[key] = value
-    return out
+    try:
+        return parse_key_values(items, "--env-kwargs")
+    except UsageError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -383,20 +373,10 @@ def resolve_policy(text: str, heuristics: Iterable[str]) -> PolicySpec:
 
 def check_env_id(env_id: str) -> None:
     """Raise :class:`EvaluationError` naming the closest registered id when ``env_id`` is not registered."""
-    import difflib
-
-    import gymnasium as gym
-
-    import orbitcloud_env  # noqa: F401  (registration on import)
-
-    short = env_id.split(":", 1)[-1]
-    if short in gym.registry:
-        return
-    ours = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
-    close = difflib.get_close_matches(short, ours, n=1, cutoff=0.4) or difflib.get_close_matches(
-        short, list(gym.registry), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise EvaluationError(f"--env: unknown env id {env_id!r}{hint}; OrbitCloud ids: {', '.join(ours)}")
+    try:
+        resolve_env_id(env_id)
+    except UsageError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def make_env(env_spec: EnvSpec, render_mode: str | None = None) -> Any:

@@ -160,7 +160,7 @@ class ConstellationConfig:
     def __post_init__(self) -> None:
         _validate_shell(self, "")
         try:
-            self.epoch
+            _ = self.epoch  # parses epoch_utc
         except ValueError:
             raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
                               f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None

@@ -166,7 +166,7 @@ def _evaluate_main():
 @pytest.mark.parametrize("args, message", [
     (["--policies", "random", "earliest_finnish"], "unknown policy 'earliest_finnish'"),
     (["--policies", "random", "logs/ppo/nope/best_model.zip"], "model file not found"),
-    (["--policies", "random", "--env-kwargs", "max_jobs=20"], "expected key:value"),
+    (["--policies", "random", "--env-kwargs", "max_jobs=20"], "expected KEY:VALUE"),
     (["--policies", "random", "--env-kwargs", "max_jobz:20"], "cannot make env"),
     (["--policies", "random", "--env", "OrbitCloud-Smal-v0"], "did you mean 'OrbitCloud-Small-v0'"),
     (["--policies", "random", "--render-episode", "nearest"], "not among --policies"),

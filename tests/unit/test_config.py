@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -95,5 +96,5 @@ def test_bad_yaml_file(tmp_path):
 
 def test_configs_are_frozen():
     cfg = ScenarioConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.constellation.altitude_km = 1.0  # type: ignore[misc]
