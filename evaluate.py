@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Heavy imports after argument parsing, so --help is fast.
     import agents
     from agents import evaluation as E
+    from agents.io import write_text_atomic
 
     # ---- validate everything before any episode runs -----------------------------------------------------
     try:
@@ -172,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         written.append(P.save_animation(frames, out_dir / f"episode_{safe}.gif",
                                         title=f"{args.env}: {render_spec.label}, seed {args.seed}"))
     run_info["outputs"] = [p.name for p in written] + ["run.json"]
-    E.atomic_write_text(out_dir / "run.json", json.dumps(E.json_safe(run_info), indent=2) + "\n")
+    write_text_atomic(out_dir / "run.json", json.dumps(E.json_safe(run_info), indent=2) + "\n")
 
     print(E.format_summary_md(agg, title=title, footer=run_info["footer"]))
     steps = run_info["episode_steps"]

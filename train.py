@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import difflib
 import inspect
-import os
 import platform
 import re
 import shlex
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 from agents.cli import UsageError, parse_key_values, resolve_env_id
+from agents.io import atomic_path, write_text_atomic
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -254,21 +253,6 @@ def _plain(value: Any) -> Any:
     return getattr(value, "__qualname__", None) or repr(value)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and os.replace (never a half-written file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def versions() -> dict[str, str]:
     import gymnasium
     import numpy
@@ -445,8 +429,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "versions": versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_atomic(run_dir / "config.yml", yaml.safe_dump(_plain(config), sort_keys=False, width=120))
-    write_atomic(run_dir / "command.txt", "python " + shlex.join(argv) + "\n")
+    write_text_atomic(run_dir / "config.yml", yaml.safe_dump(_plain(config), sort_keys=False, width=120))
+    write_text_atomic(run_dir / "command.txt", "python " + shlex.join(argv) + "\n")
     print(f"Run folder: {run_dir}")
 
     return train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed,
@@ -526,9 +510,11 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         elapsed = time.perf_counter() - started
         steps = model.num_timesteps - steps_before
         final = run_dir / f"{short}.zip"
-        model.save(final)
+        with atomic_path(final) as tmp:
+            model.save(tmp)
         if isinstance(model.get_vec_normalize_env(), VecNormalize):
-            model.get_vec_normalize_env().save(str(run_dir / "vecnormalize.pkl"))
+            with atomic_path(run_dir / "vecnormalize.pkl") as tmp:
+                model.get_vec_normalize_env().save(str(tmp))
         print(f"Saved {final} ({steps} steps in {elapsed:.1f} s, {steps / max(elapsed, 1e-9):.0f} steps/s)")
         return status
     finally:

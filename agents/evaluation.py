@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from agents.cli import UsageError, parse_key_values, resolve_env_id
+from agents.io import write_text_atomic
 from agents.stats import jain_index
 
 __all__ = [
@@ -730,32 +731,6 @@ def format_summary_md(agg: Mapping[str, Any], *, title: str = "", footer: str = 
     return "\n".join(lines) + "\n"
 
 
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; give the file the mode a plain open() would
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def _csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     import csv
     import io
@@ -815,7 +790,7 @@ def write_outputs(results: Sequence[EpisodeResult], agg: Mapping[str, Any], out_
     policies = agg["policies"]
 
     rows = [r.row() for r in results]
-    written.append(atomic_write_text(out / "episodes.csv", _csv_text(rows)))
+    written.append(write_text_atomic(out / "episodes.csv", _csv_text(rows)))
 
     metric_names = list(dict.fromkeys(m for p in policies for m in agg["metrics"][p]))
     srows = []
@@ -831,16 +806,16 @@ def write_outputs(results: Sequence[EpisodeResult], agg: Mapping[str, Any], out_
         for name in REGION_NAMES:
             row[region_column(name) + "_mean"] = agg["region_latency_ms"][p][name]["mean"]
         srows.append(row)
-    written.append(atomic_write_text(out / "summary.csv", _csv_text(srows)))
-    written.append(atomic_write_text(out / "probability_of_improvement.csv",
+    written.append(write_text_atomic(out / "summary.csv", _csv_text(srows)))
+    written.append(write_text_atomic(out / "probability_of_improvement.csv",
                                      _csv_text(agg["probability_of_improvement"])))
     md = format_summary_md(agg, title=title, footer=run_info.get("footer", ""))
-    written.append(atomic_write_text(out / "summary.md", md))
+    written.append(write_text_atomic(out / "summary.md", md))
     import json
 
     payload = {"run": run_info, "metric_definitions": {k: dataclasses.asdict(v) for k, v in METRICS.items()},
                "regions": list(REGION_NAMES), **{k: v for k, v in agg.items()}}
-    written.append(atomic_write_text(out / "summary.json", json.dumps(json_safe(payload), indent=2) + "\n"))
+    written.append(write_text_atomic(out / "summary.json", json.dumps(json_safe(payload), indent=2) + "\n"))
 
     if plots:
         from agents import plots as P

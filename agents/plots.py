@@ -7,8 +7,6 @@ the same folder, then ``os.replace``) and returns its path. Figures are closed a
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -19,19 +17,11 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from agents.io import atomic_path  # noqa: E402
+
 __all__ = ["metric_bars", "latency_cdf", "region_latency", "save_animation"]
 
 _DPI = 150
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-#: Mode of written files (mkstemp creates 0600; use what a plain open() would give under the current umask).
-_FILE_MODE = _default_file_mode()
 
 
 def _colors(n: int) -> list:
@@ -40,18 +30,12 @@ def _colors(n: int) -> list:
 
 
 def _atomic_savefig(fig: plt.Figure, path: Path) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=_DPI, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def _axis_label(label: str, unit: str) -> str:
@@ -171,14 +155,9 @@ def save_animation(frames: Sequence[np.ndarray], path: Path, *, fps: int = 8, ti
 
     anim = FuncAnimation(fig, update, frames=len(frames), blit=True)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gif", dir=path.parent)
-    os.close(fd)
     try:
-        anim.save(tmp, writer=PillowWriter(fps=fps))
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            anim.save(tmp, writer=PillowWriter(fps=fps))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
