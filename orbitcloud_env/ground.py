@@ -192,15 +192,20 @@ def load_cities() -> Sites:
     )
 
 
-@functools.lru_cache(maxsize=None)
-def _all_data_centres() -> Sites:
-    c = _columns("data_centres.csv")
+def _places(filename: str) -> Sites:
+    """Sites from a table with columns id, name, lat_deg, lon_deg."""
+    c = _columns(filename)
     return Sites(
         names=tuple(c["name"]),
         ids=tuple(c["id"]),
         lat_deg=np.array(c["lat_deg"], dtype=np.float64),
         lon_deg=np.array(c["lon_deg"], dtype=np.float64),
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _all_data_centres() -> Sites:
+    return _places("data_centres.csv")
 
 
 def _unknown_id_message(arg: str, bad: str, valid: Iterable[str]) -> str:
@@ -242,13 +247,7 @@ def load_gateways() -> Sites:
     These are places at or near publicly known ground stations and teleports, spread over all continents;
     they are not any operator's actual gateway list.
     """
-    c = _columns("gateways.csv")
-    return Sites(
-        names=tuple(c["name"]),
-        ids=tuple(c["id"]),
-        lat_deg=np.array(c["lat_deg"], dtype=np.float64),
-        lon_deg=np.array(c["lon_deg"], dtype=np.float64),
-    )
+    return _places("gateways.csv")
 
 
 def user_sites(n_sites: int) -> Sites:
