@@ -295,6 +295,11 @@ class PowerConfig:
         min_soc_for_compute: [-] below this state of charge a satellite refuses new jobs.
         shadow_model: "cylindrical" or "conical" Earth shadow.
         eclipse_lookahead_s: [s] horizon of the "sunlit soon" observation feature.
+        warmup_orbits: [orbits] at reset, the batteries are integrated over this many orbits before the episode
+            starts (real sunlight history, base load plus ``warmup_utilisation`` of the compute power), so the
+            starting charge reflects each satellite's eclipse phase; 0 starts from the uniform draw directly.
+        warmup_utilisation: [-] mean compute utilisation during the warm-up, 0..1; each satellite's is drawn
+            uniformly in [0, 2 x mean] (clipped to 1), since satellites over dense regions work more.
     """
 
     panel_power_w: float = 1_200.0
@@ -306,6 +311,8 @@ class PowerConfig:
     min_soc_for_compute: float = 0.2
     shadow_model: str = "cylindrical"
     eclipse_lookahead_s: float = 600.0
+    warmup_orbits: float = 1.0
+    warmup_utilisation: float = 0.5
 
     def __post_init__(self) -> None:
         _check_range(self.panel_power_w, "panel_power_w", 0.0)
@@ -318,6 +325,8 @@ class PowerConfig:
         _check(self.shadow_model in ("cylindrical", "conical"), "shadow_model",
                f"must be 'cylindrical' or 'conical', got {self.shadow_model!r}")
         _check_range(self.eclipse_lookahead_s, "eclipse_lookahead_s", 0.0)
+        _check_range(self.warmup_orbits, "warmup_orbits", 0.0, 10.0)
+        _check_range(self.warmup_utilisation, "warmup_utilisation", 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -316,8 +316,11 @@ class OrbitCloudEnv(gym.Env):
     known at placement because queues are FIFO with known work.
 
     ## Starting State
-    The clock starts at the constellation epoch plus U(0, ``episode.start_time_spread_s``); batteries at
-    U(``power.initial_soc_min``, ``power.initial_soc_max``); queues empty; ISL failures (if enabled) cleared.
+    The clock starts at the constellation epoch plus U(0, ``episode.start_time_spread_s``). Batteries start from
+    U(``power.initial_soc_min``, ``power.initial_soc_max``) drawn ``power.warmup_orbits`` orbits earlier and then
+    integrated over that span with each satellite's real sunlight history and a per-satellite compute utilisation
+    (U(0, 2 x ``power.warmup_utilisation``)), so the starting charge follows eclipse phase and load. Queues are
+    empty; ISL failures (if enabled) start from all links up at the epoch.
 
     ## Episode End
     Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time

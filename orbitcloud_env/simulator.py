@@ -51,6 +51,8 @@ _LAZY_ROUTING_MIN_SATS = 500
 #: candidates are the satellites nearest the site, and any later lookup beyond the limit completes the route, so
 #: results are the same as with complete routes, for less work.
 _PARTIAL_ROUTE_MS = 25.0
+#: [s] Time step of the battery warm-up before an episode (sunlight sampled at each step's midpoint).
+_WARMUP_STEP_S = 120.0
 #: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish.
 _CACHE_BUCKETS = 12
 #: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
@@ -263,6 +265,7 @@ class Simulator:
         self.batteries = Batteries(self.n_sat, capacity_wh=p.battery_capacity_wh, initial_soc=soc0,
                                    panel_power_w=p.panel_power_w, base_load_w=p.base_load_w,
                                    charge_efficiency=p.charge_efficiency)
+        self._warm_up_batteries(power_rng)
         self._power_time_s = self.time_s
         # 4. Workload.
         self.workload = make_workload(cfg.workload, self.sites.lon_deg, self.sites.weight, self.sites.names,
@@ -276,6 +279,30 @@ class Simulator:
             raise ValueError("workload.trace_path: the trace has no jobs")
         self._advance_clock(self.job.time_s)
         return self.job
+
+    def _warm_up_batteries(self, rng: np.random.Generator) -> None:
+        """Integrate the batteries over ``power.warmup_orbits`` orbits before the episode's start.
+
+        The uniform draw of ``initial_soc_*`` is the state one warm-up span before the start; the batteries then
+        see the satellites' real sunlight history (sampled every ``_WARMUP_STEP_S``), the base load and
+        a utilisation drawn per satellite uniformly in [0, 2 x ``power.warmup_utilisation``] (clipped to 1) of the
+        compute power. A satellite that has just left eclipse thus starts the episode lower than one about to enter
+        it, and a busy one lower than an idle one. One vectorised SGP4 call covers every sample time.
+        """
+        p = self.config.power
+        if p.warmup_orbits <= 0 or self.n_sat == 0:
+            return
+        span_s = p.warmup_orbits * float(np.max(self.constellation.period_s))
+        n_steps = max(2, math.ceil(span_s / _WARMUP_STEP_S))
+        dt_s = span_s / n_steps
+        times_s = self.start_time_s - span_s + dt_s * (np.arange(n_steps) + 0.5)
+        pos_km, _, ok = self.constellation.propagate(times_s)
+        utilisation = np.minimum(rng.uniform(0.0, 2.0 * p.warmup_utilisation, size=self.n_sat), 1.0)
+        compute_j = utilisation * self.compute.power_w[: self.n_sat] * self.sat_has_compute * dt_s
+        every = np.arange(self.n_sat)
+        for k in range(n_steps):
+            self.batteries.advance(dt_s, self._sunlit(pos_km[k], float(times_s[k])) & ok[k])
+            self.batteries.draw(every, compute_j)
 
     # ------------------------------------------------------------------------------------------------------------
     # Topology clock.

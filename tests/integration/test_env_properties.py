@@ -64,8 +64,9 @@ def test_a_job_on_a_loaded_node_waits_longer_than_on_an_idle_one():
 
 
 def test_low_battery_satellites_are_masked():
+    # No warm-up: start from the drawn charge (the warm-up would recharge sunlit satellites first).
     env = OrbitCloudEnv(preset="small", max_jobs=50, initial_soc_min=0.0, initial_soc_max=0.1,
-                        min_soc_for_compute=0.5)
+                        min_soc_for_compute=0.5, warmup_orbits=0.0)
     obs, _ = env.reset(seed=0)
     assert obs["node_valid"][: env.sim.n_sat].sum() == 0
     assert obs["node_valid"][env.sim.n_sat:].sum() > 0  # data centres still take work
@@ -155,7 +156,7 @@ def test_a_malformed_trace_fails_at_make_with_its_line_number(tmp_path):
     {"satellite_queue_limit": 1, "arrival_rate_per_s": 200.0},
     # ~90 % of satellites below the battery threshold: too few valid near a site, so candidates come from the
     # complete route (the fallback path).
-    {"initial_soc_min": 0.0, "initial_soc_max": 0.3, "min_soc_for_compute": 0.27},
+    {"initial_soc_min": 0.0, "initial_soc_max": 0.3, "min_soc_for_compute": 0.27, "warmup_orbits": 0.0},
 ])
 def test_partial_routing_gives_the_same_episode_as_complete_routing(monkeypatch, overrides):
     # Candidates mode routes each site only up to a limit first; the episode must not change because of it.
