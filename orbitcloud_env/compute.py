@@ -1,8 +1,10 @@
-"""Compute nodes: first-in first-out single-server queues for satellites and terrestrial data centres.
+"""Compute nodes: first-in first-out queues over parallel servers, for satellites and terrestrial data centres.
 
-Each node ``n`` serves the jobs placed on it one at a time, in order of placement, at ``capacity_gflops[n]``.
-Because service is FIFO and work is known on placement, a job's start and finish times are exact when it is
-placed: ``start = max(arrival_at_node_s, free_at_s[n])`` and ``finish = start + work_gflop / capacity_gflops[n]``.
+Node ``n`` has ``servers[n]`` identical servers sharing ``capacity_gflops[n]`` (each serves at
+``capacity_gflops[n] / servers[n]``). Jobs are served in order of placement, each on the server that frees up
+first (an M/G/c FIFO queue; a satellite's accelerator is one server, a cloud region many). Because service is FIFO
+and work is known on placement, a job's start and finish times are exact when it is placed:
+``start = max(arrival_at_node_s, earliest server free time)`` and ``finish = start + work / per-server rate``.
 A node holds a job from placement until its compute finishes (in transit, waiting or in service); a node holding
 ``queue_limit[n]`` jobs is full and refuses new ones.
 
@@ -20,26 +22,32 @@ __all__ = ["ComputeNodes"]
 
 
 class ComputeNodes:
-    """FIFO queues of M compute nodes, vectorised for observation.
+    """FIFO queues of M compute nodes with parallel servers, vectorised for observation.
 
     Args:
-        capacity_gflops: [GFLOP/s] (M,) service rate of each node (> 0).
+        capacity_gflops: [GFLOP/s] (M,) total service rate of each node (> 0), split evenly over its servers.
         queue_limit: [jobs] (M,) jobs a node may hold at once (>= 1).
-        power_w: [W] (M,) electrical power a node draws while computing.
+        power_w: [W] (M,) electrical power a node draws with every server busy (a busy server draws its share).
+        servers: [-] (M,) parallel servers per node (>= 1); default one each.
     """
 
     def __init__(self, capacity_gflops: NDArray[np.float64], queue_limit: NDArray[np.int64],
-                 power_w: NDArray[np.float64]) -> None:
+                 power_w: NDArray[np.float64], servers: NDArray[np.int64] | None = None) -> None:
         self.capacity_gflops = np.asarray(capacity_gflops, dtype=np.float64)
         self.queue_limit = np.asarray(queue_limit, dtype=np.int64)
         self.power_w = np.asarray(power_w, dtype=np.float64)
         m = self.capacity_gflops.shape[0]
-        if self.queue_limit.shape != (m,) or self.power_w.shape != (m,):
-            raise ValueError("capacity_gflops, queue_limit and power_w must all have shape (M,)")
-        if np.any(self.capacity_gflops <= 0) or np.any(self.queue_limit < 1) or np.any(self.power_w < 0):
-            raise ValueError("capacity_gflops must be > 0, queue_limit >= 1 and power_w >= 0 for every node")
-        #: [s/GFLOP] inverse capacity, so compute time = work * seconds_per_gflop.
-        self.seconds_per_gflop = 1.0 / self.capacity_gflops
+        self.servers = np.ones(m, dtype=np.int64) if servers is None else np.asarray(servers, dtype=np.int64)
+        if self.queue_limit.shape != (m,) or self.power_w.shape != (m,) or self.servers.shape != (m,):
+            raise ValueError("capacity_gflops, queue_limit, power_w and servers must all have shape (M,)")
+        if np.any(self.capacity_gflops <= 0) or np.any(self.queue_limit < 1) or np.any(self.power_w < 0) \
+                or np.any(self.servers < 1):
+            raise ValueError("capacity_gflops must be > 0, queue_limit >= 1, power_w >= 0 and servers >= 1 for "
+                             "every node")
+        #: [s/GFLOP] inverse per-server rate, so a job's compute time = work * seconds_per_gflop.
+        self.seconds_per_gflop = self.servers / self.capacity_gflops
+        #: [W] power of one busy server.
+        self.server_power_w = self.power_w / self.servers
         self.reset()
 
     def __len__(self) -> int:
@@ -47,8 +55,10 @@ class ComputeNodes:
 
     def reset(self) -> None:
         """Empty every queue."""
-        m = len(self)
-        #: [s] time at which each node's server finishes the work it already holds.
+        m, width = len(self), int(self.servers.max(initial=1))
+        #: [s] (M, max servers) time each server finishes the work it holds (inf for servers a node lacks).
+        self.server_free_at_s = np.where(np.arange(width)[None, :] < self.servers[:, None], 0.0, np.inf)
+        #: [s] (M,) time the first server of each node is free: when a new job could start at the earliest.
         self.free_at_s = np.zeros(m, dtype=np.float64)
         #: [jobs] jobs each node holds (placed, compute not finished).
         self.held = np.zeros(m, dtype=np.int64)
@@ -77,11 +87,18 @@ class ComputeNodes:
 
     def place(self, node: int, arrival_at_node_s: float, work_gflop: float) -> tuple[float, float]:
         """Queue a job on ``node``; return its (start_s, finish_s) of compute."""
-        start = max(arrival_at_node_s, float(self.free_at_s[node]))
+        free = self.server_free_at_s[node]
+        server = int(np.argmin(free)) if free.shape[0] > 1 else 0
+        start = max(arrival_at_node_s, float(free[server]))
         compute_s = work_gflop * float(self.seconds_per_gflop[node])
         finish = start + compute_s
-        self.free_at_s[node] = finish
+        free[server] = finish
+        self.free_at_s[node] = free.min() if free.shape[0] > 1 else finish
         self.held[node] += 1
         self.busy_s[node] += compute_s
         heapq.heappush(self._finishing, (finish, int(node)))
         return start, finish
+
+    def energy_j(self, node: int, compute_s: float) -> float:
+        """[J] energy of ``compute_s`` seconds of one busy server of ``node``."""
+        return float(self.server_power_w[node]) * compute_s

@@ -252,32 +252,40 @@ class LinksConfig:
 class ComputeConfig:
     """Compute nodes: satellites (a configurable share of them) and terrestrial data centres.
 
-    Each node serves its queue first-in first-out at its capacity. Energy of a job = power x compute time.
+    Each node serves its queue first-in first-out over parallel servers that share its capacity (a job runs on
+    the server that frees up first). Energy of a job = power of one busy server x compute time.
 
     Args:
         satellite_fraction: [-] share of satellites carrying compute, 0..1 (every k-th satellite, deterministic).
         satellite_capacity_gflops: [GFLOP/s] per satellite (assumed edge accelerator, ~1 TFLOP/s class).
+        satellite_servers: [-] parallel servers (accelerators) per satellite.
         satellite_queue_limit: [jobs] jobs a satellite holds (waiting + in service).
-        satellite_power_w: [W] electrical power of a satellite's compute payload while busy.
+        satellite_power_w: [W] electrical power of a satellite's compute payload with every server busy.
         datacentre_capacity_gflops: [GFLOP/s] per data centre region (the share rented to this service).
+        datacentre_servers: [-] parallel servers per region (20 servers of 1,000 GFLOP/s by default), so one long
+            batch job does not hold up the region's other work.
         datacentre_queue_limit: [jobs] jobs a data centre holds.
-        datacentre_power_w: [W] power drawn per unit of capacity while busy, at the data centre's capacity.
+        datacentre_power_w: [W] power drawn by a region's servers with every server busy.
     """
 
     satellite_fraction: float = 1.0
     satellite_capacity_gflops: float = 1_000.0
+    satellite_servers: int = 1
     satellite_queue_limit: int = 16
     satellite_power_w: float = 600.0
     datacentre_capacity_gflops: float = 20_000.0
+    datacentre_servers: int = 20
     datacentre_queue_limit: int = 256
     datacentre_power_w: float = 8_000.0
 
     def __post_init__(self) -> None:
         _check_range(self.satellite_fraction, "satellite_fraction", 0.0, 1.0)
         _check_range(self.satellite_capacity_gflops, "satellite_capacity_gflops", 0.0, low_open=True)
+        _check_range(self.satellite_servers, "satellite_servers", 1, 64)
         _check_range(self.satellite_queue_limit, "satellite_queue_limit", 1)
         _check_range(self.satellite_power_w, "satellite_power_w", 0.0)
         _check_range(self.datacentre_capacity_gflops, "datacentre_capacity_gflops", 0.0, low_open=True)
+        _check_range(self.datacentre_servers, "datacentre_servers", 1, 10_000)
         _check_range(self.datacentre_queue_limit, "datacentre_queue_limit", 1)
         _check_range(self.datacentre_power_w, "datacentre_power_w", 0.0)
 

@@ -216,6 +216,8 @@ class Simulator:
                                         np.full(self.n_dc, comp.datacentre_queue_limit)]),
             power_w=np.concatenate([np.full(self.n_sat, comp.satellite_power_w),
                                     np.full(self.n_dc, comp.datacentre_power_w)]),
+            servers=np.concatenate([np.full(self.n_sat, comp.satellite_servers),
+                                    np.full(self.n_dc, comp.datacentre_servers)]),
         )
         jd, fr = datetime_to_jd(self.constellation.epoch)
         self._epoch_jd = (jd, fr)
@@ -456,7 +458,7 @@ class Simulator:
         inbound_ms = float(view.inbound_ms[node])
         start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
-        energy_j = float(self.compute.power_w[node]) * compute_ms * 1e-3
+        energy_j = self.compute.energy_j(node, compute_ms * 1e-3)
         self.batteries.draw_one(node, energy_j)
         if self.batteries.soc[node] < self.config.power.min_soc_for_compute:
             self._power_ok[node] = False
@@ -491,7 +493,7 @@ class Simulator:
         arrival_s = t + (fibre_ms + tx_in) * 1e-3
         start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
-        energy_j = float(self.compute.power_w[node]) * compute_ms * 1e-3
+        energy_j = self.compute.energy_j(node, compute_ms * 1e-3)
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
         breakdown = {"uplink": fibre_ms, "isl": 0.0, "transfer": tx_in + tx_out,
                      "queue": (start_s - arrival_s) * 1e3, "compute": compute_ms, "return": fibre_ms,

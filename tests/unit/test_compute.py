@@ -37,3 +37,15 @@ def test_bad_arrays_are_rejected():
         ComputeNodes(np.array([0.0]), np.array([1]), np.array([1.0]))
     with pytest.raises(ValueError, match="shape"):
         ComputeNodes(np.array([1.0, 2.0]), np.array([1]), np.array([1.0]))
+
+
+def test_parallel_servers_share_capacity_and_a_long_job_blocks_only_its_server():
+    # 2 servers of 50 GFLOP/s each: a 500 GFLOP job occupies one for 10 s; a small job right after starts at once.
+    n = ComputeNodes(np.array([100.0]), np.array([8]), np.array([80.0]), servers=np.array([2]))
+    assert n.place(0, 0.0, 500.0) == (0.0, 10.0)
+    assert n.place(0, 0.0, 50.0) == (0.0, 1.0)
+    assert n.place(0, 0.5, 50.0) == (1.0, 2.0)  # both busy: waits for the first to free up
+    np.testing.assert_allclose(n.wait_s(0.5), [1.5])  # next free server at 2.0 s
+    assert n.energy_j(0, 1.0) == 40.0  # one busy server draws half of the node's power
+    n.reset()
+    np.testing.assert_allclose(n.wait_s(0.0), [0.0])
