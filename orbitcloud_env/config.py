@@ -262,8 +262,9 @@ class ComputeConfig:
         satellite_queue_limit: [jobs] jobs a satellite holds (waiting + in service).
         satellite_power_w: [W] electrical power of a satellite's compute payload with every server busy.
         datacentre_capacity_gflops: [GFLOP/s] per data centre region (the share rented to this service).
-        datacentre_servers: [-] parallel servers per region (20 servers of 1,000 GFLOP/s by default), so one long
-            batch job does not hold up the region's other work.
+        datacentre_servers: [-] parallel servers per region: 4 of 5,000 GFLOP/s by default (assumed: ground servers
+            5x faster than the satellites' power-limited accelerators), so one long batch job holds up one server,
+            not the region.
         datacentre_queue_limit: [jobs] jobs a data centre holds.
         datacentre_power_w: [W] power drawn by a region's servers with every server busy.
     """
@@ -274,7 +275,7 @@ class ComputeConfig:
     satellite_queue_limit: int = 16
     satellite_power_w: float = 600.0
     datacentre_capacity_gflops: float = 20_000.0
-    datacentre_servers: int = 20
+    datacentre_servers: int = 4
     datacentre_queue_limit: int = 256
     datacentre_power_w: float = 8_000.0
 
