@@ -313,7 +313,7 @@ class OrbitCloudEnv(gym.Env):
     ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped] - w_rej [rejected]
     - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
     Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
-    known at placement because queues are FIFO with known work.
+    known at placement because queues are FIFO (over a node's parallel servers) with known work.
 
     ## Starting State
     The clock starts at the constellation epoch plus U(0, ``episode.start_time_spread_s``). Batteries start from
