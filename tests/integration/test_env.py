@@ -90,7 +90,7 @@ def test_spec_round_trips_through_json(env_id):
     assert again.id == env_id and again.kwargs == spec.kwargs
 
 
-@pytest.mark.parametrize("env_id", ["OrbitCloud-Small-v0", "OrbitCloud-v0"])
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_same_seed_same_episode(env_id):
     a = _masked_random_rollout(_make(env_id, max_jobs=120), seed=7, n_steps=200)
     b = _masked_random_rollout(_make(env_id, max_jobs=120), seed=7, n_steps=200)
@@ -122,7 +122,7 @@ def test_same_seed_same_episode_across_processes():
     assert out.stdout.strip() == _rollout_digest("OrbitCloud-Small-v0", 3)
 
 
-@pytest.mark.parametrize("env_id", ["OrbitCloud-Small-v0", "OrbitCloud-v0"])
+@pytest.mark.parametrize("env_id", ALL_IDS)
 def test_pickled_env_continues_identically(env_id):
     env = _make(env_id, max_jobs=100)
     _masked_random_rollout(env, seed=1, n_steps=30)
@@ -145,8 +145,9 @@ def test_fresh_subprocess_make_with_module_prefix():
     assert out.stdout.startswith("17 ")
 
 
-def test_truncates_at_the_horizon_with_episode_metrics():
-    env = _make("OrbitCloud-Small-v0", max_jobs=25)
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_truncates_at_the_horizon_with_episode_metrics(env_id):
+    env = _make(env_id, max_jobs=25)
     env.reset(seed=0)
     for i in range(25):
         _, _, terminated, truncated, info = env.step(int(env.action_space.n) - 1)
