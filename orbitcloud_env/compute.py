@@ -63,7 +63,6 @@ class ComputeNodes:
         #: [jobs] jobs each node holds (placed, compute not finished).
         self.held = np.zeros(m, dtype=np.int64)
         self._finishing: list[tuple[float, int]] = []  # heap of (finish_s, node)
-        self.busy_s = np.zeros(m, dtype=np.float64)
 
     def advance(self, time_s: float) -> None:
         """Release the jobs whose compute finished at or before ``time_s`` [s]."""
@@ -95,7 +94,6 @@ class ComputeNodes:
         free[server] = finish
         self.free_at_s[node] = free.min() if free.shape[0] > 1 else finish
         self.held[node] += 1
-        self.busy_s[node] += compute_s
         heapq.heappush(self._finishing, (finish, int(node)))
         return start, finish
 

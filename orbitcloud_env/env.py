@@ -258,8 +258,6 @@ class NodeObservation:
         ] + self._one_hot[job.job_class]
         return np.array(f, dtype=np.float32)
 
-    def zeros(self) -> dict[str, NDArray[np.float32]]:
-        return {k: np.zeros(s.shape, dtype=np.float32) for k, s in self._space.spaces.items()}
 
 
 # ----------------------------------------------------------------------------------------------------------------

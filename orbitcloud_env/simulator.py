@@ -183,18 +183,15 @@ class Simulator:
         self.n_dc = len(self.data_centres) if self.data_centres is not None else 0
         self.n_nodes = self.n_sat + self.n_dc
         links = cfg.links
-        self._network_kwargs = dict(
+        # The failure generator is replaced at each reset (Network.reset), from the episode's seed.
+        self.network = Network(
+            self.constellation, self.sites.lat_deg, self.sites.lon_deg, rng=np.random.default_rng(0),
             min_elevation_deg=links.min_elevation_deg, isl_max_range_km=links.isl_max_range_km,
             atmosphere_margin_km=links.atmosphere_margin_km, isl_capacity_gbps=links.isl_capacity_gbps,
             gsl_capacity_gbps=links.gsl_capacity_gbps, failure_rate_per_hour=links.isl_failure_rate_per_hour,
             repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s,
             lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS, cache_buckets=_CACHE_BUCKETS)
-        self.network = Network(self.constellation, self.sites.lat_deg, self.sites.lon_deg,
-                               rng=np.random.default_rng(0), **self._network_kwargs)
-        pairs = self.network.pairs
-        self._isl_pairs = pairs
-        degree = np.bincount(pairs.ravel(), minlength=self.n_sat) if pairs.size else np.zeros(self.n_sat, int)
-        self._isl_degree = np.maximum(degree, 1).astype(np.float64)
+        self._isl_pairs = self.network.pairs
 
         # Static ground geometry.
         if self.n_dc:
