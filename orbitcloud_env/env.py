@@ -200,8 +200,9 @@ class NodeObservation:
     def observe(self, view: NodeView, rows: NDArray[np.int64] | None) -> dict[str, NDArray[np.float32]]:
         """The observation for the current job; ``rows`` are global nodes (-1 padding), None for all nodes.
 
-        Rows that change with the topology bucket (and the battery row, kept current on each draw) live in a
-        persistent (F, M) float32 matrix; the per-job rows are computed only for the listed nodes.
+        Rows that change with the topology bucket live in a persistent (F, M) float32 matrix (the battery row is
+        rewritten every step, since each placement draws energy); the per-job rows are computed only for the
+        listed nodes.
         """
         sim, clip = self.sim, self.time_clip
         if self._topology_version != sim.topology_version:

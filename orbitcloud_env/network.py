@@ -386,17 +386,31 @@ class NetworkSnapshot:
         """[ms] the limit up to which row ``site`` is exact (inf: complete; -1: not routed yet)."""
         return float(self._routed_limit[site])
 
+    def delay_ms(self, site: int, sat: int, limit_ms: float = np.inf) -> float:
+        """[ms] exact one-way delay from ``site`` to ``sat`` (np.inf only when unreachable).
+
+        Routes the site up to ``limit_ms`` first (see :meth:`site_delay_ms`) and completes its route only when
+        ``sat`` lies beyond that limit.
+        """
+        d = self.site_delay_ms(site, limit_ms)[sat]
+        if d == np.inf and self._routed_limit[site] < np.inf:
+            d = self.site_delay_ms(site)[sat]
+        return float(d)
+
+    def _route_all(self) -> None:
+        """Complete the route of every site (lazy snapshots)."""
+        if not np.isinf(self._routed_limit).all():
+            self._route(np.arange(self._routed_limit.shape[0]))
+
     @property
     def site_sat_delay_ms(self) -> NDArray[np.float64]:
         """(S, N) [ms] one-way shortest delay from each site to each satellite (np.inf: unreachable)."""
-        if not np.isinf(self._routed_limit).all():
-            self._route(np.arange(self._routed_limit.shape[0]))
+        self._route_all()
         return _readonly(self._delay.view())
 
     @property
     def _pred(self) -> NDArray[np.int32]:
-        if not np.isinf(self._routed_limit).all():
-            self._route(np.arange(self._routed_limit.shape[0]))
+        self._route_all()
         return self._pred_all
 
     @property
@@ -423,10 +437,8 @@ class NetworkSnapshot:
         if not (0 <= sat < self.n_sats):
             raise ValueError(f"sat: must lie in [0, {self.n_sats}), got {sat}")
         # A partial row (see site_delay_ms) is enough when the satellite lies within its limit.
-        row = self._delay[site] if self._routed_limit[site] >= 0 else self.site_delay_ms(site)
-        if not np.isfinite(row[sat]) and self._routed_limit[site] < np.inf:
-            row = self.site_delay_ms(site)
-        if not np.isfinite(row[sat]):
+        limit = float(self._routed_limit[site])
+        if self.delay_ms(site, sat, limit if limit >= 0 else np.inf) == np.inf:
             return []
         pred = self._pred_all[site]
         out = [int(sat)]

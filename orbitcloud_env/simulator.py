@@ -191,7 +191,6 @@ class Simulator:
             gsl_capacity_gbps=links.gsl_capacity_gbps, failure_rate_per_hour=links.isl_failure_rate_per_hour,
             repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s,
             lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS, cache_buckets=_CACHE_BUCKETS)
-        self._isl_pairs = self.network.pairs
 
         # Static ground geometry.
         if self.n_dc:
@@ -344,7 +343,7 @@ class Simulator:
         else:
             self.sunlit_soon = self.sunlit
         up = snap.isl_up
-        up_count = np.bincount(self._isl_pairs[up].ravel(), minlength=self.n_sat) if up.any() else \
+        up_count = np.bincount(self.network.pairs[up].ravel(), minlength=self.n_sat) if up.any() else \
             np.zeros(self.n_sat, int)
         self.isl_up_fraction = np.minimum(up_count / 4.0, 1.0)
         self.node_ecef_km = np.concatenate([snap.sat_ecef_km, self.dc_ecef_km])
@@ -463,22 +462,19 @@ class Simulator:
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
         uplink_ms = float(self.snapshot.gsl_slant_km[s, route[0]]) / C_KM_S * 1e3 if route else route_ms
-        finish_snap = self.network.snapshot(finish_s)
-        back = finish_snap.site_delay_ms(s, self._partial_route_ms)[node]
-        if back == np.inf and finish_snap.route_limit_ms(s) < np.inf:  # beyond the partial route: complete it
-            back = finish_snap.site_delay_ms(s)[node]
+        back = self.network.snapshot(finish_s).delay_ms(s, node, self._partial_route_ms)
         breakdown = {
             "uplink": uplink_ms,
             "isl": route_ms - uplink_ms,
             "transfer": tx_in + job.output_mb * self._gsl_ms_per_mb,
             "queue": (start_s - (t + inbound_ms * 1e-3)) * 1e3,
             "compute": compute_ms,
-            "return": float(back) if np.isfinite(back) else 0.0,
+            "return": back if back < np.inf else 0.0,
         }
-        if not np.isfinite(back):
+        if back == np.inf:
             breakdown["total"] = 0.0
             return Outcome(job, node, "dropped", 0.0, breakdown, energy_j, route)
-        total = (finish_s - t) * 1e3 + float(back) + job.output_mb * self._gsl_ms_per_mb
+        total = (finish_s - t) * 1e3 + back + job.output_mb * self._gsl_ms_per_mb
         breakdown["total"] = total
         return Outcome(job, node, "met" if total <= job.deadline_ms else "missed", total, breakdown, energy_j, route)
 
@@ -487,7 +483,7 @@ class Simulator:
         fibre_ms = float(self.site_dc_ms[job.site, node - self.n_sat])
         tx_in = job.input_mb * self._fibre_ms_per_mb
         tx_out = job.output_mb * self._fibre_ms_per_mb
-        arrival_s = t + (fibre_ms + tx_in) * 1e-3
+        arrival_s = t + float(view.inbound_ms[node]) * 1e-3  # fibre + input transfer
         start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
         energy_j = self.compute.energy_j(node, compute_ms * 1e-3)

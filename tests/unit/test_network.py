@@ -264,3 +264,20 @@ def test_lazy_routing_gives_the_eager_delays_and_paths():
     np.testing.assert_array_equal(lazy.site_sat_delay_ms, eager.site_sat_delay_ms)
     with pytest.raises(ValueError):
         lazy.site_sat_delay_ms[0, 0] = 1.0
+
+
+def test_delay_ms_completes_a_partial_route_only_beyond_its_limit():
+    from orbitcloud_env.constellation import Constellation
+    from orbitcloud_env.network import Network
+
+    c = Constellation.walker_delta(12, 10, 550.0, 53.0, phasing=1)
+    lat, lon = np.array([35.7, -33.9]), np.array([139.7, 151.2])
+    eager = Network(c, lat, lon, min_elevation_deg=10.0).snapshot(0.0)
+    lazy = Network(c, lat, lon, min_elevation_deg=10.0, lazy_routing=True).snapshot(0.0)
+    full = eager.site_sat_delay_ms[0]
+    near, far = int(np.argmin(full)), int(np.argmax(np.where(np.isfinite(full), full, -1.0)))
+    limit = float(full[near]) + 1e-6
+    assert lazy.delay_ms(0, near, limit) == full[near]
+    assert lazy.route_limit_ms(0) == limit  # still partial: the near satellite lies within the limit
+    assert lazy.delay_ms(0, far, limit) == full[far]
+    assert lazy.route_limit_ms(0) == np.inf  # the far one did not: the route was completed
