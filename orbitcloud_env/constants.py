@@ -26,5 +26,7 @@ WGS84_FLATTENING: float = 1.0 / 298.257223563
 MU_EARTH_KM3_S2: float = 398_600.4418
 #: [rad/s] Earth's rotation rate (WGS84).
 EARTH_ROTATION_RAD_S: float = 7.292115e-5
+#: [s] Seconds in an hour.
+SECONDS_PER_HOUR: float = 3_600.0
 #: [s] Seconds in a day.
 SECONDS_PER_DAY: float = 86_400.0

@@ -26,7 +26,7 @@ from sgp4.api import SGP4_ERRORS, WGS72, Satrec, SatrecArray
 from sgp4.exporter import export_tle
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
-from orbitcloud_env.config import ConstellationConfig
+from orbitcloud_env.config import MAX_ALTITUDE_KM, MIN_ALTITUDE_KM, ConstellationConfig
 from orbitcloud_env.geometry import (
     datetime_to_jd,
     ecef_to_geodetic,
@@ -261,8 +261,8 @@ class Constellation:
             raise ValueError(f"planes: must be >= 1, got {planes}")
         if sats_per_plane < 1:
             raise ValueError(f"sats_per_plane: must be >= 1, got {sats_per_plane}")
-        if not (160.0 <= float(altitude_km) <= 2000.0):
-            raise ValueError(f"altitude_km: must lie in [160, 2000] km (LEO), got {altitude_km}")
+        if not (MIN_ALTITUDE_KM <= float(altitude_km) <= MAX_ALTITUDE_KM):
+            raise ValueError(f"altitude_km: must lie in [{MIN_ALTITUDE_KM:g}, {MAX_ALTITUDE_KM:g}] km (LEO), got {altitude_km}")
         if not (0.0 <= float(inclination_deg) <= 180.0):
             raise ValueError(f"inclination_deg: must lie in [0, 180] deg, got {inclination_deg}")
         if not (0 <= phasing < planes):

@@ -31,7 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
@@ -279,7 +279,7 @@ class LinkFailures:
             raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
         if self.failure_rate_per_hour == 0.0 and not self._failed.any():
             return self._failed.copy()
-        p_fail = -math.expm1(-self.failure_rate_per_hour * dt_s / 3600.0)
+        p_fail = -math.expm1(-self.failure_rate_per_hour * dt_s / SECONDS_PER_HOUR)
         p_repair = -math.expm1(-dt_s / self.repair_time_s)
         u = (rng if rng is not None else self.rng).random(self.n_links)
         self._failed = np.where(self._failed, u >= p_repair, u < p_fail)

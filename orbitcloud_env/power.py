@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import ComputeConfig, PowerConfig
 
 __all__ = [
@@ -69,7 +69,6 @@ DEFAULT_COMPUTE_POWER_W: float = ComputeConfig.satellite_power_w
 DEFAULT_CHARGE_EFFICIENCY: float = PowerConfig.charge_efficiency
 
 _JD_J2000: float = 2451545.0
-_SECONDS_PER_HOUR: float = 3600.0
 
 
 # ----------------------------------------------------------------------------------------------- the Sun
@@ -329,10 +328,10 @@ class Batteries:
         lit = _per_node(sunlit, self._n, "sunlit", "fraction of the step, or bool", 0.0, 1.0)
         surplus_w = lit * self._panel_power_w - self._base_load_w
         delta_wh = np.where(surplus_w > 0.0, self._charge_efficiency * surplus_w, surplus_w) * (
-            dt / _SECONDS_PER_HOUR
+            dt / SECONDS_PER_HOUR
         )
         new = self._energy_wh + delta_wh
-        unserved_j = np.maximum(-new, 0.0) * _SECONDS_PER_HOUR
+        unserved_j = np.maximum(-new, 0.0) * SECONDS_PER_HOUR
         self._energy_wh = np.clip(new, 0.0, self._capacity_wh)
         return unserved_j
 
@@ -359,10 +358,10 @@ class Batteries:
         if not np.all(np.isfinite(e_b)) or np.any(e_b < 0.0):
             raise ValueError("energy_j: energies must be finite and >= 0 [J]")
         demand_wh = np.zeros(self._n)
-        np.add.at(demand_wh, np.ravel(idx_b), np.ravel(e_b) / _SECONDS_PER_HOUR)
+        np.add.at(demand_wh, np.ravel(idx_b), np.ravel(e_b) / SECONDS_PER_HOUR)
         served_wh = np.minimum(demand_wh, self._energy_wh)
         self._energy_wh = np.maximum(self._energy_wh - served_wh, 0.0)
-        return (demand_wh - served_wh) * _SECONDS_PER_HOUR
+        return (demand_wh - served_wh) * SECONDS_PER_HOUR
 
     def draw_one(self, node: int, energy_j: float) -> float:
         """Debit ``energy_j`` [J] (finite, >= 0) from one node: the per-job fast path of :meth:`draw`.
@@ -375,11 +374,11 @@ class Batteries:
             raise ValueError(f"energy_j: energy must be finite and >= 0 [J], got {energy_j!r}")
         if not 0 <= node < self._n:
             raise ValueError(f"node: position must be in [0, {self._n - 1}], got {node!r}")
-        demand_wh = e / _SECONDS_PER_HOUR
+        demand_wh = e / SECONDS_PER_HOUR
         have_wh = float(self._energy_wh[node])
         served_wh = demand_wh if demand_wh <= have_wh else have_wh
         self._energy_wh[node] = have_wh - served_wh
-        return (demand_wh - served_wh) * _SECONDS_PER_HOUR
+        return (demand_wh - served_wh) * SECONDS_PER_HOUR
 
     def can_compute(self, min_soc: float) -> NDArray[np.bool_]:
         """Nodes whose state of charge is at least ``min_soc`` ([-], in [0, 1]); (N,) bool."""

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.config import WorkloadConfig
+from orbitcloud_env.constants import SECONDS_PER_DAY
 
 __all__ = [
     "Job",
@@ -38,8 +39,6 @@ __all__ = [
     "make_workload",
 ]
 
-#: [s] Length of a day (solar, for the diurnal profile).
-SECONDS_PER_DAY = 86_400.0
 
 #: Columns of a trace CSV, in the documented order (any order is accepted; the header is required).
 TRACE_COLUMNS: tuple[str, ...] = ("time_s", "site", "job_class", "work_gflop", "input_mb", "output_mb",
