@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 PROG = "evaluate.py"
@@ -69,26 +66,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for mod in ("numpy", "scipy", "gymnasium", "stable_baselines3", "sb3_contrib", "torch"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - optional, informational only
-            pass
-    try:
-        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                           cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return out
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Heavy imports after argument parsing, so --help is fast.
     import agents
     from agents import evaluation as E
+    from agents.cli import environment_versions
     from agents.io import write_text_atomic
 
     # ---- validate everything before any episode runs -----------------------------------------------------
@@ -158,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "policies": [{"label": s.label, "source": s.source, "is_model": s.is_model,
                       "vecnormalize": s.vecnormalize} for s in specs],
         "evaluation_wall_s": eval_s, "episode_steps": int(sum(r.steps for r in results)),
-        "versions": _versions(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": environment_versions(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "footer": f"Env {args.env}{' (' + kwargs_txt + ')' if kwargs_txt else ''}, seeds {args.seed}.."
                   f"{args.seed + args.episodes - 1}.",
     }

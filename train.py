@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import inspect
-import platform
 import re
 import shlex
 import sys
@@ -27,7 +26,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-from agents.cli import UsageError, parse_key_values, resolve_env_id
+from agents.cli import UsageError, environment_versions, parse_key_values, resolve_env_id
 from agents.io import atomic_path, write_text_atomic
 
 EXIT_USAGE = 2
@@ -253,22 +252,6 @@ def _plain(value: Any) -> Any:
     return getattr(value, "__qualname__", None) or repr(value)
 
 
-def versions() -> dict[str, str]:
-    import gymnasium
-    import numpy
-    import sb3_contrib
-    import stable_baselines3
-    import torch
-
-    import orbitcloud_env
-
-    out = {"python": platform.python_version(), "numpy": numpy.__version__, "gymnasium": gymnasium.__version__,
-           "stable_baselines3": stable_baselines3.__version__, "sb3_contrib": sb3_contrib.__version__,
-           "torch": torch.__version__}
-    out["orbitcloud_env"] = getattr(orbitcloud_env, "__version__", "unknown")
-    return out
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Callbacks.
 
@@ -426,7 +409,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         "trained_agent": str(trained_agent) if trained_agent else None,
         "args": vars(args),
         "env_config": env_config,
-        "versions": versions(),
+        "versions": environment_versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_text_atomic(run_dir / "config.yml", yaml.safe_dump(_plain(config), sort_keys=False, width=120))

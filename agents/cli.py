@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ast
 import difflib
+import platform
+import subprocess
+from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["UsageError", "parse_value", "parse_key_values", "resolve_env_id"]
+__all__ = ["UsageError", "parse_value", "parse_key_values", "resolve_env_id", "environment_versions"]
 
 
 class UsageError(ValueError):
@@ -57,3 +60,22 @@ def resolve_env_id(env_id: str) -> str:
         short, list(gym.registry), n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     raise UsageError(f"--env: unknown env id '{env_id}'{hint} (OrbitCloud ids: {', '.join(ours)})")
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of Python, the libraries a run depends on and this package, plus the git commit of the checkout
+    when there is one: recorded in train.py's config.yml and evaluate.py's run.json for reproducibility."""
+    out = {"python": platform.python_version()}
+    for mod in ("numpy", "scipy", "gymnasium", "stable_baselines3", "sb3_contrib", "torch", "orbitcloud_env"):
+        try:
+            out[mod] = str(__import__(mod).__version__)
+        except (ImportError, AttributeError):
+            out[mod] = "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    if commit:
+        out["git_commit"] = commit
+    return out
