@@ -36,7 +36,7 @@ from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.network import Network
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
-from orbitcloud_env.workload import Job, TraceWorkload, make_workload
+from orbitcloud_env.workload import Job, load_trace, make_workload
 
 __all__ = ["Simulator", "NodeView", "Outcome", "EpisodeStats", "build_constellation", "POSITION_SCALE_KM"]
 
@@ -225,7 +225,7 @@ class Simulator:
         self.candidate_pool_size = min(4 * cfg.episode.candidates_k, self.n_sat)
         self._partial_route_ms = _PARTIAL_ROUTE_MS if cfg.episode.action_mode == "candidates" else np.inf
         if cfg.workload.trace_path is not None:  # parse now: a malformed trace fails at construction, not reset
-            TraceWorkload.from_csv(cfg.workload.trace_path, self.sites.names, self.job_class_names)
+            load_trace(cfg.workload.trace_path, self.sites.names, self.job_class_names)
         self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
         self._fibre_ms_per_mb = _MS_PER_MB_PER_GBPS / links.fibre_capacity_gbps
         #: [ms/MB] (M,) transfer time per MB on each node's access path (GSL for satellites, fibre for DCs).

@@ -37,6 +37,7 @@ __all__ = [
     "TRACE_COLUMNS",
     "diurnal_factor",
     "make_workload",
+    "load_trace",
 ]
 
 
@@ -546,16 +547,18 @@ def make_workload(config: WorkloadConfig, sites_lon_deg: ArrayLike, site_weight:
         raise ValueError(f"site_names: needs one name per site ({np.asarray(sites_lon_deg).size}), "
                          f"got {len(site_names)}")
     if config.trace_path is not None:
-        class_names = tuple(c.name for c in config.job_classes)
-        return _cached_trace(config.trace_path, tuple(map(str, site_names)), class_names).replay(start_time_s)
+        class_names = [c.name for c in config.job_classes]
+        return load_trace(config.trace_path, site_names, class_names).replay(start_time_s)
     return PoissonWorkload(config, sites_lon_deg, site_weight, rng, start_time_s, epoch_second_of_day_utc)
 
 
 _TRACE_CACHE: dict[tuple, TraceWorkload] = {}
 
 
-def _cached_trace(path: str, site_names: tuple[str, ...], class_names: tuple[str, ...]) -> TraceWorkload:
-    """Parse a trace once per (file version, names); later episodes replay the parsed arrays."""
+def load_trace(path: str, site_names: Sequence[str], class_names: Sequence[str]) -> TraceWorkload:
+    """:meth:`TraceWorkload.from_csv`, parsed once per (file version, names): later calls and episodes reuse the
+    parsed arrays (replay them with :meth:`TraceWorkload.replay`)."""
+    site_names, class_names = tuple(map(str, site_names)), tuple(class_names)
     st = Path(path).stat()
     key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size, site_names, class_names)
     trace = _TRACE_CACHE.get(key)
