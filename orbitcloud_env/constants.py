@@ -30,3 +30,5 @@ EARTH_ROTATION_RAD_S: float = 7.292115e-5
 SECONDS_PER_HOUR: float = 3_600.0
 #: [s] Seconds in a day.
 SECONDS_PER_DAY: float = 86_400.0
+#: [-] Laser ISL terminals per satellite: the +Grid topology's two intra-plane and two inter-plane links.
+ISL_TERMINALS: int = 4

@@ -2,262 +2,23 @@
 
 from __future__ import annotations
 
-import difflib
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from numpy.typing import NDArray
 
+from orbitcloud_env.actions import ACTION_TYPES, AllNodesAction, CandidatesAction, action_type_names, \
+    make_action_type
 from orbitcloud_env.config import ScenarioConfig, load_config
-from orbitcloud_env.simulator import POSITION_SCALE_KM, NodeView, Outcome, Simulator
+from orbitcloud_env.metrics import JobOutcome
+from orbitcloud_env.observation import NodeObservation
+from orbitcloud_env.simulator import NodeView, Outcome, Simulator
 
 __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction", "NodeObservation",
            "action_type_names"]
 
-#: Number of job features before the one-hot job class (see :class:`NodeObservation`).
-N_JOB_BASE_FEATURES = 8
-#: Per-node observation keys, each of shape (M,), by range: [-1, 1], [0, 1] and [0, time_clip].
-POSITION_KEYS = ("node_x", "node_y", "node_z")
-UNIT_NODE_KEYS = ("node_sunlit", "node_soc", "node_sunlit_soon", "node_isl_up", "node_direct", "node_queue",
-                  "node_is_ground", "node_valid")
-TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
-#: All per-node keys, in the row order of the observation's feature matrix.
-NODE_KEYS = POSITION_KEYS + UNIT_NODE_KEYS + TIME_NODE_KEYS
-_ROW = {key: i for i, key in enumerate(NODE_KEYS)}
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Action types: which global node each observation row is, the action space, the mask.
-
-
-class ActionType:
-    """Maps actions to nodes. ``rows`` are the global node indices shown in the observation (-1: padding)."""
-
-    name = "base"
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.rows: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-
-    @property
-    def n_rows(self) -> int:
-        raise NotImplementedError
-
-    def space(self) -> spaces.Discrete:
-        """``Discrete(n_rows + 1)``; the last action rejects the job."""
-        return spaces.Discrete(self.n_rows + 1)
-
-    def select_rows(self, view: NodeView) -> tuple[NDArray[np.int64] | None, NodeView]:
-        """The global node of each row (None: all nodes in order), and the view they were chosen on (a
-        candidates list may need a complete view of the nodes)."""
-        raise NotImplementedError
-
-    def mask(self, view: NodeView) -> NDArray[np.bool_]:
-        """Valid actions: rows whose node is valid, and reject (always)."""
-        m = np.zeros(self.n_rows + 1, dtype=bool)
-        real = self.rows >= 0
-        m[:-1][real] = view.valid[self.rows[real]]
-        m[-1] = True
-        return m
-
-    def to_node(self, action: int) -> int | None:
-        """The global node of ``action`` (None for reject or a padding row)."""
-        if action == self.n_rows:
-            return None
-        node = int(self.rows[action])
-        return None if node < 0 else node
-
-
-class AllNodesAction(ActionType):
-    """One action per node (satellites, then data centres), plus reject."""
-
-    name = "all_nodes"
-
-    def __init__(self, sim: Simulator) -> None:
-        super().__init__(sim)
-        self.rows = np.arange(sim.n_nodes, dtype=np.int64)
-
-    @property
-    def n_rows(self) -> int:
-        return self.sim.n_nodes
-
-    def select_rows(self, view: NodeView) -> tuple[None, NodeView]:
-        return None, view  # every node, in global order
-
-    def mask(self, view: NodeView) -> NDArray[np.bool_]:
-        m = np.empty(self.n_rows + 1, dtype=bool)
-        m[:-1] = view.valid
-        m[-1] = True
-        return m
-
-
-class CandidatesAction(ActionType):
-    """One action per listed candidate (the K valid nodes of lowest estimated latency), plus reject.
-
-    Rows are sorted by estimated network latency; the best valid data centre is always listed when one is valid,
-    so ground placement stays possible at any constellation size. Rows past the valid ones are padding.
-    """
-
-    name = "candidates"
-
-    def __init__(self, sim: Simulator) -> None:
-        super().__init__(sim)
-        self.k = sim.config.episode.candidates_k
-        self.rows = np.full(self.k, -1, dtype=np.int64)
-
-    @property
-    def n_rows(self) -> int:
-        return self.k
-
-    def select_rows(self, view: NodeView) -> tuple[NDArray[np.int64], NodeView]:
-        sim, k, n_sat = self.sim, self.k, self.sim.n_sat
-        # Satellites: the first k valid ones of the site's 4k nearest by base latency (cached per topology
-        # bucket; the transfer time added per job is the same for every satellite, so the order holds), or of
-        # all satellites when fewer than k of those are valid. Data centres: every valid one. Then the k best.
-        pool = sim.satellite_order(sim.job.site)
-        sats = pool[np.flatnonzero(view.valid[pool])[:k]]
-        if sats.shape[0] < k and pool.shape[0] < n_sat:  # too few valid near the site: search every satellite
-            if not view.complete:
-                view = sim.node_view(complete=True)
-            key = np.where(view.valid[:n_sat], view.latency_ms[:n_sat], np.inf)
-            part = np.argpartition(key, k - 1)[:k]
-            sats = part[np.isfinite(key[part])]
-        dcs = n_sat + np.flatnonzero(view.valid[n_sat:])
-        idx = np.concatenate([sats, dcs])
-        lat = view.latency_ms[idx]
-        keep = np.argsort(lat, kind="stable")[:k]
-        idx = idx[keep]
-        if dcs.size and not (idx >= n_sat).any():  # always offer the best data centre
-            best_dc = dcs[int(np.argmin(view.latency_ms[dcs]))]
-            idx = np.append(idx[: k - 1], best_dc)
-            idx = idx[np.argsort(view.latency_ms[idx], kind="stable")]
-        rows = np.full(k, -1, dtype=np.int64)
-        rows[: idx.shape[0]] = idx
-        self.rows = rows
-        return rows, view
-
-
-#: Action types by name (``episode.action_mode``).
-ACTION_TYPES: dict[str, type[ActionType]] = {"all_nodes": AllNodesAction, "candidates": CandidatesAction}
-
-
-def action_type_names() -> list[str]:
-    """Names accepted by ``episode.action_mode``."""
-    return list(ACTION_TYPES)
-
-
-def _make_action_type(name: str, sim: Simulator) -> ActionType:
-    try:
-        return ACTION_TYPES[name](sim)
-    except KeyError:
-        close = difflib.get_close_matches(name, ACTION_TYPES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"episode.action_mode: unknown action mode {name!r}{hint} (valid: "
-                         f"{', '.join(ACTION_TYPES)})") from None
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Observation type: per-row node features + job features, normalised where they are declared.
-
-
-class NodeObservation:
-    """Builds the observation dict for the rows chosen by the action type (see the env docstring's table)."""
-
-    def __init__(self, sim: Simulator, n_rows: int) -> None:
-        self.sim = sim
-        self.n_rows = n_rows
-        self.time_clip = float(sim.config.episode.time_clip)
-        self.n_classes = len(sim.job_class_names)
-        m, c = n_rows, self.time_clip
-        f32 = np.float32
-        unit = {key: spaces.Box(0.0, 1.0, (m,), f32) for key in UNIT_NODE_KEYS}
-        self._space = spaces.Dict({
-            **{key: spaces.Box(-1.0, 1.0, (m,), f32) for key in POSITION_KEYS},
-            **unit,
-            **{key: spaces.Box(0.0, c, (m,), f32) for key in TIME_NODE_KEYS},
-            "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
-        })
-
-        m_all = sim.n_nodes
-        #: (F, M) float32 features of every node, one row per key of NODE_KEYS; gathered by row each step.
-        self._matrix = np.zeros((len(NODE_KEYS), m_all), dtype=np.float32)
-        n_sat = sim.n_sat
-        for key in ("node_sunlit", "node_soc", "node_sunlit_soon"):
-            self._matrix[_ROW[key], n_sat:] = 1.0  # ground nodes: always powered
-        self._matrix[_ROW["node_is_ground"]] = sim.is_ground
-        self._inv_queue_limit = (1.0 / sim.compute.queue_limit).astype(np.float32)
-        self._topology_version = -1
-        self._site_lat_lon = [(float(a), float(b)) for a, b in zip(sim.sites.lat_deg, sim.sites.lon_deg)]
-        self._one_hot = [[1.0 if i == c else 0.0 for i in range(self.n_classes)] for c in range(self.n_classes)]
-
-    def space(self) -> spaces.Dict:
-        return self._space
-
-    def observe(self, view: NodeView, rows: NDArray[np.int64] | None) -> dict[str, NDArray[np.float32]]:
-        """The observation for the current job; ``rows`` are global nodes (-1 padding), None for all nodes.
-
-        Rows that change with the topology bucket live in a persistent (F, M) float32 matrix (the battery row is
-        rewritten every step, since each placement draws energy); the per-job rows are computed only for the
-        listed nodes.
-        """
-        sim, clip = self.sim, self.time_clip
-        if self._topology_version != sim.topology_version:
-            self._refresh_bucket_rows()
-        self._matrix[_ROW["node_soc"], : sim.n_sat] = sim.batteries.soc
-        if rows is None:
-            out = self._matrix.copy()
-            idx = slice(None)
-        else:
-            idx = np.maximum(rows, 0)
-            out = self._matrix[:, idx]
-        inv_deadline = 1.0 / sim.job.deadline_ms
-        out[_ROW["node_direct"]] = view.direct[idx]
-        out[_ROW["node_queue"]] = sim.compute.held[idx] * self._inv_queue_limit[idx]
-        out[_ROW["node_valid"]] = view.valid[idx]
-        for key, value in (("node_wait", view.wait_ms), ("node_latency", view.latency_ms),
-                           ("node_compute", view.compute_ms)):
-            row = out[_ROW[key]]
-            np.multiply(value[idx], inv_deadline, out=row, casting="same_kind")
-            np.minimum(row, clip, out=row)
-        if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
-            out[:, rows < 0] = 0.0
-        obs = dict(zip(NODE_KEYS, out))
-        obs["job"] = self._job_features()
-        return obs
-
-    def _refresh_bucket_rows(self) -> None:
-        """Rows that change only with the topology bucket: position, sunlight, ISLs."""
-        sim, mat, n_sat = self.sim, self._matrix, self.sim.n_sat
-        pos = sim.node_ecef_km.T / POSITION_SCALE_KM
-        for i, key in enumerate(POSITION_KEYS):
-            np.clip(pos[i], -1.0, 1.0, out=mat[_ROW[key]], casting="same_kind")
-        mat[_ROW["node_sunlit"], :n_sat] = sim.sunlit
-        mat[_ROW["node_sunlit_soon"], :n_sat] = sim.sunlit_soon
-        mat[_ROW["node_isl_up"], :n_sat] = sim.isl_up_fraction
-        self._topology_version = sim.topology_version
-
-    def _job_features(self) -> NDArray[np.float32]:
-        sim = self.sim
-        job = sim.job
-        lat_deg, lon_deg = self._site_lat_lon[job.site]
-        lon = math.radians(lon_deg)
-        utc_hour = ((sim.epoch_second_of_day_utc + sim.time_s) / 3600.0) % 24.0
-        local_hour = (utc_hour + lon_deg / 15.0) % 24.0
-        f = [
-            min(math.log10(1.0 + job.work_gflop) / 6.0, 1.0),
-            min(math.log10(1.0 + job.input_mb) / 4.0, 1.0),
-            min(math.log10(1.0 + job.output_mb) / 4.0, 1.0),
-            min(max(math.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0), 1.0),
-            lat_deg / 90.0,
-            math.sin(lon),
-            math.cos(lon),
-            min(local_hour / 24.0, 1.0),
-        ] + self._one_hot[job.job_class]
-        return np.array(f, dtype=np.float32)
 
 
 
@@ -352,7 +113,7 @@ class OrbitCloudEnv(gym.Env):
         self.render_mode = render_mode
         self.config = self._resolve_config(preset, config, overrides)
         self.sim = Simulator(self.config)
-        self._action = _make_action_type(self.config.episode.action_mode, self.sim)
+        self._action = make_action_type(self.config.episode.action_mode, self.sim)
         self._observation = NodeObservation(self.sim, self._action.n_rows)
         self.action_space = self._action.space()
         self.observation_space = self._observation.space()
@@ -406,7 +167,7 @@ class OrbitCloudEnv(gym.Env):
             if a.size != 1:
                 raise ValueError(f"action: expected one integer in [0, {n - 1}] ({n - 1} = reject), got an array "
                                  f"of shape {a.shape}")
-            a = a.reshape(()).item() if a.dtype.kind in "iu" else a.reshape(()).item()
+            a = a.reshape(()).item()
             if isinstance(a, float):
                 raise ValueError(f"action: expected an integer in [0, {n - 1}], got float {a!r}")
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
@@ -449,13 +210,13 @@ class OrbitCloudEnv(gym.Env):
     def _rewards(self, out: Outcome, invalid: bool) -> dict[str, float]:
         """The named reward terms of one decision (weights from ``config.reward``)."""
         w = self.config.reward
-        served = out.outcome in ("met", "missed")
+        served = out.outcome.served
         return {
             "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
             else 0.0,
-            "miss": -w.miss_penalty if out.outcome == "missed" else 0.0,
-            "drop": -w.drop_penalty if out.outcome == "dropped" else 0.0,
-            "rejection": -w.reject_penalty if out.outcome == "rejected" else 0.0,
+            "miss": -w.miss_penalty if out.outcome is JobOutcome.MISSED else 0.0,
+            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED else 0.0,
+            "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
             "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
             "energy": -w.energy_weight * out.energy_j / w.energy_scale_j,
         }
@@ -471,11 +232,11 @@ class OrbitCloudEnv(gym.Env):
             "site_lon_deg": float(sim.sites.lon_deg[job.site]),
             "node": int(out.node),
             "is_ground": bool(out.node >= sim.n_sat),
-            "outcome": out.outcome,
-            "met_deadline": out.outcome == "met",
+            "outcome": out.outcome.value,
+            "met_deadline": out.met_deadline,
             "latency_ms": float(out.latency_ms),
             "deadline_ms": float(job.deadline_ms),
-            "latency_breakdown_ms": {k: float(v) for k, v in out.breakdown_ms.items()},
+            "latency_breakdown_ms": {k: float(v) for k, v in out.breakdown.as_dict().items()},
             "energy_j": float(out.energy_j),
             "invalid_action": invalid,
             "rewards": terms,

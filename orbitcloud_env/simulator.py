@@ -21,7 +21,6 @@ Reset order (one place, one order): clock and constellation epoch offset -> link
 from __future__ import annotations
 
 import math
-from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,19 +28,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from orbitcloud_env.compute import ComputeNodes
-from orbitcloud_env.config import ScenarioConfig, load_config
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_DAY
+from orbitcloud_env.config import MAX_ALTITUDE_KM, ScenarioConfig, load_config
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_DAY
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
-from orbitcloud_env.network import Network
+from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
+from orbitcloud_env.network import Network, NetworkSnapshot
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
-from orbitcloud_env.workload import Job, load_trace, make_workload
+from orbitcloud_env.workload import Job, PoissonWorkload, TraceWorkload, load_trace, make_workload
 
-__all__ = ["Simulator", "NodeView", "Outcome", "EpisodeStats", "build_constellation", "POSITION_SCALE_KM"]
+__all__ = ["Simulator", "NodeView", "Outcome", "TopologyState", "build_constellation", "POSITION_SCALE_KM"]
 
-#: [km] scale of normalised positions: the top of LEO (equatorial radius + 2,000 km).
-POSITION_SCALE_KM: float = EARTH_RADIUS_EQ_KM + 2_000.0
+#: [km] scale of normalised positions: the top of LEO (equatorial radius + the config's highest shell altitude).
+POSITION_SCALE_KM: float = EARTH_RADIUS_EQ_KM + MAX_ALTITUDE_KM
 #: Route each site lazily (only sites that send jobs, one Dijkstra call each) from this many satellites up; below
 #: it, one batched call for every site is cheaper because scipy's per-call overhead dominates on small graphs.
 #: Measured (env steps per CPU-second, one core, this repo's benchmarks): small 8.7k lazy vs 12.4k batched;
@@ -101,67 +101,38 @@ class Outcome:
 
     job: Job
     node: int  # global node index, -1 when rejected
-    outcome: str  # "met" | "missed" | "dropped" | "rejected"
-    latency_ms: float
-    breakdown_ms: dict[str, float]
-    energy_j: float
+    outcome: JobOutcome
+    latency_ms: float  # [ms] arrival to result back at the site; 0 when rejected or dropped
+    breakdown: LatencyBreakdown
+    energy_j: float  # [J] compute energy drawn
     route: list[int] = field(default_factory=list)  # satellites from the first hop to the node (render)
 
     @property
     def met_deadline(self) -> bool:
-        return self.outcome == "met"
+        return self.outcome is JobOutcome.MET
+
+
+#: Per-node bases of the job view for one site in one bucket: (one-way delay [ms], round-trip estimate [ms],
+#: reachable with compute, direct access), each (M,), and whether the route is complete.
+SiteRow = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], bool]
 
 
 @dataclass
-class EpisodeStats:
-    """Running counts of an episode, turned into ``episode_metrics``."""
+class TopologyState:
+    """Everything that changes once per topology bucket (positions, links, sunlight), with its per-site caches.
 
-    n_jobs: int = 0
-    met: int = 0
-    missed: int = 0
-    dropped: int = 0
-    rejected: int = 0
-    orbital_served: int = 0
-    energy_j: float = 0.0
-    episode_return: float = 0.0
-    latencies_ms: array = field(default_factory=lambda: array("d"))  # [ms] served jobs, compact
+    Built by :meth:`Simulator._topology_state`; replaced whole when the clock enters a new bucket.
+    """
 
-    def record(self, out: Outcome, is_ground: bool) -> None:
-        self.n_jobs += 1
-        if out.outcome == "rejected":
-            self.rejected += 1
-            return
-        self.energy_j += out.energy_j
-        if out.outcome == "dropped":
-            self.dropped += 1
-            return
-        self.latencies_ms.append(out.latency_ms)
-        if out.outcome == "met":
-            self.met += 1
-        else:
-            self.missed += 1
-        if not is_ground:
-            self.orbital_served += 1
-
-    def metrics(self) -> dict[str, float]:
-        """The episode metrics (definitions in docs/env_contract.md)."""
-        n = max(self.n_jobs, 1)
-        placed = self.n_jobs - self.rejected
-        served = self.met + self.missed
-        lat = np.asarray(self.latencies_ms, dtype=np.float64)
-        return {
-            "n_jobs": float(self.n_jobs),
-            "mean_latency_ms": float(lat.mean()) if lat.size else 0.0,
-            "median_latency_ms": float(np.median(lat)) if lat.size else 0.0,
-            "p95_latency_ms": float(np.percentile(lat, 95)) if lat.size else 0.0,
-            "deadline_miss_rate": (self.missed + self.dropped) / placed if placed else 0.0,
-            "rejection_rate": self.rejected / n,
-            "drop_rate": self.dropped / n,
-            "success_rate": self.met / n,
-            "energy_j_per_job": self.energy_j / placed if placed else 0.0,
-            "orbital_share": self.orbital_served / served if served else 0.0,
-            "episode_return": float(self.episode_return),
-        }
+    bucket: int
+    snapshot: NetworkSnapshot
+    sunlit: NDArray[np.bool_]  # (N,) satellites in sunlight at the bucket start
+    sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later
+    isl_up_fraction: NDArray[np.float64]  # (N,) share of the ISL terminals whose link is up
+    node_ecef_km: NDArray[np.float64]  # (M, 3) [km] Earth-fixed positions, satellites then data centres
+    sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error
+    site_rows: dict[int, SiteRow] = field(default_factory=dict)
+    satellite_order: dict[int, NDArray[np.int64]] = field(default_factory=dict)
 
 
 class Simulator:
@@ -233,12 +204,25 @@ class Simulator:
                                           np.full(self.n_dc, self._fibre_ms_per_mb)])
         #: [ms/GFLOP] (M,) compute time per GFLOP.
         self._compute_ms_per_gflop = self.compute.seconds_per_gflop * 1e3
+        # ---- Episode state (set by reset(); declared here so that every attribute has one home) ----
         #: Version of the topology-bucket caches; observers refresh their per-bucket features when it changes.
         self.topology_version = 0
+        #: [s] event clock: simulated time since the constellation epoch.
         self.time_s = 0.0
+        #: [s] the episode's start on the event clock.
         self.start_time_s = 0.0
+        #: The job awaiting a decision (None before reset and once a trace is exhausted).
         self.job: Job | None = None
-        self._bucket = None
+        self.batteries = Batteries(max(self.n_sat, 1), capacity_wh=cfg.power.battery_capacity_wh)
+        #: [s] time up to which the batteries have been integrated (topology clock).
+        self._power_time_s = 0.0
+        self.workload: PoissonWorkload | TraceWorkload | None = None
+        self.stats = EpisodeStats()
+        self.last_outcome: Outcome | None = None
+        #: The current topology bucket's state (None before reset).
+        self.topology: TopologyState | None = None
+        #: (M,) batteries above the compute threshold (data centres always).
+        self._power_ok = np.ones(self.n_nodes, dtype=bool)
 
     # ------------------------------------------------------------------------------------------------------------
     # Reset.
@@ -258,7 +242,7 @@ class Simulator:
         self.time_s = self.start_time_s
         # 2. Link state (failure process and cached snapshots).
         self.network.reset(link_rng)
-        self._bucket = None
+        self.topology = None
         # 3. Power.
         p = cfg.power
         soc0 = power_rng.uniform(p.initial_soc_min, p.initial_soc_max, size=self.n_sat)
@@ -273,7 +257,7 @@ class Simulator:
         # 5. Queues.
         self.compute.reset()
         self.stats = EpisodeStats()
-        self.last_outcome: Outcome | None = None
+        self.last_outcome = None
         self.job = self.workload.next_job()
         if self.job is None:
             raise ValueError("workload.trace_path: the trace has no jobs")
@@ -320,63 +304,93 @@ class Simulator:
         return ~in_shadow(sat_ecef_km, self.sun_direction_ecef(time_s), model=self.config.power.shadow_model)
 
     def _sync_topology(self, time_s: float) -> None:
-        dt = self.config.episode.topology_dt_s
-        bucket = math.floor(time_s / dt)
-        if bucket == self._bucket:
+        """Enter the bucket of ``time_s``: integrate the batteries to its start, then build its state."""
+        bucket = math.floor(time_s / self.config.episode.topology_dt_s)
+        if self.topology is not None and bucket == self.topology.bucket:
             return
-        bucket_start_s = bucket * dt
-        snap = self.network.snapshot(time_s)
+        bucket_start_s = bucket * self.config.episode.topology_dt_s
         # Batteries: integrate from the last update to this bucket's start with the sunlight of the bucket we leave.
-        if self._bucket is not None:
+        if self.topology is not None:
             elapsed = max(bucket_start_s - self._power_time_s, 0.0)
             if elapsed > 0:
-                self.batteries.advance(elapsed, self.sunlit)
+                self.batteries.advance(elapsed, self.topology.sunlit)
             self._power_time_s = max(bucket_start_s, self._power_time_s)
-        self._bucket = bucket
-        self.snapshot = snap
+        self.topology = self._topology_state(bucket, time_s)
+        self._refresh_power_ok()
+        self.topology_version += 1
+
+    def _topology_state(self, bucket: int, time_s: float) -> TopologyState:
+        """The :class:`TopologyState` of ``bucket`` (``time_s`` lies in it)."""
+        bucket_start_s = bucket * self.config.episode.topology_dt_s
+        snap = self.network.snapshot(time_s)
         ok = snap.sat_ok
-        self.sunlit = self._sunlit(snap.sat_ecef_km, bucket_start_s) & ok
+        sunlit = self._sunlit(snap.sat_ecef_km, bucket_start_s) & ok
         lookahead = self.config.power.eclipse_lookahead_s
         if lookahead > 0:
             future_ecef, _, _ = self.constellation.propagate(bucket_start_s + lookahead)
-            self.sunlit_soon = self._sunlit(future_ecef, bucket_start_s + lookahead) & ok
+            sunlit_soon = self._sunlit(future_ecef, bucket_start_s + lookahead) & ok
         else:
-            self.sunlit_soon = self.sunlit
+            sunlit_soon = sunlit
         up = snap.isl_up
         up_count = np.bincount(self.network.pairs[up].ravel(), minlength=self.n_sat) if up.any() else \
             np.zeros(self.n_sat, int)
-        self.isl_up_fraction = np.minimum(up_count / 4.0, 1.0)
-        self.node_ecef_km = np.concatenate([snap.sat_ecef_km, self.dc_ecef_km])
-        self._sat_ok = self.sat_has_compute & ok
-        self._site_rows: dict[int, tuple[NDArray, NDArray, NDArray, NDArray, bool]] = {}
-        self._refresh_power_ok()
-        self._satellite_order: dict[int, NDArray[np.int64]] = {}
-        self.topology_version += 1
+        return TopologyState(
+            bucket=bucket, snapshot=snap, sunlit=sunlit, sunlit_soon=sunlit_soon,
+            isl_up_fraction=np.minimum(up_count / float(ISL_TERMINALS), 1.0),
+            node_ecef_km=np.concatenate([snap.sat_ecef_km, self.dc_ecef_km]),
+            sat_ok=self.sat_has_compute & ok)
 
-    def _site_row(self, site: int, complete: bool = False) -> tuple[NDArray, NDArray, NDArray, NDArray, bool]:
+    # Read-only views of the current bucket (render, observations, agents' lookahead).
+    @property
+    def snapshot(self) -> NetworkSnapshot:
+        """The current bucket's :class:`~orbitcloud_env.network.NetworkSnapshot`."""
+        return self.topology.snapshot
+
+    @property
+    def sunlit(self) -> NDArray[np.bool_]:
+        """(N,) satellites in sunlight in the current bucket."""
+        return self.topology.sunlit
+
+    @property
+    def sunlit_soon(self) -> NDArray[np.bool_]:
+        """(N,) satellites in sunlight ``power.eclipse_lookahead_s`` after the current bucket's start."""
+        return self.topology.sunlit_soon
+
+    @property
+    def isl_up_fraction(self) -> NDArray[np.float64]:
+        """(N,) share of each satellite's ISL terminals whose link is up."""
+        return self.topology.isl_up_fraction
+
+    @property
+    def node_ecef_km(self) -> NDArray[np.float64]:
+        """[km] (M, 3) Earth-fixed node positions, satellites then data centres."""
+        return self.topology.node_ecef_km
+
+    def _site_row(self, site: int, complete: bool = False) -> SiteRow:
         """Per-node bases of the job view for ``site`` in this bucket, routed on first use and cached:
         (one-way delay [ms], round-trip estimate [ms], reachable with compute, direct access), each (M,), and
         whether the route is complete (else exact only within the partial-route limit)."""
-        row = self._site_rows.get(site)
+        topo = self.topology
+        row = topo.site_rows.get(site)
         if row is None or (complete and not row[4]):
-            snap = self.snapshot
+            snap = topo.snapshot
             delay = snap.site_delay_ms(site, np.inf if complete else self._partial_route_ms)
             if snap.route_limit_ms(site) < np.inf and np.count_nonzero(delay < np.inf) < self.candidate_pool_size:
                 delay = snap.site_delay_ms(site)  # too few satellites within the limit: route completely
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
             reach = np.isfinite(inbound)
-            reach[: self.n_sat] &= self._sat_ok
+            reach[: self.n_sat] &= topo.sat_ok
             direct = np.concatenate([snap.gsl_visible[site], np.ones(self.n_dc, bool)])
             row = (inbound, 2.0 * inbound, reach, direct, snap.route_limit_ms(site) == np.inf)
-            self._site_rows[site] = row
+            topo.site_rows[site] = row
         return row
 
     def satellite_order(self, site: int) -> NDArray[np.int64]:
         """The ``candidate_pool_size`` satellites of lowest estimated latency from ``site`` in the current bucket,
         sorted. Cached per bucket and site. Unreachable satellites sort last (their latency is infinite)."""
         count = self.candidate_pool_size
-        key = site
-        order = self._satellite_order.get(key)
+        orders = self.topology.satellite_order
+        order = orders.get(site)
         if order is None:
             base = self._site_row(site)[1][: self.n_sat]
             if count < base.shape[0]:
@@ -384,7 +398,7 @@ class Simulator:
                 order = part[np.argsort(base[part], kind="stable")]
             else:
                 order = np.argsort(base, kind="stable")
-            self._satellite_order[key] = order
+            orders[site] = order
         return order
 
     def _refresh_power_ok(self) -> None:
@@ -430,12 +444,12 @@ class Simulator:
         if node is not None and not view.complete and view.inbound_ms[node] == np.inf:
             view = self.node_view(complete=True)  # a node beyond the partial route: look at it completely
         if node is None:
-            out = Outcome(job, -1, "rejected", 0.0, _zero_breakdown(), 0.0)
+            out = Outcome(job, -1, JobOutcome.REJECTED, 0.0, LatencyBreakdown(), 0.0)
         elif node < self.n_sat:
             out = self._place_on_satellite(job, int(node), view)
         else:
             out = self._place_on_datacentre(job, int(node), view)
-        self.stats.record(out, node is not None and node >= self.n_sat)
+        self.stats.record(out.outcome, out.latency_ms, out.energy_j, node is not None and node >= self.n_sat)
         self.last_outcome = out
         nxt = self.workload.next_job()
         self.job = nxt
@@ -463,20 +477,18 @@ class Simulator:
         route_ms = inbound_ms - tx_in
         uplink_ms = float(self.snapshot.gsl_slant_km[s, route[0]]) / C_KM_S * 1e3 if route else route_ms
         back = self.network.snapshot(finish_s).delay_ms(s, node, self._partial_route_ms)
-        breakdown = {
-            "uplink": uplink_ms,
-            "isl": route_ms - uplink_ms,
-            "transfer": tx_in + job.output_mb * self._gsl_ms_per_mb,
-            "queue": (start_s - (t + inbound_ms * 1e-3)) * 1e3,
-            "compute": compute_ms,
-            "return": back if back < np.inf else 0.0,
-        }
+        parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
+                     transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
+                     queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
         if back == np.inf:
-            breakdown["total"] = 0.0
-            return Outcome(job, node, "dropped", 0.0, breakdown, energy_j, route)
+            return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j, route)
         total = (finish_s - t) * 1e3 + back + job.output_mb * self._gsl_ms_per_mb
-        breakdown["total"] = total
-        return Outcome(job, node, "met" if total <= job.deadline_ms else "missed", total, breakdown, energy_j, route)
+        return Outcome(job, node, self._deadline_outcome(total, job), total,
+                       LatencyBreakdown(**parts, return_ms=back, total_ms=total), energy_j, route)
+
+    @staticmethod
+    def _deadline_outcome(total_ms: float, job: Job) -> JobOutcome:
+        return JobOutcome.MET if total_ms <= job.deadline_ms else JobOutcome.MISSED
 
     def _place_on_datacentre(self, job: Job, node: int, view: NodeView) -> Outcome:
         t = self.time_s
@@ -488,10 +500,9 @@ class Simulator:
         compute_ms = (finish_s - start_s) * 1e3
         energy_j = self.compute.energy_j(node, compute_ms * 1e-3)
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
-        breakdown = {"uplink": fibre_ms, "isl": 0.0, "transfer": tx_in + tx_out,
-                     "queue": (start_s - arrival_s) * 1e3, "compute": compute_ms, "return": fibre_ms,
-                     "total": total}
-        return Outcome(job, node, "met" if total <= job.deadline_ms else "missed", total, breakdown, energy_j)
+        breakdown = LatencyBreakdown(uplink_ms=fibre_ms, transfer_ms=tx_in + tx_out, queue_ms=(start_s - arrival_s) * 1e3,
+                                     compute_ms=compute_ms, return_ms=fibre_ms, total_ms=total)
+        return Outcome(job, node, self._deadline_outcome(total, job), total, breakdown, energy_j)
 
     # ------------------------------------------------------------------------------------------------------------
     # Views for users.
@@ -505,6 +516,3 @@ class Simulator:
         """[s] simulated time since reset."""
         return self.time_s - self.start_time_s
 
-
-def _zero_breakdown() -> dict[str, float]:
-    return {"uplink": 0.0, "isl": 0.0, "transfer": 0.0, "queue": 0.0, "compute": 0.0, "return": 0.0, "total": 0.0}

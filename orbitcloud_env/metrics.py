@@ -1,0 +1,149 @@
+"""What happened to each job, and the episode metrics computed from it: one definition for the env and evaluation.
+
+No Gymnasium here. A job's fate is a :class:`JobOutcome`; its latency is a :class:`LatencyBreakdown` [ms]; the
+episode metrics are one pure function, :func:`episode_metrics`, of the per-job records (the env's running
+:class:`EpisodeStats` and ``agents``' evaluation both call it). Definitions: docs/env_contract.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["JobOutcome", "LatencyBreakdown", "EpisodeStats", "episode_metrics", "METRIC_KEYS"]
+
+
+class JobOutcome(str, enum.Enum):
+    """The fate of one job (a ``str`` enum: ``JobOutcome.MET == "met"``).
+
+    - ``MET``: served, result back at the user's site within the deadline;
+    - ``MISSED``: served, but after the deadline;
+    - ``DROPPED``: computed, but the result could not be returned (no path at the finish time);
+    - ``REJECTED``: not placed (the reject action, or an invalid one).
+    """
+
+    MET = "met"
+    MISSED = "missed"
+    DROPPED = "dropped"
+    REJECTED = "rejected"
+
+    @property
+    def served(self) -> bool:
+        """True when the job ran and its result came back (met or missed)."""
+        return self in (JobOutcome.MET, JobOutcome.MISSED)
+
+    @property
+    def placed(self) -> bool:
+        """True when the job was placed on a node (everything but a rejection)."""
+        return self is not JobOutcome.REJECTED
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyBreakdown:
+    """Where a job's time went, each in [ms] (event clock); zeros for a rejected job.
+
+    ``total_ms`` is arrival to result back at the site; 0 when the result was dropped. For a data centre, uplink
+    and return are the one-way fibre delay and ``isl_ms`` is 0.
+    """
+
+    uplink_ms: float = 0.0
+    isl_ms: float = 0.0
+    transfer_ms: float = 0.0
+    queue_ms: float = 0.0
+    compute_ms: float = 0.0
+    return_ms: float = 0.0
+    total_ms: float = 0.0
+
+    #: Keys of :meth:`as_dict` (``info["latency_breakdown_ms"]``), in order.
+    KEYS = ("uplink", "isl", "transfer", "queue", "compute", "return", "total")
+
+    def as_dict(self) -> dict[str, float]:
+        """``{"uplink": ms, "isl": ms, ...}``: the env's ``info["latency_breakdown_ms"]``."""
+        return {"uplink": self.uplink_ms, "isl": self.isl_ms, "transfer": self.transfer_ms,
+                "queue": self.queue_ms, "compute": self.compute_ms, "return": self.return_ms,
+                "total": self.total_ms}
+
+
+#: Keys of :func:`episode_metrics`, in order.
+METRIC_KEYS: tuple[str, ...] = (
+    "n_jobs", "mean_latency_ms", "median_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
+    "drop_rate", "success_rate", "energy_j_per_job", "orbital_share", "episode_return",
+)
+
+
+def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Iterable[float],
+                    placed_energy_j: Iterable[float], orbital_served: int,
+                    episode_return: float) -> dict[str, float]:
+    """The episode metrics of docs/env_contract.md from per-job records.
+
+    Args:
+        outcomes: every decided job's outcome, in order.
+        served_latency_ms: [ms] total latency of each served (met or missed) job.
+        placed_energy_j: [J] compute energy of each placed (not rejected) job; summed in order.
+        orbital_served: [-] served jobs that ran on a satellite.
+        episode_return: [-] sum of the rewards.
+
+    Returns:
+        ``{key: float}`` with the keys of :data:`METRIC_KEYS`. Rates over no jobs are 0.
+    """
+    counts = {o: 0 for o in JobOutcome}
+    for o in outcomes:
+        counts[JobOutcome(o)] += 1
+    n_jobs = sum(counts.values())
+    met, missed = counts[JobOutcome.MET], counts[JobOutcome.MISSED]
+    dropped, rejected = counts[JobOutcome.DROPPED], counts[JobOutcome.REJECTED]
+    n = max(n_jobs, 1)
+    placed = n_jobs - rejected
+    served = met + missed
+    lat = np.asarray(served_latency_ms if isinstance(served_latency_ms, (array, np.ndarray))
+                     else list(served_latency_ms), dtype=np.float64)
+    energy_j = sum(placed_energy_j, 0.0)  # in order, as a running sum
+    return {
+        "n_jobs": float(n_jobs),
+        "mean_latency_ms": float(lat.mean()) if lat.size else 0.0,
+        "median_latency_ms": float(np.median(lat)) if lat.size else 0.0,
+        "p95_latency_ms": float(np.percentile(lat, 95)) if lat.size else 0.0,
+        "deadline_miss_rate": (missed + dropped) / placed if placed else 0.0,
+        "rejection_rate": rejected / n,
+        "drop_rate": dropped / n,
+        "success_rate": met / n,
+        "energy_j_per_job": energy_j / placed if placed else 0.0,
+        "orbital_share": orbital_served / served if served else 0.0,
+        "episode_return": float(episode_return),
+    }
+
+
+@dataclass
+class EpisodeStats:
+    """Running per-job records of an episode (compact arrays), turned into metrics by :func:`episode_metrics`."""
+
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    latencies_ms: array = field(default_factory=lambda: array("d"))  # [ms] served jobs
+    energies_j: array = field(default_factory=lambda: array("d"))  # [J] placed jobs
+    orbital_served: int = 0
+    episode_return: float = 0.0
+
+    @property
+    def n_jobs(self) -> int:
+        return len(self.outcomes)
+
+    def record(self, outcome: JobOutcome, latency_ms: float, energy_j: float, is_ground: bool) -> None:
+        """Add one decided job."""
+        self.outcomes.append(outcome)
+        if outcome is JobOutcome.REJECTED:
+            return
+        self.energies_j.append(energy_j)
+        if outcome is JobOutcome.DROPPED:
+            return
+        self.latencies_ms.append(latency_ms)
+        if not is_ground:
+            self.orbital_served += 1
+
+    def metrics(self) -> dict[str, float]:
+        """The episode metrics so far (definitions in docs/env_contract.md)."""
+        return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
+                               self.episode_return)

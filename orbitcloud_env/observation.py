@@ -1,0 +1,126 @@
+"""The observation type of OrbitCloud: per-row node features and the job's features, normalised where declared.
+
+See the env docstring (``help(orbitcloud_env.OrbitCloudEnv)``) and docs/env_contract.md for the table of keys.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from orbitcloud_env.simulator import POSITION_SCALE_KM, NodeView, Simulator
+
+__all__ = ["NodeObservation", "NODE_KEYS", "POSITION_KEYS", "UNIT_NODE_KEYS", "TIME_NODE_KEYS",
+           "N_JOB_BASE_FEATURES"]
+
+#: Number of job features before the one-hot job class (see :class:`NodeObservation`).
+N_JOB_BASE_FEATURES = 8
+#: Per-node observation keys, each of shape (M,), by range: [-1, 1], [0, 1] and [0, time_clip].
+POSITION_KEYS = ("node_x", "node_y", "node_z")
+UNIT_NODE_KEYS = ("node_sunlit", "node_soc", "node_sunlit_soon", "node_isl_up", "node_direct", "node_queue",
+                  "node_is_ground", "node_valid")
+TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
+#: All per-node keys, in the row order of the observation's feature matrix.
+NODE_KEYS = POSITION_KEYS + UNIT_NODE_KEYS + TIME_NODE_KEYS
+_ROW = {key: i for i, key in enumerate(NODE_KEYS)}
+
+
+
+
+class NodeObservation:
+    """Builds the observation dict for the rows chosen by the action type (see the env docstring's table)."""
+
+    def __init__(self, sim: Simulator, n_rows: int) -> None:
+        self.sim = sim
+        self.n_rows = n_rows
+        self.time_clip = float(sim.config.episode.time_clip)
+        self.n_classes = len(sim.job_class_names)
+        m, c = n_rows, self.time_clip
+        f32 = np.float32
+        unit = {key: spaces.Box(0.0, 1.0, (m,), f32) for key in UNIT_NODE_KEYS}
+        self._space = spaces.Dict({
+            **{key: spaces.Box(-1.0, 1.0, (m,), f32) for key in POSITION_KEYS},
+            **unit,
+            **{key: spaces.Box(0.0, c, (m,), f32) for key in TIME_NODE_KEYS},
+            "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
+        })
+
+        m_all = sim.n_nodes
+        #: (F, M) float32 features of every node, one row per key of NODE_KEYS; gathered by row each step.
+        self._matrix = np.zeros((len(NODE_KEYS), m_all), dtype=np.float32)
+        n_sat = sim.n_sat
+        for key in ("node_sunlit", "node_soc", "node_sunlit_soon"):
+            self._matrix[_ROW[key], n_sat:] = 1.0  # ground nodes: always powered
+        self._matrix[_ROW["node_is_ground"]] = sim.is_ground
+        self._inv_queue_limit = (1.0 / sim.compute.queue_limit).astype(np.float32)
+        self._topology_version = -1
+        self._site_lat_lon = [(float(a), float(b)) for a, b in zip(sim.sites.lat_deg, sim.sites.lon_deg)]
+        self._one_hot = [[1.0 if i == c else 0.0 for i in range(self.n_classes)] for c in range(self.n_classes)]
+
+    def space(self) -> spaces.Dict:
+        return self._space
+
+    def observe(self, view: NodeView, rows: NDArray[np.int64] | None) -> dict[str, NDArray[np.float32]]:
+        """The observation for the current job; ``rows`` are global nodes (-1 padding), None for all nodes.
+
+        Rows that change with the topology bucket live in a persistent (F, M) float32 matrix (the battery row is
+        rewritten every step, since each placement draws energy); the per-job rows are computed only for the
+        listed nodes.
+        """
+        sim, clip = self.sim, self.time_clip
+        if self._topology_version != sim.topology_version:
+            self._refresh_bucket_rows()
+        self._matrix[_ROW["node_soc"], : sim.n_sat] = sim.batteries.soc
+        if rows is None:
+            out = self._matrix.copy()
+            idx = slice(None)
+        else:
+            idx = np.maximum(rows, 0)
+            out = self._matrix[:, idx]
+        inv_deadline = 1.0 / sim.job.deadline_ms
+        out[_ROW["node_direct"]] = view.direct[idx]
+        out[_ROW["node_queue"]] = sim.compute.held[idx] * self._inv_queue_limit[idx]
+        out[_ROW["node_valid"]] = view.valid[idx]
+        for key, value in (("node_wait", view.wait_ms), ("node_latency", view.latency_ms),
+                           ("node_compute", view.compute_ms)):
+            row = out[_ROW[key]]
+            np.multiply(value[idx], inv_deadline, out=row, casting="same_kind")
+            np.minimum(row, clip, out=row)
+        if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
+            out[:, rows < 0] = 0.0
+        obs = dict(zip(NODE_KEYS, out))
+        obs["job"] = self._job_features()
+        return obs
+
+    def _refresh_bucket_rows(self) -> None:
+        """Rows that change only with the topology bucket: position, sunlight, ISLs."""
+        sim, mat, n_sat = self.sim, self._matrix, self.sim.n_sat
+        pos = sim.node_ecef_km.T / POSITION_SCALE_KM
+        for i, key in enumerate(POSITION_KEYS):
+            np.clip(pos[i], -1.0, 1.0, out=mat[_ROW[key]], casting="same_kind")
+        mat[_ROW["node_sunlit"], :n_sat] = sim.sunlit
+        mat[_ROW["node_sunlit_soon"], :n_sat] = sim.sunlit_soon
+        mat[_ROW["node_isl_up"], :n_sat] = sim.isl_up_fraction
+        self._topology_version = sim.topology_version
+
+    def _job_features(self) -> NDArray[np.float32]:
+        sim = self.sim
+        job = sim.job
+        lat_deg, lon_deg = self._site_lat_lon[job.site]
+        lon = math.radians(lon_deg)
+        utc_hour = ((sim.epoch_second_of_day_utc + sim.time_s) / 3600.0) % 24.0
+        local_hour = (utc_hour + lon_deg / 15.0) % 24.0
+        f = [
+            min(math.log10(1.0 + job.work_gflop) / 6.0, 1.0),
+            min(math.log10(1.0 + job.input_mb) / 4.0, 1.0),
+            min(math.log10(1.0 + job.output_mb) / 4.0, 1.0),
+            min(max(math.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0), 1.0),
+            lat_deg / 90.0,
+            math.sin(lon),
+            math.cos(lon),
+            min(local_hour / 24.0, 1.0),
+        ] + self._one_hot[job.job_class]
+        return np.array(f, dtype=np.float32)
