@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import LinksConfig
+from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
@@ -99,7 +100,9 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
     sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
     links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
-    pointing. No links between shells. A TLE shell (plane unknown) links each satellite to its nearest
+    pointing. No links between shells. A shell inferred from a catalogue (:class:`CatalogueShell`) links its
+    operational satellites by :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest
+    in phase in the adjacent planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each satellite to its nearest
     neighbours at the constellation epoch: the 4 nearest of each satellite are candidates, accepted
     shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
     propagation fails at the epoch get none.
@@ -113,6 +116,13 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     for s, info in enumerate(constellation.shells):
         idx = np.nonzero(shell_of == s)[0]
         if idx.size == 0:
+            continue
+        if isinstance(info, CatalogueShell):
+            if not info.meshable:
+                continue
+            idx = idx[constellation.operational[idx] & (constellation.plane[idx] >= 0)]
+            if idx.size >= 2:
+                pairs.append(plus_grid_pairs(idx, constellation.plane[idx], constellation.u_deg[idx], info.plane_links))
             continue
         if info is None:
             if tle_pos is None:
