@@ -474,6 +474,28 @@ class Constellation:
         )
 
     @classmethod
+    def from_config(cls, config: ConstellationConfig) -> "Constellation":
+        """The constellation of a scenario's ``constellation`` section: its TLE file (structure inferred, see
+        :meth:`from_tle`) when ``tle_path`` is set, else its Walker shells combined (shell i named ``S{i}-``).
+
+        Reads ``keep_non_operational`` (default False) and ``min_shell_sats`` (default
+        ``catalogue.MIN_SHELL_SATS``) when the config has them.
+        """
+        if not isinstance(config, ConstellationConfig):
+            raise ValueError(f"config: expected a ConstellationConfig, got {type(config).__name__}")
+        if config.tle_path is not None:
+            return cls.from_tle(
+                config.tle_path, keep_non_operational=bool(getattr(config, "keep_non_operational", False)),
+                min_shell_sats=int(getattr(config, "min_shell_sats", _cat.MIN_SHELL_SATS)),
+            )
+        shells = [
+            cls.walker_delta(s.planes, s.sats_per_plane, s.altitude_km, s.inclination_deg, phasing=s.phasing,
+                             epoch=config.epoch, raan_spread_deg=s.raan_spread_deg, name_prefix=f"S{i}-")
+            for i, s in enumerate(config.shells)
+        ]
+        return shells[0] if len(shells) == 1 else cls.combine(*shells)
+
+    @classmethod
     def combine(cls, *constellations: "Constellation") -> "Constellation":
         """Concatenate constellations (shells) in order; satellite ids follow that order.
 

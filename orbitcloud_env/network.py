@@ -46,6 +46,8 @@ __all__ = [
     "build_snapshot",
     "shortest_delays",
     "Network",
+    "satellite_faults",
+    "FAULT_REASONS",
     "DEFAULT_ISL_CAPACITY_GBPS",
     "DEFAULT_GSL_CAPACITY_GBPS",
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -62,6 +64,22 @@ DEFAULT_MIN_ELEVATION_DEG: float = LinksConfig.min_elevation_deg
 _MIN_EDGE_MS: float = 1e-9
 #: [-] Most ISLs per satellite (four laser terminals).
 _MAX_ISL_DEGREE: int = 4
+#: [km] Sanity band of a satellite's geocentric radius minus the equatorial radius. LEO is 160-2,000 km
+#: (config.MIN/MAX_ALTITUDE_KM); the band is wider by the Earth's flattening (21 km at the poles) and SGP4's
+#: short-period terms, and catches the 10^5-10^14 km positions SGP4 returns, without an error, for decayed
+#: element sets.
+SANE_ALTITUDE_KM: tuple[float, float] = (100.0, 2500.0)
+#: [km/s] Sanity band of Earth-fixed speed: circular LEO speeds are 6.9-7.85 km/s inertial
+#: (sqrt(MU/r) at 2,000-160 km), and Earth rotation changes them by at most 0.6 km/s (omega * r).
+SANE_SPEED_KM_S: tuple[float, float] = (5.5, 8.6)
+#: Reasons of :func:`satellite_faults` codes (index = code); code 0 is a usable satellite.
+FAULT_REASONS: tuple[str, ...] = (
+    "ok",
+    "not operational (catalogue status)",
+    "SGP4 error",
+    "altitude outside the LEO sanity band",
+    "speed outside the LEO sanity band",
+)
 
 _MS_PER_KM: float = 1e3 / C_KM_S
 
@@ -148,6 +166,34 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
     allp = np.sort(allp, axis=1)
     return np.unique(allp, axis=0).astype(np.int64)
+
+
+def satellite_faults(
+    sat_ecef_km: NDArray[np.float64],
+    sat_vel_ecef_km_s: NDArray[np.float64],
+    sgp4_ok: NDArray[np.bool_],
+    operational: NDArray[np.bool_] | None = None,
+) -> NDArray[np.uint8]:
+    """Per-satellite fault code of one topology bucket (index into :data:`FAULT_REASONS`; 0: usable).
+
+    A satellite is down when it is not operational (catalogue status), SGP4 flagged an error, its radius lies
+    outside ``EARTH_RADIUS_EQ_KM + SANE_ALTITUDE_KM`` [km] or its Earth-fixed speed outside ``SANE_SPEED_KM_S``
+    [km/s]. SGP4 keeps returning positions for decayed or very old element sets, 10^5 km and more away, without an
+    error; this gate keeps them out of routing and compute.
+
+    Args:
+        sat_ecef_km: [km] (N, 3); sat_vel_ecef_km_s: [km/s] (N, 3); sgp4_ok: (N,) bool;
+        operational: (N,) bool, default all.
+    """
+    r = np.sqrt(np.einsum("nk,nk->n", sat_ecef_km, sat_ecef_km)) - EARTH_RADIUS_EQ_KM
+    v = np.sqrt(np.einsum("nk,nk->n", sat_vel_ecef_km_s, sat_vel_ecef_km_s))
+    code = np.zeros(r.shape[0], np.uint8)
+    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = 4
+    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = 3
+    code[~np.asarray(sgp4_ok, bool)] = 2
+    if operational is not None:
+        code[~np.asarray(operational, bool)] = 1
+    return code
 
 
 def isl_state(
@@ -309,7 +355,9 @@ class NetworkSnapshot:
 
     Attributes:
         time_s: [s] start of the bucket, seconds since the constellation epoch.
-        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, SGP4 succeeded.
+        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, usable this bucket: operational, SGP4
+        succeeded and physically sane (the simulator routes and computes only through these);
+        sat_fault: (N,) uint8 reason code when not (index into :data:`FAULT_REASONS`, 0: ok).
         pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
         isl_distance_km: (E,) [km].
         site_lat_deg, site_lon_deg: (S,) [deg].
@@ -338,10 +386,13 @@ class NetworkSnapshot:
         isl_capacity_gbps: float,
         gsl_capacity_gbps: float,
         graph: csr_matrix | None = None,
+        sat_fault: NDArray[np.uint8] | None = None,
     ):
         self.time_s = float(time_s)
         self.sat_ecef_km = _readonly(sat_ecef_km)
         self.sat_ok = _readonly(sat_ok)
+        self.sat_fault = _readonly(np.where(self.sat_ok, 0, 2).astype(np.uint8) if sat_fault is None
+                                   else np.array(sat_fault, dtype=np.uint8))
         self.pairs = _readonly(pairs)
         self.isl_up = _readonly(isl_up)
         self.isl_distance_km = _readonly(isl_distance_km)
@@ -482,7 +533,7 @@ class NetworkSnapshot:
     def to_networkx(self) -> nx.Graph:
         """The snapshot as an undirected networkx Graph (for inspection and rendering).
 
-        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``), sites ``"site:<i>"`` (``kind="site"``,
+        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``, ``fault`` reason), sites ``"site:<i>"`` (``kind="site"``,
         ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``) and visible GSLs (``kind="gsl"``),
         each with ``distance_km``, ``delay_ms`` (the routing weight) and ``capacity_gbps``.
 
@@ -490,7 +541,10 @@ class NetworkSnapshot:
         it with networkx, search from one site in ``G.subgraph(range(N) | {that site})``.
         """
         g = nx.Graph()
-        g.add_nodes_from((i, {"kind": "satellite", "ok": bool(ok)}) for i, ok in enumerate(self.sat_ok.tolist()))
+        g.add_nodes_from(
+            (i, {"kind": "satellite", "ok": bool(ok), "fault": FAULT_REASONS[f]})
+            for i, (ok, f) in enumerate(zip(self.sat_ok.tolist(), self.sat_fault.tolist()))
+        )
         g.add_nodes_from(
             (f"site:{s}", {"kind": "site", "lat_deg": la, "lon_deg": lo})
             for s, (la, lo) in enumerate(zip(self.site_lat_deg.tolist(), self.site_lon_deg.tolist()))
@@ -582,6 +636,7 @@ def build_snapshot(
     isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
     gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
     lazy_routing: bool = False,
+    sat_fault: ArrayLike | None = None,
 ) -> NetworkSnapshot:
     """Compute GSL visibility and shortest delays from every site for one topology bucket.
 
@@ -598,6 +653,7 @@ def build_snapshot(
         isl_capacity_gbps: [Gbit/s] per ISL. gsl_capacity_gbps: [Gbit/s] per satellite's ground links.
         lazy_routing: route each site only when its delays are first asked for
             (:meth:`NetworkSnapshot.site_delay_ms`); same results, less work when few sites send traffic.
+        sat_fault: (N,) uint8 reason codes of the satellites that are not ok (:func:`satellite_faults`).
     """
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
@@ -620,7 +676,7 @@ def build_snapshot(
         time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
         site_lat_deg=lat, site_lon_deg=lon, gsl_visible=visible, gsl_slant_km=slant,
         site_sat_delay_ms=d, predecessors=pred,
-        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph,
+        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph, sat_fault=sat_fault,
     )
 
 
@@ -661,13 +717,13 @@ class Network:
         site_lat_deg: ArrayLike,
         site_lon_deg: ArrayLike,
         *,
-        min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
-        isl_max_range_km: float = 5000.0,
-        atmosphere_margin_km: float = 80.0,
-        isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
-        gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
-        failure_rate_per_hour: float = 0.0,
-        repair_time_s: float = 600.0,
+        min_elevation_deg: float = LinksConfig.min_elevation_deg,
+        isl_max_range_km: float = LinksConfig.isl_max_range_km,
+        atmosphere_margin_km: float = LinksConfig.atmosphere_margin_km,
+        isl_capacity_gbps: float = LinksConfig.isl_capacity_gbps,
+        gsl_capacity_gbps: float = LinksConfig.gsl_capacity_gbps,
+        failure_rate_per_hour: float = LinksConfig.isl_failure_rate_per_hour,
+        repair_time_s: float = LinksConfig.isl_repair_time_s,
         rng: np.random.Generator | None = None,
         topology_dt_s: float = 10.0,
         lazy_routing: bool = False,
@@ -702,9 +758,40 @@ class Network:
         self.lazy_routing = bool(lazy_routing)
         self.cache_buckets = cache_buckets
         self.pairs = _readonly(plus_grid_isls(constellation))
+        self._operational = constellation.operational
         self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
         self._restart_failures()
+
+    @classmethod
+    def from_config(
+        cls,
+        constellation: Constellation,
+        site_lat_deg: ArrayLike,
+        site_lon_deg: ArrayLike,
+        links: LinksConfig,
+        *,
+        rng: np.random.Generator | None = None,
+        topology_dt_s: float = 10.0,
+        lazy_routing: bool = False,
+        cache_buckets: int = 4,
+    ) -> "Network":
+        """A network whose link figures come from a validated :class:`~orbitcloud_env.config.LinksConfig`.
+
+        Args:
+            constellation: the satellites; site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
+            links: the scenario's ``links`` section (elevation mask, ISL range, margin, capacities, failures).
+            rng, topology_dt_s, lazy_routing, cache_buckets: as in :class:`Network` ([s] for the bucket length).
+        """
+        if not isinstance(links, LinksConfig):
+            raise ValueError(f"links: expected a LinksConfig, got {type(links).__name__}")
+        return cls(
+            constellation, site_lat_deg, site_lon_deg, min_elevation_deg=links.min_elevation_deg,
+            isl_max_range_km=links.isl_max_range_km, atmosphere_margin_km=links.atmosphere_margin_km,
+            isl_capacity_gbps=links.isl_capacity_gbps, gsl_capacity_gbps=links.gsl_capacity_gbps,
+            failure_rate_per_hour=links.isl_failure_rate_per_hour, repair_time_s=links.isl_repair_time_s,
+            rng=rng, topology_dt_s=topology_dt_s, lazy_routing=lazy_routing, cache_buckets=cache_buckets,
+        )
 
     @property
     def n_sites(self) -> int:
@@ -770,12 +857,14 @@ class Network:
             return snap
         failed = self._failed_at(b)
         t0 = b * self.topology_dt_s
-        pos, _, ok = self.constellation.propagate(t0)
+        pos, vel, sgp4_ok = self.constellation.propagate(t0)
+        fault = satellite_faults(pos, vel, sgp4_ok, self._operational)
+        ok = fault == 0
         up, dist = isl_state(pos, self.pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         snap = build_snapshot(
             t0, pos, ok, self.pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
-            lazy_routing=self.lazy_routing,
+            lazy_routing=self.lazy_routing, sat_fault=fault,
         )
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
@@ -783,5 +872,16 @@ class Network:
         return snap
 
     def network_graph(self, time_s: float) -> nx.Graph:
-        """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s]."""
-        return self.snapshot(time_s).to_networkx()
+        """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s].
+
+        Satellite nodes also carry ``shell`` and ``plane`` (-1 when unknown or not operational) and
+        ``operational`` (catalogue status; ``ok`` is whether the satellite is usable in this bucket).
+        """
+        g = self.snapshot(time_s).to_networkx()
+        c = self.constellation
+        for i, (sh, pl, op) in enumerate(zip(c.shell.tolist(), c.plane.tolist(), c.operational.tolist())):
+            node = g.nodes[i]
+            node["shell"] = sh
+            node["plane"] = pl
+            node["operational"] = op
+        return g
