@@ -31,7 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
@@ -247,8 +247,9 @@ def gsl_visibility(
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """Which satellites each ground site sees above ``min_elevation_deg`` (WGS84 geodetic horizon).
 
-    Vectorised over all (site, satellite) pairs: for site position g, unit normal u and satellite r,
-    ``sin(elevation) = u.(r - g) / |r - g|``.
+    For site position g, unit normal u and satellite r, ``sin(elevation) = u.(r - g) / |r - g|``, evaluated on the
+    (site, satellite) pairs closer than the longest slant range at which any satellite could clear the mask
+    (a k-d tree query; ``_max_slant_km``), so the work grows with the visible pairs, not with S x N.
 
     Args:
         site_lat_deg: [deg] (S,) geodetic latitudes (sites on the ellipsoid surface).
@@ -257,7 +258,8 @@ def gsl_visibility(
         min_elevation_deg: [deg] elevation mask, in [0, 90).
 
     Returns:
-        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges.
+        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges, exact for every pair within the cut
+        radius (every visible pair) and ``np.inf`` beyond it (never visible).
     """
     if not (0.0 <= min_elevation_deg < 90.0):
         raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
@@ -267,15 +269,40 @@ def gsl_visibility(
         raise ValueError(f"sat_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
     g = geodetic_to_ecef(lat, lon)  # (S, 3)
     up = site_up_vectors(lat, lon)  # (S, 3)
-    # Inner dimension 3: explicit outer products beat BLAS (no thread start-up, no contention).
-    x, y, z = sats[:, 0][None, :], sats[:, 1][None, :], sats[:, 2][None, :]
-    upr = up[:, 0:1] * x + up[:, 1:2] * y + up[:, 2:3] * z - np.einsum("sk,sk->s", up, g)[:, None]  # u.(r - g)
-    gr = g[:, 0:1] * x + g[:, 1:2] * y + g[:, 2:3] * z
-    d2 = np.einsum("nk,nk->n", sats, sats)[None, :] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[:, None]
-    slant = np.sqrt(np.maximum(d2, 0.0))
-    visible = upr >= slant * math.sin(math.radians(min_elevation_deg))
-    visible &= upr > 0.0
+    n_s, n = g.shape[0], sats.shape[0]
+    visible = np.zeros((n_s, n), dtype=bool)
+    slant = np.full((n_s, n), np.inf)
+    if n_s == 0 or n == 0:
+        return visible, slant
+    r2 = np.einsum("nk,nk->n", sats, sats)
+    cut_km = _max_slant_km(float(np.sqrt(r2.max())), min_elevation_deg)
+    near = cKDTree(sats).query_ball_point(g, r=cut_km)
+    counts = np.fromiter((len(c) for c in near), dtype=np.int64, count=n_s)
+    if counts.sum() == 0:
+        return visible, slant
+    ss = np.repeat(np.arange(n_s), counts)
+    nn = np.fromiter((j for c in near for j in c), dtype=np.int64, count=int(counts.sum()))
+    x, y, z = sats[nn, 0], sats[nn, 1], sats[nn, 2]
+    ups, gs = up[ss], g[ss]
+    upr = ups[:, 0] * x + ups[:, 1] * y + ups[:, 2] * z - np.einsum("sk,sk->s", up, g)[ss]  # u.(r - g)
+    gr = gs[:, 0] * x + gs[:, 1] * y + gs[:, 2] * z
+    d2 = r2[nn] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[ss]
+    sl = np.sqrt(np.maximum(d2, 0.0))
+    vis = (upr >= sl * math.sin(math.radians(min_elevation_deg))) & (upr > 0.0)
+    slant[ss, nn] = sl
+    visible[ss, nn] = vis
     return visible, slant
+
+
+def _max_slant_km(r_max_km: float, min_elevation_deg: float) -> float:
+    """[km] Longest site-satellite distance at which a satellite at radius <= ``r_max_km`` can be seen at
+    ``min_elevation_deg``: ``sqrt(r^2 - R^2 cos^2 e) - R sin e`` for the smallest site radius R (the WGS84 polar
+    radius), with the elevation lowered by 1 deg (geodetic vs geocentric vertical differ by < 0.2 deg) and 50 km
+    added, so the cut never removes a visible pair."""
+    r_site = EARTH_RADIUS_EQ_KM * (1.0 - WGS84_FLATTENING)
+    e = math.radians(min_elevation_deg - 1.0)
+    r = max(r_max_km, r_site)
+    return math.sqrt(max(r * r - (r_site * math.cos(e)) ** 2, 0.0)) - r_site * math.sin(e) + 50.0
 
 
 # ------------------------------------------------------------------------------------------ failures
@@ -405,8 +432,9 @@ class NetworkSnapshot:
             if graph is None:
                 raise ValueError("graph: lazy routing (no site_sat_delay_ms) needs the routing graph")
             self._graph = graph
-            self._delay = np.full((n_sites, n), np.inf)
-            self._pred_all = np.full((n_sites, n + n_sites), -9999, dtype=np.int32)
+            # Rows are written by _route before any read (every reader routes its site first), so no fill.
+            self._delay = np.empty((n_sites, n))
+            self._pred_all = np.empty((n_sites, n + n_sites), dtype=np.int32)
             # [ms] per site: -1 not routed, a finite limit (row exact up to it), inf (complete row)
             self._routed_limit = np.full(n_sites, -1.0)
         else:
