@@ -53,6 +53,10 @@ DENSE_BIN_SATS = 5
 #: [km] A shell's altitude band is its peak's bins widened by this margin on both sides. Station-kept Starlink
 #: satellites of one shell sit within ~2 km of each other in the shipped catalogue (docs/physics_network.md).
 BAND_MARGIN_KM = 3.0
+#: [deg] Members of a shell whose inclination differs from the shell's median by more are outside its band (their
+#: RAAN drifts at another rate: d(RAAN)/dt is proportional to cos i); in the shipped catalogue a shell's members lie
+#: within 0.03 deg of its median.
+INCLINATION_TOL_DEG = 0.15
 #: [km] A smaller altitude peak within this distance of a shell belongs to it (outside its band: raising/lowering).
 MERGE_KM = 30.0
 #: [-] Default least number of satellites of a shell.
@@ -80,7 +84,7 @@ _MAX_DEGREE = 4
 _FILL_MAX_PHASE_DEG = 45.0
 
 STATUS_OPERATIONAL = "operational"
-STATUS_OUT_OF_BAND = "outside its shell's altitude band (raising or lowering)"
+STATUS_OUT_OF_BAND = "outside its shell's altitude or inclination band (raising, lowering or changing plane)"
 STATUS_NO_SHELL = "in no shell (no dense inclination/altitude group)"
 STATUS_SMALL_SHELL = "in a shell too small to mesh"
 STATUS_ONE_PER_PLANE = "in a shell with one satellite per plane (cannot mesh)"
@@ -299,6 +303,12 @@ def infer_structure(
             members = grp[(near == k) & (dmin <= MERGE_KM)]
             shell[members] = len(bands) + k
             status[members] = np.where(dmin[(near == k) & (dmin <= MERGE_KM)] == 0.0, STATUS_OPERATIONAL, STATUS_OUT_OF_BAND)
+        for k in range(len(peaks)):
+            inband = grp[shell[grp] == len(bands) + k]
+            inband = inband[status[inband] == STATUS_OPERATIONAL]
+            if inband.size:
+                med = float(np.median(inc[inband]))
+                status[inband[np.abs(inc[inband] - med) > INCLINATION_TOL_DEG]] = STATUS_OUT_OF_BAND
         bands.extend((p[0], p[1]) for p in peaks)
     status[~sgp4_ok] = STATUS_SGP4
     status[sgp4_ok & (alt < LEO_MIN_KM) | sgp4_ok & (alt > LEO_MAX_KM)] = STATUS_NOT_LEO
