@@ -145,7 +145,7 @@ class Constellation:
     """
 
     __slots__ = ("_elements", "_names", "_shell", "_plane", "_slot", "_shells", "_epoch", "_epoch_jd", "_satrecs", "_array",
-                 "_operational", "_status", "_u_deg")
+                 "_operational", "_status", "_u_deg", "_u_rate")
 
     def __init__(
         self,
@@ -201,6 +201,7 @@ class Constellation:
         uu = np.full(n, np.nan) if u_deg is None else np.array(u_deg, dtype=np.float64)
         uu.flags.writeable = False
         self._u_deg = uu
+        self._u_rate = None
         if not isinstance(epoch, _dt.datetime):
             raise ValueError(f"epoch: expected an aware datetime, got {type(epoch).__name__}")
         datetime_to_jd(epoch)  # rejects naive datetimes before astimezone() could read them as local time
@@ -236,11 +237,12 @@ class Constellation:
 
     # Satrec / SatrecArray do not pickle: store the elements and rebuild.
     def __getstate__(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_satrecs", "_array")}
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_satrecs", "_array", "_u_rate")}
 
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
+        self._u_rate = None
         self._build()
 
     # ------------------------------------------------------------------------------------ factories
@@ -594,6 +596,13 @@ class Constellation:
     def u_deg(self) -> NDArray[np.float64]:
         """(N,) [deg] argument of latitude at the epoch of inferred catalogue satellites (NaN otherwise)."""
         return self._u_deg
+
+    def u_deg_at(self, time_s: float) -> NDArray[np.float64]:
+        """(N,) [deg] mean argument of latitude at ``time_s`` [s since epoch] from the epoch's value and SGP4's
+        secular rates (``argpdot + mdot``); NaN where :attr:`u_deg` is NaN (not inferred)."""
+        if self._u_rate is None:
+            self._u_rate = np.rad2deg(np.array([s.argpdot + s.mdot for s in self._satrecs]))  # [deg/min]
+        return (self._u_deg + self._u_rate * (float(time_s) / 60.0)) % 360.0
 
     def status_counts(self) -> dict[str, int]:
         """Number of satellites per :attr:`status` reason."""

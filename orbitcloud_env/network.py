@@ -110,7 +110,7 @@ def _tle_shell_pairs(pos_km: NDArray[np.float64], ok: NDArray[np.bool_], idx: ND
     return out
 
 
-def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
+def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray[np.int64]:
     """Candidate ISL pairs of the "+Grid" topology, computed once per constellation.
 
     Per Walker shell (P planes x S slots): two intra-plane neighbours (slot +-1, wrapping) and two
@@ -125,10 +125,16 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
     propagation fails at the epoch get none.
 
+    Args:
+        constellation: the satellites.
+        time_s: [s] since the epoch: the phases (mean argument of latitude) the catalogue shells are paired by;
+            Walker and raw TLE shells do not depend on it.
+
     Returns:
         (E, 2) int64 array of satellite index pairs with i < j, sorted, unique.
     """
     pairs: list[NDArray[np.int64]] = []
+    u_now = constellation.u_deg_at(time_s) if time_s else constellation.u_deg
     shell_of = constellation.shell
     tle_pos = tle_ok = None
     for s, info in enumerate(constellation.shells):
@@ -140,7 +146,7 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
                 continue
             idx = idx[constellation.operational[idx] & (constellation.plane[idx] >= 0)]
             if idx.size >= 2:
-                pairs.append(plus_grid_pairs(idx, constellation.plane[idx], constellation.u_deg[idx], info.plane_links))
+                pairs.append(plus_grid_pairs(idx, constellation.plane[idx], u_now[idx], info.plane_links))
             continue
         if info is None:
             if tle_pos is None:
@@ -734,6 +740,12 @@ class Network:
         topology_dt_s: [s] topology bucket length.
         lazy_routing: route a site only when its delays are first used (see :func:`build_snapshot`).
         cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish).
+        regrid_s: [s] period at which the +Grid of catalogue shells is re-paired from the current phases
+            (satellites of one plane at slightly different altitudes overtake each other: in the shipped catalogue
+            0.06 % of the pairs change per hour, 2 % per day); None keeps the epoch's pairs. Walker shells never
+            change. Re-pairing needs the link-failure process off (its state is per link): with
+            ``failure_rate_per_hour > 0`` the epoch's pairs are kept. :attr:`pairs` are those of the latest
+            snapshot returned (each snapshot carries its own ``pairs``).
     """
 
     _FAILURE_HISTORY = 64
@@ -756,6 +768,7 @@ class Network:
         topology_dt_s: float = 10.0,
         lazy_routing: bool = False,
         cache_buckets: int = 4,
+        regrid_s: float | None = 3600.0,
     ):
         if not isinstance(constellation, Constellation):
             raise ValueError(f"constellation: expected a Constellation, got {type(constellation).__name__}")
@@ -785,9 +798,16 @@ class Network:
             raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
         self.lazy_routing = bool(lazy_routing)
         self.cache_buckets = cache_buckets
-        self.pairs = _readonly(plus_grid_isls(constellation))
+        if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
+            raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
+        self._pairs0 = _readonly(plus_grid_isls(constellation))
+        self.pairs = self._pairs0
+        has_catalogue = any(isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells)
+        self.regrid_s = float(regrid_s) if (regrid_s is not None and has_catalogue and failure_rate_per_hour == 0.0) \
+            else None
+        self._grids: OrderedDict[int, NDArray[np.int64]] = OrderedDict({0: self._pairs0})
         self._operational = constellation.operational
-        self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
+        self.failures = LinkFailures(len(self._pairs0), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
         self._restart_failures()
 
@@ -855,7 +875,7 @@ class Network:
 
     def _failed_at(self, b: int) -> NDArray[np.bool_]:
         if self.failures.failure_rate_per_hour == 0.0:
-            return np.zeros(len(self.pairs), dtype=bool)
+            return np.zeros(len(self._pairs_at(b)), dtype=bool)
         lf, dt = self.failures, self.topology_dt_s
         while self._failure_bucket < b:
             nb = self._failure_bucket + 1
@@ -882,22 +902,38 @@ class Network:
         snap = self._cache.get(b)
         if snap is not None:
             self._cache.move_to_end(b)
+            self.pairs = snap.pairs
             return snap
         failed = self._failed_at(b)
         t0 = b * self.topology_dt_s
+        pairs = self._pairs_at(b)
         pos, vel, sgp4_ok = self.constellation.propagate(t0)
         fault = satellite_faults(pos, vel, sgp4_ok, self._operational)
         ok = fault == 0
-        up, dist = isl_state(pos, self.pairs, self.isl_max_range_km, self.atmosphere_margin_km)
+        up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         snap = build_snapshot(
-            t0, pos, ok, self.pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
+            t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
             lazy_routing=self.lazy_routing, sat_fault=fault,
         )
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
             self._cache.popitem(last=False)
+        self.pairs = snap.pairs
         return snap
+
+    def _pairs_at(self, b: int) -> NDArray[np.int64]:
+        """Candidate ISLs of bucket ``b``: the epoch's, or those of its regrid period (catalogue shells)."""
+        if self.regrid_s is None:
+            return self._pairs0
+        k = int(math.floor(b * self.topology_dt_s / self.regrid_s))
+        grid = self._grids.get(k)
+        if grid is None:
+            grid = _readonly(plus_grid_isls(self.constellation, k * self.regrid_s))
+            self._grids[k] = grid
+            if len(self._grids) > 4:
+                self._grids.popitem(last=False)
+        return grid
 
     def network_graph(self, time_s: float) -> nx.Graph:
         """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s].

@@ -277,3 +277,25 @@ def test_decaying_satellite_is_marked_down_in_every_later_bucket():
     assert all(f != 0 for f in faults[faults.index(next(f for f in faults if f)):])  # once down, down for good
     snap = net.snapshot(24 * 3600.0)
     assert not snap.sat_ok[0] and snap.sat_ok[1:].all() and not snap.gsl_visible[:, 0].any()
+
+
+# ------------------------------------------------------------------------------------------ re-pairing
+def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_change(shipped, walker_pair):
+    net = Network(shipped, [0.0], [0.0], regrid_s=3600.0)
+    first = net.snapshot(0.0)
+    assert net.pairs is first.pairs
+    later = net.snapshot(25 * 3600.0)
+    assert net.pairs is later.pairs and np.array_equal(later.pairs, plus_grid_isls(shipped, 25 * 3600.0))
+    changed = len(_pairs_set(first.pairs) - _pairs_set(later.pairs)) / len(first.pairs)
+    assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2 % of pairs per day)
+    assert np.bincount(later.pairs.ravel()).max() <= 4
+    assert net.snapshot(0.0).pairs is first.pairs  # cached bucket: its own pairs again
+    assert net.pairs is first.pairs
+    # With link failures on, the failure state is per link: the epoch's grid is kept.
+    fixed = Network(shipped, [0.0], [0.0], failure_rate_per_hour=0.1, rng=np.random.default_rng(0))
+    assert fixed.regrid_s is None
+    assert np.array_equal(fixed.snapshot(25 * 3600.0).pairs, fixed.snapshot(0.0).pairs)
+    truth, _ = walker_pair
+    assert Network(truth, [0.0], [0.0]).regrid_s is None
+    with pytest.raises(ValueError, match="regrid_s"):
+        Network(shipped, [0.0], [0.0], regrid_s=0.0)
