@@ -477,33 +477,37 @@ def plus_grid_pairs(
 def _fill_terminals(pairs: NDArray[np.int64], ordered: list[NDArray[np.int64]], u_deg: NDArray[np.float64],
                     plane_links: tuple[bool, ...]) -> NDArray[np.int64]:
     """Give satellites left with free terminals (planes of unequal size) links to the nearest-in-phase satellites
-    of the adjacent planes that also have a free terminal, shortest phase difference first, degree <= 4."""
+    with a free terminal of the adjacent planes, then of the planes two steps away (across a fuller plane), shortest
+    phase difference first, degree <= 4."""
     n = int(sum(m.size for m in ordered))
     deg = np.bincount(pairs.ravel(), minlength=n) if pairs.size else np.zeros(n, np.int64)
     if n == 0 or np.all(deg >= _MAX_DEGREE):
         return pairs
     P = len(plane_links)
     have = {(int(min(a, b)), int(max(a, b))) for a, b in pairs.tolist()}
-    cands: list[tuple[float, int, int]] = []
-    for p in range(P):
-        if not plane_links[p] or P == 1:
-            continue
-        a, b = ordered[p], ordered[(p + 1) % P]
-        a, b = a[deg[a] < _MAX_DEGREE], b[deg[b] < _MAX_DEGREE]
-        if a.size == 0 or b.size == 0:
-            continue
-        d = np.abs(_wrap180(u_deg[a][:, None] - u_deg[b][None, :]))
-        ii, jj = np.nonzero(d <= _FILL_MAX_PHASE_DEG)
-        cands.extend(zip(d[ii, jj].tolist(), a[ii].tolist(), b[jj].tolist()))
-    cands.sort()
     extra = []
-    for _, i, j in cands:
-        key = (min(i, j), max(i, j))
-        if deg[i] < _MAX_DEGREE and deg[j] < _MAX_DEGREE and key not in have:
-            deg[i] += 1
-            deg[j] += 1
-            have.add(key)
-            extra.append(key)
+    # First the adjacent planes, then (for the terminals still free) the planes two steps away across a fuller
+    # plane in between, each pass shortest phase difference first.
+    for step in (1, 2):
+        cands: list[tuple[float, int, int]] = []
+        for p in range(P):
+            if P <= step or not all(plane_links[(p + k) % P] for k in range(step)):
+                continue
+            a, b = ordered[p], ordered[(p + step) % P]
+            a, b = a[deg[a] < _MAX_DEGREE], b[deg[b] < _MAX_DEGREE]
+            if a.size == 0 or b.size == 0:
+                continue
+            d = np.abs(_wrap180(u_deg[a][:, None] - u_deg[b][None, :]))
+            ii, jj = np.nonzero(d <= _FILL_MAX_PHASE_DEG)
+            cands.extend(zip(d[ii, jj].tolist(), a[ii].tolist(), b[jj].tolist()))
+        cands.sort()
+        for _, i, j in cands:
+            key = (min(i, j), max(i, j))
+            if deg[i] < _MAX_DEGREE and deg[j] < _MAX_DEGREE and key not in have:
+                deg[i] += 1
+                deg[j] += 1
+                have.add(key)
+                extra.append(key)
     if not extra:
         return pairs
     return np.concatenate([pairs, np.asarray(extra, np.int64)])

@@ -742,7 +742,7 @@ class Network:
         cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish).
         regrid_s: [s] period at which the +Grid of catalogue shells is re-paired from the current phases
             (satellites of one plane at slightly different altitudes overtake each other: in the shipped catalogue
-            0.06 % of the pairs change per hour, 2 % per day); None keeps the epoch's pairs. Walker shells never
+            0.1 % of the pairs change per hour, 2.5 % per day); None keeps the epoch's pairs. Walker shells never
             change. Re-pairing needs the link-failure process off (its state is per link): with
             ``failure_rate_per_hour > 0`` the epoch's pairs are kept. :attr:`pairs` are those of the latest
             snapshot returned (each snapshot carries its own ``pairs``).

@@ -82,6 +82,18 @@ def test_inferred_plus_grid_equals_the_walker_plus_grid(walker_pair):
     assert np.bincount(deg[c.shell == 1]).tolist() == [0, 0, 0, 22, 44]  # star seam planes: 3 links
 
 
+def test_oneweb_like_polar_star_shell_has_no_cross_seam_links():
+    # OneWeb: 18 planes of 40 over ~180 deg of RAAN at 1,200 km, 87.9 deg (del Portillo, Cameron & Crawley, Acta
+    # Astronautica 159, 2019); 20 satellites per plane here to keep the test small.
+    truth = Constellation.walker_delta(18, 20, 1200.0, 87.9, phasing=0, raan_spread_deg=180.0, epoch=EPOCH)
+    c = Constellation.from_tle_text(truth.to_tle(), infer=True)
+    info = c.shells[0]
+    assert (info.planes, info.sats_per_plane, info.closed_seam) == (18, 20, False)
+    assert info.plane_links == (True,) * 17 + (False,)
+    assert np.array_equal(c.plane, truth.plane)  # plane 0 follows the seam, as the Walker's
+    assert _pairs_set(plus_grid_isls(c)) == _pairs_set(plus_grid_isls(truth))
+
+
 def test_partly_filled_planes_are_still_recovered_and_meshed():
     truth = Constellation.walker_delta(24, 20, 550.0, 53.0, phasing=1, epoch=EPOCH)
     lines = truth.to_tle().splitlines()
@@ -132,7 +144,7 @@ def test_shipped_catalogue_mesh_has_four_isls_nearly_everywhere_and_one_componen
     deg = np.bincount(pairs.ravel(), minlength=len(c))
     op = c.operational
     assert deg.max() <= 4 and np.all(deg[~op] == 0)
-    assert np.mean(deg[op] >= 3) > 0.9 and np.mean(deg[op] == 4) > 0.7 and np.all(deg[op] >= 2)
+    assert np.mean(deg[op] >= 3) > 0.95 and np.mean(deg[op] == 4) > 0.85 and np.all(deg[op] >= 2)
     for s, info in enumerate(c.shells):
         idx = np.nonzero((c.shell == s) & op)[0]
         if idx.size:
@@ -287,7 +299,7 @@ def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_
     later = net.snapshot(25 * 3600.0)
     assert net.pairs is later.pairs and np.array_equal(later.pairs, plus_grid_isls(shipped, 25 * 3600.0))
     changed = len(_pairs_set(first.pairs) - _pairs_set(later.pairs)) / len(first.pairs)
-    assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2 % of pairs per day)
+    assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2.5 % of pairs per day)
     assert np.bincount(later.pairs.ravel()).max() <= 4
     assert net.snapshot(0.0).pairs is first.pairs  # cached bucket: its own pairs again
     assert net.pairs is first.pairs
