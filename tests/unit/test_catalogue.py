@@ -311,3 +311,17 @@ def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_
     assert Network(truth, [0.0], [0.0]).regrid_s is None
     with pytest.raises(ValueError, match="regrid_s"):
         Network(shipped, [0.0], [0.0], regrid_s=0.0)
+
+
+def test_inferred_constellation_pickles_and_combines_with_walker_shells(walker_pair):
+    import pickle
+
+    _, c = walker_pair
+    back = pickle.loads(pickle.dumps(c))
+    assert back.status == c.status and np.array_equal(back.operational, c.operational)
+    assert np.array_equal(back.u_deg, c.u_deg) and back.shells == c.shells
+    assert np.array_equal(back.positions_ecef(600.0), c.positions_ecef(600.0))
+    both = c + Constellation.walker_delta(4, 4, 600.0, 60.0, epoch=EPOCH, name_prefix="W")
+    assert len(both.shells) == 3 and both.operational.all() and np.isnan(both.u_deg[-16:]).all()
+    assert np.unique(both.satnums).size == len(both)  # repeated catalogue numbers renumbered
+    assert np.bincount(plus_grid_isls(both).ravel()).max() <= 4
