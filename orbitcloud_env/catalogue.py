@@ -300,10 +300,11 @@ def infer_structure(
         dist = np.maximum(lo[None, :] - a, 0.0) + np.maximum(a - hi[None, :], 0.0)  # [km] to each band, 0 inside
         near = np.argmin(dist, axis=1)
         dmin = dist[np.arange(grp.size), near]
-        for k, (plo, phi, _) in enumerate(peaks):
-            members = grp[(near == k) & (dmin <= MERGE_KM)]
+        for k in range(len(peaks)):
+            sel = (near == k) & (dmin <= MERGE_KM)
+            members = grp[sel]
             shell[members] = len(bands) + k
-            status[members] = np.where(dmin[(near == k) & (dmin <= MERGE_KM)] == 0.0, STATUS_OPERATIONAL, STATUS_OUT_OF_BAND)
+            status[members] = np.where(dmin[sel] == 0.0, STATUS_OPERATIONAL, STATUS_OUT_OF_BAND)
         for k in range(len(peaks)):
             inband = grp[shell[grp] == len(bands) + k]
             inband = inband[status[inband] == STATUS_OPERATIONAL]
@@ -360,7 +361,8 @@ def infer_structure(
         raise ValueError(
             f"{source}: no usable shell in {n} satellites (rule: a shell is at least {min_shell_sats} satellites of "
             f"one inclination group (gap {INCLINATION_GAP_DEG} deg) within a dense altitude band, with a median of "
-            f"{MIN_MEDIAN_PER_PLANE} or more satellites per RAAN plane); for a handful of satellites load with infer=False"
+            f"{MIN_MEDIAN_PER_PLANE} or more satellites per RAAN plane); for a handful of satellites load with "
+            "infer=False"
         )
     orphans = shell < 0
     if orphans.any():
@@ -455,7 +457,8 @@ def plus_grid_pairs(
         ia = np.repeat(np.arange(a.size), near.shape[1])
         ib = near.ravel()
         ka = min(2, a.size)
-        near_b = np.argpartition(d.T, ka - 1, axis=1)[:, :ka] if a.size > ka else np.tile(np.arange(a.size), (b.size, 1))
+        near_b = (np.argpartition(d.T, ka - 1, axis=1)[:, :ka] if a.size > ka
+                  else np.tile(np.arange(a.size), (b.size, 1)))
         ia = np.concatenate([ia, near_b.ravel()])
         ib = np.concatenate([ib, np.repeat(np.arange(b.size), near_b.shape[1])])
         dd = d[ia, ib]
