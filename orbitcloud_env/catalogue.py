@@ -266,8 +266,9 @@ def infer_structure(
         epoch_days: [d since 1949-12-31] the common epoch.
         sgp4_ok: (N,) bool, SGP4 propagated the satellite at the common epoch without error.
         min_shell_sats: [-] least satellites of a shell.
-        keep_non_operational: keep satellites outside their band or in no shell as compute nodes (they still get no
-            ISLs; SGP4 errors are never kept).
+        keep_non_operational: keep satellites outside their shell's band, in no shell, in a shell that cannot be
+            meshed or on an eccentric orbit as compute nodes (they still get no ISLs); SGP4 errors, stale element
+            sets and orbits outside LEO are never kept.
         source, lines, names: for messages: the file, the 1-based line of each satellite's TLE line 1, its name.
 
     Raises:
@@ -322,14 +323,18 @@ def infer_structure(
     shells: list[CatalogueShell] = []
     for s, (lo, hi) in enumerate(bands):
         idx = np.nonzero((shell == s) & (status == STATUS_OPERATIONAL))[0]
-        labels, centres = _cluster_circular(raan[idx])
-        counts = np.bincount(labels)
+        if idx.size:
+            labels, centres = _cluster_circular(raan[idx])
+            counts = np.bincount(labels)
+        else:  # every member outside the band
+            labels, centres, counts = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
         P = counts.size
         med = float(np.median(counts)) if counts.size else 0.0
         meshable = idx.size >= min_shell_sats and med >= MIN_MEDIAN_PER_PLANE
         if not meshable:
             status[idx] = STATUS_ONE_PER_PLANE if med < MIN_MEDIAN_PER_PLANE else STATUS_SMALL_SHELL
-            _warn(f"{source}: shell {s} ({np.median(inc[idx]):.1f} deg, {np.median(alt[idx]):.0f} km, {idx.size} "
+            where = f"{np.median(inc[idx]):.1f} deg, {np.median(alt[idx]):.0f} km" if idx.size else f"{lo:.0f}-{hi:.0f} km"
+            _warn(f"{source}: shell {s} ({where}, {idx.size} "
                   f"satellites in {P} RAAN planes, median {med:g} per plane) cannot be meshed (rule: at least "
                   f"{min_shell_sats} satellites and a median of {MIN_MEDIAN_PER_PLANE} or more per plane); its "
                   "satellites are not operational")
