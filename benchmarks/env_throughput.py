@@ -10,6 +10,11 @@ cheapest path, so this also reports the share of valid actions). Memory: peak re
 
 Usage:
     python benchmarks/env_throughput.py [--steps 20000] [--ids OrbitCloud-Small-v0 ...] [--memory-steps 1000000]
+    python benchmarks/env_throughput.py --ids OrbitCloud-Mega-v0 --presets giga starlink2026
+
+``--presets`` also runs presets that have no registered id yet (orbitcloud_env/presets/<name>.yaml, candidates
+mode, wrapped as ``gymnasium.make`` wraps: order enforcing and the passive checker); ``make s`` is then the time to
+build the env and reset it once (for a catalogue: parse and infer the structure, as a first load in a process does).
 
 Run it pinned to one core for the per-core figures: ``taskset -c 0 python benchmarks/env_throughput.py``.
 """
@@ -83,19 +88,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000, help="timed steps per env id")
     parser.add_argument("--ids", nargs="*", default=None, help="env ids (default: every registered OrbitCloud id)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--presets", nargs="*", default=[],
+                        help="preset names or YAML stems of orbitcloud_env/presets to run as candidates-mode envs")
     parser.add_argument("--memory-steps", type=int, default=0,
                         help="also run this many steps on OrbitCloud-Small-v0 and print RSS at checkpoints")
     args = parser.parse_args()
-    ids = args.ids or sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+    ids = args.ids if args.ids is not None else sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+    if args.ids is None and args.presets:
+        ids = []
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# machine: {platform.processor() or platform.machine()}, os.cpu_count()={os.cpu_count()}, "
           f"cores usable by this process={affinity}, python {platform.python_version()}, numpy {np.__version__}")
     print(f"# {args.steps} random steps per id (uniform over the action space; episodes of 1,000 jobs)")
     print(f"{'env id':24s} {'nodes':>6s} {'actions':>7s} {'make s':>7s} {'steps/s':>9s} {'trivial/s':>10s} "
           f"{'ratio':>6s} {'valid':>6s}")
-    for env_id in ids:
+    runs = [(env_id, None) for env_id in ids] + [(f"preset:{name}", name) for name in args.presets]
+    for env_id, preset in runs:
         t0 = time.perf_counter()
-        env = gym.make(env_id, max_jobs=1000)
+        if preset is None:
+            env = gym.make(env_id, max_jobs=1000)
+        else:
+            try:
+                from benchmarks.network import preset_config
+            except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+                from network import preset_config
+            from orbitcloud_env.env import OrbitCloudEnv
+
+            cfg = preset_config(preset, {"action_mode": "candidates", "max_jobs": 1000})
+            env = PassiveEnvChecker(OrderEnforcing(OrbitCloudEnv(config=cfg)))
+            env.reset(seed=args.seed)
         make_s = time.perf_counter() - t0
         _run(env, min(2000, args.steps), args.seed)  # warm-up: first topology buckets, caches
         rate, valid = _run(env, args.steps, args.seed + 1)

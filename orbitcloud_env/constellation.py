@@ -14,6 +14,7 @@ SGP4 expects) or parsed from TLE text with ``Satrec.twoline2rv``. Walker satelli
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -25,8 +26,11 @@ from numpy.typing import ArrayLike, NDArray
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec, SatrecArray
 from sgp4.exporter import export_tle
 
+from orbitcloud_env import catalogue as _cat
+from orbitcloud_env.catalogue import CatalogueShell
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
 from orbitcloud_env.config import MAX_ALTITUDE_KM, MIN_ALTITUDE_KM, ConstellationConfig
+from orbitcloud_env.data import resolve_data_path
 from orbitcloud_env.geometry import (
     datetime_to_jd,
     ecef_to_geodetic,
@@ -36,7 +40,7 @@ from orbitcloud_env.geometry import (
     teme_to_ecef_velocity,
 )
 
-__all__ = ["Constellation", "ShellInfo", "TLEError", "PropagationError", "DEFAULT_EPOCH"]
+__all__ = ["Constellation", "ShellInfo", "CatalogueShell", "TLEError", "PropagationError", "DEFAULT_EPOCH"]
 
 #: Default epoch of generated constellations.
 DEFAULT_EPOCH = ConstellationConfig().epoch  # one place for defaults: the scenario config
@@ -132,13 +136,16 @@ class Constellation:
         epoch: aware UTC datetime; time 0 of the ``[s] seconds since epoch`` clock. For TLE sets it is
             the latest TLE epoch of the set (so propagation runs forward from every element set).
         shell: (N,) int, index into ``shells``.
-        plane: (N,) int, plane index within the shell; -1 when unknown (TLE).
-        slot: (N,) int, slot index within the plane; -1 when unknown (TLE).
-        shells: list of :class:`ShellInfo` per shell, or None for a TLE shell.
+        plane: (N,) int, plane index within the shell; -1 when unknown (raw TLE) or not operational.
+        slot: (N,) int, slot index within the plane; -1 when unknown (raw TLE) or not operational.
+        shells: list of :class:`ShellInfo` per Walker shell, :class:`CatalogueShell` per inferred catalogue shell,
+            or None for a raw TLE shell (``infer=False``).
+        operational: (N,) bool, used as mesh and compute node; status: N reasons (``"operational"`` when so).
         period_s: (N,) [s] orbital period ``2*pi/n`` from each TLE mean motion n (derived on access).
     """
 
-    __slots__ = ("_elements", "_names", "_shell", "_plane", "_slot", "_shells", "_epoch", "_epoch_jd", "_satrecs", "_array")
+    __slots__ = ("_elements", "_names", "_shell", "_plane", "_slot", "_shells", "_epoch", "_epoch_jd", "_satrecs", "_array",
+                 "_operational", "_status", "_u_deg", "_u_rate")
 
     def __init__(
         self,
@@ -150,6 +157,9 @@ class Constellation:
         shells: Sequence[ShellInfo | None],
         epoch: _dt.datetime,
         _satrecs: Sequence[Satrec] | None = None,
+        operational: ArrayLike | None = None,
+        status: Sequence[str] | None = None,
+        u_deg: ArrayLike | None = None,
     ):
         """Low-level constructor; prefer the ``walker_delta`` / ``from_tle*`` / ``combine`` factories.
 
@@ -159,9 +169,11 @@ class Constellation:
                 ``nddot``, ``ecco`` [-], ``argpo``/``inclo``/``mo``/``nodeo`` [rad], ``no_kozai`` [rad/min]).
             names: N satellite names.
             shell, plane, slot: (N,) int indices (-1 when unknown for plane/slot).
-            shells: per-shell metadata (None for TLE shells).
+            shells: per-shell metadata (None for raw TLE shells).
             epoch: aware datetime, time 0 of the seconds clock.
             _satrecs: internal; Satrec objects already built by sgp4init from exactly these elements.
+            operational: (N,) bool mesh/compute nodes (default all); status: N reasons (default "operational").
+            u_deg: [deg] (N,) argument of latitude at the epoch of inferred catalogue satellites (for +Grid pairing).
         """
         n = len(names)
         if n == 0:
@@ -178,6 +190,18 @@ class Constellation:
         self._shells = tuple(shells)
         if self._shell.min() < 0 or self._shell.max() >= len(self._shells):
             raise ValueError(f"shell: indices must lie in [0, {len(self._shells)})")
+        op = np.ones(n, bool) if operational is None else np.array(operational, dtype=bool)
+        if op.shape != (n,):
+            raise ValueError(f"operational: expected shape ({n},), got {op.shape}")
+        op.flags.writeable = False
+        self._operational = op
+        self._status = tuple(_cat.STATUS_OPERATIONAL for _ in range(n)) if status is None else tuple(str(x) for x in status)
+        if len(self._status) != n:
+            raise ValueError(f"status: expected {n} reasons, got {len(self._status)}")
+        uu = np.full(n, np.nan) if u_deg is None else np.array(u_deg, dtype=np.float64)
+        uu.flags.writeable = False
+        self._u_deg = uu
+        self._u_rate = None
         if not isinstance(epoch, _dt.datetime):
             raise ValueError(f"epoch: expected an aware datetime, got {type(epoch).__name__}")
         datetime_to_jd(epoch)  # rejects naive datetimes before astimezone() could read them as local time
@@ -213,11 +237,12 @@ class Constellation:
 
     # Satrec / SatrecArray do not pickle: store the elements and rebuild.
     def __getstate__(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_satrecs", "_array")}
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_satrecs", "_array", "_u_rate")}
 
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
+        self._u_rate = None
         self._build()
 
     # ------------------------------------------------------------------------------------ factories
@@ -298,27 +323,67 @@ class Constellation:
         return cls(elements, names, np.zeros(N, int), p, k, [info], epoch)
 
     @classmethod
-    def from_tle(cls, path: str | os.PathLike) -> "Constellation":
-        """Read a 2-line or 3-line (name line first) TLE file; errors name the file and line (TLEError)."""
-        with open(path, encoding="ascii", errors="replace") as fh:
-            text = fh.read()
-        return cls.from_tle_text(text, source=os.fspath(path))
+    def from_tle(
+        cls,
+        path: str | os.PathLike,
+        *,
+        infer: bool = True,
+        keep_non_operational: bool = False,
+        min_shell_sats: int = _cat.MIN_SHELL_SATS,
+    ) -> "Constellation":
+        """Read a 2-line or 3-line (name line first) TLE file and infer its structure.
 
-    @classmethod
-    def from_tle_text(cls, text: str, source: str = "<string>") -> "Constellation":
-        """Parse TLE text (2-line or 3-line records, may be mixed; blank lines ignored).
+        Args:
+            path: the file: as given when it exists, else ``package:<name>`` or a bare name in the package data
+                folder (``package:starlink-2026-05-12.tle`` is the shipped catalogue; see
+                :func:`orbitcloud_env.data.resolve_data_path`).
+            infer: infer shells, planes, slots and operational flags (:mod:`orbitcloud_env.catalogue`); False keeps
+                the raw set (one shell ``None``, plane/slot -1, nearest-neighbour ISLs) for a handful of satellites.
+            keep_non_operational: keep satellites outside their shell's band or in no shell as compute nodes.
+            min_shell_sats: [-] least satellites of an inferred shell.
 
-        A 3-line record's name line may carry the ``"0 "`` prefix of the Space-Track 3LE format. Records
-        without a name are named by their catalogue number. The result is one shell with unknown
-        plane/slot (-1) and ``shells == [None]``; its epoch is the latest TLE epoch in the text.
+        The result is cached per (file, modification time, size, arguments): a second load of the same catalogue
+        costs nothing, and its warnings are emitted once.
 
         Raises:
-            TLEError: naming ``source`` and the 1-based line for a bad checksum, a truncated or malformed
-                line, a line-1/line-2 catalogue number mismatch, or text without any satellite.
+            TLEError: naming the file and line for bad records, duplicate catalogue numbers, or no usable shell.
         """
+        try:
+            resolved = resolve_data_path(path)
+        except FileNotFoundError as exc:
+            raise TLEError(os.fspath(path), 0, str(exc)) from None
+        st = resolved.stat()
+        return _load_tle_cached(str(resolved), st.st_mtime_ns, st.st_size, bool(infer), bool(keep_non_operational),
+                                int(min_shell_sats))
+
+    @classmethod
+    def from_tle_text(
+        cls,
+        text: str,
+        source: str = "<string>",
+        *,
+        infer: bool = False,
+        keep_non_operational: bool = False,
+        min_shell_sats: int = _cat.MIN_SHELL_SATS,
+    ) -> "Constellation":
+        """Parse TLE text (2-line or 3-line records, may be mixed; blank lines ignored).
+
+        A 3-line record's name line may carry the ``"0 "`` prefix of the Space-Track 3LE format; a leading UTF-8
+        byte-order mark is dropped. Records without a name are named by their catalogue number. With
+        ``infer=False`` (the default here) the result is one shell with unknown plane/slot (-1) and
+        ``shells == [None]``; with ``infer=True`` as :meth:`from_tle`. The epoch is the latest TLE epoch.
+
+        Raises:
+            TLEError: naming ``source`` and the 1-based line for a bad checksum, a truncated or malformed line, a
+                line-1/line-2 catalogue number mismatch, a catalogue number seen twice, non-ASCII characters in a
+                TLE line, text without any satellite, or (``infer=True``) no usable shell.
+        """
+        if text.startswith("\ufeff"):
+            text = text[1:]
         raw = text.splitlines()
         lines = [(i + 1, ln.rstrip()) for i, ln in enumerate(raw) if ln.strip()]
-        recs: list[tuple[str, Satrec]] = []
+        recs: list[tuple[str, Satrec, int]] = []
+        seen: dict[int, int] = {}
         i = 0
         while i < len(lines):
             lineno, ln = lines[i]
@@ -336,12 +401,16 @@ class Constellation:
                 lineno, ln = lines[i]
                 if not ln.startswith("1"):
                     raise TLEError(source, lineno, f"malformed record: expected TLE line 1 after name line, got {ln[:20]!r}")
+            if not ln.isascii():
+                raise TLEError(source, lineno, f"non-ASCII characters in TLE line 1 (TLE lines are ASCII): {ln!r}")
             _check_tle_line(ln, "1", source, lineno)
             if i + 1 >= len(lines):
                 raise TLEError(source, lineno + 1, "truncated record: TLE line 1 is not followed by line 2")
             lineno2, ln2 = lines[i + 1]
             if not ln2.startswith("2"):
                 raise TLEError(source, lineno2, f"malformed record: expected TLE line 2, got {ln2[:20]!r}")
+            if not ln2.isascii():
+                raise TLEError(source, lineno2, f"non-ASCII characters in TLE line 2 (TLE lines are ASCII): {ln2!r}")
             _check_tle_line(ln2, "2", source, lineno2)
             if ln[2:7] != ln2[2:7]:
                 raise TLEError(source, lineno2, f"satellite number mismatch: line 1 has {ln[2:7]!r}, line 2 has {ln2[2:7]!r}")
@@ -351,11 +420,15 @@ class Constellation:
                 raise TLEError(source, lineno, f"malformed TLE record: {exc}") from exc
             if sat.error:
                 raise TLEError(source, lineno, f"SGP4 rejected the elements: {SGP4_ERRORS.get(sat.error, sat.error)}")
-            recs.append((name if name else ln[2:7].strip(), sat))
+            if sat.satnum in seen:
+                raise TLEError(source, lineno, f"duplicate catalogue number {sat.satnum} (first at line {seen[sat.satnum]}); "
+                               "rule: one element set per satellite (keep the newest)")
+            seen[sat.satnum] = lineno
+            recs.append((name if name else ln[2:7].strip(), sat, lineno))
             i += 2
         if not recs:
             raise TLEError(source, len(raw) + 1, "no satellites found (empty or blank text)")
-        sats = [s for _, s in recs]
+        sats = [s for _, s, _ in recs]
         elements = {
             "satnum": [s.satnum for s in sats],
             "epoch_days": [(s.jdsatepoch - _JD_SGP4_EPOCH0) + s.jdsatepochF for s in sats],
@@ -372,14 +445,65 @@ class Constellation:
         latest = max(sats, key=lambda s: s.jdsatepoch + s.jdsatepochF)
         epoch = jd_to_datetime(latest.jdsatepoch, latest.jdsatepochF)
         n = len(sats)
-        return cls(elements, [nm for nm, _ in recs], np.zeros(n, int), np.full(n, -1), np.full(n, -1), [None], epoch)
+        names = [nm for nm, _, _ in recs]
+        raw_set = cls(elements, names, np.zeros(n, int), np.full(n, -1), np.full(n, -1), [None], epoch)
+        if not infer:
+            return raw_set
+        return raw_set._inferred(np.array([ln for _, _, ln in recs]), source, keep_non_operational, min_shell_sats)
+
+    def _inferred(self, lines: NDArray[np.int64], source: str, keep_non_operational: bool, min_shell_sats: int) -> "Constellation":
+        """This raw TLE set with its structure inferred (:func:`orbitcloud_env.catalogue.infer_structure`)."""
+        sats = self._satrecs
+        secular = {
+            "nodedot": np.array([s.nodedot for s in sats]),
+            "argpdot": np.array([s.argpdot for s in sats]),
+            "mdot": np.array([s.mdot for s in sats]),
+            "a_km": np.array([s.a * s.radiusearthkm for s in sats]),
+            "radius_km": np.array([s.radiusearthkm for s in sats]),
+        }
+        _, _, ok = self.propagate(0.0)
+        jd, fr = self._epoch_jd
+        try:
+            st = _cat.infer_structure(
+                self._elements, secular, (jd - _JD_SGP4_EPOCH0) + fr, ok, min_shell_sats=min_shell_sats,
+                keep_non_operational=keep_non_operational, source=source, lines=lines, names=self._names,
+            )
+        except ValueError as exc:
+            raise TLEError(source, int(lines[-1]) + 1 if lines.size else 1, str(exc).removeprefix(f"{source}: ")) from None
+        return Constellation(
+            self._elements, self._names, st.shell, st.plane, st.slot, list(st.shells), self._epoch,
+            _satrecs=self._satrecs, operational=st.operational, status=st.status, u_deg=st.u_deg,
+        )
+
+    @classmethod
+    def from_config(cls, config: ConstellationConfig) -> "Constellation":
+        """The constellation of a scenario's ``constellation`` section: its TLE file (structure inferred, see
+        :meth:`from_tle`) when ``tle_path`` is set, else its Walker shells combined (shell i named ``S{i}-``).
+
+        Reads ``keep_non_operational`` (default False) and ``min_shell_sats`` (default
+        ``catalogue.MIN_SHELL_SATS``) when the config has them.
+        """
+        if not isinstance(config, ConstellationConfig):
+            raise ValueError(f"config: expected a ConstellationConfig, got {type(config).__name__}")
+        if config.tle_path is not None:
+            return cls.from_tle(
+                config.tle_path, keep_non_operational=bool(getattr(config, "keep_non_operational", False)),
+                min_shell_sats=int(getattr(config, "min_shell_sats", _cat.MIN_SHELL_SATS)),
+            )
+        shells = [
+            cls.walker_delta(s.planes, s.sats_per_plane, s.altitude_km, s.inclination_deg, phasing=s.phasing,
+                             epoch=config.epoch, raan_spread_deg=s.raan_spread_deg, name_prefix=f"S{i}-")
+            for i, s in enumerate(config.shells)
+        ]
+        return shells[0] if len(shells) == 1 else cls.combine(*shells)
 
     @classmethod
     def combine(cls, *constellations: "Constellation") -> "Constellation":
         """Concatenate constellations (shells) in order; satellite ids follow that order.
 
         Shell indices are offset so each input shell stays distinct. The epoch of the result is the
-        latest input epoch. Names are kept as given (they repeat if two inputs used the same prefix).
+        latest input epoch. Names are kept as given (they repeat if two inputs used the same prefix); a catalogue
+        number already used by an earlier input is replaced by the next unused number above the largest.
         """
         if not constellations:
             raise ValueError("constellations: combine needs at least one Constellation")
@@ -387,6 +511,18 @@ class Constellation:
             if not isinstance(c, Constellation):
                 raise ValueError(f"constellations: expected Constellation instances, got {type(c).__name__}")
         elements = {k: np.concatenate([c._elements[k] for c in constellations]) for k in _ELEMENT_FIELDS}
+        satrecs: list[Satrec] | None = [s for c in constellations for s in c._satrecs]
+        num = elements["satnum"]
+        if np.unique(num).size != num.size:
+            # Generated shells all number from 1: renumber repeats after the largest number, so that the set
+            # exports to a TLE file without duplicate catalogue numbers (and rebuild the element sets to match).
+            _, first = np.unique(num, return_index=True)
+            dup = np.ones(num.size, bool)
+            dup[first] = False
+            num = num.copy()
+            num[dup] = num.max() + 1 + np.arange(int(dup.sum()))
+            elements["satnum"] = num
+            satrecs = None
         names: list[str] = []
         shell, shells = [], []
         for c in constellations:
@@ -397,7 +533,10 @@ class Constellation:
         return cls(
             elements, names, np.concatenate(shell), np.concatenate([c._plane for c in constellations]),
             np.concatenate([c._slot for c in constellations]), shells, epoch,
-            _satrecs=[s for c in constellations for s in c._satrecs],
+            _satrecs=satrecs,
+            operational=np.concatenate([c._operational for c in constellations]),
+            status=[x for c in constellations for x in c._status],
+            u_deg=np.concatenate([c._u_deg for c in constellations]),
         )
 
     def __add__(self, other: "Constellation") -> "Constellation":
@@ -441,6 +580,52 @@ class Constellation:
     def shells(self) -> list[ShellInfo | None]:
         """Per-shell metadata; None for a TLE shell."""
         return list(self._shells)
+
+    @property
+    def operational(self) -> NDArray[np.bool_]:
+        """(N,) bool: used as mesh and compute node (read-only). False for catalogue satellites outside their
+        shell's altitude band, in no meshable shell, with an SGP4 error or stale elements (see :attr:`status`)."""
+        return self._operational
+
+    @property
+    def status(self) -> tuple[str, ...]:
+        """N reasons, ``"operational"`` or why the satellite is not (see :mod:`orbitcloud_env.catalogue`)."""
+        return self._status
+
+    @property
+    def u_deg(self) -> NDArray[np.float64]:
+        """(N,) [deg] argument of latitude at the epoch of inferred catalogue satellites (NaN otherwise)."""
+        return self._u_deg
+
+    def u_deg_at(self, time_s: float) -> NDArray[np.float64]:
+        """(N,) [deg] mean argument of latitude at ``time_s`` [s since epoch] from the epoch's value and SGP4's
+        secular rates (``argpdot + mdot``); NaN where :attr:`u_deg` is NaN (not inferred)."""
+        if self._u_rate is None:
+            self._u_rate = np.rad2deg(np.array([s.argpdot + s.mdot for s in self._satrecs]))  # [deg/min]
+        return (self._u_deg + self._u_rate * (float(time_s) / 60.0)) % 360.0
+
+    def status_counts(self) -> dict[str, int]:
+        """Number of satellites per :attr:`status` reason."""
+        out: dict[str, int] = {}
+        for x in self._status:
+            out[x] = out.get(x, 0) + 1
+        return out
+
+    def shell_summary(self) -> list[dict]:
+        """Per shell: index, kind (walker/catalogue/raw), planes, sats_per_plane, altitude_km [km],
+        inclination_deg [deg], satellites and operational satellites."""
+        out = []
+        for s, info in enumerate(self._shells):
+            members = self._shell == s
+            row = {"shell": s, "satellites": int(members.sum()), "operational": int((members & self._operational).sum())}
+            if info is None:
+                row.update(kind="raw", planes=None, sats_per_plane=None, altitude_km=None, inclination_deg=None)
+            else:
+                row.update(kind="catalogue" if isinstance(info, CatalogueShell) else "walker", planes=info.planes,
+                           sats_per_plane=info.sats_per_plane, altitude_km=info.altitude_km,
+                           inclination_deg=info.inclination_deg)
+            out.append(row)
+        return out
 
     @property
     def satnums(self) -> NDArray[np.int64]:
@@ -564,3 +749,17 @@ class Constellation:
             l1, l2 = export_tle(s)
             out.append(f"{name[:24]}\n{l1}\n{l2}")
         return "\n".join(out) + "\n"
+
+
+@functools.lru_cache(maxsize=8)
+def _load_tle_cached(path: str, mtime_ns: int, size: int, infer: bool, keep: bool, min_shell_sats: int) -> Constellation:
+    """Parse and infer once per (file, version, arguments); Constellation is immutable, so sharing is safe."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TLEError(path, line, f"not UTF-8/ASCII text (byte {data[exc.start]:#04x} at offset {exc.start})") from None
+    return Constellation.from_tle_text(text, source=path, infer=infer, keep_non_operational=keep,
+                                       min_shell_sats=min_shell_sats)

@@ -31,8 +31,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.config import LinksConfig
+from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
@@ -45,6 +46,8 @@ __all__ = [
     "build_snapshot",
     "shortest_delays",
     "Network",
+    "satellite_faults",
+    "FAULT_REASONS",
     "DEFAULT_ISL_CAPACITY_GBPS",
     "DEFAULT_GSL_CAPACITY_GBPS",
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -61,6 +64,22 @@ DEFAULT_MIN_ELEVATION_DEG: float = LinksConfig.min_elevation_deg
 _MIN_EDGE_MS: float = 1e-9
 #: [-] Most ISLs per satellite (four laser terminals).
 _MAX_ISL_DEGREE: int = 4
+#: [km] Sanity band of a satellite's geocentric radius minus the equatorial radius. LEO is 160-2,000 km
+#: (config.MIN/MAX_ALTITUDE_KM); the band is wider by the Earth's flattening (21 km at the poles) and SGP4's
+#: short-period terms, and catches the 10^5-10^14 km positions SGP4 returns, without an error, for decayed
+#: element sets.
+SANE_ALTITUDE_KM: tuple[float, float] = (100.0, 2500.0)
+#: [km/s] Sanity band of Earth-fixed speed: circular LEO speeds are 6.9-7.85 km/s inertial
+#: (sqrt(MU/r) at 2,000-160 km), and Earth rotation changes them by at most 0.6 km/s (omega * r).
+SANE_SPEED_KM_S: tuple[float, float] = (5.5, 8.6)
+#: Reasons of :func:`satellite_faults` codes (index = code); code 0 is a usable satellite.
+FAULT_REASONS: tuple[str, ...] = (
+    "ok",
+    "not operational (catalogue status)",
+    "SGP4 error",
+    "altitude outside the LEO sanity band",
+    "speed outside the LEO sanity band",
+)
 
 _MS_PER_KM: float = 1e3 / C_KM_S
 
@@ -91,7 +110,7 @@ def _tle_shell_pairs(pos_km: NDArray[np.float64], ok: NDArray[np.bool_], idx: ND
     return out
 
 
-def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
+def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray[np.int64]:
     """Candidate ISL pairs of the "+Grid" topology, computed once per constellation.
 
     Per Walker shell (P planes x S slots): two intra-plane neighbours (slot +-1, wrapping) and two
@@ -99,20 +118,35 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
     sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
     links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
-    pointing. No links between shells. A TLE shell (plane unknown) links each satellite to its nearest
+    pointing. No links between shells. A shell inferred from a catalogue (:class:`CatalogueShell`) links its
+    operational satellites by :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest
+    in phase in the adjacent planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each satellite to its nearest
     neighbours at the constellation epoch: the 4 nearest of each satellite are candidates, accepted
     shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
     propagation fails at the epoch get none.
+
+    Args:
+        constellation: the satellites.
+        time_s: [s] since the epoch: the phases (mean argument of latitude) the catalogue shells are paired by;
+            Walker and raw TLE shells do not depend on it.
 
     Returns:
         (E, 2) int64 array of satellite index pairs with i < j, sorted, unique.
     """
     pairs: list[NDArray[np.int64]] = []
+    u_now = constellation.u_deg_at(time_s) if time_s else constellation.u_deg
     shell_of = constellation.shell
     tle_pos = tle_ok = None
     for s, info in enumerate(constellation.shells):
         idx = np.nonzero(shell_of == s)[0]
         if idx.size == 0:
+            continue
+        if isinstance(info, CatalogueShell):
+            if not info.meshable:
+                continue
+            idx = idx[constellation.operational[idx] & (constellation.plane[idx] >= 0)]
+            if idx.size >= 2:
+                pairs.append(plus_grid_pairs(idx, constellation.plane[idx], u_now[idx], info.plane_links))
             continue
         if info is None:
             if tle_pos is None:
@@ -138,6 +172,34 @@ def plus_grid_isls(constellation: Constellation) -> NDArray[np.int64]:
     allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
     allp = np.sort(allp, axis=1)
     return np.unique(allp, axis=0).astype(np.int64)
+
+
+def satellite_faults(
+    sat_ecef_km: NDArray[np.float64],
+    sat_vel_ecef_km_s: NDArray[np.float64],
+    sgp4_ok: NDArray[np.bool_],
+    operational: NDArray[np.bool_] | None = None,
+) -> NDArray[np.uint8]:
+    """Per-satellite fault code of one topology bucket (index into :data:`FAULT_REASONS`; 0: usable).
+
+    A satellite is down when it is not operational (catalogue status), SGP4 flagged an error, its radius lies
+    outside ``EARTH_RADIUS_EQ_KM + SANE_ALTITUDE_KM`` [km] or its Earth-fixed speed outside ``SANE_SPEED_KM_S``
+    [km/s]. SGP4 keeps returning positions for decayed or very old element sets, 10^5 km and more away, without an
+    error; this gate keeps them out of routing and compute.
+
+    Args:
+        sat_ecef_km: [km] (N, 3); sat_vel_ecef_km_s: [km/s] (N, 3); sgp4_ok: (N,) bool;
+        operational: (N,) bool, default all.
+    """
+    r = np.sqrt(np.einsum("nk,nk->n", sat_ecef_km, sat_ecef_km)) - EARTH_RADIUS_EQ_KM
+    v = np.sqrt(np.einsum("nk,nk->n", sat_vel_ecef_km_s, sat_vel_ecef_km_s))
+    code = np.zeros(r.shape[0], np.uint8)
+    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = 4
+    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = 3
+    code[~np.asarray(sgp4_ok, bool)] = 2
+    if operational is not None:
+        code[~np.asarray(operational, bool)] = 1
+    return code
 
 
 def isl_state(
@@ -191,8 +253,9 @@ def gsl_visibility(
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """Which satellites each ground site sees above ``min_elevation_deg`` (WGS84 geodetic horizon).
 
-    Vectorised over all (site, satellite) pairs: for site position g, unit normal u and satellite r,
-    ``sin(elevation) = u.(r - g) / |r - g|``.
+    For site position g, unit normal u and satellite r, ``sin(elevation) = u.(r - g) / |r - g|``, evaluated on the
+    (site, satellite) pairs closer than the longest slant range at which any satellite could clear the mask
+    (a k-d tree query; ``_max_slant_km``), so the work grows with the visible pairs, not with S x N.
 
     Args:
         site_lat_deg: [deg] (S,) geodetic latitudes (sites on the ellipsoid surface).
@@ -201,7 +264,8 @@ def gsl_visibility(
         min_elevation_deg: [deg] elevation mask, in [0, 90).
 
     Returns:
-        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges.
+        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges, exact for every pair within the cut
+        radius (every visible pair) and ``np.inf`` beyond it (never visible).
     """
     if not (0.0 <= min_elevation_deg < 90.0):
         raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
@@ -211,15 +275,40 @@ def gsl_visibility(
         raise ValueError(f"sat_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
     g = geodetic_to_ecef(lat, lon)  # (S, 3)
     up = site_up_vectors(lat, lon)  # (S, 3)
-    # Inner dimension 3: explicit outer products beat BLAS (no thread start-up, no contention).
-    x, y, z = sats[:, 0][None, :], sats[:, 1][None, :], sats[:, 2][None, :]
-    upr = up[:, 0:1] * x + up[:, 1:2] * y + up[:, 2:3] * z - np.einsum("sk,sk->s", up, g)[:, None]  # u.(r - g)
-    gr = g[:, 0:1] * x + g[:, 1:2] * y + g[:, 2:3] * z
-    d2 = np.einsum("nk,nk->n", sats, sats)[None, :] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[:, None]
-    slant = np.sqrt(np.maximum(d2, 0.0))
-    visible = upr >= slant * math.sin(math.radians(min_elevation_deg))
-    visible &= upr > 0.0
+    n_s, n = g.shape[0], sats.shape[0]
+    visible = np.zeros((n_s, n), dtype=bool)
+    slant = np.full((n_s, n), np.inf)
+    if n_s == 0 or n == 0:
+        return visible, slant
+    r2 = np.einsum("nk,nk->n", sats, sats)
+    cut_km = _max_slant_km(float(np.sqrt(r2.max())), min_elevation_deg)
+    # Unbalanced trees build twice as fast and answer this one query as well; ndarray output avoids Python lists.
+    near = cKDTree(g, balanced_tree=False).sparse_distance_matrix(
+        cKDTree(sats, balanced_tree=False, compact_nodes=False), cut_km, output_type="ndarray")
+    if near.size == 0:
+        return visible, slant
+    ss, nn = near["i"].astype(np.int64), near["j"].astype(np.int64)
+    x, y, z = sats[nn, 0], sats[nn, 1], sats[nn, 2]
+    ups, gs = up[ss], g[ss]
+    upr = ups[:, 0] * x + ups[:, 1] * y + ups[:, 2] * z - np.einsum("sk,sk->s", up, g)[ss]  # u.(r - g)
+    gr = gs[:, 0] * x + gs[:, 1] * y + gs[:, 2] * z
+    d2 = r2[nn] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[ss]
+    sl = np.sqrt(np.maximum(d2, 0.0))
+    vis = (upr >= sl * math.sin(math.radians(min_elevation_deg))) & (upr > 0.0)
+    slant[ss, nn] = sl
+    visible[ss, nn] = vis
     return visible, slant
+
+
+def _max_slant_km(r_max_km: float, min_elevation_deg: float) -> float:
+    """[km] Longest site-satellite distance at which a satellite at radius <= ``r_max_km`` can be seen at
+    ``min_elevation_deg``: ``sqrt(r^2 - R^2 cos^2 e) - R sin e`` for the smallest site radius R (the WGS84 polar
+    radius), with the elevation lowered by 1 deg (geodetic vs geocentric vertical differ by < 0.2 deg) and 50 km
+    added, so the cut never removes a visible pair."""
+    r_site = EARTH_RADIUS_EQ_KM * (1.0 - WGS84_FLATTENING)
+    e = math.radians(min_elevation_deg - 1.0)
+    r = max(r_max_km, r_site)
+    return math.sqrt(max(r * r - (r_site * math.cos(e)) ** 2, 0.0)) - r_site * math.sin(e) + 50.0
 
 
 # ------------------------------------------------------------------------------------------ failures
@@ -299,7 +388,9 @@ class NetworkSnapshot:
 
     Attributes:
         time_s: [s] start of the bucket, seconds since the constellation epoch.
-        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, SGP4 succeeded.
+        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, usable this bucket: operational, SGP4
+        succeeded and physically sane (the simulator routes and computes only through these);
+        sat_fault: (N,) uint8 reason code when not (index into :data:`FAULT_REASONS`, 0: ok).
         pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
         isl_distance_km: (E,) [km].
         site_lat_deg, site_lon_deg: (S,) [deg].
@@ -328,10 +419,13 @@ class NetworkSnapshot:
         isl_capacity_gbps: float,
         gsl_capacity_gbps: float,
         graph: csr_matrix | None = None,
+        sat_fault: NDArray[np.uint8] | None = None,
     ):
         self.time_s = float(time_s)
         self.sat_ecef_km = _readonly(sat_ecef_km)
         self.sat_ok = _readonly(sat_ok)
+        self.sat_fault = _readonly(np.where(self.sat_ok, 0, 2).astype(np.uint8) if sat_fault is None
+                                   else np.array(sat_fault, dtype=np.uint8))
         self.pairs = _readonly(pairs)
         self.isl_up = _readonly(isl_up)
         self.isl_distance_km = _readonly(isl_distance_km)
@@ -344,8 +438,9 @@ class NetworkSnapshot:
             if graph is None:
                 raise ValueError("graph: lazy routing (no site_sat_delay_ms) needs the routing graph")
             self._graph = graph
-            self._delay = np.full((n_sites, n), np.inf)
-            self._pred_all = np.full((n_sites, n + n_sites), -9999, dtype=np.int32)
+            # Rows are written by _route before any read (every reader routes its site first), so no fill.
+            self._delay = np.empty((n_sites, n))
+            self._pred_all = np.empty((n_sites, n + n_sites), dtype=np.int32)
             # [ms] per site: -1 not routed, a finite limit (row exact up to it), inf (complete row)
             self._routed_limit = np.full(n_sites, -1.0)
         else:
@@ -472,7 +567,7 @@ class NetworkSnapshot:
     def to_networkx(self) -> nx.Graph:
         """The snapshot as an undirected networkx Graph (for inspection and rendering).
 
-        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``), sites ``"site:<i>"`` (``kind="site"``,
+        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``, ``fault`` reason), sites ``"site:<i>"`` (``kind="site"``,
         ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``) and visible GSLs (``kind="gsl"``),
         each with ``distance_km``, ``delay_ms`` (the routing weight) and ``capacity_gbps``.
 
@@ -480,7 +575,10 @@ class NetworkSnapshot:
         it with networkx, search from one site in ``G.subgraph(range(N) | {that site})``.
         """
         g = nx.Graph()
-        g.add_nodes_from((i, {"kind": "satellite", "ok": bool(ok)}) for i, ok in enumerate(self.sat_ok.tolist()))
+        g.add_nodes_from(
+            (i, {"kind": "satellite", "ok": bool(ok), "fault": FAULT_REASONS[f]})
+            for i, (ok, f) in enumerate(zip(self.sat_ok.tolist(), self.sat_fault.tolist()))
+        )
         g.add_nodes_from(
             (f"site:{s}", {"kind": "site", "lat_deg": la, "lon_deg": lo})
             for s, (la, lo) in enumerate(zip(self.site_lat_deg.tolist(), self.site_lon_deg.tolist()))
@@ -572,6 +670,7 @@ def build_snapshot(
     isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
     gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
     lazy_routing: bool = False,
+    sat_fault: ArrayLike | None = None,
 ) -> NetworkSnapshot:
     """Compute GSL visibility and shortest delays from every site for one topology bucket.
 
@@ -588,6 +687,7 @@ def build_snapshot(
         isl_capacity_gbps: [Gbit/s] per ISL. gsl_capacity_gbps: [Gbit/s] per satellite's ground links.
         lazy_routing: route each site only when its delays are first asked for
             (:meth:`NetworkSnapshot.site_delay_ms`); same results, less work when few sites send traffic.
+        sat_fault: (N,) uint8 reason codes of the satellites that are not ok (:func:`satellite_faults`).
     """
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
@@ -610,7 +710,7 @@ def build_snapshot(
         time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
         site_lat_deg=lat, site_lon_deg=lon, gsl_visible=visible, gsl_slant_km=slant,
         site_sat_delay_ms=d, predecessors=pred,
-        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph,
+        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph, sat_fault=sat_fault,
     )
 
 
@@ -640,6 +740,12 @@ class Network:
         topology_dt_s: [s] topology bucket length.
         lazy_routing: route a site only when its delays are first used (see :func:`build_snapshot`).
         cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish).
+        regrid_s: [s] period at which the +Grid of catalogue shells is re-paired from the current phases
+            (satellites of one plane at slightly different altitudes overtake each other: in the shipped catalogue
+            0.1 % of the pairs change per hour, 2.5 % per day); None keeps the epoch's pairs. Walker shells never
+            change. Re-pairing needs the link-failure process off (its state is per link): with
+            ``failure_rate_per_hour > 0`` the epoch's pairs are kept. :attr:`pairs` are those of the latest
+            snapshot returned (each snapshot carries its own ``pairs``).
     """
 
     _FAILURE_HISTORY = 64
@@ -651,17 +757,18 @@ class Network:
         site_lat_deg: ArrayLike,
         site_lon_deg: ArrayLike,
         *,
-        min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
-        isl_max_range_km: float = 5000.0,
-        atmosphere_margin_km: float = 80.0,
-        isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
-        gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
-        failure_rate_per_hour: float = 0.0,
-        repair_time_s: float = 600.0,
+        min_elevation_deg: float = LinksConfig.min_elevation_deg,
+        isl_max_range_km: float = LinksConfig.isl_max_range_km,
+        atmosphere_margin_km: float = LinksConfig.atmosphere_margin_km,
+        isl_capacity_gbps: float = LinksConfig.isl_capacity_gbps,
+        gsl_capacity_gbps: float = LinksConfig.gsl_capacity_gbps,
+        failure_rate_per_hour: float = LinksConfig.isl_failure_rate_per_hour,
+        repair_time_s: float = LinksConfig.isl_repair_time_s,
         rng: np.random.Generator | None = None,
         topology_dt_s: float = 10.0,
         lazy_routing: bool = False,
         cache_buckets: int = 4,
+        regrid_s: float | None = 3600.0,
     ):
         if not isinstance(constellation, Constellation):
             raise ValueError(f"constellation: expected a Constellation, got {type(constellation).__name__}")
@@ -691,10 +798,48 @@ class Network:
             raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
         self.lazy_routing = bool(lazy_routing)
         self.cache_buckets = cache_buckets
-        self.pairs = _readonly(plus_grid_isls(constellation))
-        self.failures = LinkFailures(len(self.pairs), failure_rate_per_hour, repair_time_s, rng)
+        if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
+            raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
+        self._pairs0 = _readonly(plus_grid_isls(constellation))
+        self.pairs = self._pairs0
+        has_catalogue = any(isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells)
+        self.regrid_s = float(regrid_s) if (regrid_s is not None and has_catalogue and failure_rate_per_hour == 0.0) \
+            else None
+        self._grids: OrderedDict[int, NDArray[np.int64]] = OrderedDict({0: self._pairs0})
+        self._operational = constellation.operational
+        self.failures = LinkFailures(len(self._pairs0), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
         self._restart_failures()
+
+    @classmethod
+    def from_config(
+        cls,
+        constellation: Constellation,
+        site_lat_deg: ArrayLike,
+        site_lon_deg: ArrayLike,
+        links: LinksConfig,
+        *,
+        rng: np.random.Generator | None = None,
+        topology_dt_s: float = 10.0,
+        lazy_routing: bool = False,
+        cache_buckets: int = 4,
+    ) -> "Network":
+        """A network whose link figures come from a validated :class:`~orbitcloud_env.config.LinksConfig`.
+
+        Args:
+            constellation: the satellites; site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
+            links: the scenario's ``links`` section (elevation mask, ISL range, margin, capacities, failures).
+            rng, topology_dt_s, lazy_routing, cache_buckets: as in :class:`Network` ([s] for the bucket length).
+        """
+        if not isinstance(links, LinksConfig):
+            raise ValueError(f"links: expected a LinksConfig, got {type(links).__name__}")
+        return cls(
+            constellation, site_lat_deg, site_lon_deg, min_elevation_deg=links.min_elevation_deg,
+            isl_max_range_km=links.isl_max_range_km, atmosphere_margin_km=links.atmosphere_margin_km,
+            isl_capacity_gbps=links.isl_capacity_gbps, gsl_capacity_gbps=links.gsl_capacity_gbps,
+            failure_rate_per_hour=links.isl_failure_rate_per_hour, repair_time_s=links.isl_repair_time_s,
+            rng=rng, topology_dt_s=topology_dt_s, lazy_routing=lazy_routing, cache_buckets=cache_buckets,
+        )
 
     @property
     def n_sites(self) -> int:
@@ -730,7 +875,7 @@ class Network:
 
     def _failed_at(self, b: int) -> NDArray[np.bool_]:
         if self.failures.failure_rate_per_hour == 0.0:
-            return np.zeros(len(self.pairs), dtype=bool)
+            return np.zeros(len(self._pairs_at(b)), dtype=bool)
         lf, dt = self.failures, self.topology_dt_s
         while self._failure_bucket < b:
             nb = self._failure_bucket + 1
@@ -757,21 +902,50 @@ class Network:
         snap = self._cache.get(b)
         if snap is not None:
             self._cache.move_to_end(b)
+            self.pairs = snap.pairs
             return snap
         failed = self._failed_at(b)
         t0 = b * self.topology_dt_s
-        pos, _, ok = self.constellation.propagate(t0)
-        up, dist = isl_state(pos, self.pairs, self.isl_max_range_km, self.atmosphere_margin_km)
+        pairs = self._pairs_at(b)
+        pos, vel, sgp4_ok = self.constellation.propagate(t0)
+        fault = satellite_faults(pos, vel, sgp4_ok, self._operational)
+        ok = fault == 0
+        up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         snap = build_snapshot(
-            t0, pos, ok, self.pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
+            t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
-            lazy_routing=self.lazy_routing,
+            lazy_routing=self.lazy_routing, sat_fault=fault,
         )
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
             self._cache.popitem(last=False)
+        self.pairs = snap.pairs
         return snap
 
+    def _pairs_at(self, b: int) -> NDArray[np.int64]:
+        """Candidate ISLs of bucket ``b``: the epoch's, or those of its regrid period (catalogue shells)."""
+        if self.regrid_s is None:
+            return self._pairs0
+        k = int(math.floor(b * self.topology_dt_s / self.regrid_s))
+        grid = self._grids.get(k)
+        if grid is None:
+            grid = _readonly(plus_grid_isls(self.constellation, k * self.regrid_s))
+            self._grids[k] = grid
+            if len(self._grids) > 4:
+                self._grids.popitem(last=False)
+        return grid
+
     def network_graph(self, time_s: float) -> nx.Graph:
-        """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s]."""
-        return self.snapshot(time_s).to_networkx()
+        """networkx view (:meth:`NetworkSnapshot.to_networkx`) of the snapshot at ``time_s`` [s].
+
+        Satellite nodes also carry ``shell`` and ``plane`` (-1 when unknown or not operational) and
+        ``operational`` (catalogue status; ``ok`` is whether the satellite is usable in this bucket).
+        """
+        g = self.snapshot(time_s).to_networkx()
+        c = self.constellation
+        for i, (sh, pl, op) in enumerate(zip(c.shell.tolist(), c.plane.tolist(), c.operational.tolist())):
+            node = g.nodes[i]
+            node["shell"] = sh
+            node["plane"] = pl
+            node["operational"] = op
+        return g

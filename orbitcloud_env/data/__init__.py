@@ -1,0 +1,39 @@
+"""Package data: cities, gateways, data centres, and the shipped Starlink catalogue (see README.md here).
+
+:func:`resolve_data_path` is dependency-free so that the config module can check a ``tle_path`` without importing
+the simulation core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DATA_DIR", "PACKAGE_PREFIX", "resolve_data_path"]
+
+#: Folder of the package data files.
+DATA_DIR = Path(__file__).resolve().parent
+#: Prefix of a path inside the package data: ``"package:starlink-2026-05-12.tle"``.
+PACKAGE_PREFIX = "package:"
+
+
+def resolve_data_path(path: str | Path) -> Path:
+    """The file a user path names: as given (absolute, or relative to the working directory) when it exists, else
+    ``package:<name>`` or a bare ``<name>`` inside the package data folder.
+
+    Raises:
+        FileNotFoundError: naming the path and the places searched.
+    """
+    text = str(path)
+    if text.startswith(PACKAGE_PREFIX):
+        cand = DATA_DIR / text[len(PACKAGE_PREFIX):]
+        if cand.is_file():
+            return cand
+        raise FileNotFoundError(f"{text!r}: no such file in the package data folder {DATA_DIR} "
+                                f"(files: {', '.join(sorted(p.name for p in DATA_DIR.iterdir() if p.is_file()))})")
+    p = Path(text)
+    if p.is_file():
+        return p
+    if p.name == text and (DATA_DIR / text).is_file():
+        return DATA_DIR / text
+    raise FileNotFoundError(f"{text!r}: no such file (searched the working directory and, for a bare name, "
+                            f"the package data folder {DATA_DIR})")

@@ -281,3 +281,27 @@ def test_delay_ms_completes_a_partial_route_only_beyond_its_limit():
     assert lazy.route_limit_ms(0) == limit  # still partial: the near satellite lies within the limit
     assert lazy.delay_ms(0, far, limit) == full[far]
     assert lazy.route_limit_ms(0) == np.inf  # the far one did not: the route was completed
+
+
+def test_from_config_takes_every_link_figure_from_links_config(starlink):
+    from orbitcloud_env.config import LinksConfig
+
+    links = LinksConfig(min_elevation_deg=30.0, isl_max_range_km=4000.0, atmosphere_margin_km=100.0,
+                        isl_capacity_gbps=50.0, gsl_capacity_gbps=10.0, isl_failure_rate_per_hour=0.5,
+                        isl_repair_time_s=300.0)
+    net = Network.from_config(starlink, SITES_LAT, SITES_LON, links, rng=np.random.default_rng(1), topology_dt_s=5.0)
+    assert (net.min_elevation_deg, net.isl_max_range_km, net.atmosphere_margin_km) == (30.0, 4000.0, 100.0)
+    assert (net.isl_capacity_gbps, net.gsl_capacity_gbps, net.topology_dt_s) == (50.0, 10.0, 5.0)
+    assert (net.failures.failure_rate_per_hour, net.failures.repair_time_s) == (0.5, 300.0)
+    default = Network(starlink, SITES_LAT, SITES_LON)
+    same = Network.from_config(starlink, SITES_LAT, SITES_LON, LinksConfig())
+    assert np.array_equal(default.snapshot(0.0).site_sat_delay_ms, same.snapshot(0.0).site_sat_delay_ms)
+    with pytest.raises(ValueError, match="links: expected a LinksConfig"):
+        Network.from_config(starlink, SITES_LAT, SITES_LON, {"min_elevation_deg": 25.0})
+
+
+def test_walker_network_graph_nodes_carry_shell_and_plane(starlink):
+    g = Network(starlink, SITES_LAT, SITES_LON).network_graph(0.0)
+    assert g.nodes[23]["shell"] == 0 and g.nodes[23]["plane"] == 1 and g.nodes[23]["operational"]
+    assert g.nodes[23]["ok"] and g.nodes[23]["fault"] == "ok"
+

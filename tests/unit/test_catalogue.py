@@ -1,0 +1,327 @@
+"""Tests for orbitcloud_env.catalogue: structure inferred from TLE sets (synthetic Walker sets, where the planes are
+known, and the shipped 2026-05-12 Starlink catalogue), operational flags, the per-bucket sanity gate, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import numpy as np
+import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from orbitcloud_env.catalogue import CatalogueShell, CatalogueWarning
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM
+from orbitcloud_env.constellation import Constellation, TLEError
+from orbitcloud_env.data import resolve_data_path
+from orbitcloud_env.network import Network, plus_grid_isls, satellite_faults
+
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(2026, 5, 12, tzinfo=UTC)
+SHIPPED = "package:starlink-2026-05-12.tle"
+
+
+def _checksum(line: str) -> str:
+    return str(sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68]) % 10)
+
+
+def _pairs_set(pairs: np.ndarray) -> set[tuple[int, int]]:
+    return {(int(a), int(b)) for a, b in pairs}
+
+
+def _components(pairs: np.ndarray, idx: np.ndarray, n: int) -> int:
+    m = np.isin(pairs[:, 0], idx) & np.isin(pairs[:, 1], idx)
+    g = coo_matrix((np.ones(m.sum()), (pairs[m, 0], pairs[m, 1])), shape=(n, n))
+    _, lab = connected_components(g, directed=False)
+    return len(np.unique(lab[idx]))
+
+
+def _same_partition(true: np.ndarray, inferred: np.ndarray) -> bool:
+    pairs = set(zip(true.tolist(), inferred.tolist()))
+    return len(pairs) == len(set(true.tolist())) == len(set(inferred.tolist()))
+
+
+# ------------------------------------------------------------------------------------------ synthetic Walker sets
+@pytest.fixture(scope="module")
+def walker_pair():
+    delta = Constellation.walker_delta(24, 20, 550.0, 53.0, phasing=1, epoch=EPOCH, name_prefix="D")
+    star = Constellation.walker_delta(6, 11, 780.0, 86.4, phasing=0, raan_spread_deg=180.0, epoch=EPOCH, name_prefix="S")
+    truth = delta + star
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean catalogue warns about nothing
+        inferred = Constellation.from_tle_text(truth.to_tle(), source="walker.tle", infer=True, min_shell_sats=30)
+    return truth, inferred
+
+
+def test_walker_sets_written_to_tle_recover_shells_planes_and_slots_exactly(walker_pair):
+    truth, c = walker_pair
+    assert len(c.shells) == 2 and all(isinstance(s, CatalogueShell) for s in c.shells)
+    assert c.operational.all() and set(c.status) == {"operational"}
+    assert np.array_equal(c.shell, truth.shell)
+    for s, (planes, spp, alt, inc) in enumerate([(24, 20, 550.0, 53.0), (6, 11, 780.0, 86.4)]):
+        info = c.shells[s]
+        assert (info.planes, info.sats_per_plane) == (planes, spp)
+        assert info.inclination_deg == pytest.approx(inc, abs=1e-3)
+        assert info.altitude_km == pytest.approx(alt, abs=15.0)  # mean (Brouwer) vs Kepler altitude
+        m = c.shell == s
+        assert _same_partition(truth.plane[m], c.plane[m])
+        # Slots: the same cyclic order within each plane (inferred slot 0 is the lowest argument of latitude).
+        for p in range(planes):
+            pm = m & (truth.plane == p)
+            shift = (c.slot[pm] - truth.slot[pm]) % spp
+            assert np.all(shift == shift[0])
+    assert c.shells[0].closed_seam and not c.shells[1].closed_seam  # delta ring vs counter-rotating star seam
+
+
+def test_inferred_plus_grid_equals_the_walker_plus_grid(walker_pair):
+    truth, c = walker_pair
+    assert _pairs_set(plus_grid_isls(c)) == _pairs_set(plus_grid_isls(truth))
+    deg = np.bincount(plus_grid_isls(c).ravel(), minlength=len(c))
+    assert np.all(deg[c.shell == 0] == 4)
+    assert np.bincount(deg[c.shell == 1]).tolist() == [0, 0, 0, 22, 44]  # star seam planes: 3 links
+
+
+def test_oneweb_like_polar_star_shell_has_no_cross_seam_links():
+    # OneWeb: 18 planes of 40 over ~180 deg of RAAN at 1,200 km, 87.9 deg (del Portillo, Cameron & Crawley, Acta
+    # Astronautica 159, 2019); 20 satellites per plane here to keep the test small.
+    truth = Constellation.walker_delta(18, 20, 1200.0, 87.9, phasing=0, raan_spread_deg=180.0, epoch=EPOCH)
+    c = Constellation.from_tle_text(truth.to_tle(), infer=True)
+    info = c.shells[0]
+    assert (info.planes, info.sats_per_plane, info.closed_seam) == (18, 20, False)
+    assert info.plane_links == (True,) * 17 + (False,)
+    assert np.array_equal(c.plane, truth.plane)  # plane 0 follows the seam, as the Walker's
+    assert _pairs_set(plus_grid_isls(c)) == _pairs_set(plus_grid_isls(truth))
+
+
+def test_partly_filled_planes_are_still_recovered_and_meshed():
+    truth = Constellation.walker_delta(24, 20, 550.0, 53.0, phasing=1, epoch=EPOCH)
+    lines = truth.to_tle().splitlines()
+    keep = np.random.default_rng(7).random(len(truth)) > 0.25  # a quarter of the slots empty
+    text = "\n".join("\n".join(lines[3 * i: 3 * i + 3]) for i in np.nonzero(keep)[0]) + "\n"
+    c = Constellation.from_tle_text(text, infer=True, min_shell_sats=30)
+    assert c.operational.all() and c.shells[0].planes == 24
+    assert _same_partition(truth.plane[keep], c.plane)
+    pairs = plus_grid_isls(c)
+    deg = np.bincount(pairs.ravel(), minlength=len(c))
+    # Four terminals each: a satellite of a fuller plane may find every neighbour of a sparser one taken.
+    assert deg.max() <= 4 and deg.min() >= 2 and np.mean(deg >= 3) > 0.95 and np.mean(deg == 4) > 0.8
+    assert _components(pairs, np.arange(len(c)), len(c)) == 1
+
+
+# ------------------------------------------------------------------------------------------ shipped catalogue
+@pytest.fixture(scope="module")
+def shipped():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CatalogueWarning)
+        return Constellation.from_tle(SHIPPED)
+
+
+def test_shipped_catalogue_shells_match_its_elements(shipped):
+    c = shipped
+    assert len(c) == 10_313
+    inc = np.rad2deg(c._elements["inclo"])  # noqa: SLF001 - the catalogue's own inclinations
+    main = {}
+    for s, info in enumerate(c.shells):
+        op = (c.shell == s) & c.operational
+        if not info.meshable:
+            assert not op.any()
+            continue
+        assert np.all(np.abs(inc[op] - info.inclination_deg) < 0.2)
+        lo, hi = info.altitude_band_km
+        assert lo <= info.altitude_km <= hi and hi - lo <= 20.0
+        main[(round(info.inclination_deg), round(info.altitude_km, -1))] = (info.n_operational, info.planes)
+    # The data README's main shells (inclination [deg], altitude [km]) with their operational satellites.
+    assert main[(43, 480)][0] > 3000 and main[(53, 480)][0] > 1500 and main[(53, 540)][0] > 1300
+    assert main[(70, 570)][0] > 690 and main[(98, 550)][0] > 430
+    assert main[(53, 540)][1] == 72 and main[(70, 570)][1] == 34  # Starlink shells 2 and 3: 72 and 36 planes filed
+    assert 8000 < c.operational.sum() < 9000
+
+
+def test_shipped_catalogue_mesh_has_four_isls_nearly_everywhere_and_one_component_per_shell(shipped):
+    c = shipped
+    pairs = plus_grid_isls(c)
+    deg = np.bincount(pairs.ravel(), minlength=len(c))
+    op = c.operational
+    assert deg.max() <= 4 and np.all(deg[~op] == 0)
+    assert np.mean(deg[op] >= 3) > 0.95 and np.mean(deg[op] == 4) > 0.85 and np.all(deg[op] >= 2)
+    for s, info in enumerate(c.shells):
+        idx = np.nonzero((c.shell == s) & op)[0]
+        if idx.size:
+            assert _components(pairs, idx, len(c)) == 1, f"shell {s} is broken into pieces"
+
+
+def test_shipped_catalogue_positions_agree_with_skyfield_within_1_km_over_24_h(shipped):
+    skyfield_api = pytest.importorskip("skyfield.api")
+    from skyfield.framelib import itrs
+
+    ts = skyfield_api.load.timescale(builtin=True)
+    lines = resolve_data_path(SHIPPED).read_text(encoding="ascii").splitlines()
+    pick = np.nonzero(shipped.operational)[0][::97]  # ~90 operational satellites across every shell
+    sats = [skyfield_api.EarthSatellite(lines[3 * i + 1], lines[3 * i + 2], lines[3 * i], ts) for i in pick]
+    for seconds in (0.0, 12 * 3600.0, 24 * 3600.0):
+        when = shipped.epoch + dt.timedelta(seconds=seconds)
+        ours = shipped.positions_ecef(when)[pick]
+        theirs = np.array([s.at(ts.from_datetime(when)).frame_xyz(itrs).km for s in sats])
+        assert np.max(np.linalg.norm(ours - theirs, axis=1)) < 1.0
+
+
+def test_catalogue_load_is_cached_and_package_paths_resolve(shipped):
+    assert Constellation.from_tle(SHIPPED) is shipped
+    assert Constellation.from_tle(str(resolve_data_path(SHIPPED))) is shipped
+    assert Constellation.from_tle("starlink-2026-05-12.tle") is shipped  # bare name in the package data
+    with pytest.raises(TLEError, match="no such file in the package data"):
+        Constellation.from_tle("package:nope.tle")
+
+
+def test_network_graph_nodes_carry_shell_plane_operational(shipped):
+    net = Network(shipped, [47.6], [-122.3])
+    g = net.network_graph(0.0)
+    i_op = int(np.nonzero(shipped.operational)[0][0])
+    i_down = int(np.nonzero(~shipped.operational)[0][0])
+    assert g.nodes[i_op]["operational"] and g.nodes[i_op]["plane"] >= 0 and g.nodes[i_op]["ok"]
+    assert not g.nodes[i_down]["operational"] and not g.nodes[i_down]["ok"]
+    assert g.nodes[i_down]["fault"] == "not operational (catalogue status)"
+    assert g.nodes[i_op]["shell"] == shipped.shell[i_op]
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def _walker_text(epoch=EPOCH) -> str:
+    return Constellation.walker_delta(8, 8, 550.0, 53.0, epoch=epoch).to_tle()
+
+
+def _set_field(line: str, start: int, text: str) -> str:
+    out = line[:start] + text + line[start + len(text):]
+    return out[:68] + _checksum(out)
+
+
+def test_duplicate_catalogue_numbers_are_refused_with_both_lines():
+    text = _walker_text()
+    rec = "\n".join(text.splitlines()[:3]) + "\n"
+    with pytest.raises(TLEError, match=r"duplicate catalogue number 1 \(first at line 2\)") as info:
+        Constellation.from_tle_text(text + rec, source="twins.tle")
+    assert info.value.line == 8 * 8 * 3 + 2 and "twins.tle" in str(info.value)
+
+
+def test_byte_order_mark_is_dropped(tmp_path):
+    path = tmp_path / "bom.tle"
+    path.write_bytes(b"\xef\xbb\xbf" + _walker_text().encode())
+    c = Constellation.from_tle(path, min_shell_sats=30)
+    assert c.names[0] == "SAT-0-0"
+
+
+def test_one_satellite_per_plane_and_no_usable_shell_raise_naming_file_and_rule():
+    # 64 satellites, each in its own plane: nothing to mesh.
+    c = Constellation.walker_delta(64, 1, 550.0, 53.0, epoch=EPOCH)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CatalogueWarning)
+        with pytest.raises(TLEError, match=r"lonely\.tle.*no usable shell.*median of 3 or more satellites per RAAN plane"):
+            Constellation.from_tle_text(c.to_tle(), source="lonely.tle", infer=True, min_shell_sats=30)
+    few = Constellation.walker_delta(1, 3, 550.0, 53.0, phasing=0, epoch=EPOCH).to_tle()
+    with pytest.raises(TLEError, match=r"few\.tle.*no usable shell in 3 satellites.*infer=False"):
+        Constellation.from_tle_text(few, source="few.tle", infer=True)
+    # A one-satellite-per-plane shell next to a good one is reported and flagged, not meshed.
+    good = Constellation.walker_delta(8, 8, 550.0, 53.0, epoch=EPOCH)
+    lonely = Constellation.walker_delta(40, 1, 700.0, 70.0, phasing=0, epoch=EPOCH, name_prefix="L")
+    with pytest.warns(CatalogueWarning, match=r"mixed\.tle: shell 1 .*cannot be meshed.*median of 3"):
+        both = Constellation.from_tle_text((good + lonely).to_tle(), source="mixed.tle", infer=True, min_shell_sats=30)
+    assert both.operational[:64].all() and not both.operational[64:].any()
+    assert set(both.status[64:]) == {"in a shell with one satellite per plane (cannot mesh)"}
+
+
+def test_geo_stale_and_mixed_epoch_satellites_are_flagged_with_reasons():
+    good = _walker_text()
+    geo = Constellation.walker_delta(1, 1, 1999.0, 0.0, phasing=0, epoch=EPOCH).to_tle().splitlines()
+    # Turn it into a GEO element set: mean motion 1.0027 rev/day (columns 53-63 of line 2), number 90001.
+    l1 = _set_field(geo[1], 2, "90001")
+    l2 = _set_field(_set_field(geo[2], 2, "90001"), 52, " 1.00270000")
+    old = Constellation.walker_delta(1, 1, 550.0, 53.0, phasing=0, epoch=dt.datetime(1999, 5, 12, tzinfo=UTC)).to_tle().splitlines()
+    o1, o2 = _set_field(old[1], 2, "90002"), _set_field(old[2], 2, "90002")
+    text = good + f"GEO\n{l1}\n{l2}\nOLD\n{o1}\n{o2}\n"
+    with pytest.warns(CatalogueWarning) as rec:
+        c = Constellation.from_tle_text(text, source="mixed.tle", infer=True, min_shell_sats=30)
+    msgs = " | ".join(str(w.message) for w in rec)
+    assert "older than 30 days" in msgs and "'OLD' line" in msgs and "span" in msgs and "mixed.tle" in msgs
+    assert c.status[-2] == "outside the LEO altitude band" and c.status[-1] == "stale element set"
+    assert c.operational[:-2].all() and not c.operational[-2:].any()
+    snap = Network(c, [0.0], [0.0]).snapshot(0.0)
+    assert not snap.sat_ok[-2:].any() and snap.sat_ok[:-2].all()
+    assert np.all(plus_grid_isls(c)[:, 1] < len(c) - 2)  # no ISL to either
+
+
+def test_keep_non_operational_keeps_out_of_band_satellites_as_compute_nodes():
+    base = Constellation.walker_delta(8, 8, 550.0, 53.0, epoch=EPOCH)
+    low = Constellation.walker_delta(1, 1, 530.0, 53.0, phasing=0, epoch=EPOCH, name_prefix="LOW")
+    text = (base + low).to_tle()
+    strict = Constellation.from_tle_text(text, infer=True, min_shell_sats=30)
+    kept = Constellation.from_tle_text(text, infer=True, min_shell_sats=30, keep_non_operational=True)
+    assert strict.status[-1].startswith("outside its shell's altitude or inclination band") and not strict.operational[-1]
+    assert kept.operational[-1] and kept.plane[-1] == -1  # a compute node without ISLs
+    assert np.all(plus_grid_isls(kept) < len(kept) - 1)
+
+
+# ------------------------------------------------------------------------------------------ per-bucket gate
+def test_satellite_faults_gate_far_slow_and_failed_satellites():
+    r = EARTH_RADIUS_EQ_KM + 550.0
+    pos = np.array([[r, 0, 0], [1e5, 0, 0], [r, 0, 0], [r, 0, 0], [r, 0, 0], [np.nan, 0, 0]], float)
+    vel = np.array([[0, 7.1, 0], [0, 7.1, 0], [0, 1.0, 0], [0, 7.1, 0], [0, 7.1, 0], [0, 7.1, 0]], float)
+    ok = np.array([True, True, True, False, True, True])
+    op = np.array([True, True, True, True, False, True])
+    assert satellite_faults(pos, vel, ok, op).tolist() == [0, 3, 4, 2, 1, 3]
+
+
+def test_decaying_satellite_is_marked_down_in_every_later_bucket():
+    base = Constellation.walker_delta(8, 8, 550.0, 53.0, epoch=EPOCH)
+    lines = base.to_tle().splitlines()
+    # Satellite 0 with a huge drag term (B* = 0.5 /earth radii, columns 54-61 of line 1) and a 250 km orbit.
+    l1 = _set_field(lines[1], 53, " 50000-0")
+    l2 = _set_field(lines[2], 52, "16.10000000")
+    text = "\n".join([lines[0], l1, l2, *lines[3:]]) + "\n"
+    with pytest.warns(CatalogueWarning, match="decaying"):
+        c = Constellation.from_tle_text(text, source="decay.tle", infer=True, min_shell_sats=30)
+    assert not c.operational[0] and c.status[0].startswith("in no shell")
+    # Kept as a compute node on request: the per-bucket gate is then what takes it down once it decays.
+    with pytest.warns(CatalogueWarning, match="decaying"):
+        kept = Constellation.from_tle_text(text, infer=True, min_shell_sats=30, keep_non_operational=True)
+    net = Network(kept, [0.0], [0.0], topology_dt_s=3600.0)
+    faults = [int(net.snapshot(3600.0 * h).sat_fault[0]) for h in range(25)]
+    assert faults[0] == 0 and faults[-1] in (2, 3, 4)
+    assert all(f != 0 for f in faults[faults.index(next(f for f in faults if f)):])  # once down, down for good
+    snap = net.snapshot(24 * 3600.0)
+    assert not snap.sat_ok[0] and snap.sat_ok[1:].all() and not snap.gsl_visible[:, 0].any()
+
+
+# ------------------------------------------------------------------------------------------ re-pairing
+def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_change(shipped, walker_pair):
+    net = Network(shipped, [0.0], [0.0], regrid_s=3600.0)
+    first = net.snapshot(0.0)
+    assert net.pairs is first.pairs
+    later = net.snapshot(25 * 3600.0)
+    assert net.pairs is later.pairs and np.array_equal(later.pairs, plus_grid_isls(shipped, 25 * 3600.0))
+    changed = len(_pairs_set(first.pairs) - _pairs_set(later.pairs)) / len(first.pairs)
+    assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2.5 % of pairs per day)
+    assert np.bincount(later.pairs.ravel()).max() <= 4
+    assert net.snapshot(0.0).pairs is first.pairs  # cached bucket: its own pairs again
+    assert net.pairs is first.pairs
+    # With link failures on, the failure state is per link: the epoch's grid is kept.
+    fixed = Network(shipped, [0.0], [0.0], failure_rate_per_hour=0.1, rng=np.random.default_rng(0))
+    assert fixed.regrid_s is None
+    assert np.array_equal(fixed.snapshot(25 * 3600.0).pairs, fixed.snapshot(0.0).pairs)
+    truth, _ = walker_pair
+    assert Network(truth, [0.0], [0.0]).regrid_s is None
+    with pytest.raises(ValueError, match="regrid_s"):
+        Network(shipped, [0.0], [0.0], regrid_s=0.0)
+
+
+def test_inferred_constellation_pickles_and_combines_with_walker_shells(walker_pair):
+    import pickle
+
+    _, c = walker_pair
+    back = pickle.loads(pickle.dumps(c))
+    assert back.status == c.status and np.array_equal(back.operational, c.operational)
+    assert np.array_equal(back.u_deg, c.u_deg) and back.shells == c.shells
+    assert np.array_equal(back.positions_ecef(600.0), c.positions_ecef(600.0))
+    both = c + Constellation.walker_delta(4, 4, 600.0, 60.0, epoch=EPOCH, name_prefix="W")
+    assert len(both.shells) == 3 and both.operational.all() and np.isnan(both.u_deg[-16:]).all()
+    assert np.unique(both.satnums).size == len(both)  # repeated catalogue numbers renumbered
+    assert np.bincount(plus_grid_isls(both).ravel()).max() <= 4
