@@ -56,8 +56,8 @@ __all__ = [
 
 #: Names of the presets shipped in ``orbitcloud_env/presets``: the v1 scenarios (the defaults: congested,
 #: time-varying, orbit-scale episodes), then the v0 light-load scenarios of the first release (``*-v0``).
-PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega", "small-v0", "starlink-v0", "kuiper-v0",
-                            "mega-v0")
+PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega", "giga", "starlink2026", "small-v0",
+                            "starlink-v0", "kuiper-v0", "mega-v0")
 #: Shipped presets that only serve as a ``base:`` of others (``legacy-v0``: every v0 default that v1 changed).
 _BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
 
@@ -151,8 +151,13 @@ class ConstellationConfig:
         planes, sats_per_plane, altitude_km, inclination_deg, phasing, raan_spread_deg: the primary shell, as in
             :class:`ShellConfig` (units: [-], [-], [km], [deg], [-], [deg]).
         extra_shells: further Walker shells (a list of ShellConfig mappings in YAML).
-        tle_path: path of a 2- or 3-line TLE file; when set, it replaces the Walker shells.
+        tle_path: path of a 2- or 3-line TLE file, or ``package:<name>`` for a file shipped in orbitcloud_env/data;
+            when set, it replaces the Walker shells and the catalogue's shells, planes and slots are inferred
+            (docs/physics_network.md).
         epoch_utc: ISO-8601 UTC time of the constellation epoch (Walker shells are built at this epoch).
+        keep_non_operational: keep a catalogue's non-operational satellites (outside their shell's altitude band,
+            in no shell or in a shell too small to mesh) as compute nodes without ISLs; False flags them down.
+        min_shell_sats: [-] a catalogue shell needs at least this many satellites to be meshed.
     """
 
     planes: int = 72
@@ -164,6 +169,8 @@ class ConstellationConfig:
     extra_shells: tuple[ShellConfig, ...] = ()
     tle_path: str | None = None
     epoch_utc: str = "2026-03-20T00:00:00Z"
+    keep_non_operational: bool = False
+    min_shell_sats: int = 50
 
     def __post_init__(self) -> None:
         _validate_shell(self, "")
@@ -173,7 +180,16 @@ class ConstellationConfig:
             raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
                               f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None
         if self.tle_path is not None:
-            _check(Path(self.tle_path).is_file(), "tle_path", f"no such file: {self.tle_path!r}")
+            from orbitcloud_env.data import resolve_data_path
+
+            try:
+                resolve_data_path(self.tle_path)
+            except FileNotFoundError:
+                _check(False, "tle_path", f"no such file: {self.tle_path!r} (a path, or package:<name> for a file "
+                       f"of orbitcloud_env/data)")
+        _check(isinstance(self.keep_non_operational, bool), "keep_non_operational",
+               f"expected true or false, got {self.keep_non_operational!r}")
+        _check_range(self.min_shell_sats, "min_shell_sats", 2, 100_000)
 
     @property
     def shells(self) -> tuple[ShellConfig, ...]:

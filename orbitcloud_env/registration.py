@@ -16,6 +16,8 @@ ENV_IDS: dict[str, dict[str, object]] = {
     "OrbitCloud-Small-v1": {"preset": "small", "action_mode": "all_nodes"},
     "OrbitCloud-Kuiper-v1": {"preset": "kuiper", "action_mode": "candidates"},
     "OrbitCloud-Mega-v1": {"preset": "mega", "action_mode": "candidates"},
+    "OrbitCloud-Giga-v1": {"preset": "giga", "action_mode": "candidates"},
+    "OrbitCloud-Starlink2026-v1": {"preset": "starlink2026", "action_mode": "candidates"},
     "OrbitCloud-v0": {"preset": "starlink-v0", "action_mode": "candidates"},
     "OrbitCloud-Small-v0": {"preset": "small-v0", "action_mode": "all_nodes"},
     "OrbitCloud-Kuiper-v0": {"preset": "kuiper-v0", "action_mode": "candidates"},

@@ -66,16 +66,8 @@ _MS_PER_MB_PER_GBPS = 8.0
 
 
 def build_constellation(config: ScenarioConfig) -> Constellation:
-    """The scenario's constellation: the TLE file when given, else its Walker shells combined."""
-    c = config.constellation
-    if c.tle_path is not None:
-        return Constellation.from_tle(c.tle_path)
-    shells = [
-        Constellation.walker_delta(s.planes, s.sats_per_plane, s.altitude_km, s.inclination_deg, phasing=s.phasing,
-                                   epoch=c.epoch, raan_spread_deg=s.raan_spread_deg, name_prefix=f"S{i}-")
-        for i, s in enumerate(c.shells)
-    ]
-    return shells[0] if len(shells) == 1 else Constellation.combine(*shells)
+    """The scenario's constellation: the TLE catalogue when given (structure inferred), else its Walker shells."""
+    return Constellation.from_config(config.constellation)
 
 
 @dataclass
@@ -162,13 +154,10 @@ class Simulator:
         self.n_nodes = self.n_sat + self.n_dc
         links = cfg.links
         # The failure generator is replaced at each reset (Network.reset), from the episode's seed.
-        self.network = Network(
-            self.constellation, self.sites.lat_deg, self.sites.lon_deg, rng=np.random.default_rng(0),
-            min_elevation_deg=links.min_elevation_deg, isl_max_range_km=links.isl_max_range_km,
-            atmosphere_margin_km=links.atmosphere_margin_km, isl_capacity_gbps=links.isl_capacity_gbps,
-            gsl_capacity_gbps=links.gsl_capacity_gbps, failure_rate_per_hour=links.isl_failure_rate_per_hour,
-            repair_time_s=links.isl_repair_time_s, topology_dt_s=cfg.episode.topology_dt_s,
-            lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS, cache_buckets=_CACHE_BUCKETS)
+        self.network = Network.from_config(
+            self.constellation, self.sites.lat_deg, self.sites.lon_deg, links, rng=np.random.default_rng(0),
+            topology_dt_s=cfg.episode.topology_dt_s, lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS,
+            cache_buckets=_CACHE_BUCKETS)
 
         # Static ground geometry.
         if self.n_dc:
