@@ -11,7 +11,7 @@ The interface is docs/env_contract.md; nothing here imports orbitcloud_env inter
 """
 
 from agents.heuristics import HEURISTICS, HeuristicPolicy
-from agents.registry import available, available_algorithms, make_policy
+from agents.registry import available, available_algorithms, available_policies, make_policy
 from agents.rl import ALGOS, LoadedPolicy, load, load_model, masks_from_obs
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "HeuristicPolicy",
     "LoadedPolicy",
     "available",
+    "available_policies",
     "available_algorithms",
     "load",
     "load_model",

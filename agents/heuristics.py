@@ -313,7 +313,11 @@ class SlackAwarePolicy(HeuristicPolicy):
 
     def _act(self, obs, valid, episode_start):
         finish = _finish_time(obs)
-        tolerant = obs["job"][:, _JOB_LOG_DEADLINE].astype(np.float64) >= self.tolerant_log - 1e-6
+        job = obs.get("job")
+        if job is None:  # no job features: every job counts as tight
+            tolerant = np.zeros(finish.shape[0], dtype=bool)
+        else:
+            tolerant = job[:, _JOB_LOG_DEADLINE].astype(np.float64) >= self.tolerant_log - 1e-6
         orbit_ok = valid & (obs["node_is_ground"] < 0.5) & (finish <= 1.0 - self.margin)
         use_orbit = tolerant & orbit_ok.any(axis=1)
         rows = np.where(use_orbit[:, None], orbit_ok, valid)

@@ -10,13 +10,18 @@ from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
 from agents.lookahead import LookaheadPolicy
 from agents.rl import ALGOS, LoadedPolicy, load
 
-__all__ = ["available", "available_algorithms", "make_policy"]
+__all__ = ["available", "available_policies", "available_algorithms", "make_policy"]
 
 
 def available() -> list[str]:
-    """Names of the policies ``make_policy`` builds by name: the heuristics, then ``lookahead`` (privileged: it
-    reads the simulator, see agents/lookahead.py), in a stable order."""
-    return list(HEURISTICS) + [LookaheadPolicy.name]
+    """Names of the heuristic policies (observation-only), in a stable order."""
+    return list(HEURISTICS)
+
+
+def available_policies() -> list[str]:
+    """Every name ``make_policy`` builds: the heuristics, then the reference policy ``lookahead`` (privileged: it
+    reads the simulator, see agents/lookahead.py)."""
+    return available() + [LookaheadPolicy.name]
 
 
 def available_algorithms() -> list[str]:

@@ -91,7 +91,7 @@ class CandidatesAction(ActionType):
     def __init__(self, sim: Simulator) -> None:
         super().__init__(sim)
         self.k = sim.config.episode.candidates_k
-        self.min_dc = sim.config.episode.candidates_min_datacentres
+        self.min_dc = min(sim.config.episode.candidates_min_datacentres, self.k - 1)
         self.rows = np.full(self.k, -1, dtype=np.int64)
 
     @property

@@ -572,7 +572,8 @@ class EpisodeConfig:
             reject).
         candidates_k: [-] candidates listed in "candidates" mode.
         candidates_min_datacentres: [-] data centres always listed among the candidates (the best valid ones by
-            estimated latency), so that ground placement stays possible at any constellation size.
+            estimated latency; at most ``candidates_k - 1``), so that ground placement stays possible at any
+            constellation size.
         time_clip: [-] normalised time features (delay / deadline) are clipped to [0, time_clip].
     """
 
@@ -593,7 +594,7 @@ class EpisodeConfig:
         _check(self.action_mode in ("all_nodes", "candidates"), "action_mode",
                f"must be 'all_nodes' or 'candidates', got {self.action_mode!r}")
         _check_range(self.candidates_k, "candidates_k", 2, 4_096)
-        _check_range(self.candidates_min_datacentres, "candidates_min_datacentres", 0, self.candidates_k - 1)
+        _check_range(self.candidates_min_datacentres, "candidates_min_datacentres", 0, 4_096)
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
 
 

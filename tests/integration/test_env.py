@@ -80,7 +80,8 @@ def test_sb3_env_checker_passes(env_id):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sb3_check_env(_make(env_id).unwrapped, warn=True)
-    assert [str(w.message) for w in caught] == []
+    # Gymnasium's own notice that a -v0 id has a newer version is by design (the v0 ids stay registered).
+    assert [str(w.message) for w in caught if "is out of date" not in str(w.message)] == []
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)

@@ -8,7 +8,7 @@ from orbitcloud_env.simulator import Simulator
 
 
 def _sim(**overrides):
-    return Simulator(load_config("small", overrides))
+    return Simulator(load_config("small-v0", overrides))
 
 
 def test_reset_is_deterministic_for_a_seed():
