@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--trained-agent", default="", help="continue training this saved .zip")
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
+    p.add_argument("--pretrain", default=None, metavar="HEURISTIC",
+                   help="warm start: clone this heuristic's decisions (and fit the value head to its returns) "
+                        "before RL; see agents/pretrain.py")
+    p.add_argument("--pretrain-steps", type=int, default=100_000,
+                   help="decisions of the heuristic collected for --pretrain")
+    p.add_argument("--pretrain-epochs", type=int, default=5, help="passes over the --pretrain data")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, auto")
     p.add_argument("--num-threads", type=int, default=1,
                    help="torch CPU threads; the policy is a small MLP, and more threads were ~6x slower on a busy "
@@ -327,6 +333,7 @@ def _train_metrics_callback():
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo
+    from orbitcloud_env.suggest import did_you_mean
 
     try:
         algo = resolve_algo(args.algo)
@@ -338,6 +345,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                              ("--n-eval-envs", args.n_eval_envs, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag}: must be >= {low}, got {value}")
+    if args.pretrain is not None:
+        import agents as _agents
+
+        if args.pretrain not in _agents.available():
+            raise UsageError(f"--pretrain: unknown heuristic {args.pretrain!r}"
+                             f"{did_you_mean(args.pretrain, _agents.available())} (heuristics: "
+                             f"{', '.join(_agents.available())})")
+        if args.pretrain_steps < 1 or args.pretrain_epochs < 1:
+            raise UsageError(f"--pretrain-steps and --pretrain-epochs: must be >= 1, got {args.pretrain_steps} "
+                             f"and {args.pretrain_epochs}")
+        if algo not in ("ppo", "maskable_ppo", "a2c"):
+            raise UsageError(f"--pretrain: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
     trained_agent = None
     if args.trained_agent:
         trained_agent = Path(args.trained_agent)
@@ -468,6 +487,15 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         else:
             model = ALGOS[algo](policy, env, seed=seed, device=args.device, tensorboard_log=tb,
                                 verbose=args.verbose, **algo_kwargs)
+
+        if args.pretrain and trained_agent is None:
+            from agents.pretrain import collect_demonstrations, pretrain_policy
+
+            import agents as _agents
+
+            print(f"Pretraining: cloning {args.pretrain} over {args.pretrain_steps} decisions", flush=True)
+            demos = collect_demonstrations(env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
+            pretrain_policy(model, demos, epochs=args.pretrain_epochs, seed=seed, verbose=args.verbose)
 
         callbacks = [_train_metrics_callback()]
         if args.save_freq > 0:

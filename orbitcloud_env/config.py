@@ -293,7 +293,7 @@ class ComputeConfig:
         datacentre_power_w: [W] power drawn by a region's servers with every server busy.
     """
 
-    satellite_fraction: float = 0.1
+    satellite_fraction: float = 0.05
     satellite_capacity_gflops: float = 1_000.0
     satellite_servers: int = 1
     satellite_queue_limit: int = 16

@@ -408,8 +408,9 @@ class Simulator:
         if row is None or (complete and not row[4]):
             snap = topo.snapshot
             delay = snap.site_delay_ms(site, np.inf if complete else self._partial_route_ms)
-            if snap.route_limit_ms(site) < np.inf and np.count_nonzero(delay < np.inf) < self.candidate_pool_size:
-                delay = snap.site_delay_ms(site)  # too few satellites within the limit: route completely
+            if snap.route_limit_ms(site) < np.inf and \
+                    np.count_nonzero((delay < np.inf) & topo.sat_ok) < self.candidate_pool_size:
+                delay = snap.site_delay_ms(site)  # too few compute satellites within the limit: route completely
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
             reach = np.isfinite(inbound)
             reach[: self.n_sat] &= topo.sat_ok
@@ -420,12 +421,13 @@ class Simulator:
 
     def satellite_order(self, site: int) -> NDArray[np.int64]:
         """The ``candidate_pool_size`` satellites of lowest estimated latency from ``site`` in the current bucket,
-        sorted. Cached per bucket and site. Unreachable satellites sort last (their latency is infinite)."""
+        sorted. Cached per bucket and site. Unreachable satellites and those without working compute sort last."""
         count = self.candidate_pool_size
-        orders = self.topology.satellite_order
+        topo = self.topology
+        orders = topo.satellite_order
         order = orders.get(site)
         if order is None:
-            base = self._site_row(site)[1][: self.n_sat]
+            base = np.where(topo.sat_ok, self._site_row(site)[1][: self.n_sat], np.inf)
             if count < base.shape[0]:
                 part = np.argpartition(base, count - 1)[:count]
                 order = part[np.argsort(base[part], kind="stable")]
