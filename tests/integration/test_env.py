@@ -60,8 +60,12 @@ def _assert_same(a, b):
 def test_registry_has_the_documented_ids():
     assert set(ENV_IDS) <= set(ALL_IDS)
     assert {"OrbitCloud-v0", "OrbitCloud-Small-v0", "OrbitCloud-Kuiper-v0", "OrbitCloud-Mega-v0"} <= set(ALL_IDS)
-    orbitcloud_env.register_envs()  # idempotent
+    specs = {i: gym.registry[i] for i in ALL_IDS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gymnasium warns when an id is registered again
+        orbitcloud_env.register_envs()  # idempotent: a second call registers nothing
     assert sorted(i for i in gym.registry if i.startswith("OrbitCloud")) == ALL_IDS
+    assert all(gym.registry[i] is specs[i] for i in ALL_IDS)  # the same spec objects, not re-registered
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -99,12 +103,13 @@ def test_same_seed_same_episode(env_id):
     assert not np.array_equal(a[0]["job"], c[0]["job"]) or not np.array_equal(a[1][0]["job"], c[1][0]["job"])
 
 
-def _rollout_digest(env_id: str, seed: int) -> str:
+def _rollout_digest(env_id: str, seed: int, n_steps: int = 20) -> str:
+    """SHA-256 of a seeded masked-random rollout of ``n_steps`` (short: it runs for every registered id)."""
     import hashlib
 
-    env = _make(env_id, max_jobs=80)
+    env = _make(env_id, max_jobs=n_steps)
     h = hashlib.sha256()
-    for rec in _masked_random_rollout(env, seed, 80):
+    for rec in _masked_random_rollout(env, seed, n_steps):
         obs, reward, info = rec if isinstance(rec, tuple) else (rec, 0.0, {})
         for k in sorted(obs):
             h.update(obs[k].tobytes())
@@ -115,11 +120,19 @@ def _rollout_digest(env_id: str, seed: int) -> str:
 
 
 def test_same_seed_same_episode_across_processes():
-    code = ("import sys; sys.path.insert(0, 'tests'); from integration.test_env import _rollout_digest; "
-            "print(_rollout_digest('OrbitCloud-Small-v0', 3))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", **__import__("os").environ})
-    assert out.stdout.strip() == _rollout_digest("OrbitCloud-Small-v0", 3)
+    """Every registered id: a fresh process (another hash seed) gives the digest of this process's episode."""
+    import os
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from integration.test_env import ALL_IDS, "
+            "_rollout_digest; print(json.dumps({i: _rollout_digest(i, 3) for i in ALL_IDS}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tests_dir)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "123"})
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    assert sorted(theirs) == ALL_IDS
+    assert theirs == {i: _rollout_digest(i, 3) for i in ALL_IDS}
+    assert len(set(theirs.values())) == len(ALL_IDS)  # the digests tell the ids apart
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -195,12 +208,16 @@ def test_action_outside_the_space_is_a_clear_error(bad):
 
 
 def test_numpy_integer_actions_are_accepted():
-    env = _make("OrbitCloud-Small-v0")
+    """numpy scalars, 0-d and 1-element arrays act exactly as the same Python int."""
+    env, ref = _make("OrbitCloud-Small-v0"), _make("OrbitCloud-Small-v0")
     env.reset(seed=0)
+    ref.reset(seed=0)
     n = env.action_space.n
-    env.step(np.int64(n - 1))
-    env.step(np.array(n - 1))
-    env.step(np.array([n - 1]))
+    actions = (np.int64(n - 1), np.array(n - 1), np.array([n - 1]), np.int32(0), np.uint8(1))
+    for action in actions:
+        got = env.step(action)
+        _assert_same(got, ref.step(int(np.asarray(action).reshape(-1)[0])))
+    assert got[4]["job_id"] == len(actions) - 1
 
 
 def test_observations_stay_finite_and_in_space_for_candidates_padding():
@@ -259,32 +276,62 @@ def test_render_rgb_array_is_an_image():
     assert env.metadata["render_fps"] > 0
 
 
+def _reject_rollout(seed: int, n_steps: int) -> list[tuple[dict, float, bool]]:
+    """(obs, reward, truncated) of a single env rejecting every job (the reference for the vector envs)."""
+    env = _make("OrbitCloud-Small-v0", max_jobs=10)
+    obs, _ = env.reset(seed=seed)
+    out = [(obs, 0.0, False)]
+    for _ in range(n_steps):
+        obs, reward, _, truncated, _ = env.step(env.action_space.n - 1)
+        out.append((obs, reward, truncated))
+        if truncated:
+            break
+    return out
+
+
 def test_vector_envs_run():
+    """SyncVectorEnv: sub-env i is seeded ``seed + i`` and steps exactly as the single env, truncating at 10."""
     envs = gym.vector.SyncVectorEnv([lambda: _make("OrbitCloud-Small-v0", max_jobs=10) for _ in range(2)])
     obs, _ = envs.reset(seed=0)
-    assert obs["node_valid"].shape[0] == 2
-    for _ in range(12):
-        obs, *_ = envs.step(np.full(2, envs.single_action_space.n - 1))
+    refs = [_reject_rollout(i, 10) for i in range(2)]
+    assert obs["node_valid"].shape == (2, envs.single_observation_space["node_valid"].shape[0])
+    for i in range(2):
+        np.testing.assert_array_equal(obs["job"][i], refs[i][0][0]["job"])
+    for step in range(1, 11):
+        obs, reward, terminated, truncated, _ = envs.step(np.full(2, envs.single_action_space.n - 1))
+        for i in range(2):
+            assert reward[i] == refs[i][step][1] < 0.0  # the rejection penalty
+            assert truncated[i] == refs[i][step][2] == (step == 10)
+            if step < 10:
+                np.testing.assert_array_equal(obs["job"][i], refs[i][step][0]["job"])
+        assert not terminated.any()
     envs.close()
 
 
+@pytest.mark.slow
 def test_async_vector_env_and_sb3_subproc_vec_env_run():
+    """Spawned workers step exactly as the single env in this process (same seeds, same rewards)."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
+    refs = [_reject_rollout(i, 2) for i in range(2)]
     envs = gym.vector.AsyncVectorEnv([lambda: _make("OrbitCloud-Small-v0", max_jobs=10) for _ in range(2)],
                                      context="spawn")
-    envs.reset(seed=0)
-    envs.step(np.full(2, envs.single_action_space.n - 1))
+    obs, _ = envs.reset(seed=0)
+    _, reward, _, _, _ = envs.step(np.full(2, envs.single_action_space.n - 1))
     envs.close()
+    for i in range(2):
+        np.testing.assert_array_equal(obs["job"][i], refs[i][0][0]["job"])
+        assert reward[i] == refs[i][1][1]
     # Spawned workers import nothing of ours: the module prefix makes gym.make import and register orbitcloud_env.
     venv = make_vec_env("orbitcloud_env:OrbitCloud-Small-v0", n_envs=2, seed=0, vec_env_cls=SubprocVecEnv,
                         vec_env_kwargs={"start_method": "spawn"}, env_kwargs={"max_jobs": 10})
     venv.reset()
     masks = np.stack(venv.env_method("action_masks"))
-    assert masks.shape == (2, venv.action_space.n)
-    venv.step(np.full(2, venv.action_space.n - 1))
+    assert masks.shape == (2, venv.action_space.n) and masks[:, -1].all()  # rejection is always allowed
+    _, reward, _, _ = venv.step(np.full(2, venv.action_space.n - 1))
     venv.close()
+    np.testing.assert_array_equal(reward, [refs[i][1][1] for i in range(2)])  # make_vec_env seeds 0 and 1
 
 
 def test_config_errors_surface_at_make():
