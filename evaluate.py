@@ -92,7 +92,7 @@ def _baselines(args: argparse.Namespace, specs: Sequence[Any], results: Sequence
     if args.baselines is not None:
         lower, upper = args.baselines
         return lower, upper, "baselines set with --baselines"
-    lower = "random"
+    lower = next((s.label for s in specs if not s.is_model and s.source == "random"), "random")
     heuristics = [s.label for s in specs if not s.is_model and s.source not in E.NOT_BASELINES]
     upper = E.strongest_heuristic(results, heuristics, score_metric=args.score_metric, exclude=[lower])
     if upper is None:
