@@ -35,6 +35,8 @@ __all__ = [
     "EarliestFinishPolicy",
     "EnergyAwarePolicy",
     "GroundOnlyPolicy",
+    "EarliestFinishAdmitPolicy",
+    "SlackAwarePolicy",
     "HEURISTICS",
     "REQUIRED_KEYS",
 ]
@@ -260,9 +262,67 @@ class GroundOnlyPolicy(HeuristicPolicy):
         return _argmin_or_reject(_finish_time(obs), valid & (obs["node_is_ground"] > 0.5))
 
 
+class EarliestFinishAdmitPolicy(HeuristicPolicy):
+    """Earliest finish with admission control: reject when even the earliest estimated finish misses the deadline.
+
+    Rule: ``a = argmin finish``; reject when ``finish[a] > admit_threshold`` (in deadlines). With the default
+    rewards a late job costs at least ``latency_weight + miss_penalty`` = 2 and a rejection 1, so rejecting a job
+    that would be late costs less; the threshold 1 is the deadline. The estimate ignores jobs queued later and the
+    return path's change over the job, so a threshold slightly above 1 tolerates estimation error.
+    """
+
+    name = "earliest-finish-admit"
+
+    def __init__(self, seed: int | None = None, admit_threshold: float = 1.0) -> None:
+        super().__init__(seed)
+        if not admit_threshold > 0:
+            raise ValueError(f"admit_threshold must be > 0 deadlines, got {admit_threshold!r}")
+        self.admit_threshold = float(admit_threshold)
+
+    def _act(self, obs, valid, episode_start):
+        finish = _finish_time(obs)
+        actions = _argmin_or_reject(finish, valid)
+        n_rows = valid.shape[1]
+        placed = actions < n_rows
+        best = np.where(placed, finish[np.arange(len(actions)), np.minimum(actions, n_rows - 1)], np.inf)
+        return np.where(placed & (best <= self.admit_threshold), actions, n_rows).astype(np.int64)
+
+
+#: Job feature index of log10(deadline_ms) / 7 (docs/env_contract.md).
+_JOB_LOG_DEADLINE = 3
+
+
+class SlackAwarePolicy(HeuristicPolicy):
+    """Deadline-tolerant work to orbit when it still meets its deadline with a margin; tight work to the earliest
+    finish.
+
+    Rule: a job is *tolerant* when its deadline is at least ``tolerant_deadline_ms`` (read from the job features'
+    log-deadline). A tolerant job goes to the satellite row of lowest estimated finish among those finishing
+    within ``1 - margin`` deadlines (keeping the ground's and the nearest satellites' capacity for tight work);
+    when no satellite qualifies, or the job is tight, the lowest estimated finish wins (as ``earliest-finish``).
+    """
+
+    name = "slack-aware"
+
+    def __init__(self, seed: int | None = None, tolerant_deadline_ms: float = 1_000.0, margin: float = 0.5) -> None:
+        super().__init__(seed)
+        if not tolerant_deadline_ms > 0 or not 0.0 <= margin < 1.0:
+            raise ValueError("tolerant_deadline_ms must be > 0 and margin in [0, 1)")
+        self.tolerant_log = float(np.log10(tolerant_deadline_ms) / 7.0)
+        self.margin = float(margin)
+
+    def _act(self, obs, valid, episode_start):
+        finish = _finish_time(obs)
+        tolerant = obs["job"][:, _JOB_LOG_DEADLINE].astype(np.float64) >= self.tolerant_log - 1e-6
+        orbit_ok = valid & (obs["node_is_ground"] < 0.5) & (finish <= 1.0 - self.margin)
+        use_orbit = tolerant & orbit_ok.any(axis=1)
+        rows = np.where(use_orbit[:, None], orbit_ok, valid)
+        return _argmin_or_reject(finish, rows)
+
+
 #: Registry of heuristic classes by name (see agents.available / agents.make_policy).
 HEURISTICS: dict[str, type[HeuristicPolicy]] = {
     cls.name: cls
     for cls in (RandomPolicy, RoundRobinPolicy, NearestPolicy, LeastLoadedPolicy, EarliestFinishPolicy,
-                EnergyAwarePolicy, GroundOnlyPolicy)
+                EnergyAwarePolicy, GroundOnlyPolicy, EarliestFinishAdmitPolicy, SlackAwarePolicy)
 }

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
+from agents.lookahead import LookaheadPolicy
 from agents.rl import ALGOS, LoadedPolicy, load
 
 __all__ = ["available", "available_algorithms", "make_policy"]
 
 
 def available() -> list[str]:
-    """Names of the heuristic policies, in a stable order."""
-    return list(HEURISTICS)
+    """Names of the policies ``make_policy`` builds by name: the heuristics, then ``lookahead`` (privileged: it
+    reads the simulator, see agents/lookahead.py), in a stable order."""
+    return list(HEURISTICS) + [LookaheadPolicy.name]
 
 
 def available_algorithms() -> list[str]:
@@ -48,6 +50,8 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
     if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
         return load(name_or_path, env=env, device=device)
     key = _normalise(str(name_or_path))
+    if key == LookaheadPolicy.name:
+        return LookaheadPolicy(env=env, seed=seed)
     if key not in HEURISTICS:
         close = difflib.get_close_matches(key, list(HEURISTICS), n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""

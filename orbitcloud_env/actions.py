@@ -91,6 +91,7 @@ class CandidatesAction(ActionType):
     def __init__(self, sim: Simulator) -> None:
         super().__init__(sim)
         self.k = sim.config.episode.candidates_k
+        self.min_dc = sim.config.episode.candidates_min_datacentres
         self.rows = np.full(self.k, -1, dtype=np.int64)
 
     @property
@@ -115,9 +116,15 @@ class CandidatesAction(ActionType):
         lat = view.latency_ms[idx]
         keep = np.argsort(lat, kind="stable")[:k]
         idx = idx[keep]
-        if dcs.size and not (idx >= n_sat).any():  # always offer the best data centre
-            best_dc = dcs[int(np.argmin(view.latency_ms[dcs]))]
-            idx = np.append(idx[: k - 1], best_dc)
+        need = min(self.min_dc, dcs.size)
+        have = int(np.count_nonzero(idx >= n_sat))
+        if have < need:  # always offer the best data centres
+            best_dcs = dcs[np.argsort(view.latency_ms[dcs], kind="stable")[:need]]
+            if need == 1:  # (the v0 selection, kept bit for bit)
+                idx = np.append(idx[: k - 1], best_dcs[0])
+            else:
+                sats_kept = idx[idx < n_sat][: k - need]
+                idx = np.concatenate([sats_kept, best_dcs])
             idx = idx[np.argsort(view.latency_ms[idx], kind="stable")]
         rows = np.full(k, -1, dtype=np.int64)
         rows[: idx.shape[0]] = idx

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
+from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
     "ConfigError",
@@ -42,6 +43,9 @@ __all__ = [
     "PowerConfig",
     "JobClassConfig",
     "WorkloadConfig",
+    "BackgroundConfig",
+    "ObservationConfig",
+    "OBSERVATION_GROUPS",
     "RewardConfig",
     "EpisodeConfig",
     "ScenarioConfig",
@@ -50,8 +54,12 @@ __all__ = [
     "load_config",
 ]
 
-#: Names of the presets shipped in ``orbitcloud_env/presets``.
-PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega")
+#: Names of the presets shipped in ``orbitcloud_env/presets``: the v1 scenarios (the defaults: congested,
+#: time-varying, orbit-scale episodes), then the v0 light-load scenarios of the first release (``*-v0``).
+PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega", "small-v0", "starlink-v0", "kuiper-v0",
+                            "mega-v0")
+#: Shipped presets that only serve as a ``base:`` of others (``legacy-v0``: every v0 default that v1 changed).
+_BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
 
 #: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
 MIN_ALTITUDE_KM = 160.0
@@ -269,12 +277,12 @@ class ComputeConfig:
         datacentre_power_w: [W] power drawn by a region's servers with every server busy.
     """
 
-    satellite_fraction: float = 1.0
+    satellite_fraction: float = 0.1
     satellite_capacity_gflops: float = 1_000.0
     satellite_servers: int = 1
     satellite_queue_limit: int = 16
-    satellite_power_w: float = 600.0
-    datacentre_capacity_gflops: float = 20_000.0
+    satellite_power_w: float = 900.0
+    datacentre_capacity_gflops: float = 8_000.0
     datacentre_servers: int = 4
     datacentre_queue_limit: int = 256
     datacentre_power_w: float = 8_000.0
@@ -309,11 +317,14 @@ class PowerConfig:
             starting charge reflects each satellite's eclipse phase; 0 starts from the uniform draw directly.
         warmup_utilisation: [-] mean compute utilisation during the warm-up, 0..1; each satellite's is drawn
             uniformly in [0, 2 x mean] (clipped to 1), since satellites over dense regions work more.
+        require_energy: a satellite is valid for a job only when its battery, net of the solar surplus while it
+            is sunlit, can supply the job's compute energy and stay above ``min_soc_for_compute``; False (v0):
+            only the state of charge before the job is checked.
     """
 
-    panel_power_w: float = 1_200.0
-    battery_capacity_wh: float = 1_000.0
-    base_load_w: float = 400.0
+    panel_power_w: float = 1_500.0
+    battery_capacity_wh: float = 400.0
+    base_load_w: float = 150.0
     charge_efficiency: float = 0.95
     initial_soc_min: float = 0.5
     initial_soc_max: float = 1.0
@@ -322,6 +333,7 @@ class PowerConfig:
     eclipse_lookahead_s: float = 600.0
     warmup_orbits: float = 1.0
     warmup_utilisation: float = 0.5
+    require_energy: bool = True
 
     def __post_init__(self) -> None:
         _check_range(self.panel_power_w, "panel_power_w", 0.0)
@@ -371,10 +383,12 @@ class JobClassConfig:
         _check_range(self.deadline_ms, f"{p}deadline_ms", 0.0, low_open=True)
 
 
+#: The v1 job classes: each job is a city's batch of requests (aggregated), so that ~5 decisions per second carry
+#: the load of a congested cloud (docs/scenarios.md). v0's classes are in ``presets/legacy-v0.yaml``.
 _DEFAULT_JOB_CLASSES = (
-    JobClassConfig("interactive", 0.6, 20.0, 0.5, 0.5, 0.05, 0.5, 150.0),
-    JobClassConfig("video", 0.3, 200.0, 0.5, 8.0, 0.5, 0.5, 1_000.0),
-    JobClassConfig("batch", 0.1, 5_000.0, 0.7, 100.0, 10.0, 0.5, 60_000.0),
+    JobClassConfig("interactive", 0.6, 40.0, 0.5, 1.0, 0.1, 0.5, 150.0),
+    JobClassConfig("video", 0.3, 4_000.0, 0.5, 20.0, 1.0, 0.5, 8_000.0),
+    JobClassConfig("batch", 0.1, 40_000.0, 0.7, 200.0, 20.0, 0.5, 300_000.0),
 )
 
 
@@ -386,28 +400,110 @@ class WorkloadConfig:
     with w_i the population weight, h_i the local solar hour and A the diurnal amplitude.
 
     Args:
-        arrival_rate_per_s: [1/s] mean global arrival rate.
+        arrival_rate_per_s: [1/s] mean global arrival rate (before the regime and episode-level multipliers).
         diurnal_amplitude: [-] A in 0..1.
         peak_local_hour: [h] local hour of peak demand, 0..24.
         job_classes: the job classes (name, weight, sizes, deadline).
         trace_path: CSV trace to replay instead of the generator (columns in docs/workload.md).
+        regime_multipliers: [-] load regimes (e.g. quiet, normal, peak): the whole demand (arrivals and the
+            data centres' background load) is multiplied by the current regime's factor; the regime changes
+            after exponential holding times, to a uniformly drawn other regime. Empty: no regimes.
+        regime_mean_duration_s: [s] mean holding time of a regime.
+        episode_level_sigma: [-] log-normal sigma of a per-episode demand level (median 1), so that episodes
+            differ in load as well as in time of day; 0 disables it.
     """
 
-    arrival_rate_per_s: float = 20.0
+    arrival_rate_per_s: float = 7.0
     diurnal_amplitude: float = 0.5
     peak_local_hour: float = 20.0
     job_classes: tuple[JobClassConfig, ...] = _DEFAULT_JOB_CLASSES
     trace_path: str | None = None
+    regime_multipliers: tuple[float, ...] = (0.5, 1.0, 1.6)
+    regime_mean_duration_s: float = 150.0
+    episode_level_sigma: float = 0.2
 
     def __post_init__(self) -> None:
         _check_range(self.arrival_rate_per_s, "arrival_rate_per_s", 0.0, 1e6, low_open=True)
         _check_range(self.diurnal_amplitude, "diurnal_amplitude", 0.0, 1.0)
         _check_range(self.peak_local_hour, "peak_local_hour", 0.0, 24.0)
+        _check(len(self.regime_multipliers) <= 16, "regime_multipliers", "at most 16 regimes")
+        for i, m in enumerate(self.regime_multipliers):
+            _check_range(m, f"regime_multipliers[{i}]", 0.0, 100.0, low_open=True)
+        _check_range(self.regime_mean_duration_s, "regime_mean_duration_s", 1.0, 86_400.0)
+        _check_range(self.episode_level_sigma, "episode_level_sigma", 0.0, 2.0)
         _check(len(self.job_classes) >= 1, "job_classes", "needs at least one job class")
         names = [c.name for c in self.job_classes]
         _check(len(set(names)) == len(names), "job_classes", f"names must be unique, got {names}")
         if self.trace_path is not None:
             _check(Path(self.trace_path).is_file(), "trace_path", f"no such file: {self.trace_path!r}")
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    """Other tenants' load on the terrestrial cloud regions (fluid utilisation, no discrete jobs).
+
+    Region r's background utilisation at time t (topology clock, refreshed per bucket)::
+
+        u_r(t) = min(max_utilisation, regime(t) * level * utilisation * (1 + A cos(2 pi (h_r(t) - peak) / 24))
+                                      + surge_r(t))
+
+    with h_r the region's local solar hour, A = ``diurnal_amplitude`` and the workload's peak hour,
+    ``regime(t)`` and ``level`` the workload's regime and episode-level multipliers, and ``surge_r(t)`` =
+    ``surge_utilisation`` while a surge of that region lasts (Poisson starts, exponential durations). Our jobs
+    get the remaining ``1 - u`` of a server's capacity: a job's compute time on a region is
+    ``work / (per-server rate * (1 - u))`` with u taken when the job is placed. See docs/scenarios.md.
+
+    Args:
+        datacentre_utilisation: [-] mean background utilisation of a region, 0..0.95 (0: no background load).
+        diurnal_amplitude: [-] A in 0..1.
+        surge_rate_per_hour: [1/h] surge starts per region.
+        surge_mean_duration_s: [s] mean surge duration.
+        surge_utilisation: [-] utilisation added during a surge, 0..1.
+        max_utilisation: [-] cap of u, 0..0.99 (our tenant always keeps a share).
+    """
+
+    datacentre_utilisation: float = 0.6
+    diurnal_amplitude: float = 0.3
+    surge_rate_per_hour: float = 2.0
+    surge_mean_duration_s: float = 180.0
+    surge_utilisation: float = 0.4
+    max_utilisation: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_range(self.datacentre_utilisation, "datacentre_utilisation", 0.0, 0.95)
+        _check_range(self.diurnal_amplitude, "diurnal_amplitude", 0.0, 1.0)
+        _check_range(self.surge_rate_per_hour, "surge_rate_per_hour", 0.0, 3_600.0)
+        _check_range(self.surge_mean_duration_s, "surge_mean_duration_s", 1.0, 86_400.0)
+        _check_range(self.surge_utilisation, "surge_utilisation", 0.0, 1.0)
+        _check_range(self.max_utilisation, "max_utilisation", 0.0, 0.99)
+
+    @property
+    def enabled(self) -> bool:
+        """True when the regions carry any background load."""
+        return self.datacentre_utilisation > 0.0 or (self.surge_rate_per_hour > 0.0 and self.surge_utilisation > 0.0)
+
+
+#: Observation groups (``observation.groups``) beyond the base node and job features (docs/env_contract.md).
+OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress")
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """Which optional feature groups the observation carries (the base features are always there).
+
+    Args:
+        groups: any of ``backlog`` (queued work per node), ``load`` (recent arrival rates, background
+            utilisation), ``power`` (time to the next eclipse entry or exit), ``links`` (time until a satellite
+            leaves the job site's view), ``progress`` (episode progress). Empty: the v0 observation.
+    """
+
+    groups: tuple[str, ...] = OBSERVATION_GROUPS
+
+    def __post_init__(self) -> None:
+        for g in self.groups:
+            _check(g in OBSERVATION_GROUPS, "observation.groups",
+                   f"unknown group {g!r}{did_you_mean(g, OBSERVATION_GROUPS)} (valid: {', '.join(OBSERVATION_GROUPS)})")
+        _check(len(set(self.groups)) == len(self.groups), "observation.groups", f"groups repeat: {list(self.groups)}")
 
 
 @dataclass(frozen=True)
@@ -423,9 +519,11 @@ class RewardConfig:
         invalid_action_penalty: [-] extra penalty when the action was masked out (treated as a rejection).
         energy_weight: [-] weight of the energy term -energy_j / energy_scale_j.
         energy_scale_j: [J] energy scale of the energy term.
+        energy_source: what the energy term counts: "satellite_battery" (energy drawn from satellite batteries,
+            what eclipse makes scarce; data-centre jobs cost none) or "all" (compute energy wherever spent, v0).
     """
 
-    latency_weight: float = 1.0
+    latency_weight: float = 0.25
     latency_clip: float = 2.0
     miss_penalty: float = 1.0
     drop_penalty: float = 1.0
@@ -433,10 +531,14 @@ class RewardConfig:
     invalid_action_penalty: float = 0.5
     energy_weight: float = 0.0
     energy_scale_j: float = 1_000.0
+    energy_source: str = "satellite_battery"
 
     def __post_init__(self) -> None:
+        _check(self.energy_source in ("satellite_battery", "all"), "energy_source",
+               f"must be 'satellite_battery' or 'all', got {self.energy_source!r}")
         for f in dataclasses.fields(self):
-            _check_range(getattr(self, f.name), f"{f.name}", 0.0)
+            if f.name != "energy_source":
+                _check_range(getattr(self, f.name), f"{f.name}", 0.0, 1e6)
         _check_range(self.latency_clip, "latency_clip", 0.0, low_open=True)
         _check_range(self.energy_scale_j, "energy_scale_j", 0.0, low_open=True)
 
@@ -453,15 +555,18 @@ class EpisodeConfig:
         action_mode: "all_nodes" (one action per node + reject) or "candidates" (one per listed candidate +
             reject).
         candidates_k: [-] candidates listed in "candidates" mode.
+        candidates_min_datacentres: [-] data centres always listed among the candidates (the best valid ones by
+            estimated latency), so that ground placement stays possible at any constellation size.
         time_clip: [-] normalised time features (delay / deadline) are clipped to [0, time_clip].
     """
 
-    max_jobs: int = 1_000
-    max_time_s: float = 0.0
+    max_jobs: int = 8_000
+    max_time_s: float = 600.0
     topology_dt_s: float = 10.0
     start_time_spread_s: float = 86_400.0
     action_mode: str = "candidates"
     candidates_k: int = 16
+    candidates_min_datacentres: int = 2
     time_clip: float = 10.0
 
     def __post_init__(self) -> None:
@@ -472,6 +577,7 @@ class EpisodeConfig:
         _check(self.action_mode in ("all_nodes", "candidates"), "action_mode",
                f"must be 'all_nodes' or 'candidates', got {self.action_mode!r}")
         _check_range(self.candidates_k, "candidates_k", 2, 4_096)
+        _check_range(self.candidates_min_datacentres, "candidates_min_datacentres", 0, self.candidates_k - 1)
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
 
 
@@ -486,8 +592,10 @@ class ScenarioConfig:
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable again by :func:`load_config`."""
@@ -672,14 +780,32 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def _preset_dict(name: str) -> dict[str, Any]:
-    if name not in PRESETS:
+def _preset_dict(name: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A shipped preset's mapping, with its ``base:`` presets (a name or a list, applied in order) merged under it."""
+    if name not in PRESETS and name not in _BASE_PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.4)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)}; or a path to a "
                           f"YAML file)")
+    if name in _seen:
+        raise ConfigError(f"preset {name!r}: its base presets form a cycle ({' -> '.join(_seen + (name,))})")
     text = resources.files("orbitcloud_env.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    return _read_yaml(text, f"preset {name!r}")
+    data = _read_yaml(text, f"preset {name!r}")
+    return _with_bases(data, f"preset {name!r}", _seen + (name,))
+
+
+def _with_bases(data: dict[str, Any], source: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``data`` merged over its ``base`` presets (``base:`` is a preset name or a list of names)."""
+    bases = data.pop("base", None)
+    if bases is None:
+        return data
+    names = [bases] if isinstance(bases, str) else bases
+    if not isinstance(names, list) or not all(isinstance(b, str) for b in names):
+        raise ConfigError(f"{source}: base must be a preset name or a list of preset names, got {bases!r}")
+    out: dict[str, Any] = {}
+    for b in names:
+        out = _merge(out, _preset_dict(b, seen))
+    return _merge(out, data)
 
 
 def load_config(preset: str | Path | ScenarioConfig | Mapping[str, Any] | None = "starlink",
@@ -714,11 +840,13 @@ def load_config(preset: str | Path | ScenarioConfig | Mapping[str, Any] | None =
         else:
             _preset_dict(text_name)  # raises with a "did you mean"
             raise AssertionError("unreachable")
-        base_name = data.pop("base", None)
-        start = _preset_dict(base_name) if base_name else {}
-        base = _merge(_merge(ScenarioConfig().to_dict(), start), data)
-        if "name" not in data:
-            base["name"] = text_name if text_name in PRESETS else (base_name or path.stem)
+        base_name = data.get("base")
+        own_name = "name" in data
+        data = _with_bases(data, text_name if text_name in PRESETS else str(path))
+        base = _merge(ScenarioConfig().to_dict(), data)
+        if not own_name:
+            base["name"] = text_name if text_name in PRESETS else (str(base_name) if isinstance(base_name, str)
+                                                                   else path.stem)
     else:
         raise ConfigError(f"preset: expected a preset name, a YAML path, a mapping or a ScenarioConfig, got "
                           f"{type(preset).__name__}")

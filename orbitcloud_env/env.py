@@ -147,6 +147,11 @@ class OrbitCloudEnv(gym.Env):
         return obs, {"time_s": 0.0, "job_id": self.sim.job.job_id}
 
     def _observe(self) -> dict[str, NDArray[np.float32]]:
+        sim = self.sim
+        sim.observe_arrival()
+        ep = self.config.episode
+        self._observation.progress = max(self._steps / ep.max_jobs,
+                                         sim.elapsed_s / ep.max_time_s if ep.max_time_s > 0 else 0.0)
         rows, view = self._action.select_rows(self.sim.node_view())
         self._view = view
         self._mask = self._action.mask(view)
@@ -159,6 +164,18 @@ class OrbitCloudEnv(gym.Env):
         if self._mask is None:
             raise RuntimeError("action_masks() needs reset() first")
         return self._mask.copy()
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything :meth:`step` changes, for :meth:`set_state` (lookahead policies; not for pickling)."""
+        return {"sim": self.sim.get_state(), "steps": self._steps, "view": self._view, "mask": self._mask,
+                "last_obs": self._last_obs, "rows": self._action.rows.copy()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Return to a state from :meth:`get_state` taken in this episode."""
+        self.sim.set_state(state["sim"])
+        self._steps, self._view, self._mask = state["steps"], state["view"], state["mask"]
+        self._last_obs = state["last_obs"]
+        self._action.rows = state["rows"].copy()
 
     def _action_index(self, action: Any) -> int:
         n = int(self.action_space.n)
@@ -218,7 +235,8 @@ class OrbitCloudEnv(gym.Env):
             "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED else 0.0,
             "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
             "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
-            "energy": -w.energy_weight * out.energy_j / w.energy_scale_j,
+            "energy": -w.energy_weight * (out.energy_j if w.energy_source == "all" else out.battery_j)
+            / w.energy_scale_j,
         }
 
     def _info(self, out: Outcome, job: Any, invalid: bool, terms: dict[str, float]) -> dict[str, Any]:

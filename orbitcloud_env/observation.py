@@ -26,8 +26,21 @@ TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
 #: All per-node keys, in the row order of the observation's feature matrix.
 NODE_KEYS = POSITION_KEYS + UNIT_NODE_KEYS + TIME_NODE_KEYS
 _ROW = {key: i for i, key in enumerate(NODE_KEYS)}
-
-
+#: Optional groups (``observation.groups``): their per-node keys and range, and their job features.
+GROUP_NODE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "backlog": (("node_backlog", "time"),),
+    "load": (("node_utilisation", "unit"),),
+    "power": (("node_light_change", "unit"),),
+    "links": (("node_view_left", "unit"),),
+    "progress": (),
+}
+GROUP_JOB_FEATURES: dict[str, tuple[str, ...]] = {
+    "backlog": (), "load": ("global_rate", "region_rate"), "power": (), "links": (), "progress": ("progress",),
+}
+#: [s] scale of ``node_backlog`` (queued work per server / 60 s, clipped at ``time_clip``).
+BACKLOG_SCALE_S = 60.0
+#: [-] scale of the recent arrival rates: rate / (configured mean rate x this), clipped at 1.
+RATE_SCALE = 4.0
 
 
 class NodeObservation:
@@ -41,11 +54,15 @@ class NodeObservation:
         m, c = n_rows, self.time_clip
         f32 = np.float32
         unit = {key: spaces.Box(0.0, 1.0, (m,), f32) for key in UNIT_NODE_KEYS}
+        self.groups = tuple(sim.config.observation.groups)
+        self.extra_keys = [(key, kind) for g in self.groups for key, kind in GROUP_NODE_KEYS[g]]
+        self.extra_job = [name for g in self.groups for name in GROUP_JOB_FEATURES[g]]
         self._space = spaces.Dict({
             **{key: spaces.Box(-1.0, 1.0, (m,), f32) for key in POSITION_KEYS},
             **unit,
             **{key: spaces.Box(0.0, c, (m,), f32) for key in TIME_NODE_KEYS},
-            "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes,), f32),
+            **{key: spaces.Box(0.0, c if kind == "time" else 1.0, (m,), f32) for key, kind in self.extra_keys},
+            "job": spaces.Box(-1.0, 1.0, (N_JOB_BASE_FEATURES + self.n_classes + len(self.extra_job),), f32),
         })
 
         m_all = sim.n_nodes
@@ -59,6 +76,16 @@ class NodeObservation:
         self._topology_version = -1
         self._site_lat_lon = [(float(a), float(b)) for a, b in zip(sim.sites.lat_deg, sim.sites.lon_deg)]
         self._one_hot = [[1.0 if i == c else 0.0 for i in range(self.n_classes)] for c in range(self.n_classes)]
+        # Optional groups' state: per-bucket sunlight change (N,), per-(bucket, site) view time (M,).
+        self._light = np.ones(m_all, dtype=np.float32)
+        self._view_left: dict[int, NDArray[np.float32]] = {}
+        w = sim.config.workload
+        share = np.bincount(sim.site_region, weights=sim.sites.weight / sim.sites.weight.sum(),
+                            minlength=max(sim.n_dc, 1))
+        self._inv_rate = 1.0 / (w.arrival_rate_per_s * RATE_SCALE)
+        self._inv_region_rate = 1.0 / (w.arrival_rate_per_s * RATE_SCALE * np.maximum(share, 1e-9))
+        #: [-] episode progress in [0, 1] (set by the env before observe).
+        self.progress = 0.0
 
     def space(self) -> spaces.Dict:
         return self._space
@@ -92,8 +119,48 @@ class NodeObservation:
         if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
+        for key, _ in self.extra_keys:
+            value = self._extra_row(key, view, rows, idx)
+            if rows is not None and rows[-1] < 0:
+                value[rows < 0] = 0.0
+            obs[key] = value
         obs["job"] = self._job_features()
         return obs
+
+    def _extra_row(self, key: str, view: NodeView, rows: NDArray[np.int64] | None, idx) -> NDArray[np.float32]:
+        """One optional group's per-node row for the listed nodes (see GROUP_NODE_KEYS)."""
+        sim = self.sim
+        if key == "node_backlog":
+            free = sim.compute.server_free_at_s[idx]
+            queued = np.where(np.isfinite(free), np.maximum(free - sim.time_s, 0.0), 0.0).sum(axis=1)
+            backlog = queued / sim.compute.servers[idx] / BACKLOG_SCALE_S
+            return np.minimum(backlog, self.time_clip).astype(np.float32)
+        if key == "node_utilisation":
+            return sim.topology.utilisation[idx].astype(np.float32)
+        if key == "node_light_change":
+            return self._light[idx].copy()
+        if key == "node_view_left":
+            return self._view_left_row(view)[idx].copy()
+        raise KeyError(key)  # pragma: no cover - keys come from GROUP_NODE_KEYS
+
+    def _view_left_row(self, view: NodeView) -> NDArray[np.float32]:
+        """(M,) time until each node leaves the job site's view / VIEW_HORIZON_S (0: not in view; ground: 1)."""
+        from orbitcloud_env.timeline import VIEW_HORIZON_S
+
+        sim = self.sim
+        site = sim.job.site
+        row = self._view_left.get(site)
+        if row is None:
+            row = np.zeros(sim.n_nodes, dtype=np.float32)
+            row[sim.n_sat:] = 1.0
+            visible = np.flatnonzero(view.direct[: sim.n_sat])
+            if sim.timeline is not None and visible.size:
+                lat, lon = self._site_lat_lon[site]
+                t = sim.timeline.time_in_view_s(sim.topology.snapshot.time_s, lat, lon, visible,
+                                                sim.config.links.min_elevation_deg)
+                row[visible] = t / VIEW_HORIZON_S
+            self._view_left[site] = row
+        return row
 
     def _refresh_bucket_rows(self) -> None:
         """Rows that change only with the topology bucket: position, sunlight, ISLs."""
@@ -105,6 +172,12 @@ class NodeObservation:
         mat[_ROW["node_sunlit_soon"], :n_sat] = sim.sunlit_soon
         mat[_ROW["node_isl_up"], :n_sat] = sim.isl_up_fraction
         self._topology_version = sim.topology_version
+        self._view_left = {}
+        if "power" in self.groups and sim.timeline is not None:
+            from orbitcloud_env.timeline import LIGHT_HORIZON_S
+
+            dt = sim.timeline.time_to_light_change_s(sim.topology.snapshot.time_s, sim.sunlit)
+            self._light[:n_sat] = dt / LIGHT_HORIZON_S
 
     def _job_features(self) -> NDArray[np.float32]:
         sim = self.sim
@@ -123,4 +196,12 @@ class NodeObservation:
             math.cos(lon),
             min(local_hour / 24.0, 1.0),
         ] + self._one_hot[job.job_class]
+        if self.extra_job:
+            extra = {"progress": min(max(self.progress, 0.0), 1.0)}
+            if "global_rate" in self.extra_job:
+                g, region = sim.arrival_rates.rates(sim.time_s)
+                extra["global_rate"] = min(g * self._inv_rate, 1.0)
+                r = int(sim.site_region[job.site])
+                extra["region_rate"] = min(float(region[r] * self._inv_region_rate[r]), 1.0)
+            f += [extra[name] for name in self.extra_job]
         return np.array(f, dtype=np.float32)

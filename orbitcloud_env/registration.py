@@ -8,12 +8,18 @@ __all__ = ["ENV_IDS", "register_envs"]
 
 _ENTRY_POINT = "orbitcloud_env.env:OrbitCloudEnv"
 
-#: Registered ids and their keyword arguments (each is a preset plus an action mode).
+#: Registered ids and their keyword arguments (each is a preset plus an action mode). The ``-v1`` ids are the
+#: default, congested and time-varying scenarios; the ``-v0`` ids keep the first release's light-load dynamics and
+#: spaces (presets ``*-v0``), so that published v0 numbers stay reproducible.
 ENV_IDS: dict[str, dict[str, object]] = {
-    "OrbitCloud-v0": {"preset": "starlink", "action_mode": "candidates"},
-    "OrbitCloud-Small-v0": {"preset": "small", "action_mode": "all_nodes"},
-    "OrbitCloud-Kuiper-v0": {"preset": "kuiper", "action_mode": "candidates"},
-    "OrbitCloud-Mega-v0": {"preset": "mega", "action_mode": "candidates"},
+    "OrbitCloud-v1": {"preset": "starlink", "action_mode": "candidates"},
+    "OrbitCloud-Small-v1": {"preset": "small", "action_mode": "all_nodes"},
+    "OrbitCloud-Kuiper-v1": {"preset": "kuiper", "action_mode": "candidates"},
+    "OrbitCloud-Mega-v1": {"preset": "mega", "action_mode": "candidates"},
+    "OrbitCloud-v0": {"preset": "starlink-v0", "action_mode": "candidates"},
+    "OrbitCloud-Small-v0": {"preset": "small-v0", "action_mode": "all_nodes"},
+    "OrbitCloud-Kuiper-v0": {"preset": "kuiper-v0", "action_mode": "candidates"},
+    "OrbitCloud-Mega-v0": {"preset": "mega-v0", "action_mode": "candidates"},
 }
 
 

@@ -33,6 +33,8 @@ from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, 
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
+from orbitcloud_env.demand import ArrivalRates, BackgroundLoad, LoadRegimes
+from orbitcloud_env.timeline import OrbitTimeline
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
 from orbitcloud_env.network import Network, NetworkSnapshot
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
@@ -55,6 +57,8 @@ _PARTIAL_ROUTE_MS = 25.0
 #: and exit are resolved to +-120 s, about +-33 Wh (3 % of the default battery) per transition at full load, for
 #: 24 SGP4 samples per orbit (the warm-up's main cost).
 _WARMUP_STEP_S = 240.0
+#: [s] time constant of the recent arrival rates (observation group "load").
+_RATE_WINDOW_S = 60.0
 #: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish.
 _CACHE_BUCKETS = 12
 #: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
@@ -106,6 +110,7 @@ class Outcome:
     breakdown: LatencyBreakdown
     energy_j: float  # [J] compute energy drawn
     route: list[int] = field(default_factory=list)  # satellites from the first hop to the node (render)
+    battery_j: float = 0.0  # [J] the part of the energy a satellite's battery had to supply (net of solar surplus)
 
     @property
     def met_deadline(self) -> bool:
@@ -131,6 +136,8 @@ class TopologyState:
     isl_up_fraction: NDArray[np.float64]  # (N,) share of the ISL terminals whose link is up
     node_ecef_km: NDArray[np.float64]  # (M, 3) [km] Earth-fixed positions, satellites then data centres
     sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error
+    utilisation: NDArray[np.float64]  # (M,) [-] background utilisation (data centres; 0 for satellites)
+    compute_ms_per_gflop: NDArray[np.float64]  # (M,) [ms/GFLOP] our jobs' compute time, background included
     site_rows: dict[int, SiteRow] = field(default_factory=dict)
     satellite_order: dict[int, NDArray[np.int64]] = field(default_factory=dict)
 
@@ -170,6 +177,8 @@ class Simulator:
         else:
             self.site_dc_ms = np.zeros((len(self.sites), 0))
             self.dc_ecef_km = np.zeros((0, 3))
+        #: (S,) the cloud region nearest each site (by fibre delay; 0 without regions): the site's "region".
+        self.site_region = (np.argmin(self.site_dc_ms, axis=1) if self.n_dc else np.zeros(len(self.sites), int))
 
         # Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs.
         comp = cfg.compute
@@ -223,6 +232,17 @@ class Simulator:
         self.topology: TopologyState | None = None
         #: (M,) batteries above the compute threshold (data centres always).
         self._power_ok = np.ones(self.n_nodes, dtype=bool)
+        # v1 demand: regimes and the regions' background load (None when the config turns them off).
+        self.regimes: LoadRegimes | None = None
+        self.background: BackgroundLoad | None = None
+        #: Recent arrival rates (observation group "load").
+        self.arrival_rates = ArrivalRates(self.site_region, self.n_dc, tau_s=_RATE_WINDOW_S)
+        #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
+        self.timeline: OrbitTimeline | None = None
+        groups = set(cfg.observation.groups)
+        self._needs_timeline = bool(groups & {"power", "links"}) and self.n_sat > 0
+        #: [W] (N,) solar surplus over the base load while sunlit (what a sunlit job does not take from the battery).
+        self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
 
     # ------------------------------------------------------------------------------------------------------------
     # Reset.
@@ -251,9 +271,24 @@ class Simulator:
                                    charge_efficiency=p.charge_efficiency)
         self._warm_up_batteries(power_rng)
         self._power_time_s = self.time_s
-        # 4. Workload.
-        self.workload = make_workload(cfg.workload, self.sites.lon_deg, self.sites.weight, self.sites.names,
-                                      work_rng, self.start_time_s, self.epoch_second_of_day_utc)
+        # 4. Demand (v1 regimes and background load: their own stream, drawn only when enabled) and workload.
+        w = cfg.workload
+        self.regimes = self.background = None
+        if w.regime_multipliers or w.episode_level_sigma > 0 or cfg.background.enabled:
+            demand_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+            self.regimes = LoadRegimes(w, demand_rng, self.start_time_s)
+            if cfg.background.enabled and self.n_dc:
+                self.background = BackgroundLoad(cfg.background, self.data_centres.lon_deg, self.regimes,
+                                                 demand_rng, self.start_time_s, self.epoch_second_of_day_utc,
+                                                 w.peak_local_hour)
+        self.workload = make_workload(w, self.sites.lon_deg, self.sites.weight, self.sites.names,
+                                      work_rng, self.start_time_s, self.epoch_second_of_day_utc,
+                                      regimes=self.regimes if (w.regime_multipliers or w.episode_level_sigma > 0)
+                                      else None)
+        self.arrival_rates.reset(self.start_time_s)
+        self.timeline = (OrbitTimeline(self.constellation, self._sunlit_many, self.start_time_s,
+                                       horizon_s=max(cfg.episode.max_time_s, 600.0))
+                         if self._needs_timeline else None)
         # 5. Queues.
         self.compute.reset()
         self.stats = EpisodeStats()
@@ -263,6 +298,10 @@ class Simulator:
             raise ValueError("workload.trace_path: the trace has no jobs")
         self._advance_clock(self.job.time_s)
         return self.job
+
+    def _sunlit_many(self, pos_km: NDArray[np.float64], times_s: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """(T, N) sunlight of positions ``pos_km`` (T, N, 3) at ``times_s`` (T,) [s]."""
+        return np.stack([self._sunlit(pos_km[k], float(times_s[k])) for k in range(len(times_s))])
 
     def _warm_up_batteries(self, rng: np.random.Generator) -> None:
         """Integrate the batteries over ``power.warmup_orbits`` orbits before the episode's start.
@@ -334,11 +373,16 @@ class Simulator:
         up = snap.isl_up
         up_count = np.bincount(self.network.pairs[up].ravel(), minlength=self.n_sat) if up.any() else \
             np.zeros(self.n_sat, int)
+        utilisation = np.zeros(self.n_nodes)
+        ms_per_gflop = self._compute_ms_per_gflop
+        if self.background is not None:
+            utilisation[self.n_sat:] = self.background.utilisation(bucket_start_s)
+            ms_per_gflop = ms_per_gflop / (1.0 - utilisation)
         return TopologyState(
             bucket=bucket, snapshot=snap, sunlit=sunlit, sunlit_soon=sunlit_soon,
             isl_up_fraction=np.minimum(up_count / float(ISL_TERMINALS), 1.0),
             node_ecef_km=np.concatenate([snap.sat_ecef_km, self.dc_ecef_km]),
-            sat_ok=self.sat_has_compute & ok)
+            sat_ok=self.sat_has_compute & ok, utilisation=utilisation, compute_ms_per_gflop=ms_per_gflop)
 
     # Read-only views of the current bucket (render, observations, agents' lookahead).
     @property
@@ -430,9 +474,27 @@ class Simulator:
         comp = self.compute
         # Unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0.
         wait_ms = np.maximum((comp.free_at_s - self.time_s) * 1e3 - inbound, 0.0)
-        compute_ms = self._compute_ms_per_gflop * job.work_gflop
-        valid = reach & self._power_ok & (comp.held < comp.queue_limit)
+        compute_ms = self.topology.compute_ms_per_gflop * job.work_gflop
+        if self.config.power.require_energy:
+            power_ok = self._power_ok.copy()
+            power_ok[: self.n_sat] = self._energy_ok(compute_ms[: self.n_sat])
+        else:
+            power_ok = self._power_ok
+        valid = reach & power_ok & (comp.held < comp.queue_limit)
         return NodeView(inbound, latency, wait_ms, compute_ms, direct, valid, is_complete)
+
+    def _battery_need_j(self, compute_ms: NDArray[np.float64] | float, sunlit: NDArray[np.bool_] | bool,
+                        power_w: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
+        """[J] energy a satellite's battery supplies for a job of ``compute_ms``: the compute power net of the
+        solar surplus while sunlit (never negative)."""
+        return np.maximum((power_w - self._surplus_w * sunlit) * (np.asarray(compute_ms) * 1e-3), 0.0)
+
+    def _energy_ok(self, compute_ms: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """(N,) satellites whose battery can supply a job of ``compute_ms`` and stay at or above the threshold."""
+        b = self.batteries
+        need_wh = self._battery_need_j(compute_ms, self.topology.sunlit,
+                                       self.compute.server_power_w[: self.n_sat]) / 3_600.0
+        return b.energy_wh - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
@@ -457,6 +519,10 @@ class Simulator:
             self._advance_clock(nxt.time_s)
         return out
 
+    def observe_arrival(self) -> None:
+        """Count the current job in the recent arrival rates (observation group "load"; called by the env)."""
+        self.arrival_rates.add(self.job.time_s, int(self.site_region[self.job.site]))
+
     @property
     def exhausted(self) -> bool:
         """True when a replayed trace has no more jobs."""
@@ -472,6 +538,8 @@ class Simulator:
         self.batteries.draw_one(node, energy_j)
         if self.batteries.soc[node] < self.config.power.min_soc_for_compute:
             self._power_ok[node] = False
+        battery_j = float(self._battery_need_j(compute_ms, bool(self.topology.sunlit[node]),
+                                               float(self.compute.server_power_w[node])))
         route = self.snapshot.path(s, node)
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
@@ -481,10 +549,11 @@ class Simulator:
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
         if back == np.inf:
-            return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j, route)
+            return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j, route,
+                           battery_j)
         total = (finish_s - t) * 1e3 + back + job.output_mb * self._gsl_ms_per_mb
         return Outcome(job, node, self._deadline_outcome(total, job), total,
-                       LatencyBreakdown(**parts, return_ms=back, total_ms=total), energy_j, route)
+                       LatencyBreakdown(**parts, return_ms=back, total_ms=total), energy_j, route, battery_j)
 
     @staticmethod
     def _deadline_outcome(total_ms: float, job: Job) -> JobOutcome:
@@ -496,13 +565,63 @@ class Simulator:
         tx_in = job.input_mb * self._fibre_ms_per_mb
         tx_out = job.output_mb * self._fibre_ms_per_mb
         arrival_s = t + float(view.inbound_ms[node]) * 1e-3  # fibre + input transfer
-        start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop)
+        # Background load: our share of a server is 1 - u, fixed when the job is placed (as in the view).
+        share = 1.0 - float(self.topology.utilisation[node])
+        start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop / share)
         compute_ms = (finish_s - start_s) * 1e3
-        energy_j = self.compute.energy_j(node, compute_ms * 1e-3)
+        energy_j = self.compute.energy_j(node, compute_ms * 1e-3 * share)
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
         breakdown = LatencyBreakdown(uplink_ms=fibre_ms, transfer_ms=tx_in + tx_out, queue_ms=(start_s - arrival_s) * 1e3,
                                      compute_ms=compute_ms, return_ms=fibre_ms, total_ms=total)
         return Outcome(job, node, self._deadline_outcome(total, job), total, breakdown, energy_j)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Saving and restoring the episode state (lookahead policies, what-if analysis).
+
+    def get_state(self) -> dict[str, Any]:
+        """A snapshot of everything a placement changes, for :meth:`set_state` (cheap: no topology copies).
+
+        Topology, regimes, background surges and the orbit timeline are deterministic functions of the episode's
+        seed and time, generated lazily in time order, so they are shared rather than copied.
+        """
+        comp, wl, st = self.compute, self.workload, self.stats
+        state: dict[str, Any] = {
+            "time_s": self.time_s, "job": self.job, "power_time_s": self._power_time_s,
+            "power_ok": self._power_ok.copy(), "energy_wh": self.batteries.energy_wh.copy(),
+            "topology": self.topology, "last_outcome": self.last_outcome,
+            "server_free_at_s": comp.server_free_at_s.copy(), "free_at_s": comp.free_at_s.copy(),
+            "held": comp.held.copy(), "finishing": list(comp._finishing),
+            "stats": (len(st.outcomes), len(st.latencies_ms), len(st.energies_j), st.orbital_served,
+                      st.episode_return),
+            "arrival_rates": self.arrival_rates.state(),
+        }
+        if isinstance(wl, PoissonWorkload):
+            state["workload"] = (wl._rng.bit_generator.state, wl._t_candidate, wl._next_id, wl._buf, wl._pos)
+        elif wl is not None:
+            state["workload"] = wl._pos
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Return to a state from :meth:`get_state` of this episode (observers refresh their bucket rows)."""
+        comp, wl, st = self.compute, self.workload, self.stats
+        self.time_s, self.job = state["time_s"], state["job"]
+        self._power_time_s = state["power_time_s"]
+        self._power_ok = state["power_ok"].copy()
+        self.batteries._energy_wh = state["energy_wh"].copy()
+        self.topology, self.last_outcome = state["topology"], state["last_outcome"]
+        comp.server_free_at_s = state["server_free_at_s"].copy()
+        comp.free_at_s = state["free_at_s"].copy()
+        comp.held = state["held"].copy()
+        comp._finishing = list(state["finishing"])
+        n_out, n_lat, n_en, st.orbital_served, st.episode_return = state["stats"]
+        del st.outcomes[n_out:], st.latencies_ms[n_lat:], st.energies_j[n_en:]
+        self.arrival_rates.set_state(state["arrival_rates"])
+        if isinstance(wl, PoissonWorkload):
+            rng_state, wl._t_candidate, wl._next_id, wl._buf, wl._pos = state["workload"]
+            wl._rng.bit_generator.state = rng_state
+        elif wl is not None:
+            wl._pos = state["workload"]
+        self.topology_version += 1  # never reuse a version: observers rebuild their per-bucket rows
 
     # ------------------------------------------------------------------------------------------------------------
     # Views for users.

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.config import WorkloadConfig
+from orbitcloud_env.demand import LoadRegimes
 from orbitcloud_env.constants import SECONDS_PER_DAY
 
 __all__ = [
@@ -154,7 +155,7 @@ class PoissonWorkload:
 
     def __init__(self, config: WorkloadConfig, site_lon_deg: ArrayLike, site_weight: ArrayLike,
                  rng: np.random.Generator, start_time_s: float, epoch_second_of_day_utc: float,
-                 batch_size: int = 1024) -> None:
+                 batch_size: int = 1024, regimes: LoadRegimes | None = None) -> None:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -171,7 +172,9 @@ class PoissonWorkload:
         self.epoch_second_of_day_utc = float(epoch_second_of_day_utc)
         self._rate = float(config.arrival_rate_per_s)
         self._amp = float(config.diurnal_amplitude)
-        self._lambda_max = self._rate * (1.0 + self._amp)
+        #: Demand regimes (v1): every rate is multiplied by ``regimes.factor(t)``; None: no modulation (v0).
+        self.regimes = regimes
+        self._lambda_max = self._rate * (1.0 + self._amp) * (regimes.max_factor if regimes is not None else 1.0)
         # Site i's phase offset: local hour = UTC hour + lon/15, so the cosine's argument is a(t) + b_i with
         # a(t) = 2 pi (utc_hour(t) - peak) / 24 and b_i = 2 pi lon_i / 360. Cumulative sums over sites of the
         # three terms of R w_i (1 + A (cos a cos b_i - sin a sin b_i)).
@@ -228,7 +231,12 @@ class PoissonWorkload:
             self._t_candidate = float(times[-1])
             u = rng.random(B) * self._lambda_max
             ca, sa = self._phase(times)
-            accept = u < self._total_rate(ca, sa)
+            if self.regimes is None:
+                accept = u < self._total_rate(ca, sa)
+            else:  # thin against the modulated rate; the site is then chosen by u / factor on the unmodulated rates
+                factor = self.regimes.factors(times)
+                u = u / factor
+                accept = u < self._total_rate(ca, sa)
             n = int(np.count_nonzero(accept))
             if n:
                 break
@@ -530,7 +538,7 @@ def _index(text: str, column: str, lookup: dict[str, int], names: Sequence[str],
 
 def make_workload(config: WorkloadConfig, sites_lon_deg: ArrayLike, site_weight: ArrayLike,
                   site_names: Sequence[str], rng: np.random.Generator, start_time_s: float,
-                  epoch_second_of_day_utc: float) -> PoissonWorkload | TraceWorkload:
+                  epoch_second_of_day_utc: float, regimes: LoadRegimes | None = None) -> PoissonWorkload | TraceWorkload:
     """The scenario's job source: a :class:`TraceWorkload` when ``config.trace_path`` is set, else a
     :class:`PoissonWorkload`.
 
@@ -542,6 +550,7 @@ def make_workload(config: WorkloadConfig, sites_lon_deg: ArrayLike, site_weight:
         rng: the episode's generator (the Poisson source draws one seed from it; a trace draws nothing).
         start_time_s: [s] simulated time (since the constellation epoch) at which the episode starts.
         epoch_second_of_day_utc: [s] UTC time of day of the constellation epoch, in [0, 86400].
+        regimes: the episode's demand regimes (v1), multiplying the generated arrival rate; a trace ignores them.
     """
     if len(site_names) != np.asarray(sites_lon_deg).reshape(-1).size:
         raise ValueError(f"site_names: needs one name per site ({np.asarray(sites_lon_deg).size}), "
@@ -549,7 +558,8 @@ def make_workload(config: WorkloadConfig, sites_lon_deg: ArrayLike, site_weight:
     if config.trace_path is not None:
         class_names = [c.name for c in config.job_classes]
         return load_trace(config.trace_path, site_names, class_names).replay(start_time_s)
-    return PoissonWorkload(config, sites_lon_deg, site_weight, rng, start_time_s, epoch_second_of_day_utc)
+    return PoissonWorkload(config, sites_lon_deg, site_weight, rng, start_time_s, epoch_second_of_day_utc,
+                           regimes=regimes)
 
 
 _TRACE_CACHE: dict[tuple, TraceWorkload] = {}

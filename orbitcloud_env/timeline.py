@@ -1,0 +1,95 @@
+"""Future positions and sunlight on a time grid: when each satellite next enters or leaves eclipse, and when it
+leaves a site's view (observation groups "power" and "links").
+
+Pure numpy (no Gymnasium). One vectorised SGP4 call (sgp4's SatrecArray, through
+:meth:`Constellation.propagate`) per chunk of the grid; chunks are added as the episode's clock advances, so the
+cost is a few SGP4 samples per minute of simulated time. Resolution: the grid step (``STEP_S``); an event is placed
+at the first grid time at which it has happened (so times are late by less than one step).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.geometry import elevation_deg
+
+__all__ = ["OrbitTimeline", "STEP_S", "LIGHT_HORIZON_S", "VIEW_HORIZON_S"]
+
+#: [s] grid step: +-15 s on eclipse and pass times (a LEO pass above 25 deg lasts a few minutes).
+STEP_S = 30.0
+#: [s] how far ahead sunlight changes are looked for (beyond: reported as this horizon).
+LIGHT_HORIZON_S = 3_600.0
+#: [s] how far ahead the end of a pass is looked for.
+VIEW_HORIZON_S = 600.0
+
+
+class OrbitTimeline:
+    """Positions and sunlight of every satellite on a grid of ``STEP_S`` from the episode's start.
+
+    Args:
+        constellation: the satellites.
+        sunlit_fn: ``(pos_km (T, N, 3), times_s (T,)) -> (T, N) bool``, the simulator's sunlight model.
+        start_time_s: [s] episode start (event clock).
+        horizon_s: [s] first chunk's span (grown on demand).
+    """
+
+    def __init__(self, constellation: Constellation, sunlit_fn: Callable[[NDArray, NDArray], NDArray[np.bool_]],
+                 start_time_s: float, horizon_s: float) -> None:
+        self.constellation = constellation
+        self._sunlit_fn = sunlit_fn
+        self.start_time_s = float(start_time_s)
+        n = len(constellation)
+        self._times = np.zeros(0)
+        self._pos = np.zeros((0, n, 3))
+        self._ok = np.zeros((0, n), dtype=bool)
+        self._lit = np.zeros((0, n), dtype=bool)
+        self._chunk_s = float(horizon_s)
+        self._ensure(self.start_time_s + horizon_s + LIGHT_HORIZON_S)
+
+    def _ensure(self, until_s: float) -> None:
+        if self._times.size and self._times[-1] >= until_s:
+            return
+        k0 = self._times.size  # grid times are start + k * STEP_S, whatever the chunking
+        k1 = max(int(np.ceil((until_s - self.start_time_s) / STEP_S)), k0 + int(self._chunk_s / STEP_S)) + 1
+        times = self.start_time_s + STEP_S * np.arange(k0, k1)
+        pos, _, ok = self.constellation.propagate(times)
+        lit = self._sunlit_fn(pos, times) & ok
+        self._times = np.concatenate([self._times, times])
+        self._pos = np.concatenate([self._pos, pos])
+        self._ok = np.concatenate([self._ok, ok])
+        self._lit = np.concatenate([self._lit, lit])
+
+    def _index(self, time_s: float) -> int:
+        """First grid index at or after ``time_s``."""
+        return int(np.searchsorted(self._times, time_s, side="left"))
+
+    def time_to_light_change_s(self, time_s: float, sunlit_now: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """[s] (N,) time from ``time_s`` until each satellite's sunlight differs from ``sunlit_now`` (eclipse
+        entry for a sunlit satellite, exit for one in shadow), capped at ``LIGHT_HORIZON_S``."""
+        self._ensure(time_s + LIGHT_HORIZON_S)
+        k0 = self._index(time_s)
+        k1 = self._index(time_s + LIGHT_HORIZON_S) + 1
+        changed = self._lit[k0:k1] != sunlit_now[None, :]
+        first = np.argmax(changed, axis=0)
+        dt = self._times[k0:k1][first] - time_s
+        return np.where(changed.any(axis=0), np.clip(dt, 0.0, LIGHT_HORIZON_S), LIGHT_HORIZON_S)
+
+    def time_in_view_s(self, time_s: float, lat_deg: float, lon_deg: float, sats: NDArray[np.int64],
+                       min_elevation_deg: float) -> NDArray[np.float64]:
+        """[s] time from ``time_s`` until each of ``sats`` (visible now) drops below ``min_elevation_deg`` seen
+        from the site, capped at ``VIEW_HORIZON_S``."""
+        if sats.size == 0:
+            return np.zeros(0)
+        self._ensure(time_s + VIEW_HORIZON_S)
+        k0 = self._index(time_s)
+        k1 = self._index(time_s + VIEW_HORIZON_S) + 1
+        pos = self._pos[k0:k1][:, sats]  # (T, n, 3)
+        el = elevation_deg(lat_deg, lon_deg, pos.reshape(-1, 3)).reshape(pos.shape[:2])
+        gone = (el < min_elevation_deg) | ~self._ok[k0:k1][:, sats]
+        first = np.argmax(gone, axis=0)
+        dt = self._times[k0:k1][first] - time_s
+        return np.where(gone.any(axis=0), np.clip(dt, 0.0, VIEW_HORIZON_S), VIEW_HORIZON_S)
