@@ -113,7 +113,7 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     proc = _run_cli("--env", ENV_ID, "--policies", "random", "earliest-finish", str(tiny_model),
                     "--episodes", "3", "--seed", "5", "-o", str(out), "--env-kwargs", f"max_jobs:{MAX_JOBS}",
                     "--n-jobs", "2", "--render-episode", "earliest-finish", "--render-frames", "8",
-                    "--n-resamples", "500", "--no-progress", "--no-bound")
+                    "--n-resamples", "500", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     model_label = f"ppo/{ENV_ID}_1/best_model"
     assert model_label in proc.stdout and "| Policy |" in proc.stdout
@@ -126,7 +126,11 @@ def test_cli_end_to_end(tmp_path, tiny_model):
 
     with open(out / "episodes.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    bound = {r["seed"]: float(r["episode_return"]) for r in rows if r["policy"] == E.UPPER_BOUND}
+    assert sorted(bound) == ["5", "6", "7"]  # computed in the workers, one per seed
+    rows = [r for r in rows if r["policy"] != E.UPPER_BOUND]
     assert len(rows) == 9
+    assert all(float(r["episode_return"]) <= bound[r["seed"]] + 1e-9 for r in rows)
     assert {r["policy"] for r in rows} == {"random", "earliest-finish", model_label}
     for i in range(3):
         ep = [r for r in rows if r["episode"] == str(i)]
@@ -139,10 +143,11 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["normalized_score"]["random"]["value"] == 0.0
     assert summary["normalized_score"]["earliest-finish"]["value"] == 1.0
-    assert summary["policies"] == ["random", "earliest-finish", model_label]
+    assert summary["policies"] == ["random", "earliest-finish", model_label, E.UPPER_BOUND]
+    assert summary["baselines"]["upper"] == "earliest-finish"  # the only heuristic besides random
     assert "crosscheck" not in summary
     with open(out / "summary.csv", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == 3
+        assert [r["policy"] for r in csv.DictReader(fh)][-1] == E.UPPER_BOUND
     with open(out / "probability_of_improvement.csv", newline="") as fh:
         poi = list(csv.DictReader(fh))
     assert len(poi) == 6 and all(0.0 <= float(r["probability_of_improvement"]) <= 1.0 for r in poi)
@@ -159,7 +164,7 @@ def test_cli_end_to_end(tmp_path, tiny_model):
 
     # Same folder again, accepted with --overwrite (refusal without it: test_cli_refuses_non_empty_results_folder).
     rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
-                           "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite"])
+                           "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite", "--no-bound"])
     assert rc == 0
     assert len(list(csv.DictReader(open(out / "episodes.csv", newline="")))) == 1
 
