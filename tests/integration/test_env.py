@@ -1,4 +1,7 @@
-"""Env-level tests, looping over the registry (every OrbitCloud id), as Gymnasium's and MiniGrid's own tests do."""
+"""Env-level tests, looping over the registry (every OrbitCloud id), as Gymnasium's and MiniGrid's own tests do.
+
+Every id runs every check in .ci/run; the default tier leaves the reset-heavy ones (env checkers, repeated
+rollouts) of scenarios above ``LARGE_SCENARIO_SATELLITES`` to the slow tier."""
 
 from __future__ import annotations
 
@@ -18,6 +21,23 @@ import orbitcloud_env  # noqa: F401  (registers the ids)
 from orbitcloud_env.registration import ENV_IDS
 
 ALL_IDS = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
+#: [-] Scenarios above this many satellites run the reset-heavy checks (env checkers, repeated rollouts) in the
+#: slow tier; every id still gets them in .ci/run, and the cheap checks in the default tier.
+LARGE_SCENARIO_SATELLITES = 2_000
+
+
+def _tiered(ids: list[str]) -> list:
+    """``ids`` as pytest params, the large scenarios marked slow (default tier stays quick as ids are added)."""
+    out = []
+    for env_id in ids:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gymnasium's "out of date" note for a -v0 id
+            n_sat = gym.make(env_id).unwrapped.sim.n_sat
+        out.append(pytest.param(env_id, marks=pytest.mark.slow) if n_sat > LARGE_SCENARIO_SATELLITES else env_id)
+    return out
+
+
+TIERED_IDS = _tiered(ALL_IDS)
 EPISODE_METRIC_KEYS = {"mean_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
                        "energy_j_per_job", "orbital_share"}
 
@@ -68,7 +88,7 @@ def test_registry_has_the_documented_ids():
     assert all(gym.registry[i] is specs[i] for i in ALL_IDS)  # the same spec objects, not re-registered
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", TIERED_IDS)
 def test_gymnasium_env_checker_passes_without_warnings(env_id):
     env = _make(env_id)
     with warnings.catch_warnings(record=True) as caught:
@@ -77,7 +97,7 @@ def test_gymnasium_env_checker_passes_without_warnings(env_id):
     assert [str(w.message) for w in caught] == []
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", TIERED_IDS)
 def test_sb3_env_checker_passes(env_id):
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -94,7 +114,7 @@ def test_spec_round_trips_through_json(env_id):
     assert again.id == env_id and again.kwargs == spec.kwargs
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", TIERED_IDS)
 def test_same_seed_same_episode(env_id):
     # Short episodes (cheap per id): 60 steps cross one truncation, so the unseeded second reset is compared too.
     a = _masked_random_rollout(_make(env_id, max_jobs=40), seed=7, n_steps=60)
