@@ -7,9 +7,12 @@ Example::
         --policies random earliest-finish energy-aware ground-only logs/ppo/OrbitCloud-v0_1/best_model.zip \
         --episodes 20 --seed 0 -o results/ --env-kwargs preset:small max_jobs:200 --n-jobs 2
 
-Episode ``i`` of every policy runs on ``env.reset(seed=seed + i)`` (same job stream for every policy). Bad inputs
-(unknown policy, missing model, malformed --env-kwargs, an env that cannot be built, an existing non-empty results
-folder without --overwrite) stop with one line on stderr and exit status 2 before any episode runs.
+Episode ``i`` of every policy runs on ``env.reset(seed=seed + i)`` (same job stream for every policy). Scores are
+normalised between ``random`` and the strongest heuristic of the run unless ``--baselines`` names both; an
+``upper-bound`` reference row (``orbitcloud_env.bounds.episode_upper_bound`` per seed) is added unless
+``--no-bound``. Every flag is checked here, once: bad inputs (unknown policy, missing model, malformed
+--env-kwargs, an env that cannot be built, an existing non-empty results folder without --overwrite) stop with
+one line on stderr and exit status 2 before any episode runs.
 See docs/evaluation.md for the metrics, the statistics and the output files.
 """
 
@@ -21,6 +24,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 PROG = "evaluate.py"
@@ -46,8 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-frames", type=int, default=60, help="maximum frames of the GIF")
     p.add_argument("--score-metric", default="episode_return",
                    help="metric of the normalised score and the probability of improvement")
-    p.add_argument("--baselines", nargs=2, default=["random", "earliest-finish"], metavar=("LOWER", "UPPER"),
-                   help="policies scored 0 and 1 by the normalised score")
+    p.add_argument("--baselines", nargs=2, default=None, metavar=("LOWER", "UPPER"),
+                   help="policies scored 0 and 1 by the normalised score (default: random and the strongest "
+                        "heuristic of the run, by mean score metric)")
+    p.add_argument("--bound", action=argparse.BooleanOptionalAction, default=True,
+                   help="add the upper-bound reference row (orbitcloud_env.bounds.episode_upper_bound per seed)")
     p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
@@ -66,12 +73,41 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def _check_output_dir(path: str, overwrite: bool) -> Path:
+    """The results folder; UsageError for a file, or an existing non-empty folder without ``--overwrite``."""
+    from agents.cli import UsageError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"-o: {p} exists and is not a folder")
+    if p.is_dir() and any(p.iterdir()) and not overwrite:
+        raise UsageError(f"-o: results folder {p} exists and is not empty; pass --overwrite or choose another")
+    return p
+
+
+def _baselines(args: argparse.Namespace, specs: Sequence[Any], results: Sequence[Any]) -> tuple[str, str | None, str]:
+    """``(lower, upper, source)``: ``--baselines`` when given, else random and the strongest heuristic of the run."""
+    from agents import evaluation as E
+
+    if args.baselines is not None:
+        lower, upper = args.baselines
+        return lower, upper, "baselines set with --baselines"
+    lower = next((s.label for s in specs if not s.is_model and s.source == "random"), "random")
+    heuristics = [s.label for s in specs if not s.is_model and s.source not in E.NOT_BASELINES]
+    upper = E.strongest_heuristic(results, heuristics, score_metric=args.score_metric, exclude=[lower])
+    if upper is None:
+        return lower, None, (f"no upper baseline: no heuristic besides {lower} was evaluated "
+                             "(name one in --policies, or set --baselines)")
+    return lower, upper, (f"upper baseline {upper} is the strongest heuristic of this run (best mean "
+                          f"{args.score_metric}; models and lookahead not considered); set both with --baselines")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Heavy imports after argument parsing, so --help is fast.
     import agents
     from agents import evaluation as E
-    from agents.cli import environment_versions
+    from agents.cli import UsageError, environment_versions, parse_key_values, resolve_env_id
     from agents.io import write_text_atomic
 
     # ---- validate everything before any episode runs -----------------------------------------------------
@@ -84,23 +120,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise E.EvaluationError(f"--confidence must be in (0, 1), got {args.confidence}")
         if args.render_frames < 1:
             raise E.EvaluationError(f"--render-frames must be >= 1, got {args.render_frames}")
+        if args.n_resamples < 1:
+            raise E.EvaluationError(f"--n-resamples must be >= 1, got {args.n_resamples}")
         if args.score_metric not in E.METRICS and not args.score_metric.startswith("reward."):
             raise E.EvaluationError(f"--score-metric: unknown metric {args.score_metric!r}; "
                                     f"choose from {', '.join(E.METRICS)}")
-        env_kwargs = E.parse_env_kwargs(args.env_kwargs)
-        out_dir = E.check_output_dir(args.output, args.overwrite)
+        env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+        out_dir = _check_output_dir(args.output, args.overwrite)
         specs = [E.resolve_policy(text, agents.available()) for text in args.policies]
         labels = [s.label for s in specs]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise E.EvaluationError(f"--policies: policy given twice: {', '.join(dupes)} (use LABEL=POLICY)")
+        if E.UPPER_BOUND in labels:
+            raise E.EvaluationError(f"--policies: the label {E.UPPER_BOUND!r} is reserved for the reference row; "
+                                    "choose another with LABEL=POLICY")
         render_spec = None
         if args.render_episode is not None:
             render_spec = next((s for s in specs if args.render_episode in (s.label, s.source)), None)
             if render_spec is None:
                 raise E.EvaluationError(f"--render-episode: {args.render_episode!r} is not among --policies "
                                         f"({', '.join(labels)})")
-        E.check_env_id(args.env)
+        resolve_env_id(args.env)
+        if args.bound:
+            try:
+                from orbitcloud_env.bounds import episode_upper_bound  # noqa: F401
+            except ImportError as exc:
+                raise E.EvaluationError(f"--bound: the upper bound is unavailable ({_first_line(exc)}); "
+                                        "pass --no-bound") from None
         env_spec = E.EnvSpec.create(args.env, env_kwargs)
         try:
             env = E.make_env(env_spec)
@@ -114,23 +161,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise E.EvaluationError(f"policy {s.label!r}: {_first_line(exc)}") from exc
         finally:
             env.close()
-    except E.EvaluationError as exc:
+    except UsageError as exc:
         return _fail(str(exc))
 
     # ---- run ---------------------------------------------------------------------------------------------
     t0 = time.time()
     try:
         results = E.evaluate(env_spec, specs, n_episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs,
-                             deterministic=args.deterministic, progress=args.progress)
+                             deterministic=args.deterministic, progress=args.progress, upper_bound=args.bound)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     eval_s = time.time() - t0
-    lower, upper = args.baselines
+    lower, upper, source = _baselines(args, specs, results)
     agg = E.summarize_results(results, score_metric=args.score_metric, lower=lower, upper=upper,
-                              confidence=args.confidence, n_resamples=args.n_resamples, seed=args.seed)
-    for line in agg["crosscheck"][:10]:
-        print(f"{PROG}: warning: metrics disagree with env episode_metrics: {line}", file=sys.stderr)
+                              baseline_source=source, confidence=args.confidence, n_resamples=args.n_resamples,
+                              seed=args.seed)
 
     kwargs_txt = " ".join(f"{k}={v!r}" for k, v in env_kwargs.items())
     run_info: dict[str, Any] = {
@@ -138,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env_id": args.env, "env_kwargs": env_kwargs, "episodes": args.episodes, "seed": args.seed,
         "seeds": [args.seed + i for i in range(args.episodes)], "n_jobs": args.n_jobs,
         "deterministic": args.deterministic, "n_resamples": args.n_resamples, "confidence": args.confidence,
+        "baselines": {"lower": lower, "upper": upper, "source": source}, "upper_bound": args.bound,
         "policies": [{"label": s.label, "source": s.source, "is_model": s.is_model,
                       "vecnormalize": s.vecnormalize} for s in specs],
         "evaluation_wall_s": eval_s, "episode_steps": int(sum(r.steps for r in results)),
@@ -160,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(E.format_summary_md(agg, title=title, footer=run_info["footer"]))
     steps = run_info["episode_steps"]
-    print(f"{len(results)} episodes, {steps} steps in {eval_s:.1f} s ({steps / max(eval_s, 1e-9):.0f} steps/s, "
+    n_episodes = sum(not r.reference for r in results)
+    print(f"{n_episodes} episodes, {steps} steps in {eval_s:.1f} s ({steps / max(eval_s, 1e-9):.0f} steps/s, "
           f"{args.n_jobs} worker{'s' if args.n_jobs > 1 else ''}); results in {out_dir}{os.sep}")
     return 0
 

@@ -16,7 +16,6 @@ Flag errors (unknown algo / env id, malformed key:value, a config value the env 
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import re
 import shlex
@@ -28,6 +27,7 @@ from typing import Any, Mapping
 
 from agents.cli import UsageError, environment_versions, parse_key_values, resolve_env_id
 from agents.io import atomic_path, write_text_atomic
+from orbitcloud_env.suggest import did_you_mean
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -184,9 +184,7 @@ def build_algo_kwargs(algo: str, hyperparams: Mapping[str, Any]) -> dict[str, An
         if key in FLAG_KEYS:
             raise UsageError(f"hyperparameter '{key}' is set by the {FLAG_KEYS[key]} flag, not in hyperparameters")
         if key not in params:
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise UsageError(f"unknown {cls.__name__} hyperparameter '{key}'{hint}")
+            raise UsageError(f"unknown {cls.__name__} hyperparameter '{key}'{did_you_mean(key, valid)}")
         if key in SCHEDULE_KEYS and isinstance(value, str):
             match = re.fullmatch(r"lin_([-+0-9.eE]+)", value)
             if not match:
@@ -542,7 +540,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv[1:])
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # agents/ when run from elsewhere
     try:
         return run(args, argv)
     except UsageError as exc:

@@ -7,11 +7,12 @@ Values are parsed with :func:`ast.literal_eval` (never ``eval``), falling back t
 from __future__ import annotations
 
 import ast
-import difflib
 import platform
 import subprocess
 from pathlib import Path
 from typing import Any, Iterable
+
+from orbitcloud_env.suggest import did_you_mean
 
 __all__ = ["UsageError", "parse_value", "parse_key_values", "resolve_env_id", "environment_versions"]
 
@@ -56,9 +57,7 @@ def resolve_env_id(env_id: str) -> str:
     if short in gym.registry:
         return env_id
     ours = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
-    close = difflib.get_close_matches(short, ours, n=1, cutoff=0.4) or difflib.get_close_matches(
-        short, list(gym.registry), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    hint = did_you_mean(short, ours, cutoff=0.4) or did_you_mean(short, gym.registry)
     raise UsageError(f"--env: unknown env id '{env_id}'{hint} (OrbitCloud ids: {', '.join(ours)})")
 
 

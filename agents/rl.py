@@ -9,7 +9,6 @@ its algorithm and returns a :class:`LoadedPolicy` whose ``predict`` has the SB3 
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import pickle
 import zipfile
@@ -22,6 +21,8 @@ from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+
+from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
     "ALGOS",
@@ -78,9 +79,7 @@ def resolve_algo(name: str) -> str:
     key = str(name).strip().lower().replace("-", "_")
     if key in ALGOS:
         return key
-    close = difflib.get_close_matches(key, list(ALGOS), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise ValueError(f"unknown algorithm '{name}'{hint} (available: {', '.join(ALGOS)})")
+    raise ValueError(f"unknown algorithm '{name}'{did_you_mean(key, ALGOS)} (available: {', '.join(ALGOS)})")
 
 
 def check_algo_env(algo: str, observation_space: spaces.Space, action_space: spaces.Space) -> None:

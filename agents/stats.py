@@ -261,8 +261,8 @@ def summarize(values: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE
 
 def aggregate(values: Mapping[str, Mapping[str, ArrayLike]], *, score_metric: str = "episode_return",
               higher_is_better: bool = True, lower: str | None = "random", upper: str | None = "earliest-finish",
-              confidence: float = DEFAULT_CONFIDENCE, n_resamples: int = DEFAULT_RESAMPLES,
-              seed: int = 0) -> dict[str, Any]:
+              reference: Sequence[str] = (), confidence: float = DEFAULT_CONFIDENCE,
+              n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """All aggregates of one evaluation.
 
     Args:
@@ -270,36 +270,46 @@ def aggregate(values: Mapping[str, Mapping[str, ArrayLike]], *, score_metric: st
         score_metric: metric of the normalised score and of the probability of improvement.
         higher_is_better: direction of ``score_metric`` for the probability of improvement (negated when False).
         lower, upper: baseline policies of the normalised score (skipped, with a note, when either is missing).
+        reference: reference rows (e.g. an upper bound) among ``values``: summarised and normalised (when they have
+            ``score_metric``), never a baseline, left out of the probability of improvement; they may carry only
+            some metrics.
         confidence, n_resamples, seed: bootstrap settings (the same seed for every statistic).
 
     Returns:
         ``{"metrics": {policy: {metric: summarize(...)}}, "normalized_score": {policy: {value, ci_low, ci_high}},
         "probability_of_improvement": [rows], "notes": [str]}``.
     """
-    policies = list(values)
+    policies = [p for p in values if p not in reference]
     notes: list[str] = []
     out: dict[str, Any] = {"metrics": {}, "normalized_score": {}, "probability_of_improvement": [], "notes": notes}
-    for p in policies:
+    for p in values:
         out["metrics"][p] = {m: summarize(v, confidence=confidence, n_resamples=n_resamples, seed=seed)
                              for m, v in values[p].items()}
-    score = {p: _as_1d(values[p][score_metric], f"{p}.{score_metric}") for p in policies}
-    if lower in score and upper in score and lower != upper:
-        for p in policies:
-            if p == lower:  # exactly 0 / 1 by construction
-                ci, note = Interval(0.0, 0.0, 0.0), ""
-            elif p == upper:
-                ci, note = Interval(1.0, 1.0, 1.0), ""
-            else:
-                ci, note = normalized_score_ci(score[p], score[lower], score[upper], confidence=confidence,
-                                               n_resamples=n_resamples, seed=seed)
-            if abs(float(np.mean(score[upper]) - np.mean(score[lower]))) <= _ZERO_DENOMINATOR:
+    missing = [p for p in policies if score_metric not in values[p]]
+    if missing:
+        raise ValueError(f"score_metric: no per-episode values of {score_metric!r} for {', '.join(missing)}")
+    score = {p: _as_1d(values[p][score_metric], f"{p}.{score_metric}") for p in values if score_metric in values[p]}
+    if lower in policies and upper in policies and lower != upper:
+        _, undefined = normalized_score(score[lower], score[lower], score[upper])  # note only when undefined
+        if undefined:
+            notes.append(f"normalised score: {undefined}")
+        for p in score:
+            if undefined:
                 ci = Interval(0.0, 0.0, 0.0)
-                note = note or "baselines have equal means; normalised score undefined, reported as 0.0"
-            if note and note not in notes:
-                notes.append(f"normalised score: {note}")
+            elif p == lower:  # exactly 0 / 1 by construction
+                ci = Interval(0.0, 0.0, 0.0)
+            elif p == upper:
+                ci = Interval(1.0, 1.0, 1.0)
+            else:
+                ci, _ = normalized_score_ci(score[p], score[lower], score[upper], confidence=confidence,
+                                            n_resamples=n_resamples, seed=seed)
             out["normalized_score"][p] = {"value": ci.value, "ci_low": ci.low, "ci_high": ci.high}
     else:
-        notes.append(f"normalised score skipped: needs both baselines {lower!r} and {upper!r} among the policies")
+        if lower is None or upper is None:
+            notes.append(f"normalised score skipped: no {'lower' if lower is None else 'upper'} baseline")
+        else:
+            notes.append(f"normalised score skipped: needs both baselines {lower!r} and {upper!r} among the "
+                         "policies")
     sign = 1.0 if higher_is_better else -1.0
     for p in policies:
         for b in policies:

@@ -31,6 +31,7 @@ from orbitcloud_env.constants import (
 )
 
 __all__ = [
+    "JD_J2000",
     "datetime_to_jd",
     "jd_to_datetime",
     "gmst_rad",
@@ -52,7 +53,8 @@ _B_KM: float = EARTH_RADIUS_EQ_KM * (1.0 - WGS84_FLATTENING)
 #: [-] WGS84 second eccentricity squared, derived.
 _EP2: float = _E2 / (1.0 - _E2)
 #: [d] Julian date of the J2000.0 epoch (2000-01-01T12:00 TT; used here on the UTC scale, as sgp4 does).
-_JD_J2000: float = 2451545.0
+#: The one definition: power.py's solar coordinates count days from it too.
+JD_J2000: float = 2451545.0
 _J2000_DATETIME = _dt.datetime(2000, 1, 1, 12, 0, 0, tzinfo=_dt.timezone.utc)
 
 
@@ -85,7 +87,7 @@ def datetime_to_jd(dt: _dt.datetime) -> tuple[float, float]:
 
 def jd_to_datetime(jd: float, fr: float = 0.0) -> _dt.datetime:
     """Aware UTC datetime for a split Julian date ``jd + fr`` [d], rounded to the microsecond."""
-    days = (float(jd) - _JD_J2000) + float(fr)
+    days = (float(jd) - JD_J2000) + float(fr)
     whole = np.floor(days)
     micro = round((days - whole) * SECONDS_PER_DAY * 1e6)
     return _J2000_DATETIME + _dt.timedelta(days=int(whole), microseconds=int(micro))
@@ -103,7 +105,7 @@ def gmst_rad(jd_ut1: ArrayLike, fr: ArrayLike = 0.0) -> NDArray[np.float64]:
     """
     jd = np.asarray(jd_ut1, dtype=np.float64)
     f = np.asarray(fr, dtype=np.float64)
-    tut1 = ((jd - _JD_J2000) + f) / 36525.0
+    tut1 = ((jd - JD_J2000) + f) / 36525.0
     temp_s = (
         -6.2e-6 * tut1**3
         + 0.093104 * tut1**2

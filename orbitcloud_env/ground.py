@@ -13,7 +13,6 @@ Sources and simplifications are in ``docs/physics_ground_power.md``.
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
 import io
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from orbitcloud_env.constants import C_FIBRE_KM_S
 from orbitcloud_env.config import GroundConfig
 from orbitcloud_env.geometry import great_circle_km
+from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
     "Sites",
@@ -210,9 +210,7 @@ def _all_data_centres() -> Sites:
 
 def _unknown_id_message(arg: str, bad: str, valid: Iterable[str]) -> str:
     valid = list(valid)
-    near = difflib.get_close_matches(str(bad), valid, n=1, cutoff=0.0)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    return f"{arg}: unknown id {bad!r}{hint} valid ids: {', '.join(valid)}"
+    return f"{arg}: unknown id {bad!r}{did_you_mean(bad, valid, cutoff=0.0)} valid ids: {', '.join(valid)}"
 
 
 def load_data_centres(ids: Iterable[str] | str | None = None) -> Sites:

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import ComputeConfig, PowerConfig
+from orbitcloud_env.geometry import JD_J2000, teme_to_ecef
 
 __all__ = [
     "SUN_RADIUS_KM",
@@ -68,8 +69,6 @@ DEFAULT_COMPUTE_POWER_W: float = ComputeConfig.satellite_power_w
 #: [-] Fraction of surplus solar energy stored (charge-side efficiency of Li-ion with its regulator).
 DEFAULT_CHARGE_EFFICIENCY: float = PowerConfig.charge_efficiency
 
-_JD_J2000: float = 2451545.0
-
 
 # ----------------------------------------------------------------------------------------------- the Sun
 def sun_direction_eci(jd: ArrayLike, fr: ArrayLike = 0.0) -> NDArray[np.float64]:
@@ -95,7 +94,7 @@ def sun_direction_eci(jd: ArrayLike, fr: ArrayLike = 0.0) -> NDArray[np.float64]
     f = np.asarray(fr, dtype=np.float64)
     if not (np.all(np.isfinite(j)) and np.all(np.isfinite(f))):
         raise ValueError("jd, fr: Julian date parts must be finite [d]")
-    n = (j - _JD_J2000) + f
+    n = (j - JD_J2000) + f
     mean_lon = np.deg2rad(np.mod(280.460 + 0.9856474 * n, 360.0))
     g = np.deg2rad(np.mod(357.528 + 0.9856003 * n, 360.0))
     lam = mean_lon + np.deg2rad(1.915) * np.sin(g) + np.deg2rad(0.020) * np.sin(2.0 * g)
@@ -109,7 +108,8 @@ def sun_direction_eci(jd: ArrayLike, fr: ArrayLike = 0.0) -> NDArray[np.float64]
 def sun_direction_ecef(jd: ArrayLike, fr: ArrayLike, gmst_rad: ArrayLike) -> NDArray[np.float64]:
     """Unit Sun vector in the Earth-fixed frame: :func:`sun_direction_eci` rotated about z by -GMST.
 
-    The same rotation as TEME -> ECEF in :mod:`orbitcloud_env.geometry` (polar motion ignored).
+    The rotation is :func:`orbitcloud_env.geometry.teme_to_ecef` (polar motion ignored), the one the satellites'
+    positions go through.
 
     Args:
         jd: [d] Julian date (UTC).
@@ -123,9 +123,7 @@ def sun_direction_ecef(jd: ArrayLike, fr: ArrayLike, gmst_rad: ArrayLike) -> NDA
     th = np.asarray(gmst_rad, dtype=np.float64)
     if not np.all(np.isfinite(th)):
         raise ValueError("gmst_rad: must be finite [rad]")
-    c, sn = np.cos(th), np.sin(th)
-    x, y, z = s[..., 0], s[..., 1], s[..., 2]
-    return np.stack(np.broadcast_arrays(c * x + sn * y, -sn * x + c * y, z), axis=-1)
+    return teme_to_ecef(s, th)
 
 
 # ----------------------------------------------------------------------------------------------- shadow

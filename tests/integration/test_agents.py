@@ -222,21 +222,6 @@ def test_load_errors(tmp_path):
         agents.load(other)
 
 
-@pytest.fixture(scope="module")
-def saved_models(tmp_path_factory):
-    """Untrained models of every algorithm on the all_nodes env, saved to zips (no training needed)."""
-    folder = tmp_path_factory.mktemp("models")
-    env = gym.make(ENV_ID, max_jobs=MAX_JOBS)
-    paths = {}
-    for name, cls in ALGOS.items():
-        extra = {"buffer_size": 1000} if name == "dqn" else {}
-        model = cls("MultiInputPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": [16]}, **extra)
-        paths[name] = folder / f"{name}.zip"
-        model.save(paths[name])
-    env.close()
-    return paths
-
-
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_load_any_algorithm_and_predict(saved_models, algo):
     assert detect_algo(saved_models[algo]) == algo

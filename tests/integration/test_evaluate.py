@@ -1,4 +1,5 @@
-"""evaluate.py and agents.evaluation against the real env: paired seeds, metric cross-check, CLI end to end."""
+"""evaluate.py and agents.evaluation against the real env: paired seeds, one metric definition with the env,
+baselines and the upper-bound row, CLI errors in process, and one CLI end to end (slow tier)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,31 @@ def test_paired_seeds_give_identical_job_streams(serial_results):
     assert any(by[("random", i)].metrics != by[("earliest-finish", i)].metrics for i in range(2))
 
 
-def test_metrics_from_infos_agree_with_env_episode_metrics(serial_results):
+def test_evaluation_metrics_equal_the_env_episode_metrics(serial_results):
+    """One definition (orbitcloud_env.metrics): the evaluation's shared metrics are the env's, to the bit."""
+    import agents
+    from orbitcloud_env.metrics import METRIC_KEYS
+
+    env = E.make_env(ENV_SPEC)
     for r in serial_results:
-        assert r.env_metrics, "the env gave no info['episode_metrics'] on the last step"
-        assert E.crosscheck(r) == []
+        policy = agents.make_policy(r.policy, env=env, seed=r.seed)
+        obs, _ = env.reset(seed=r.seed)
+        infos, rewards, done = [], [], False
+        while not done:
+            action, _ = policy.predict(obs, action_masks=env.unwrapped.action_masks())
+            obs, reward, terminated, truncated, info = env.step(action)
+            infos.append(info)
+            rewards.append(reward)
+            done = terminated or truncated
+        env_metrics = infos[-1]["episode_metrics"]
+        assert {k: r.metrics[k] for k in METRIC_KEYS} == env_metrics
+        assert E.episode_metrics_from_infos(infos, rewards) == r.metrics
         assert r.metrics["n_jobs"] == MAX_JOBS
         assert 0.0 <= r.metrics["jain_fairness"] <= 1.0
+    env.close()
 
 
+@pytest.mark.slow
 def test_parallel_run_matches_serial_run(serial_results):
     parallel = E.evaluate(ENV_SPEC, [_spec("random"), _spec("earliest-finish")], n_episodes=2, seed=11, n_jobs=2,
                           progress=False)
@@ -77,20 +95,13 @@ def _run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """A PPO model trained for ~1000 steps, saved where train.py would put it."""
-    import gymnasium as gym
-    from stable_baselines3 import PPO
-
-    import orbitcloud_env  # noqa: F401
+def tiny_model(tmp_path_factory, saved_models) -> Path:
+    """The session's saved PPO model (tests/conftest.py), placed where train.py would put it."""
+    import shutil
 
     run = tmp_path_factory.mktemp("train") / "logs" / "ppo" / f"{ENV_ID}_1"
     run.mkdir(parents=True)
-    env = gym.make(ENV_ID, max_jobs=50)
-    model = PPO("MultiInputPolicy", env, n_steps=256, batch_size=64, n_epochs=2, seed=0, device="cpu", verbose=0)
-    model.learn(total_timesteps=1024)
-    model.save(run / "best_model.zip")
-    env.close()
+    shutil.copy(saved_models["ppo"], run / "best_model.zip")
     return run / "best_model.zip"
 
 
@@ -115,7 +126,11 @@ def test_cli_end_to_end(tmp_path, tiny_model):
 
     with open(out / "episodes.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    bound = {r["seed"]: float(r["episode_return"]) for r in rows if r["policy"] == E.UPPER_BOUND}
+    assert sorted(bound) == ["5", "6", "7"]  # computed in the workers, one per seed
+    rows = [r for r in rows if r["policy"] != E.UPPER_BOUND]
     assert len(rows) == 9
+    assert all(float(r["episode_return"]) <= bound[r["seed"]] + 1e-9 for r in rows)
     assert {r["policy"] for r in rows} == {"random", "earliest-finish", model_label}
     for i in range(3):
         ep = [r for r in rows if r["episode"] == str(i)]
@@ -128,10 +143,11 @@ def test_cli_end_to_end(tmp_path, tiny_model):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["normalized_score"]["random"]["value"] == 0.0
     assert summary["normalized_score"]["earliest-finish"]["value"] == 1.0
-    assert summary["policies"] == ["random", "earliest-finish", model_label]
-    assert summary["crosscheck"] == []
+    assert summary["policies"] == ["random", "earliest-finish", model_label, E.UPPER_BOUND]
+    assert summary["baselines"]["upper"] == "earliest-finish"  # the only heuristic besides random
+    assert "crosscheck" not in summary
     with open(out / "summary.csv", newline="") as fh:
-        assert len(list(csv.DictReader(fh))) == 3
+        assert [r["policy"] for r in csv.DictReader(fh)][-1] == E.UPPER_BOUND
     with open(out / "probability_of_improvement.csv", newline="") as fh:
         poi = list(csv.DictReader(fh))
     assert len(poi) == 6 and all(0.0 <= float(r["probability_of_improvement"]) <= 1.0 for r in poi)
@@ -148,7 +164,7 @@ def test_cli_end_to_end(tmp_path, tiny_model):
 
     # Same folder again, accepted with --overwrite (refusal without it: test_cli_refuses_non_empty_results_folder).
     rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "--episodes", "1", "-o", str(out),
-                           "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite"])
+                           "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress", "--overwrite", "--no-bound"])
     assert rc == 0
     assert len(list(csv.DictReader(open(out / "episodes.csv", newline="")))) == 1
 
@@ -171,6 +187,8 @@ def _evaluate_main():
     (["--policies", "random", "--env", "OrbitCloud-Smal-v0"], "did you mean 'OrbitCloud-Small-v0'"),
     (["--policies", "random", "--render-episode", "nearest"], "not among --policies"),
     (["--policies", "random", "random"], "policy given twice"),
+    (["--policies", "upper-bound=random"], "reserved for the reference row"),
+    (["--policies", "random", "--n-resamples", "0"], "--n-resamples must be >= 1"),
     (["--policies", "random", "--episodes", "0"], "--episodes must be >= 1"),
     (["--policies", "random", "--score-metric", "latency"], "unknown metric 'latency'"),
 ])
@@ -184,6 +202,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     assert not out.exists()  # refused before any work
 
 
+@pytest.mark.slow
 def test_cli_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     out = tmp_path / "results"
     proc = _run_cli("--env", ENV_ID, "-o", str(out), "--policies", "random", "logs/ppo/nope/best_model.zip",
@@ -229,4 +248,72 @@ def test_vecnormalize_beside_model_is_used(tmp_path, tiny_model):
     assert getattr(policy, "obs_normalizer", None) is not None
     result = E.run_episode(env, policy, seed=3, label=spec.label)
     env.close()
-    assert result.steps == MAX_JOBS and E.crosscheck(result) == []
+    assert result.steps == MAX_JOBS and result.metrics["n_jobs"] == MAX_JOBS
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_upper_bound_row_and_strongest_heuristic_baseline(tmp_path, capsys):
+    """Default run: an upper-bound row per seed that no policy beats, scores normalised by the best heuristic."""
+    out = tmp_path / "results"
+    rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "nearest", "least-loaded", "--episodes", "2",
+                           "--seed", "3", "-o", str(out), "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots",
+                           "--no-progress", "--n-resamples", "100"])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    rows = _rows(out / "episodes.csv")
+    bound = {r["seed"]: float(r["episode_return"]) for r in rows if r["policy"] == E.UPPER_BOUND}
+    assert sorted(bound) == ["3", "4"]
+    policy_rows = [r for r in rows if r["policy"] != E.UPPER_BOUND]
+    assert len(policy_rows) == 6
+    assert all(float(r["episode_return"]) <= bound[r["seed"]] + 1e-9 for r in policy_rows)
+    means = {p: np.mean([float(r["episode_return"]) for r in policy_rows if r["policy"] == p])
+             for p in ("nearest", "least-loaded")}
+    strongest = max(means, key=means.get)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["baselines"]["lower"] == "random" and summary["baselines"]["upper"] == strongest
+    assert summary["reference"] == [E.UPPER_BOUND] and summary["policies"][-1] == E.UPPER_BOUND
+    assert summary["normalized_score"][strongest]["value"] == 1.0
+    assert summary["normalized_score"][E.UPPER_BOUND]["value"] >= 1.0
+    assert all(E.UPPER_BOUND not in (r["policy"], r["baseline"]) for r in summary["probability_of_improvement"])
+    md = (out / "summary.md").read_text()
+    for text in (md, stdout):
+        assert f"upper baseline {strongest} is the strongest heuristic of this run" in text
+        assert f"| {E.UPPER_BOUND} |" in text
+    assert json.loads((out / "run.json").read_text())["baselines"]["upper"] == strongest
+
+
+def test_cli_explicit_baselines_and_no_bound(tmp_path, capsys):
+    out = tmp_path / "results"
+    rc = _evaluate_main()(["--env", ENV_ID, "--policies", "random", "nearest", "least-loaded", "--episodes", "2",
+                           "-o", str(out), "--env-kwargs", f"max_jobs:{MAX_JOBS}", "--no-plots", "--no-progress",
+                           "--n-resamples", "100", "--baselines", "random", "nearest", "--no-bound"])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    assert {r["policy"] for r in _rows(out / "episodes.csv")} == {"random", "nearest", "least-loaded"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["baselines"] == {"lower": "random", "upper": "nearest", "source": "baselines set with --baselines"}
+    assert summary["normalized_score"]["nearest"]["value"] == 1.0 and summary["reference"] == []
+    assert "baselines set with --baselines" in stdout and E.UPPER_BOUND not in stdout
+
+
+def test_heuristics_get_the_env_they_run_on(monkeypatch):
+    """Rollout workers build each heuristic with agents.make_policy(name, env=env, seed=seed) on their own env
+    (lookahead plans on it)."""
+    import agents
+
+    calls = []
+    real = agents.make_policy
+
+    def spy(name, env=None, seed=None, **kw):
+        calls.append((name, env, seed))
+        return real(name, env=env, seed=seed, **kw)
+
+    monkeypatch.setattr(agents, "make_policy", spy)
+    results = E.evaluate(ENV_SPEC, [_spec("earliest-finish")], n_episodes=2, seed=5, progress=False)
+    assert [(name, seed) for name, _, seed in calls] == [("earliest-finish", 5), ("earliest-finish", 6)]
+    assert all(env is not None and env.unwrapped.config.episode.max_jobs == MAX_JOBS for _, env, _ in calls)
+    assert [r.seed for r in results] == [5, 6]

@@ -140,15 +140,32 @@ BAD_FLAGS = [
 ]
 
 
-@pytest.mark.slow
+@pytest.fixture(scope="module")
+def train_module():
+    return _load_train_module()
+
+
 @pytest.mark.parametrize("flags,message", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
-def test_bad_flags_exit_2_with_one_line(tmp_path, flags, message):
-    proc = _train(*flags, "-n", "64", cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("train.py: error:") and message in lines[0], proc.stderr
+def test_bad_flags_exit_2_with_one_line(tmp_path, monkeypatch, capsys, train_module, flags, message):
+    """In process (train.main(argv)): each bad flag is one line on stderr and exit status 2, before any work."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = train_module.main(["train.py", *flags, "-n", "64"])
+    except SystemExit as exc:  # argparse's own errors (invalid choice) exit through the parser
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("train.py: error:") and message in lines[0], err
     assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.zip"))
+
+
+@pytest.mark.slow
+def test_bad_flag_in_a_subprocess_has_no_traceback(tmp_path):
+    proc = _train("--algo", "ppoo", "-n", "64", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("train.py: error:")
+    assert "did you mean 'ppo'" in proc.stderr
 
 
 # --------------------------------------------------------------------------------------------------------------

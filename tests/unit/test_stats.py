@@ -1,4 +1,4 @@
-"""Known-answer tests of agents.stats and of the per-episode metrics in agents.evaluation (no env needed)."""
+"""Known-answer tests of agents.stats (no env, no policies)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import numpy as np
 import pytest
 
 from agents import stats
-from agents.evaluation import (
-    REGION_NAMES,
-    EpisodeRecorder,
-    EvaluationError,
-    episode_metrics_from_infos,
-    parse_env_kwargs,
-    region_of,
-    resolve_policy,
-)
 
 # ----------------------------------------------------------------------------------------------------------------
 # Bootstrap CI
@@ -157,110 +148,35 @@ def test_paired_win_rate():
         stats.paired_win_rate([1.0, 2.0], [1.0])
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Per-episode metrics from infos (synthetic infos in the contract's format)
+def test_aggregate_equal_baselines_gives_zero_scores_and_one_note():
+    same = np.array([1.0, 2.0, 3.0])
+    values = {"random": {"episode_return": same}, "earliest-finish": {"episode_return": same.copy()},
+              "a": {"episode_return": same + 1.0}, "b": {"episode_return": same + 2.0}}
+    agg = stats.aggregate(values, n_resamples=200, seed=0)
+    assert {p: s["value"] for p, s in agg["normalized_score"].items()} == dict.fromkeys(values, 0.0)
+    assert len(agg["notes"]) == 1  # one note for the run, not one per policy
+    assert agg["notes"][0].startswith("normalised score: ") and "undefined" in agg["notes"][0]
 
 
-def _info(job_id, outcome, latency, *, ground=False, lat=40.7, lon=-74.0, energy=10.0, rewards=None, **extra):
-    info = {
-        "job_id": job_id, "job_class": "batch", "site": job_id % 3, "site_name": "x", "site_lat_deg": lat,
-        "site_lon_deg": lon, "node": -1 if outcome == "rejected" else 3, "is_ground": ground, "outcome": outcome,
-        "met_deadline": outcome == "met", "latency_ms": latency, "deadline_ms": 500.0, "energy_j": energy,
-        "invalid_action": False, "rewards": rewards or {"latency": -0.1, "miss": 0.0}, "time_s": 0.1 * job_id,
-    }
-    info.update(extra)
-    return info
-
-
-def test_episode_metrics_from_infos_known_values():
-    infos = [
-        _info(0, "met", 100.0),                                 # North America, orbit
-        _info(1, "met", 300.0, ground=True, lat=51.5, lon=-0.1),  # Europe, ground
-        _info(2, "missed", 800.0, lat=51.5, lon=-0.1),           # Europe, orbit
-        _info(3, "dropped", 0.0),
-        _info(4, "rejected", 0.0, energy=0.0),
-    ]
-    rewards = [-0.1, -0.3, -1.8, -2.0, -0.5]
-    m = episode_metrics_from_infos(infos, rewards)
-    assert m["n_jobs"] == 5
-    assert m["mean_latency_ms"] == pytest.approx(400.0)
-    assert m["median_latency_ms"] == pytest.approx(300.0)
-    assert m["p95_latency_ms"] == pytest.approx(np.percentile([100, 300, 800], 95))
-    assert m["deadline_miss_rate"] == pytest.approx(2 / 4)
-    assert m["rejection_rate"] == pytest.approx(1 / 5)
-    assert m["drop_rate"] == pytest.approx(1 / 5)
-    assert m["success_rate"] == pytest.approx(2 / 5)
-    assert m["energy_j_per_job"] == pytest.approx(40.0 / 4)
-    assert m["orbital_share"] == pytest.approx(2 / 3)
-    assert m["episode_return"] == pytest.approx(-4.7)
-    assert m["reward.latency"] == pytest.approx(-0.5)
-    # Regions: North America 100 ms, Europe (300 + 800) / 2 = 550 ms.
-    assert m["jain_fairness"] == pytest.approx(stats.jain_index([100.0, 550.0]))
-
-
-def test_episode_metrics_no_served_jobs_follow_the_contract():
-    m = episode_metrics_from_infos([_info(0, "rejected", 0.0)], [-1.0])
-    assert m["mean_latency_ms"] == 0.0 and m["p95_latency_ms"] == 0.0
-    assert m["deadline_miss_rate"] == 0.0 and m["orbital_share"] == 0.0 and m["jain_fairness"] == 1.0
-
-
-def test_recorder_digest_depends_on_job_stream_only():
-    a, b = EpisodeRecorder(), EpisodeRecorder()
-    a.add(-1.0, _info(0, "met", 100.0))
-    b.add(-5.0, _info(0, "rejected", 0.0, ground=True))  # different decision, same job
-    assert a.digest == b.digest
-    c = EpisodeRecorder()
-    c.add(-1.0, _info(0, "met", 100.0, lat=10.0, site=7))
-    assert c.digest != a.digest
-
-
-def test_episode_metrics_reject_unknown_outcome():
-    with pytest.raises(ValueError, match="outcome"):
-        episode_metrics_from_infos([_info(0, "lost", 0.0)], [0.0])
-
-
-@pytest.mark.parametrize("lat, lon, region", [
-    (40.71, -74.01, "North America"), (19.43, -99.13, "North America"), (-23.55, -46.63, "South America"),
-    (10.49, -66.88, "South America"), (51.51, -0.13, "Europe"), (41.01, 28.98, "Europe"),
-    (30.04, 31.24, "Africa"), (-33.92, 18.42, "Africa"), (36.75, 3.06, "Africa"), (-1.29, 36.82, "Africa"),
-    (32.09, 34.78, "Asia"), (25.2, 55.27, "Asia"), (35.69, 139.69, "Asia"), (-6.21, 106.85, "Asia"),
-    (-33.87, 151.21, "Oceania"), (-36.85, 174.76, "Oceania"), (21.3, -157.86, "North America"),
-])
-def test_region_of_known_cities(lat, lon, region):
-    assert region_of(lat, lon) == region
-    assert region in REGION_NAMES
-
-
-def test_region_of_wraps_longitude():
-    assert region_of(40.71, -74.01 + 360.0) == "North America"
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Parsing
-
-
-def test_parse_env_kwargs():
-    assert parse_env_kwargs(["preset:small", "max_jobs:200", "constellation.altitude_km:600.5", "flag:True",
-                             "name:a:b"]) == {"preset": "small", "max_jobs": 200,
-                                              "constellation.altitude_km": 600.5, "flag": True, "name": "a:b"}
-    assert parse_env_kwargs(None) == {}
-    for bad in (["max_jobs"], [":3"], ["a:1", "a:2"]):
-        with pytest.raises(EvaluationError):
-            parse_env_kwargs(bad)
-
-
-def test_resolve_policy(tmp_path):
-    heuristics = ["random", "earliest-finish"]
-    assert resolve_policy("random", heuristics).is_model is False
-    assert resolve_policy("RND=random", heuristics).label == "RND"
-    with pytest.raises(EvaluationError, match="did you mean 'earliest-finish'"):
-        resolve_policy("earliest_finish", heuristics)
-    with pytest.raises(EvaluationError, match="not found"):
-        resolve_policy(str(tmp_path / "nope.zip"), heuristics)
-    run = tmp_path / "logs" / "ppo" / "OrbitCloud-v0_1"
-    run.mkdir(parents=True)
-    (run / "best_model.zip").write_bytes(b"")
-    spec = resolve_policy(str(run / "best_model.zip"), heuristics)
-    assert spec.is_model and spec.label == "ppo/OrbitCloud-v0_1/best_model" and spec.vecnormalize is None
-    (run / "vecnormalize.pkl").write_bytes(b"")
-    assert resolve_policy(str(run / "best_model.zip"), heuristics).vecnormalize == str(run / "vecnormalize.pkl")
+def test_aggregate_reference_rows_are_scored_but_not_compared():
+    rng = np.random.default_rng(4)
+    values = {"random": {"episode_return": rng.normal(-100, 5, 8), "mean_latency_ms": rng.normal(900, 50, 8)},
+              "earliest-finish": {"episode_return": rng.normal(-20, 5, 8),
+                                  "mean_latency_ms": rng.normal(300, 50, 8)},
+              "upper-bound": {"episode_return": np.full(8, 10.0)}}
+    agg = stats.aggregate(values, reference=["upper-bound"], n_resamples=200, seed=0)
+    assert agg["normalized_score"]["upper-bound"]["value"] > 1.0
+    assert list(agg["metrics"]["upper-bound"]) == ["episode_return"]
+    assert agg["metrics"]["upper-bound"]["episode_return"]["mean"] == 10.0
+    assert {(r["policy"], r["baseline"]) for r in agg["probability_of_improvement"]} == {
+        ("random", "earliest-finish"), ("earliest-finish", "random")}
+    # Never a baseline; without the score metric it gets no score; a policy without it is an error.
+    as_baseline = stats.aggregate(values, reference=["upper-bound"], lower="random", upper="upper-bound",
+                                  n_resamples=50)
+    assert as_baseline["normalized_score"] == {} and "skipped" in as_baseline["notes"][0]
+    latency = stats.aggregate(values, reference=["upper-bound"], score_metric="mean_latency_ms",
+                              higher_is_better=False, n_resamples=50)
+    assert "upper-bound" not in latency["normalized_score"] and latency["normalized_score"]["random"]["value"] == 0
+    del values["random"]["mean_latency_ms"]
+    with pytest.raises(ValueError, match="score_metric: no per-episode values of 'mean_latency_ms' for random"):
+        stats.aggregate(values, reference=["upper-bound"], score_metric="mean_latency_ms", n_resamples=50)

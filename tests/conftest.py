@@ -1,0 +1,38 @@
+"""Fixtures shared by the test modules (built once per session).
+
+Tiers: ``pytest -m "not slow"`` is the quick default tier; ``@pytest.mark.slow`` marks the end-to-end tests that
+train, spawn worker processes or start a CLI in a subprocess. ``.ci/run`` runs both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: Env of the saved models (all-nodes action mode; the spaces do not depend on ``max_jobs``).
+MODEL_ENV_ID = "OrbitCloud-Small-v0"
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory) -> dict[str, Path]:
+    """A model of every algorithm (``agents.rl.ALGOS``) for ``MODEL_ENV_ID``, saved to ``<algo>.zip``.
+
+    Untrained (a save needs no training): the tests check loading, predicting and the evaluation pipeline, not
+    what a policy learned. Shared by test_agents and test_evaluate.
+    """
+    import gymnasium as gym
+
+    import orbitcloud_env  # noqa: F401 - registers the ids
+    from agents.rl import ALGOS
+
+    folder = tmp_path_factory.mktemp("models")
+    env = gym.make(MODEL_ENV_ID, max_jobs=100)
+    paths = {}
+    for name, cls in ALGOS.items():
+        extra = {"buffer_size": 1000} if name == "dqn" else {}
+        model = cls("MultiInputPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": [16]}, **extra)
+        paths[name] = folder / f"{name}.zip"
+        model.save(paths[name])
+    env.close()
+    return paths
