@@ -33,7 +33,7 @@ PROG = "evaluate.py"
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--env", default="OrbitCloud-v0", help="registered env id")
+    p.add_argument("--env", default="OrbitCloud-v1", help="registered env id")
     p.add_argument("--policies", nargs="+", required=True, metavar="POLICY",
                    help="heuristic names and/or model .zip paths; LABEL=POLICY sets the label")
     p.add_argument("--episodes", "-n", type=int, default=20, help="episodes per policy")
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     f"choose from {', '.join(E.METRICS)}")
         env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
         out_dir = _check_output_dir(args.output, args.overwrite)
-        specs = [E.resolve_policy(text, agents.available()) for text in args.policies]
+        specs = [E.resolve_policy(text, agents.available_policies()) for text in args.policies]
         labels = [s.label for s in specs]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="train.py", description="Train an RL agent on an OrbitCloud env (rl-baselines3-zoo flags).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     p.add_argument("--algo", default="ppo", help="algorithm: ppo, maskable_ppo, a2c, dqn")
-    p.add_argument("--env", default="OrbitCloud-Small-v0", help="registered env id (OrbitCloud-*)")
+    p.add_argument("--env", default="OrbitCloud-v1", help="registered env id (OrbitCloud-*)")
     p.add_argument("-n", "--n-timesteps", type=int, default=-1,
                    help="training steps (env decisions, summed over envs); -1: n_timesteps from the yml")
     p.add_argument("--seed", type=int, default=None,

@@ -87,7 +87,7 @@ def test_warm_up_gives_a_charge_that_follows_the_eclipse_phase():
     # whole eclipse and have barely recharged; those about to enter it have charged through a whole day side.
     from orbitcloud_env.power import in_shadow
 
-    sim = Simulator(load_config("starlink", {"power.warmup_utilisation": 0.3}))
+    sim = Simulator(load_config("starlink-v0", {"power.warmup_utilisation": 0.3}))
     sim.reset(np.random.default_rng(3))
     soc = sim.batteries.soc
     assert np.all((soc >= 0.0) & (soc <= 1.0))
