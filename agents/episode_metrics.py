@@ -55,6 +55,7 @@ class MetricInfo:
 
 METRICS: dict[str, MetricInfo] = {
     "episode_return": MetricInfo("Return", "", True, "sum of rewards over the episode"),
+    "elapsed_s": MetricInfo("Simulated time", "s", None, "simulated seconds from reset to the episode's end"),
     "mean_latency_ms": MetricInfo("Mean latency", "ms", False, "mean total latency of served jobs"),
     "median_latency_ms": MetricInfo("Median latency", "ms", False, "median total latency of served jobs"),
     "p95_latency_ms": MetricInfo("P95 latency", "ms", False, "95th percentile latency of served jobs"),
@@ -174,6 +175,8 @@ class EpisodeRecorder:
         self.stats.record(outcome, float(info.get("latency_ms", 0.0)), float(info.get("energy_j", 0.0)),
                           bool(info.get("is_ground", False)))
         self.stats.episode_return += float(reward)
+        if "episode_metrics" in info:
+            self.stats.elapsed_s = float(info["episode_metrics"].get("elapsed_s", 0.0))
         if outcome.served:
             self.served_regions.append(region_of(info["site_lat_deg"], info["site_lon_deg"]))
         self.n_invalid += bool(info.get("invalid_action", False))

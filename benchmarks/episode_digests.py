@@ -26,13 +26,17 @@ def _finish_action(obs: dict, mask: np.ndarray) -> int:
     return int(np.argmin(finish)) if np.isfinite(finish).any() else len(mask) - 1
 
 
-def episode_digest(env_id: str, seed: int, policy: str, max_jobs: int, **kwargs) -> str:
+def episode_digest(env_id: str, seed: int, policy: str, max_jobs: int, drop_metrics: tuple[str, ...] = (),
+                   **kwargs) -> str:
     env = gym.make(env_id, max_jobs=max_jobs, **kwargs)
     rng = np.random.default_rng(seed)
     h = hashlib.sha256()
     obs, info = env.reset(seed=seed)
     done = False
     while True:
+        if drop_metrics and "episode_metrics" in info:  # compare with digests made before a metric was added
+            info = {**info, "episode_metrics": {k: v for k, v in info["episode_metrics"].items()
+                                                if k not in drop_metrics}}
         for k in sorted(obs):
             h.update(k.encode())
             h.update(np.ascontiguousarray(obs[k]).tobytes())
@@ -56,12 +60,15 @@ def main() -> None:
     p.add_argument("--ids", nargs="*", default=None, help="env ids (default: every registered OrbitCloud id)")
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     p.add_argument("--max-jobs", type=int, default=300)
+    p.add_argument("--drop-metrics", nargs="*", default=[],
+                   help="episode_metrics keys left out of the digest (to compare with digests made before they "
+                        "were added)")
     args = p.parse_args()
     ids = args.ids or sorted(k for k in gym.registry if k.startswith("OrbitCloud"))
     for env_id in ids:
         for seed in args.seeds:
             for policy in ("random", "earliest-finish"):
-                print(env_id, seed, policy, episode_digest(env_id, seed, policy, args.max_jobs), flush=True)
+                print(env_id, seed, policy, episode_digest(env_id, seed, policy, args.max_jobs, tuple(args.drop_metrics)), flush=True)
 
 
 if __name__ == "__main__":

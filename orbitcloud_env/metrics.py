@@ -71,13 +71,13 @@ class LatencyBreakdown:
 #: Keys of :func:`episode_metrics`, in order.
 METRIC_KEYS: tuple[str, ...] = (
     "n_jobs", "mean_latency_ms", "median_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
-    "drop_rate", "success_rate", "energy_j_per_job", "orbital_share", "episode_return",
+    "drop_rate", "success_rate", "energy_j_per_job", "orbital_share", "episode_return", "elapsed_s",
 )
 
 
 def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Iterable[float],
                     placed_energy_j: Iterable[float], orbital_served: int,
-                    episode_return: float) -> dict[str, float]:
+                    episode_return: float, elapsed_s: float = 0.0) -> dict[str, float]:
     """The episode metrics of docs/env_contract.md from per-job records.
 
     Args:
@@ -86,6 +86,7 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
         placed_energy_j: [J] compute energy of each placed (not rejected) job; summed in order.
         orbital_served: [-] served jobs that ran on a satellite.
         episode_return: [-] sum of the rewards.
+        elapsed_s: [s] simulated time from the episode's start to its end.
 
     Returns:
         ``{key: float}`` with the keys of :data:`METRIC_KEYS`. Rates over no jobs are 0.
@@ -114,6 +115,7 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
         "energy_j_per_job": energy_j / placed if placed else 0.0,
         "orbital_share": orbital_served / served if served else 0.0,
         "episode_return": float(episode_return),
+        "elapsed_s": float(elapsed_s),
     }
 
 
@@ -126,6 +128,7 @@ class EpisodeStats:
     energies_j: array = field(default_factory=lambda: array("d"))  # [J] placed jobs
     orbital_served: int = 0
     episode_return: float = 0.0
+    elapsed_s: float = 0.0  # [s] simulated time since the episode's start (set by the simulator)
 
     @property
     def n_jobs(self) -> int:
@@ -146,4 +149,4 @@ class EpisodeStats:
     def metrics(self) -> dict[str, float]:
         """The episode metrics so far (definitions in docs/env_contract.md)."""
         return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
-                               self.episode_return)
+                               self.episode_return, self.elapsed_s)

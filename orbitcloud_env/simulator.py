@@ -508,6 +508,7 @@ class Simulator:
         self.job = nxt
         if nxt is not None:
             self._advance_clock(nxt.time_s)
+        self.stats.elapsed_s = self.elapsed_s
         return out
 
     def observe_arrival(self) -> None:
