@@ -87,8 +87,8 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
             loss.backward()
             th.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
             optimiser.step()
-            total_pi += float(loss_pi) * idx.size
-            total_v += float(loss_v) * idx.size
+            total_pi += loss_pi.item() * idx.size
+            total_v += loss_v.item() * idx.size
         stats = {"bc_loss": total_pi / order.size, "value_loss": total_v / order.size}
         if verbose:
             print(f"pretrain epoch {epoch + 1}/{epochs}: action NLL {stats['bc_loss']:.4f}, "

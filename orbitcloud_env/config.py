@@ -500,7 +500,7 @@ class BackgroundConfig:
 
 
 #: Observation groups (``observation.groups``) beyond the base node and job features (docs/env_contract.md).
-OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress")
+OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress", "ranking")
 
 
 @dataclass(frozen=True)
@@ -510,7 +510,8 @@ class ObservationConfig:
     Args:
         groups: any of ``backlog`` (queued work per node), ``load`` (recent arrival rates, background
             utilisation), ``power`` (time to the next eclipse entry or exit), ``links`` (time until a satellite
-            leaves the job site's view), ``progress`` (episode progress). Empty: the v0 observation.
+            leaves the job site's view), ``progress`` (episode progress), ``ranking`` (each row's estimated finish
+            time in deadlines and its rank among the valid rows). Empty: the v0 observation.
     """
 
     groups: tuple[str, ...] = OBSERVATION_GROUPS

@@ -33,9 +33,11 @@ GROUP_NODE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "power": (("node_light_change", "unit"),),
     "links": (("node_view_left", "unit"),),
     "progress": (),
+    "ranking": (("node_finish", "time"), ("node_rank", "unit")),
 }
 GROUP_JOB_FEATURES: dict[str, tuple[str, ...]] = {
     "backlog": (), "load": ("global_rate", "region_rate"), "power": (), "links": (), "progress": ("progress",),
+    "ranking": (),
 }
 #: [s] scale of ``node_backlog`` (queued work per server / 60 s, clipped at ``time_clip``).
 BACKLOG_SCALE_S = 60.0
@@ -141,6 +143,16 @@ class NodeObservation:
             return self._light[idx].copy()
         if key == "node_view_left":
             return self._view_left_row(view)[idx].copy()
+        if key in ("node_finish", "node_rank"):
+            finish = np.minimum(view.finish_ms[idx] / sim.job.deadline_ms, self.time_clip)
+            if key == "node_finish":
+                return finish.astype(np.float32)
+            valid = view.valid[idx] & (rows >= 0 if rows is not None else True)
+            order = np.argsort(np.where(valid, finish, np.inf), kind="stable")
+            rank = np.empty(order.size)
+            rank[order] = np.arange(order.size)
+            n_valid = max(int(np.count_nonzero(valid)) - 1, 1)
+            return np.where(valid, np.minimum(rank / n_valid, 1.0), 1.0).astype(np.float32)
         raise KeyError(key)  # pragma: no cover - keys come from GROUP_NODE_KEYS
 
     def _view_left_row(self, view: NodeView) -> NDArray[np.float32]:
