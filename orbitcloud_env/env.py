@@ -68,8 +68,16 @@ class OrbitCloudEnv(gym.Env):
     ``node_latency + node_wait + node_compute``.
     clip = ``episode.time_clip`` (10). Ground nodes report sunlit 1, soc 1, sunlit_soon 1 and no ISLs. Padding rows are zeros.
 
+    Optional groups (``observation.groups``; all in v1, none in v0) add ``node_backlog`` (queued work per server /
+    60 s, [0, clip]), ``node_utilisation`` (a region's background load, [0, 1]), ``node_light_change`` (time to
+    the next eclipse entry or exit / 3,600 s), ``node_view_left`` (time until the satellite leaves the site's view /
+    600 s), ``node_finish`` (estimated finish in deadlines, [0, clip]) and ``node_rank`` (its rank among the valid
+    rows, [0, 1]), and job features (recent global and regional arrival rates, episode progress): see
+    docs/env_contract.md.
+
     ## Rewards
-    Named terms (``info["rewards"]``), weights from ``config.reward``:
+    Named terms (``info["rewards"]``), weights from ``config.reward`` (v1: latency weight 0.25, so deadlines
+    dominate; the energy term counts satellite battery energy):
     ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped] - w_rej [rejected]
     - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
     Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
@@ -90,17 +98,23 @@ class OrbitCloudEnv(gym.Env):
     ## Arguments
     | argument | meaning |
     |---|---|
-    | preset | "small", "starlink" (default), "kuiper", "mega", or a YAML path |
+    | preset | "starlink" (default), "small", "kuiper", "mega", "giga", "starlink2026", their ``-v0`` light-load
+      versions ("starlink-v0", ...), or a YAML path |
     | config | a ScenarioConfig, a nested mapping of overrides, or a YAML path |
     | render_mode | None or "rgb_array" (a world map) |
     | **overrides | dotted or unique short config fields, e.g. ``action_mode="all_nodes"``, ``max_jobs=200`` |
 
     ## Registered Configurations
-    ``OrbitCloud-v0`` (starlink, candidates), ``OrbitCloud-Small-v0`` (small, all_nodes),
-    ``OrbitCloud-Kuiper-v0`` (kuiper, candidates), ``OrbitCloud-Mega-v0`` (mega, candidates).
+    ``OrbitCloud-v1`` (starlink, candidates), ``OrbitCloud-Small-v1`` (small, all_nodes), ``OrbitCloud-Kuiper-v1``,
+    ``OrbitCloud-Mega-v1``, ``OrbitCloud-Giga-v1`` (20,716 satellites) and ``OrbitCloud-Starlink2026-v1`` (the
+    shipped catalogue), candidates mode; and the v0 ids ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``,
+    ``OrbitCloud-Kuiper-v0``, ``OrbitCloud-Mega-v0`` on the ``*-v0`` presets.
 
     ## Version History
-    * v0: initial release.
+    * v1: congested, time-varying, orbit-scale scenarios (docs/scenarios.md): 600 s episodes of aggregated jobs,
+      demand regimes and regional background load, scarce orbital compute, batteries that run low in eclipse and an
+      energy mask, latency weight 0.25, observation groups, two data centres among the candidates.
+    * v0: initial release (light load; kept registered, bit-identical, on the ``*-v0`` presets).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
