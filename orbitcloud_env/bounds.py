@@ -61,9 +61,9 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     served = np.isfinite(total)
     w = reward
     energy_j = sim.compute.server_power_w[nodes] * compute_ms * 1e-3
-    if w.energy_source != "all":  # battery energy: satellites only, net of the solar surplus (full batteries: sunlit)
-        energy_j = np.where(is_sat, np.maximum(energy_j - sim._surplus_w * sim.topology.sunlit[np.minimum(nodes, n_sat - 1)]
-                                               * compute_ms * 1e-3, 0.0), 0.0)
+    if w.energy_source != "all":  # battery energy: satellites only, net of the solar surplus while sunlit
+        sunlit = np.concatenate([sim.topology.sunlit, np.zeros(sim.n_dc, bool)])[nodes]
+        energy_j = np.where(is_sat, sim._battery_need_j(compute_ms, sunlit, sim.compute.server_power_w[nodes]), 0.0)
     energy_term = -w.energy_weight * energy_j / w.energy_scale_j
     ratio = np.where(served, total, 0.0) / job.deadline_ms
     r = np.where(served, -w.latency_weight * np.minimum(ratio, w.latency_clip) - w.miss_penalty * (ratio > 1.0),

@@ -157,10 +157,10 @@ class ArrivalRates:
     lambda reads lambda on average. Regions are the sites' nearest cloud regions (``Simulator.site_region``).
 
     Args:
-        site_region: (S,) region index of each site; n_regions: D; tau_s: [s] time constant.
+        n_regions: D; tau_s: [s] time constant.
     """
 
-    def __init__(self, site_region: NDArray[np.int64], n_regions: int, tau_s: float) -> None:
+    def __init__(self, n_regions: int, tau_s: float) -> None:
         self.tau_s = float(tau_s)
         self._n = max(int(n_regions), 1)
         self.reset(0.0)

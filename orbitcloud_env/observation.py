@@ -12,6 +12,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from orbitcloud_env.simulator import POSITION_SCALE_KM, NodeView, Simulator
+from orbitcloud_env.timeline import LIGHT_HORIZON_S, VIEW_HORIZON_S
 
 __all__ = ["NodeObservation", "NODE_KEYS", "POSITION_KEYS", "UNIT_NODE_KEYS", "TIME_NODE_KEYS",
            "N_JOB_BASE_FEATURES"]
@@ -157,8 +158,6 @@ class NodeObservation:
 
     def _view_left_row(self, view: NodeView) -> NDArray[np.float32]:
         """(M,) time until each node leaves the job site's view / VIEW_HORIZON_S (0: not in view; ground: 1)."""
-        from orbitcloud_env.timeline import VIEW_HORIZON_S
-
         sim = self.sim
         site = sim.job.site
         row = self._view_left.get(site)
@@ -186,8 +185,6 @@ class NodeObservation:
         self._topology_version = sim.topology_version
         self._view_left = {}
         if "power" in self.groups and sim.timeline is not None:
-            from orbitcloud_env.timeline import LIGHT_HORIZON_S
-
             dt = sim.timeline.time_to_light_change_s(sim.topology.snapshot.time_s, sim.sunlit)
             self._light[:n_sat] = dt / LIGHT_HORIZON_S
 

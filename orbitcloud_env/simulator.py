@@ -225,7 +225,7 @@ class Simulator:
         self.regimes: LoadRegimes | None = None
         self.background: BackgroundLoad | None = None
         #: Recent arrival rates (observation group "load").
-        self.arrival_rates = ArrivalRates(self.site_region, self.n_dc, tau_s=_RATE_WINDOW_S)
+        self.arrival_rates = ArrivalRates(self.n_dc, tau_s=_RATE_WINDOW_S)
         #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
