@@ -21,7 +21,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from agents.hyperparams import HYPERPARAMS_DIR, hyperparams_for  # noqa: F401 - re-exported (moved there)
+from agents.hyperparameters import HYPERPARAMS_DIR, hyperparams_for  # noqa: F401 - re-exported (moved there)
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [

@@ -7,7 +7,7 @@ flags and output layout.
 Runs go to ``<log-folder>/<algo>/<env>_<N>/`` (:mod:`agents.runs`) with ``config.yml`` and ``command.txt`` (written
 before training starts), ``<env>.zip`` (final model), ``best_model.zip`` and ``evaluations.npz`` (evaluation
 callback, :mod:`agents.callbacks`), ``rl_model_<steps>_steps.zip`` checkpoints (``--save-freq``) and
-``vecnormalize.pkl`` (when ``normalize`` is on). Hyperparameters: :mod:`agents.hyperparams`. See docs/training.md.
+``vecnormalize.pkl`` (when ``normalize`` is on). Hyperparameters: :mod:`agents.hyperparameters`. See docs/training.md.
 
 Every input is checked before the run folder is created: flags, env kwargs (a probe ``gymnasium.make``), the
 device, the output folders, the hyperparameters (a probe model is built on a stand-in env with the real spaces,
@@ -204,7 +204,7 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
     from agents.cli import check_folder_writable
-    from agents.hyperparams import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
+    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo
     from agents.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean

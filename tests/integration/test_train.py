@@ -18,7 +18,7 @@ import yaml
 
 import agents
 import orbitcloud_env  # noqa: F401 - registers the ids
-from agents import hyperparams as H
+from agents import hyperparameters as H
 from agents import train_cli
 
 ROOT = Path(__file__).resolve().parents[2]
