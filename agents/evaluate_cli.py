@@ -190,6 +190,17 @@ def _remove_stale_outputs(out_dir: Path, written: Sequence[Path], previous_outpu
     return removed
 
 
+def _reward_terms(env: Any, seed: int) -> list[str]:
+    """Names of the env's reward terms (``info["rewards"]``), from one step of a probe episode."""
+    import numpy as np
+
+    env.reset(seed=seed)
+    masks = getattr(env.unwrapped, "action_masks", None)
+    valid = np.flatnonzero(masks()) if callable(masks) else np.array([0])
+    _, _, _, _, info = env.step(int(valid[-1]) if valid.size else 0)
+    return sorted(info.get("rewards") or {})
+
+
 def _previous_outputs(out_dir: Path) -> list[str]:
     try:
         outputs = json.loads((out_dir / "run.json").read_text(encoding="utf-8")).get("outputs", [])
@@ -260,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - any failure to build the env is a bad --env/--env-kwargs
             raise E.EvaluationError(f"cannot make env {args.env!r} with {env_kwargs}: {_first_line(exc)}") from exc
         try:
+            if args.score_metric.startswith("reward."):
+                terms = _reward_terms(env, args.seed)
+                if args.score_metric[len("reward."):] not in terms:
+                    raise E.EvaluationError(f"--score-metric: the env has no reward term {args.score_metric!r}; "
+                                            f"its terms: {', '.join('reward.' + t for t in terms)}")
             for s in specs:
                 try:
                     E.build_policy(s, env, seed=args.seed)

@@ -1,4 +1,4 @@
-"""Reinforcement-learning algorithms, hyperparameter files and model loading.
+"""Reinforcement-learning algorithms and model loading (the hyperparameter files: agents/hyperparameters.py).
 
 ``ALGOS`` maps a name to its Stable-Baselines3 class; every algorithm uses ``MultiInputPolicy`` because the
 OrbitCloud observation is a ``spaces.Dict`` (docs/env_contract.md). ``load(path, env)`` opens a saved model whatever

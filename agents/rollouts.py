@@ -13,7 +13,7 @@ worker ran which episode.
 Reference rows: with ``upper_bound=True`` every seed also gets an ``upper-bound`` row, the episode return of the
 relaxation computed by ``orbitcloud_env.bounds.episode_upper_bound(env, seed)``.
 
-Inputs are trusted: the command line (evaluate.py) checks flags once, before any episode runs.
+Inputs are trusted: the command line (agents/evaluate_cli.py) checks flags once, before any episode runs.
 """
 
 from __future__ import annotations

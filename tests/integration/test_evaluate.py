@@ -189,6 +189,7 @@ def _evaluate_main():
     (["--policies", "random", "--episodes", "0"], "--episodes must be >= 1"),
     (["--policies", "random", "--score-metric", "latency"], "unknown metric 'latency'"),
     (["--policies", "random", "--resume", "--overwrite"], "--resume and --overwrite"),
+    (["--policies", "random", "--score-metric", "reward.latncy"], "no reward term 'reward.latncy'"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "results"
