@@ -334,3 +334,17 @@ def test_best_model_save_is_atomic(tmp_path):
     assert (tmp_path / BEST_MODEL).read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [BEST_MODEL]  # no temporary file left either
     env.close()
+
+
+def test_device_check_on_a_machine_with_one_gpu(monkeypatch):
+    """check_device against torch's view of the machine (here faked: one CUDA device)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for ok in ("cpu", "cuda", "cuda:0", "auto"):
+        train_cli.check_device(ok)
+    with pytest.raises(train_cli.UsageError, match="this machine has 1 CUDA device"):
+        train_cli.check_device("cuda:7")
+    with pytest.raises(train_cli.UsageError, match="unsupported device type 'meta'"):
+        train_cli.check_device("meta")
