@@ -8,22 +8,42 @@
     model = agents.load("logs/ppo/OrbitCloud-Small-v0_1/best_model.zip", env=env)
 
 The interface is docs/env_contract.md; nothing here imports orbitcloud_env internals.
+
+The names below are imported on first use (PEP 562), so ``import agents.cli`` (the command lines' parsers) loads
+neither torch nor Stable-Baselines3 and ``--help`` answers at once.
 """
 
-from agents.heuristics import HEURISTICS, HeuristicPolicy
-from agents.registry import available, available_algorithms, available_policies, make_policy
-from agents.rl import ALGOS, LoadedPolicy, load, load_model, masks_from_obs
+from __future__ import annotations
 
-__all__ = [
-    "ALGOS",
-    "HEURISTICS",
-    "HeuristicPolicy",
-    "LoadedPolicy",
-    "available",
-    "available_policies",
-    "available_algorithms",
-    "load",
-    "load_model",
-    "make_policy",
-    "masks_from_obs",
-]
+from importlib import import_module
+from typing import Any
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "ALGOS": "agents.rl",
+    "HEURISTICS": "agents.heuristics",
+    "HeuristicPolicy": "agents.heuristics",
+    "LoadedPolicy": "agents.rl",
+    "available": "agents.registry",
+    "available_policies": "agents.registry",
+    "available_algorithms": "agents.registry",
+    "load": "agents.rl",
+    "load_model": "agents.rl",
+    "make_policy": "agents.registry",
+    "masks_from_obs": "agents.rl",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agents' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # cached: later lookups (and monkeypatching) see a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,24 +1,70 @@
-"""Helpers shared by the command lines (train.py, evaluate.py): typed flag values and env-id checks.
+"""Helpers shared by the command lines (``orbitcloud-train`` / train.py, ``orbitcloud-evaluate`` / evaluate.py):
+one-line argument errors, typed flag values, env-id and output-folder checks.
 
 Values are parsed with :func:`ast.literal_eval` (never ``eval``), falling back to the raw string, so
 ``max_jobs:200`` gives an int, ``lr:3e-4`` a float, ``net:[64, 64]`` a list and ``preset:small`` a string.
+
+This module imports only the standard library at import time (no torch, Stable-Baselines3, gymnasium or the
+simulator), so the parsers that use it answer ``--help`` at once.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import os
 import platform
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from orbitcloud_env.suggest import did_you_mean
+__all__ = ["EXIT_USAGE", "UsageError", "OneLineParser", "prog_name", "parse_value", "parse_key_values",
+           "resolve_env_id", "check_folder_writable", "environment_versions"]
 
-__all__ = ["UsageError", "parse_value", "parse_key_values", "resolve_env_id", "environment_versions"]
+#: Exit status of a usage error (argparse's).
+EXIT_USAGE = 2
 
 
 class UsageError(ValueError):
     """A bad flag or flag value: reported as one line on stderr, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage dump): ``PROG: error: ... (see PROG --help)``, exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def prog_name(default: str, argv: Any) -> str:
+    """The program name for messages: ``default`` (``train.py``) when ``main(argv)`` is called in process, else
+    the name it was started as (``train.py`` from a checkout, ``orbitcloud-train`` when installed)."""
+    if argv is not None:
+        return default
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] and sys.argv[0] != "-c" else default
+
+
+def check_folder_writable(path: str | os.PathLike, flag: str) -> Path:
+    """Check that ``path`` is, or can be created as, a writable folder, creating nothing (a probe temporary folder is
+    made and removed in the nearest existing folder). UsageError naming ``flag`` for a path that is a file or lies
+    under one, or a folder this process cannot write to."""
+    p = Path(path).expanduser()
+    probe = p.absolute()
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == p.absolute() else f"lies under the file {probe}"
+        raise UsageError(f"{flag}: {p} {where}; give a folder")
+    try:
+        with tempfile.TemporaryDirectory(prefix=".write-probe-", dir=probe):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write to {probe} ({exc.strerror or type(exc).__name__})") from None
+    return p
 
 
 def parse_value(text: str) -> Any:
@@ -52,6 +98,7 @@ def resolve_env_id(env_id: str) -> str:
     import gymnasium as gym
 
     import orbitcloud_env  # noqa: F401 - registers the OrbitCloud ids
+    from orbitcloud_env.suggest import did_you_mean
 
     short = env_id.split(":", 1)[-1]
     if short in gym.registry:

@@ -7,7 +7,8 @@
 - :mod:`agents.reports`: aggregation per policy (statistics in :mod:`agents.stats`), summary.md/.csv/.json,
   episodes.csv, probability_of_improvement.csv and the plots.
 
-``evaluate.py`` is the command line and checks every flag once, before any episode runs.
+The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluate_cli.py) checks every flag once, before any
+episode runs.
 """
 
 from agents.episode_metrics import (

@@ -1,4 +1,4 @@
-"""Reinforcement-learning algorithms, hyperparameter files and model loading.
+"""Reinforcement-learning algorithms and model loading (the hyperparameter files: agents/hyperparameters.py).
 
 ``ALGOS`` maps a name to its Stable-Baselines3 class; every algorithm uses ``MultiInputPolicy`` because the
 OrbitCloud observation is a ``spaces.Dict`` (docs/env_contract.md). ``load(path, env)`` opens a saved model whatever
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import yaml
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from agents.hyperparameters import HYPERPARAMS_DIR, hyperparams_for  # noqa: F401 - re-exported (moved there)
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
@@ -61,8 +61,6 @@ _ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
     "dqn": (spaces.Discrete,),
 }
 
-#: Default hyperparameter files: ``hyperparams/<algo>.yml`` at the repository root.
-HYPERPARAMS_DIR = Path(__file__).resolve().parent.parent / "hyperparams"
 
 
 class IncompatibleSpaceError(ValueError):
@@ -174,25 +172,6 @@ def parse_policy_kwargs(value: Any) -> dict[str, Any]:
                 raise ValueError(f"policy_kwargs.{key}: unknown {out[key]!r}")
             out[key] = names[out[key]]
     return out
-
-
-def hyperparams_for(algo: str, env_id: str, directory: str | Path | None = None) -> tuple[dict[str, Any], str]:
-    """Hyperparameters for ``env_id`` from ``<directory>/<algo>.yml`` and the key they came from.
-
-    Returns ``(hyperparams, key)`` where ``key`` is the env id, or ``"default"`` when the file has no entry for it.
-    A missing file or one with neither entry raises ValueError.
-    """
-    algo = resolve_algo(algo)
-    path = Path(directory or HYPERPARAMS_DIR) / f"{algo}.yml"
-    if not path.is_file():
-        raise ValueError(f"no hyperparameter file {path}")
-    with open(path, encoding="utf-8") as fh:
-        table = yaml.safe_load(fh) or {}
-    short = env_id.split(":", 1)[-1]
-    for key in (env_id, short, "default"):
-        if key in table:
-            return dict(table[key] or {}), key
-    raise ValueError(f"{path} has no entry for '{short}' and no 'default' entry")
 
 
 # ----------------------------------------------------------------------------------------------------------------

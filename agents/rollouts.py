@@ -13,7 +13,7 @@ worker ran which episode.
 Reference rows: with ``upper_bound=True`` every seed also gets an ``upper-bound`` row, the episode return of the
 relaxation computed by ``orbitcloud_env.bounds.episode_upper_bound(env, seed)``.
 
-Inputs are trusted: the command line (evaluate.py) checks flags once, before any episode runs.
+Inputs are trusted: the command line (agents/evaluate_cli.py) checks flags once, before any episode runs.
 """
 
 from __future__ import annotations
@@ -272,33 +272,46 @@ def _run_task(env_spec: EnvSpec, policy_spec: PolicySpec | None, episode: int, s
 
 def evaluate(env_spec: EnvSpec, policies: Sequence[PolicySpec], *, n_episodes: int, seed: int = 0,
              n_jobs: int = 1, deterministic: bool = True, progress: bool = True,
-             upper_bound: bool = False) -> list[EpisodeResult]:
+             upper_bound: bool = False, done: Iterable[EpisodeResult] = (),
+             on_result: Callable[[EpisodeResult], None] | None = None) -> list[EpisodeResult]:
     """Evaluate every policy on episodes ``seed + i``, ``i < n_episodes``; results ordered by policy then episode.
 
     ``n_jobs > 1`` runs tasks in a spawn-context process pool; ``n_jobs == 1`` runs them in this process. With
     ``upper_bound`` the :data:`UPPER_BOUND` reference rows of every seed follow the policies' results.
+
+    ``done``: results of an earlier, interrupted run; a (label, seed) pair found there is not run again and its
+    result is returned as it is (``evaluate.py --resume``). ``on_result(result)`` is called in this process as
+    each new episode finishes (the journal of agents/journal.py).
     """
     tasks: list[tuple[EnvSpec, PolicySpec | None, int, int, bool]] = [
         (env_spec, p, i, seed + i, deterministic) for p in policies for i in range(n_episodes)]
     if upper_bound:
         tasks += [(env_spec, None, i, seed + i, deterministic) for i in range(n_episodes)]
-    results: list[EpisodeResult] = []
+    wanted = {(UPPER_BOUND if t[1] is None else t[1].label, t[3]): t for t in tasks}
+    results: list[EpisodeResult] = [r for r in done if (r.policy, r.seed) in wanted]
+    finished = {(r.policy, r.seed) for r in results}
+    tasks = [t for key, t in wanted.items() if key not in finished]
+
+    def record(result: EpisodeResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+        bar.update(1)
+
     bar = _progress(len(tasks), progress)
     try:
-        if n_jobs == 1:
+        if n_jobs == 1 or not tasks:
             _worker_init()
             for task in tasks:
-                results.append(_run_task(*task))
-                bar.update(1)
+                record(_run_task(*task))
         else:
             ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=ctx,
+            with cf.ProcessPoolExecutor(max_workers=max(1, min(n_jobs, len(tasks))), mp_context=ctx,
                                         initializer=_worker_init) as pool:
                 futures = [pool.submit(_run_task, *task) for task in tasks]
                 try:
                     for fut in cf.as_completed(futures):
-                        results.append(fut.result())
-                        bar.update(1)
+                        record(fut.result())
                 except BaseException:
                     for f in futures:
                         f.cancel()

@@ -35,6 +35,7 @@ from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
     "ConfigError",
+    "UnknownFieldError",
     "ShellConfig",
     "ConstellationConfig",
     "GroundConfig",
@@ -68,6 +69,16 @@ MAX_ALTITUDE_KM = 2_000.0
 
 class ConfigError(ValueError):
     """A scenario configuration value is invalid; the message names the field and what is allowed."""
+
+
+class UnknownFieldError(ConfigError, TypeError):
+    """A config field that does not exist. Also a ``TypeError``: ``OrbitCloudEnv(**kwargs)`` (and so
+    ``gymnasium.make``) raises it for an unknown keyword, which wrappers probing for optional keywords (TorchRL's
+    ``GymEnv`` passes ``frameskip``) expect to be a ``TypeError``. ``field`` is the name as given."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -648,7 +659,8 @@ def _unknown_key_error(key: str, cls: type, prefix: str) -> ConfigError:
     valid = _field_names(cls)
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
-    return ConfigError(f"unknown config field '{prefix}{key}'{hint} (valid fields: {', '.join(valid)})")
+    return UnknownFieldError(f"unknown config field '{prefix}{key}'{hint} (valid fields: {', '.join(valid)})",
+                             f"{prefix}{key}")
 
 
 def _all_leaf_paths(cls: type, prefix: str = "") -> dict[str, str]:
@@ -686,7 +698,7 @@ def _nest(overrides: Mapping[str, Any] | None, cls: type = None) -> dict[str, An
                 all_paths = [p for p in leaves.values() if p]
                 close = difflib.get_close_matches(key, list(leaves) + all_paths, n=1, cutoff=0.5)
                 hint = f"; did you mean '{leaves.get(close[0]) or close[0]}'?" if close else ""
-                raise ConfigError(f"unknown config field '{key}'{hint}")
+                raise UnknownFieldError(f"unknown config field '{key}'{hint}", key)
             key = path
         parts = key.split(".")
         node = nested

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from orbitcloud_env.actions import ACTION_TYPES, AllNodesAction, CandidatesAction, action_type_names, \
     make_action_type
-from orbitcloud_env.config import ScenarioConfig, load_config
+from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
 from orbitcloud_env.metrics import JobOutcome
 from orbitcloud_env.observation import NodeObservation
 from orbitcloud_env.simulator import NodeView, Outcome, Simulator
@@ -125,7 +125,14 @@ class OrbitCloudEnv(gym.Env):
             raise ValueError(f"render_mode: must be None or one of {self.metadata['render_modes']}, got "
                              f"{render_mode!r}")
         self.render_mode = render_mode
-        self.config = self._resolve_config(preset, config, overrides)
+        try:
+            self.config = self._resolve_config(preset, config, overrides)
+        except UnknownFieldError as exc:
+            if exc.field not in overrides:  # e.g. an unknown field inside a YAML file: not a keyword argument
+                raise
+            # Python's own wording for an unknown keyword, which wrappers probing optional keywords look for.
+            raise UnknownFieldError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                                    f"'{exc.field}' ({exc})", exc.field) from None
         self.sim = Simulator(self.config)
         self._action = make_action_type(self.config.episode.action_mode, self.sim)
         self._observation = NodeObservation(self.sim, self._action.n_rows)

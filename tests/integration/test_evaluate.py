@@ -170,13 +170,10 @@ def test_cli_end_to_end(tmp_path, tiny_model):
 
 
 def _evaluate_main():
-    """evaluate.main, imported from the repository root's script."""
-    import importlib.util
+    """The evaluation command's main (agents/evaluate_cli.py, behind evaluate.py and orbitcloud-evaluate)."""
+    from agents.evaluate_cli import main
 
-    spec = importlib.util.spec_from_file_location("evaluate_cli", ROOT / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return main
 
 
 @pytest.mark.parametrize("args, message", [
@@ -191,6 +188,8 @@ def _evaluate_main():
     (["--policies", "random", "--n-resamples", "0"], "--n-resamples must be >= 1"),
     (["--policies", "random", "--episodes", "0"], "--episodes must be >= 1"),
     (["--policies", "random", "--score-metric", "latency"], "unknown metric 'latency'"),
+    (["--policies", "random", "--resume", "--overwrite"], "--resume and --overwrite"),
+    (["--policies", "random", "--score-metric", "reward.latncy"], "no reward term 'reward.latncy'"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "results"

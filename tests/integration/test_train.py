@@ -1,10 +1,10 @@
-"""train.py end to end (subprocess smoke runs) and its flag parsing / hyperparameter resolution."""
+"""The training command (agents/train_cli.py behind train.py and orbitcloud-train): end to end (subprocess smoke
+runs, slow tier), and in process: flag checks, hyperparameter resolution, the run folder, the atomic best model."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import signal
 import subprocess
@@ -18,6 +18,8 @@ import yaml
 
 import agents
 import orbitcloud_env  # noqa: F401 - registers the ids
+from agents import hyperparameters as H
+from agents import train_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "train.py"
@@ -32,13 +34,6 @@ def _train(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedP
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, str(TRAIN), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
-
-
-def _load_train_module():
-    spec = importlib.util.spec_from_file_location("orbitcloud_train", TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -140,24 +135,23 @@ BAD_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def train_module():
-    return _load_train_module()
-
-
 @pytest.mark.parametrize("flags,message", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
-def test_bad_flags_exit_2_with_one_line(tmp_path, monkeypatch, capsys, train_module, flags, message):
-    """In process (train.main(argv)): each bad flag is one line on stderr and exit status 2, before any work."""
+def test_bad_flags_exit_2_with_one_line(tmp_path, monkeypatch, capsys, flags, message):
+    """In process (train_cli.main(argv)): each bad flag is one line on stderr and exit status 2, before any work."""
     monkeypatch.chdir(tmp_path)
+    _assert_refused(tmp_path, capsys, [*flags, "-n", "64"], message)
+
+
+def _assert_refused(tmp_path, capsys, argv, message, log_folder="logs"):
     try:
-        rc = train_module.main(["train.py", *flags, "-n", "64"])
+        rc = train_cli.main(argv)
     except SystemExit as exc:  # argparse's own errors (invalid choice) exit through the parser
         rc = exc.code
     err = capsys.readouterr().err
     assert rc == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("train.py: error:") and message in lines[0], err
-    assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.zip"))
+    assert not (tmp_path / log_folder).exists(), "a run folder was left behind"
 
 
 @pytest.mark.slow
@@ -172,7 +166,7 @@ def test_bad_flag_in_a_subprocess_has_no_traceback(tmp_path):
 # In-process: value parsing and hyperparameter precedence.
 
 def test_parse_values_are_literals_or_strings():
-    train = _load_train_module()
+    train = train_cli
     assert train.parse_key_values(["a:1", "b:3e-4", "c:True", "d:[64, 64]", "e:small", "f:__import__('os')"],
                                   "--x") == {"a": 1, "b": 3e-4, "c": True, "d": [64, 64], "e": "small",
                                              "f": "__import__('os')"}
@@ -181,7 +175,7 @@ def test_parse_values_are_literals_or_strings():
 
 
 def test_hyperparameter_precedence_and_default_notice(tmp_path, capsys):
-    train = _load_train_module()
+    train = H
     conf = tmp_path / "conf.yml"
     conf.write_text(yaml.safe_dump({ENV_ID: {"n_steps": 128, "gamma": 0.5}}))
     args = argparse.Namespace(conf_file=str(conf), hyperparams=["gamma:0.7", "learning_rate:lin_1e-3"])
@@ -195,3 +189,162 @@ def test_hyperparameter_precedence_and_default_notice(tmp_path, capsys):
     hp, source = train.resolve_hyperparams(argparse.Namespace(conf_file=None, hyperparams=None), "dqn",
                                            "OrbitCloud-Custom-v0")
     assert source["key"] == "default" and "default" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# In-process: every refusal comes before the run folder (issue #12).
+
+BAD_VALUES = [
+    (["-n", "0"], "-n/--n-timesteps: must be >= 1"),
+    (["-n", "-5"], "-n/--n-timesteps: must be >= 1"),
+    (["--hyperparams", "n_steps:-5"], "hyperparameter n_steps: must be an integer >= 1"),
+    (["--hyperparams", "batch_size:0"], "hyperparameter batch_size: must be an integer >= 2"),
+    (["--hyperparams", "gamma:1.5"], "hyperparameter gamma"),
+    (["--hyperparams", "learning_rate:lin_-1"], "learning_rate"),
+    # not in the value table: the probe model's own constructor check (n_steps * n_envs must be > 1)
+    (["--hyperparams", "n_steps:1", "--n-envs", "1"], "PPO refused them"),
+    (["--hyperparams", "policy_kwargs:dict(net_arch=[-4])"], "PPO refused them"),
+    (["--device", "bogus"], "--device: 'bogus' is not a torch device"),
+    (["--pretrain", "nearst"], "did you mean 'nearest'"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_VALUES, ids=[" ".join(f) for f, _ in BAD_VALUES])
+def test_bad_values_exit_2_before_the_run_folder(tmp_path, monkeypatch, capsys, flags, message):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--env", ENV_ID, "--env-kwargs", "max_jobs:20", "--seed", "0", "-n", "64", *flags]
+    _assert_refused(tmp_path, capsys, argv, message)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_refused_not_silently_cpu(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _assert_refused(tmp_path, capsys, ["--env", ENV_ID, "-n", "64", "--device", "cuda"], "no CUDA GPU")
+
+
+def test_output_folders_that_are_files_or_unwritable(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    base = ["--env", ENV_ID, "-n", "64", "--seed", "0"]
+    _assert_refused(tmp_path, capsys, [*base, "-f", "afile"], "-f/--log-folder: afile is a file")
+    _assert_refused(tmp_path, capsys, [*base, "-f", "afile/logs"], "lies under the file")
+    _assert_refused(tmp_path, capsys, [*base, "-tb", "afile"], "-tb/--tensorboard-log: afile is a file")
+    if Path("/proc/self").is_dir():  # a folder nobody, root included, can create anything in
+        _assert_refused(tmp_path, capsys, [*base, "-f", "/proc/orbitcloud-logs"], "cannot write to /proc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes to read-only folders")
+def test_read_only_log_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    try:
+        _assert_refused(tmp_path, capsys, ["--env", ENV_ID, "-n", "64", "-f", "ro/logs"], "cannot write to",
+                        log_folder="ro/logs")
+    finally:
+        ro.chmod(0o700)
+
+
+def test_malformed_hyperparameter_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yml").write_text("OrbitCloud-Small-v0: {n_steps: [1,\n")
+    base = ["--env", ENV_ID, "-n", "64", "--seed", "0"]
+    _assert_refused(tmp_path, capsys, [*base, "-conf", "bad.yml"], "--conf-file: cannot parse bad.yml")
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "ppo.yml").write_text("default: [\n")
+    monkeypatch.setattr(H, "HYPERPARAMS_DIR", shipped)
+    _assert_refused(tmp_path, capsys, base, "cannot parse")
+    (shipped / "ppo.yml").write_text("default: 3\n")
+    _assert_refused(tmp_path, capsys, base, "entry 'default' must be a mapping")
+
+
+def test_old_hyperparams_path_points_to_the_package(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _assert_refused(tmp_path, capsys, ["--env", ENV_ID, "-n", "64", "-conf", "hyperparams/ppo.yml"],
+                    "moved to")
+
+
+def test_trained_agent_of_other_spaces(tmp_path, monkeypatch, capsys, saved_models):
+    """A model saved for all_nodes mode (77 rows) cannot continue on a candidates env: one line, no folder."""
+    monkeypatch.chdir(tmp_path)
+    _assert_refused(tmp_path, capsys, ["--env", ENV_ID, "-n", "64", "--seed", "0", "-i", str(saved_models["ppo"]),
+                                       "--env-kwargs", "action_mode:candidates", "max_jobs:20"],
+                    "does not fit this env")
+
+
+def test_shipped_hyperparameters_are_package_data():
+    assert H.HYPERPARAMS_DIR == Path(agents.__file__).resolve().parent / "hyperparams"
+    assert sorted(p.name for p in H.HYPERPARAMS_DIR.glob("*.yml")) == sorted(f"{a}.yml" for a in agents.ALGOS)
+    hp, key = H.hyperparams_for("maskable_ppo", ENV_ID)
+    assert key == ENV_ID and hp["n_timesteps"] > 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# In-process: a tiny run (pretraining included) and the atomic best model.
+
+def test_tiny_run_in_process_with_pretrain(tmp_path, monkeypatch, capsys):
+    from agents.callbacks import BEST_MODEL, MaskableMetricsEvalCallback
+
+    monkeypatch.chdir(tmp_path)
+    saves = []
+    real = MaskableMetricsEvalCallback.save_best_model
+    monkeypatch.setattr(MaskableMetricsEvalCallback, "save_best_model",
+                        lambda self: saves.append(self.num_timesteps) or real(self))
+    rc = train_cli.main(["--algo", "maskable_ppo", "--env", ENV_ID, "--env-kwargs", "max_jobs:10", "-n", "64",
+                         "--seed", "0", "--n-envs", "1", "--hyperparams", "n_steps:32", "batch_size:32",
+                         "n_epochs:1", "--eval-freq", "32", "--eval-episodes", "1", "--verbose", "0",
+                         "--pretrain", "earliest-finish", "--pretrain-steps", "40", "--pretrain-epochs", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    run_dir = tmp_path / "logs" / "maskable_ppo" / f"{ENV_ID}_1"
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == sorted([BEST_MODEL, "command.txt", "config.yml", "evaluations.npz", f"{ENV_ID}.zip"]), names
+    assert "Pretraining: cloning earliest-finish" in out
+    assert saves and saves[0] == 32  # the first evaluation is always a new best, saved through the atomic path
+    assert agents.load(run_dir / BEST_MODEL).algo == "maskable_ppo"
+    assert (run_dir / "command.txt").read_text().startswith("python train.py --algo maskable_ppo")
+    assert yaml.safe_load((run_dir / "config.yml").read_text())["n_timesteps"] == 64
+
+
+def test_best_model_save_is_atomic(tmp_path):
+    """A save that dies half-way (kill -9 while SB3 writes the zip) leaves the previous best_model.zip intact."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from agents.callbacks import BEST_MODEL, MetricsEvalCallback
+
+    env = make_vec_env(ENV_ID, n_envs=1, env_kwargs={"max_jobs": 10})
+    model = PPO("MultiInputPolicy", env, n_steps=32, batch_size=32, policy_kwargs={"net_arch": [8]}, device="cpu")
+    cb = MetricsEvalCallback(env, best_model_save_path=str(tmp_path), eval_freq=1, n_eval_episodes=1, verbose=0)
+    assert cb.best_model_save_path is None and cb.best_model_dir == str(tmp_path)  # SB3's plain overwrite is off
+    cb.init_callback(model)
+    cb.save_best_model()
+    before = (tmp_path / BEST_MODEL).read_bytes()
+    assert len(before) > 1000
+
+    def dying_save(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt  # stands in for the process dying mid-write
+
+    model.save = dying_save
+    with pytest.raises(KeyboardInterrupt):
+        cb.save_best_model()
+    assert (tmp_path / BEST_MODEL).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [BEST_MODEL]  # no temporary file left either
+    env.close()
+
+
+def test_device_check_on_a_machine_with_one_gpu(monkeypatch):
+    """check_device against torch's view of the machine (here faked: one CUDA device)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for ok in ("cpu", "cuda", "cuda:0", "auto"):
+        train_cli.check_device(ok)
+    with pytest.raises(train_cli.UsageError, match="this machine has 1 CUDA device"):
+        train_cli.check_device("cuda:7")
+    with pytest.raises(train_cli.UsageError, match="unsupported device type 'meta'"):
+        train_cli.check_device("meta")

@@ -1,0 +1,109 @@
+"""Training callbacks of the training command (Stable-Baselines3).
+
+- :class:`MetricsEvalCallback` / :class:`MaskableMetricsEvalCallback`: SB3's ``EvalCallback`` /
+  sb3_contrib's ``MaskableEvalCallback`` that also average the evaluation episodes' ``info["episode_metrics"]``
+  (logged as ``eval/<key>``, one printed line per evaluation), and write ``best_model.zip`` atomically: to a
+  temporary file beside it, then renamed over it, so a ``kill -9`` during the save never leaves a 0-byte or
+  half-written best model (SB3 writes the zip in place, and the previous best is gone once it starts).
+- :class:`TrainEpisodeMetrics`: the training episodes' ``info["episode_metrics"]`` as ``episode/<key>``.
+
+Imports Stable-Baselines3: the command lines import this module only when training starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+from agents.io import atomic_path
+
+__all__ = ["BEST_MODEL", "MetricsEvalCallback", "MaskableMetricsEvalCallback", "TrainEpisodeMetrics"]
+
+#: File name of the best model in the run folder.
+BEST_MODEL = "best_model.zip"
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _EvalMixin:
+    """Episode metrics and an atomic best-model save, on top of EvalCallback or MaskableEvalCallback."""
+
+    #: Metrics printed after each evaluation (all numeric ones go to the logger / TensorBoard as eval/<key>).
+    printed = (("mean_latency_ms", "mean latency {:.1f} ms"), ("deadline_miss_rate", "deadline-miss rate {:.3f}"),
+               ("rejection_rate", "rejection rate {:.3f}"), ("success_rate", "success rate {:.3f}"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The parent's own save (a plain overwrite of best_model.zip) is switched off; _on_step saves atomically.
+        self.best_model_dir: str | None = self.best_model_save_path
+        self.best_model_save_path = None
+
+    def _init_callback(self) -> None:
+        super()._init_callback()
+        if self.best_model_dir is not None:
+            os.makedirs(self.best_model_dir, exist_ok=True)
+        self._episode_metrics: list[dict[str, Any]] = []
+
+    def save_best_model(self) -> Path:
+        """Write the model to ``<best_model_dir>/best_model.zip`` through a temporary file and a rename."""
+        target = Path(self.best_model_dir) / BEST_MODEL
+        with atomic_path(target) as tmp:
+            self.model.save(tmp)
+        return target
+
+    def _log_success_callback(self, locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
+        super()._log_success_callback(locals_, globals_)
+        if not locals_["done"]:
+            return
+        metrics = locals_["info"].get("episode_metrics")
+        if isinstance(metrics, Mapping):
+            self._episode_metrics.append(dict(metrics))
+            for key, value in metrics.items():
+                if _numeric(value):
+                    # record_mean averages over the episodes; EvalCallback dumps at the eval timestep.
+                    self.logger.record_mean(f"eval/{key}", float(value))
+
+    def _on_step(self) -> bool:
+        evaluating = self.eval_freq > 0 and self.n_calls % self.eval_freq == 0
+        if evaluating:
+            self._episode_metrics = []
+        best_before = self.best_mean_reward
+        keep_going = super()._on_step()
+        if evaluating and self.best_model_dir is not None and self.best_mean_reward > best_before:
+            self.save_best_model()
+        if evaluating:
+            eps = self._episode_metrics
+            if eps:
+                parts = [fmt.format(sum(float(e.get(k, 0.0)) for e in eps) / len(eps)) for k, fmt in self.printed]
+                print(f"Eval at {self.num_timesteps} steps ({len(eps)} episodes): {', '.join(parts)}", flush=True)
+            else:
+                print(f"Eval at {self.num_timesteps} steps: no info['episode_metrics'] in the eval episodes",
+                      flush=True)
+        return keep_going
+
+
+class MetricsEvalCallback(_EvalMixin, EvalCallback):
+    """EvalCallback with episode metrics and an atomic ``best_model.zip``."""
+
+
+class MaskableMetricsEvalCallback(_EvalMixin, MaskableEvalCallback):
+    """MaskableEvalCallback (action masks during evaluation) with episode metrics and an atomic ``best_model.zip``."""
+
+
+class TrainEpisodeMetrics(BaseCallback):
+    """Logs the mean of the training episodes' ``info["episode_metrics"]`` as episode/<key> (each rollout dump)."""
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals.get("dones", []), self.locals.get("infos", [])):
+            metrics = info.get("episode_metrics") if done else None
+            if isinstance(metrics, Mapping):
+                for key, value in metrics.items():
+                    if _numeric(value):
+                        self.logger.record_mean(f"episode/{key}", float(value))
+        return True

@@ -1,0 +1,477 @@
+"""The training command: ``orbitcloud-train`` (installed) or ``python train.py`` (checkout), rl-baselines3-zoo's
+flags and output layout.
+
+    orbitcloud-train --algo maskable_ppo --env OrbitCloud-Small-v0 -n 100000 --seed 0 --n-envs 4 \\
+        --env-kwargs max_jobs:200 --hyperparams learning_rate:3e-4 -P
+
+Runs go to ``<log-folder>/<algo>/<env>_<N>/`` (:mod:`agents.runs`) with ``config.yml`` and ``command.txt`` (written
+before training starts), ``<env>.zip`` (final model), ``best_model.zip`` and ``evaluations.npz`` (evaluation
+callback, :mod:`agents.callbacks`), ``rl_model_<steps>_steps.zip`` checkpoints (``--save-freq``) and
+``vecnormalize.pkl`` (when ``normalize`` is on). Hyperparameters: :mod:`agents.hyperparameters`. See docs/training.md.
+
+Every input is checked before the run folder is created: flags, env kwargs (a probe ``gymnasium.make``), the
+device, the output folders, the hyperparameters (a probe model is built on a stand-in env with the real spaces,
+or the ``--trained-agent`` loaded onto it). A bad one prints one line on stderr and exits with status 2.
+
+Importing this module loads only the standard library and :mod:`agents.cli`, so ``--help`` answers at once;
+torch, Stable-Baselines3, gymnasium and the simulator are imported when a run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from agents.cli import EXIT_USAGE, OneLineParser, UsageError, environment_versions, parse_key_values, prog_name, \
+    resolve_env_id
+
+__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "build_parser", "main", "parse_key_values",
+           "importable_env_id", "probe_env", "check_device", "probe_model"]
+
+EXIT_INTERRUPTED = 130
+PROG = "train.py"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Argument parsing.
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog=prog, description="Train an RL agent on an OrbitCloud env (rl-baselines3-zoo flags).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
+    p.add_argument("--algo", default="ppo", help="algorithm: ppo, maskable_ppo, a2c, dqn")
+    p.add_argument("--env", default="OrbitCloud-v1", help="registered env id (OrbitCloud-*)")
+    p.add_argument("-n", "--n-timesteps", type=int, default=None,
+                   help="training steps (env decisions, summed over envs), >= 1; not given: n_timesteps from the yml")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the model and of the envs (env i gets seed + i); default: a fresh one, recorded")
+    p.add_argument("--n-envs", type=int, default=None, help="parallel training envs; default: n_envs from the yml")
+    p.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy", help="VecEnv class")
+    p.add_argument("--vec-env-start-method", choices=("forkserver", "spawn", "fork"), default="forkserver",
+                   help="multiprocessing start method for --vec-env subproc")
+    p.add_argument("-f", "--log-folder", default="logs", help="root folder of the runs")
+    p.add_argument("--eval-freq", type=int, default=10_000,
+                   help="evaluate every this many steps (summed over envs); <= 0 disables evaluation")
+    p.add_argument("--eval-episodes", type=int, default=5, help="episodes per evaluation")
+    p.add_argument("--n-eval-envs", type=int, default=1, help="envs used for evaluation")
+    p.add_argument("--save-freq", type=int, default=-1,
+                   help="save a checkpoint every this many steps (summed over envs); <= 0 disables")
+    p.add_argument("-tb", "--tensorboard-log", default="", help="TensorBoard log folder (empty: none)")
+    p.add_argument("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE",
+                   help="env overrides, e.g. preset:small action_mode:candidates max_jobs:200")
+    p.add_argument("-params", "--hyperparams", nargs="+", default=None, metavar="KEY:VALUE",
+                   help="hyperparameter overrides (win over --conf-file and the yml), e.g. learning_rate:1e-4")
+    p.add_argument("-conf", "--conf-file", default=None,
+                   help="YAML hyperparameters overriding the shipped agents/hyperparams/<algo>.yml: keyed by env id "
+                        "like it, or flat")
+    p.add_argument("-i", "--trained-agent", default="", help="continue training this saved .zip")
+    p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
+                   help="show a progress bar (tqdm + rich)")
+    p.add_argument("--pretrain", default=None, metavar="HEURISTIC",
+                   help="warm start: clone this heuristic's decisions (and fit the value head to its returns) "
+                        "before RL; see agents/pretrain.py")
+    p.add_argument("--pretrain-steps", type=int, default=100_000,
+                   help="decisions of the heuristic collected for --pretrain")
+    p.add_argument("--pretrain-epochs", type=int, default=5, help="passes over the --pretrain data")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps, auto")
+    p.add_argument("--num-threads", type=int, default=1,
+                   help="torch CPU threads; the policy is a small MLP, and more threads were ~6x slower on a busy "
+                        "2-core machine (<= 0: torch's default)")
+    p.add_argument("--verbose", type=int, default=1, help="SB3 verbosity (0, 1, 2)")
+    return p
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checks that need the libraries (run before the run folder exists).
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def importable_env_id(env_id: str) -> str:
+    """``module:id`` form, so a spawned SubprocVecEnv worker imports the package that registers the id."""
+    if ":" in env_id:
+        return env_id
+    return f"orbitcloud_env:{env_id}" if env_id.startswith("OrbitCloud") else env_id
+
+
+def probe_env(env_id: str, env_kwargs: Mapping[str, Any]) -> tuple[Any, Any, dict[str, Any] | None, bool]:
+    """Make one env to validate the kwargs; return (observation_space, action_space, scenario config dict,
+    whether it has ``action_masks``)."""
+    import gymnasium as gym
+
+    try:
+        env = gym.make(env_id, **env_kwargs)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"--env-kwargs: {_first_line(exc)}") from None
+    try:
+        config = getattr(env.unwrapped, "config", None)
+        config_dict = config.to_dict() if hasattr(config, "to_dict") else None
+        maskable = callable(getattr(env.unwrapped, "action_masks", None))
+        return env.observation_space, env.action_space, config_dict, maskable
+    finally:
+        env.close()
+
+
+def check_device(device: str) -> None:
+    """UsageError for a device torch cannot parse or this machine does not have (SB3 would fall back to the CPU
+    without a word for ``cuda`` on a machine without a GPU)."""
+    import torch
+
+    allowed = "cpu, cuda, cuda:N, mps, auto"
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise UsageError(f"--device: {device!r} is not a torch device ({_first_line(exc)}); use {allowed}") from None
+    if dev.type == "cpu":
+        return
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device: {device} asked for, but torch sees no CUDA GPU here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"--device: {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return
+    if dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UsageError(f"--device: {device} asked for, but MPS is not available here; use --device cpu")
+        return
+    raise UsageError(f"--device: unsupported device type {dev.type!r}; use {allowed}")
+
+
+def _stand_in_vec_env(observation_space: Any, action_space: Any, n_envs: int) -> Any:
+    """A DummyVecEnv of ``n_envs`` stand-in envs with the given spaces (and an all-true action mask): enough to
+    build a model and run its constructor's checks without building the simulator ``n_envs`` times."""
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class StandIn(gym.Env):
+        def __init__(self) -> None:
+            self.observation_space = observation_space
+            self.action_space = action_space
+
+        def reset(self, *, seed: int | None = None, options: Any = None):
+            super().reset(seed=seed)
+            return self.observation_space.sample(), {}
+
+        def step(self, action: Any):
+            return self.observation_space.sample(), 0.0, False, False, {}
+
+        def action_masks(self) -> np.ndarray:
+            n = int(getattr(self.action_space, "n", 1))
+            return np.ones(n, dtype=bool)
+
+    return DummyVecEnv([StandIn for _ in range(n_envs)])
+
+
+def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_space: Any, act_space: Any,
+                n_envs: int, device: str, seed: int | None, trained_agent: Path | None) -> None:
+    """Build the model (or load ``trained_agent``) on a stand-in env with the real spaces: out-of-range
+    hyperparameters, a bad ``policy``/``policy_kwargs`` or a trained agent of other spaces become a UsageError here,
+    before the run folder is created, not a traceback after it."""
+    from agents.rl import ALGOS, load_model
+
+    venv = _stand_in_vec_env(obs_space, act_space, n_envs)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if trained_agent is not None:
+                reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
+                try:
+                    load_model(trained_agent, env=venv, device=device, algo=algo, seed=seed, verbose=0, **reload)
+                except ValueError as exc:
+                    raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
+            else:
+                ALGOS[algo](policy, venv, seed=seed, device=device, verbose=0, **algo_kwargs)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any constructor failure is a bad hyperparameter value
+        raise UsageError(f"hyperparameters: {ALGOS[algo].__name__} refused them: {_first_line(exc)}") from None
+    finally:
+        venv.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Main.
+
+def run(args: argparse.Namespace, prog: str, command: str) -> int:
+    from agents.cli import check_folder_writable
+    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
+    from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo
+    from agents.runs import next_run_dir, plain, remove_run_dir
+    from orbitcloud_env.suggest import did_you_mean
+
+    try:
+        algo = resolve_algo(args.algo)
+    except ValueError as exc:
+        raise UsageError(f"--algo: {exc}") from None
+    env_id = resolve_env_id(args.env)
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    for flag, value, low in (("-n/--n-timesteps", args.n_timesteps, 1), ("--n-envs", args.n_envs, 1),
+                             ("--eval-episodes", args.eval_episodes, 1), ("--n-eval-envs", args.n_eval_envs, 1)):
+        if value is not None and value < low:
+            extra = " (leave -n out to use the yml's n_timesteps)" if flag.startswith("-n/") else ""
+            raise UsageError(f"{flag}: must be >= {low}, got {value}{extra}")
+    if args.pretrain is not None:
+        import agents as _agents
+
+        if args.pretrain not in _agents.available():
+            raise UsageError(f"--pretrain: unknown heuristic {args.pretrain!r}"
+                             f"{did_you_mean(args.pretrain, _agents.available())} (heuristics: "
+                             f"{', '.join(_agents.available())})")
+        if args.pretrain_steps < 1 or args.pretrain_epochs < 1:
+            raise UsageError(f"--pretrain-steps and --pretrain-epochs: must be >= 1, got {args.pretrain_steps} "
+                             f"and {args.pretrain_epochs}")
+        if algo not in ("ppo", "maskable_ppo", "a2c"):
+            raise UsageError(f"--pretrain: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
+    trained_agent = None
+    if args.trained_agent:
+        trained_agent = Path(args.trained_agent)
+        if not trained_agent.is_file() and trained_agent.with_name(trained_agent.name + ".zip").is_file():
+            trained_agent = trained_agent.with_name(trained_agent.name + ".zip")
+        if not trained_agent.is_file():
+            raise UsageError(f"--trained-agent: no such file: {args.trained_agent}")
+        try:
+            saved_algo = detect_algo(trained_agent)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--trained-agent: {exc}") from None
+        if saved_algo is not None and saved_algo != algo:
+            raise UsageError(f"--trained-agent: {trained_agent} is a {saved_algo} model, not {algo}; "
+                             f"use --algo {saved_algo}")
+    if args.progress:
+        try:
+            import rich  # noqa: F401
+            import tqdm  # noqa: F401
+        except ImportError:
+            raise UsageError("-P/--progress needs tqdm and rich (pip install tqdm rich)") from None
+    check_folder_writable(args.log_folder, "-f/--log-folder")
+    if args.tensorboard_log:
+        check_folder_writable(args.tensorboard_log, "-tb/--tensorboard-log")
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise UsageError("-tb needs tensorboard (pip install tensorboard)") from None
+    check_device(args.device)
+
+    hyperparams, source = resolve_hyperparams(args, algo, env_id)
+    algo_kwargs = build_algo_kwargs(algo, hyperparams)
+    norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
+    policy = hyperparams.get("policy", "MultiInputPolicy")
+    n_timesteps = args.n_timesteps if args.n_timesteps is not None else hyperparams.get("n_timesteps")
+    if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < 1:
+        raise UsageError(f"-n/--n-timesteps: not given, and the yml's n_timesteps is not a number >= 1 "
+                         f"({n_timesteps!r}); give -n")
+    n_timesteps = int(n_timesteps)
+    n_envs = args.n_envs or hyperparams.get("n_envs", 1)
+    if not isinstance(n_envs, int) or isinstance(n_envs, bool) or n_envs < 1:
+        raise UsageError(f"n_envs (yml): must be an integer >= 1, got {n_envs!r}")
+
+    obs_space, act_space, env_config, maskable = probe_env(env_id, env_kwargs)
+    try:
+        check_algo_env(algo, obs_space, act_space)
+    except IncompatibleSpaceError as exc:
+        raise UsageError(str(exc)) from None
+    short = env_id.split(":", 1)[-1]
+    if algo == "maskable_ppo" and not maskable:
+        raise UsageError(f"--algo maskable_ppo: {short} has no action_masks()")
+
+    seed = args.seed
+    if seed is None:
+        import numpy as np
+
+        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))  # OS entropy; recorded in config.yml
+    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent)
+    if args.seed is None:
+        print(f"Seed: {seed} (none given)")
+
+    # ---- run folder, config and command, after every check and before anything trains ----
+    run_dir, created = next_run_dir(args.log_folder, algo, env_id)
+    import yaml
+
+    from agents.io import write_text_atomic
+
+    config = {
+        "algo": algo,
+        "env_id": short,
+        "env_kwargs": env_kwargs,
+        "seed": seed,
+        "n_timesteps": n_timesteps,
+        "n_envs": n_envs,
+        "vec_env": args.vec_env,
+        "policy": policy,
+        "normalize": norm_kwargs if norm_kwargs is not None else False,
+        "hyperparams": {k: v for k, v in hyperparams.items() if k not in SPECIAL_KEYS},
+        "algo_kwargs": algo_kwargs,
+        "hyperparams_source": source,
+        "trained_agent": str(trained_agent) if trained_agent else None,
+        "args": vars(args),
+        "env_config": env_config,
+        "versions": environment_versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    try:
+        write_text_atomic(run_dir / "config.yml", yaml.safe_dump(plain(config), sort_keys=False, width=120))
+        write_text_atomic(run_dir / "command.txt", command + "\n")
+        print(f"Run folder: {run_dir}")
+        return train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed,
+                     run_dir, trained_agent)
+    except _NotStarted as exc:
+        remove_run_dir(run_dir, created)
+        if isinstance(exc.cause, UsageError):
+            raise exc.cause from None
+        raise exc.cause
+
+
+class _NotStarted(Exception):
+    """Setting up training failed before the first step (the run folder is removed again)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed, run_dir,
+          trained_agent) -> int:
+    env = eval_env = None
+    try:
+        import torch
+        from sb3_contrib.common.maskable.utils import is_masking_supported
+        from stable_baselines3.common.callbacks import CheckpointCallback
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
+        from agents.callbacks import MaskableMetricsEvalCallback, MetricsEvalCallback, TrainEpisodeMetrics
+        from agents.io import atomic_path
+        from agents.rl import ALGOS, load_model
+
+        if args.num_threads > 0:
+            torch.set_num_threads(args.num_threads)
+        # Evaluating on a DummyVecEnv while training on SubprocVecEnv is intended (no VecNormalize type mismatch).
+        warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
+        make_id = importable_env_id(env_id)
+        short = env_id.split(":", 1)[-1]
+        vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
+        vec_kwargs = {"start_method": args.vec_env_start_method} if vec_cls is SubprocVecEnv else None
+        env = make_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
+                           vec_env_kwargs=vec_kwargs)
+        if args.eval_freq > 0:
+            # Evaluation envs get seeds disjoint from the training envs'.
+            eval_env = make_vec_env(make_id, n_envs=args.n_eval_envs, seed=seed + 10_000, env_kwargs=env_kwargs,
+                                    vec_env_cls=DummyVecEnv)
+        if norm_kwargs is not None:
+            stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent else None
+            if stats is not None and stats.is_file():
+                print(f"Loading normalisation statistics from {stats}")
+                env = VecNormalize.load(str(stats), env)
+            else:
+                env = VecNormalize(env, **norm_kwargs)
+            if eval_env is not None:
+                eval_kwargs = {k: v for k, v in norm_kwargs.items() if k not in ("norm_reward", "training")}
+                eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **eval_kwargs)
+        if algo == "maskable_ppo" and not is_masking_supported(env):
+            raise UsageError(f"maskable_ppo: {short} does not expose action_masks() through the VecEnv")
+
+        tb = args.tensorboard_log or None
+        if trained_agent is not None:
+            print(f"Continuing training of {trained_agent}")
+            reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
+            model = load_model(trained_agent, env=env, device=args.device, algo=algo, seed=seed,
+                               tensorboard_log=tb, verbose=args.verbose, **reload)
+        else:
+            model = ALGOS[algo](policy, env, seed=seed, device=args.device, tensorboard_log=tb,
+                                verbose=args.verbose, **algo_kwargs)
+    except BaseException as exc:  # noqa: BLE001 - nothing trained yet: the run folder goes (see run)
+        for e in (env, eval_env):
+            _close(e)
+        raise _NotStarted(exc) from None
+
+    try:
+        if args.pretrain and trained_agent is None:
+            import agents as _agents
+            from agents.pretrain import collect_demonstrations, pretrain_policy
+
+            print(f"Pretraining: cloning {args.pretrain} over {args.pretrain_steps} decisions", flush=True)
+            demos = collect_demonstrations(env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
+            pretrain_policy(model, demos, epochs=args.pretrain_epochs, seed=seed, verbose=args.verbose)
+
+        callbacks = [TrainEpisodeMetrics()]
+        if args.save_freq > 0:
+            callbacks.append(CheckpointCallback(save_freq=max(args.save_freq // n_envs, 1), save_path=str(run_dir),
+                                                name_prefix="rl_model", save_vecnormalize=norm_kwargs is not None,
+                                                verbose=args.verbose))
+        if eval_env is not None:
+            cls = MaskableMetricsEvalCallback if algo == "maskable_ppo" else MetricsEvalCallback
+            callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
+                                 eval_freq=max(args.eval_freq // n_envs, 1), n_eval_episodes=args.eval_episodes,
+                                 deterministic=True, verbose=args.verbose))
+
+        status = 0
+        started = time.perf_counter()
+        steps_before = model.num_timesteps
+        try:
+            model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
+                        tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
+        except KeyboardInterrupt:
+            print("\nInterrupted: saving the model before exit", file=sys.stderr, flush=True)
+            status = EXIT_INTERRUPTED
+        elapsed = time.perf_counter() - started
+        steps = model.num_timesteps - steps_before
+        final = run_dir / f"{short}.zip"
+        with atomic_path(final) as tmp:
+            model.save(tmp)
+        if isinstance(model.get_vec_normalize_env(), VecNormalize):
+            with atomic_path(run_dir / "vecnormalize.pkl") as tmp:
+                model.get_vec_normalize_env().save(str(tmp))
+        print(f"Saved {final} ({steps} steps in {elapsed:.1f} s, {steps / max(elapsed, 1e-9):.0f} steps/s)")
+        return status
+    finally:
+        for e in (env, eval_env):
+            _close(e)
+
+
+def _close(env: Any) -> None:
+    if env is None:
+        return
+    try:
+        env.close()
+    except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+        pass
+
+
+def _command_line(argv: Sequence[str] | None, args_list: Sequence[str], prog: str) -> str:
+    """The command as typed: ``python train.py ...`` from a checkout, ``orbitcloud-train ...`` when installed."""
+    if argv is None and sys.argv and sys.argv[0]:
+        first = sys.argv[0]
+        head = f"python {shlex.quote(first)}" if first.endswith(".py") else shlex.quote(Path(first).name)
+    else:
+        head = f"python {prog}" if prog.endswith(".py") else prog
+    return " ".join([head, *(shlex.quote(a) for a in args_list)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (without the program name; default ``sys.argv[1:]``); return the exit status:
+    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C (the model is saved)."""
+    prog = prog_name(PROG, argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(args_list)
+    try:
+        return run(args, prog, _command_line(argv, args_list, prog))
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before training started: nothing to save
+        print("\nInterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
