@@ -263,7 +263,7 @@ class Simulator:
         # 4. Demand (v1 regimes and background load: their own stream, drawn only when enabled) and workload.
         w = cfg.workload
         self.regimes = self.background = None
-        if w.regime_multipliers or w.episode_level_sigma > 0 or cfg.background.enabled:
+        if w.modulated or cfg.background.enabled:
             demand_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
             self.regimes = LoadRegimes(w, demand_rng, self.start_time_s)
             if cfg.background.enabled and self.n_dc:
@@ -272,8 +272,7 @@ class Simulator:
                                                  w.peak_local_hour)
         self.workload = make_workload(w, self.sites.lon_deg, self.sites.weight, self.sites.names,
                                       work_rng, self.start_time_s, self.epoch_second_of_day_utc,
-                                      regimes=self.regimes if (w.regime_multipliers or w.episode_level_sigma > 0)
-                                      else None)
+                                      regimes=self.regimes if w.modulated else None)
         self.arrival_rates.reset(self.start_time_s)
         self.timeline = (OrbitTimeline(self.constellation, self._sunlit_many, self.start_time_s,
                                        horizon_s=max(cfg.episode.max_time_s, 600.0))
