@@ -48,6 +48,7 @@ __all__ = [
     "OBSERVATION_GROUPS",
     "RewardConfig",
     "EpisodeConfig",
+    "FaultsConfig",
     "ScenarioConfig",
     "PRESETS",
     "available_presets",
@@ -598,6 +599,71 @@ class EpisodeConfig:
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
 
 
+#: [s] Longest repair / outage time a fault may have on average (30 days).
+MAX_REPAIR_TIME_S = 30 * 86_400.0
+#: [1/h] Highest failure rate per element (one failure a minute on average).
+MAX_FAILURE_RATE_PER_HOUR = 60.0
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """Random faults of nodes and links (off by default: every rate 0). See docs/faults.md.
+
+    Each element (a satellite, a satellite's compute payload, a data centre, a site's ground links, a site's fibre
+    path to a data centre) is an independent two-state up/down Markov chain on the topology clock: exponential time
+    to failure at ``*_rate_per_hour`` and exponential repair with mean ``*_repair_time_s``. At reset each element
+    is drawn from the chain's stationary distribution (down with probability ~ rate x repair / (1 + rate x repair)),
+    not simulated from the epoch. The ISL failures of ``links.isl_failure_rate_per_hour`` are not part of this
+    section. Faults draw from their own stream of the episode's generator, and only when a rate is > 0.
+
+    A job whose node (satellite, payload or data centre) is down in any topology bucket between its placement and
+    the end of its compute is ``failed`` (lost; it is charged ``reward.drop_penalty``). Down nodes are invalid in
+    the action mask. All figures are assumptions (no defaults are used by a shipped preset).
+
+    Args:
+        satellite_failure_rate_per_hour: [1/h] per satellite: the whole satellite is down (no compute, no ISLs,
+            no ground links).
+        satellite_repair_time_s: [s] mean time a failed satellite stays down (reboot / safe-mode recovery).
+        payload_failure_rate_per_hour: [1/h] per compute satellite: its compute payload is down (it still routes).
+        payload_repair_time_s: [s] mean time a payload stays down.
+        datacentre_outage_rate_per_hour: [1/h] per data centre region.
+        datacentre_repair_time_s: [s] mean outage duration of a region.
+        ground_link_outage_rate_per_hour: [1/h] per user site: weather (rain fade) takes every ground-satellite
+            link of the site down.
+        ground_link_repair_time_s: [s] mean duration of a site's ground-link outage.
+        fibre_cut_rate_per_hour: [1/h] per (site, data centre) terrestrial fibre path.
+        fibre_repair_time_s: [s] mean time to repair a cut path.
+    """
+
+    satellite_failure_rate_per_hour: float = 0.0
+    satellite_repair_time_s: float = 3_600.0
+    payload_failure_rate_per_hour: float = 0.0
+    payload_repair_time_s: float = 600.0
+    datacentre_outage_rate_per_hour: float = 0.0
+    datacentre_repair_time_s: float = 3_600.0
+    ground_link_outage_rate_per_hour: float = 0.0
+    ground_link_repair_time_s: float = 900.0
+    fibre_cut_rate_per_hour: float = 0.0
+    fibre_repair_time_s: float = 43_200.0
+
+    #: The fault kinds, in the order of :data:`orbitcloud_env.faults.FAULT_KINDS`: (rate field, repair field).
+    KINDS = (("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s"),
+             ("payload", "payload_failure_rate_per_hour", "payload_repair_time_s"),
+             ("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s"),
+             ("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s"),
+             ("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s"))
+
+    def __post_init__(self) -> None:
+        for _, rate, repair in self.KINDS:
+            _check_range(getattr(self, rate), rate, 0.0, MAX_FAILURE_RATE_PER_HOUR)
+            _check_range(getattr(self, repair), repair, 0.0, MAX_REPAIR_TIME_S, low_open=True)
+
+    @property
+    def enabled(self) -> bool:
+        """True when any fault kind has a rate > 0."""
+        return any(getattr(self, rate) > 0.0 for _, rate, _ in self.KINDS)
+
+
 @dataclass(frozen=True)
 class ScenarioConfig:
     """A whole scenario: every subsystem's configuration."""
@@ -613,6 +679,7 @@ class ScenarioConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable again by :func:`load_config`."""

@@ -215,6 +215,8 @@ class OrbitCloudEnv(gym.Env):
         info = self._info(out, job, invalid, terms)
         if self.config.episode.action_mode == "candidates":
             info["candidate_nodes"] = candidates
+        if self.sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
+            info["node_down_reason"] = self.sim.node_down_reason()
         if self.sim.exhausted:
             obs = {k: v.copy() for k, v in self._last_obs.items()}
             self._view = None
@@ -232,7 +234,8 @@ class OrbitCloudEnv(gym.Env):
             "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
             else 0.0,
             "miss": -w.miss_penalty if out.outcome is JobOutcome.MISSED else 0.0,
-            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED else 0.0,
+            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED or out.outcome is JobOutcome.FAILED
+            else 0.0,
             "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
             "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
             "energy": -w.energy_weight * (out.energy_j if w.energy_source == "all" else out.battery_j)
