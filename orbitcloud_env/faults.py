@@ -12,10 +12,17 @@ element down with probability ``p_fail / (p_fail + p_repair)`` (the discrete cha
 Determinism: step ``b`` draws from its own stream ``default_rng([seed, b])`` and the state is checkpointed every
 ``_CHECKPOINT_EVERY`` buckets, so the state of a bucket depends only on the seed and ``b0``, never on the order in
 which buckets are asked for (the simulator asks ahead, for the bucket in which a job's compute ends).
+
+Long gaps: a bucket more than :data:`MAX_STEP_GAP` buckets past the latest one computed (hours between arrivals,
+or a job computing for a day) is reached with one exact draw of the k-step transition,
+``P(down after k) = pi + (x - pi) (1 - p_fail - p_repair)^k`` (pi the stationary share, x the current state), from
+the stream ``default_rng([seed, b, 1])``, instead of k steps; buckets inside such a gap read as the state before
+it. Same seed and same queries give the same states; a query order that jumps where another steps differs.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,7 +33,23 @@ from numpy.typing import NDArray
 from orbitcloud_env.config import FaultsConfig
 from orbitcloud_env.constants import SECONDS_PER_HOUR
 
-__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "FaultState", "FaultProcess"]
+__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "MAX_STEP_GAP", "FaultState", "FaultProcess", "jump_two_state"]
+
+#: [buckets] Gaps longer than this are crossed with one exact k-step draw (see the module docstring).
+MAX_STEP_GAP = 2_048
+
+
+def jump_two_state(down: NDArray[np.bool_], p_fail: NDArray[np.float64], p_repair: NDArray[np.float64], k: int,
+                   rng: np.random.Generator) -> NDArray[np.bool_]:
+    """States of independent two-state chains ``k`` steps after ``down``, drawn exactly in one go.
+
+    ``P(down_k) = pi + (down_0 - pi) * (1 - p_fail - p_repair)^k`` with ``pi = p_fail / (p_fail + p_repair)``.
+    """
+    total = p_fail + p_repair
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.where(total > 0, p_fail / total, 0.0)
+    p_down = pi + (down.astype(np.float64) - pi) * np.power(1.0 - total, k)
+    return rng.random(down.shape[0]) < p_down
 
 #: The fault kinds, in the order of ``FaultsConfig.KINDS``.
 FAULT_KINDS: tuple[str, ...] = tuple(k for k, _, _ in FaultsConfig.KINDS)
@@ -111,6 +134,8 @@ class FaultProcess:
         self._latest = 0
         self._history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict()
         self._checkpoints: dict[int, NDArray[np.bool_]] = {}
+        self._checkpoint_keys: list[int] = []
+        self._gaps: list[tuple[int, int]] = []  # (last stepped bucket, bucket reached by a jump)
         self._states: OrderedDict[int, FaultState] = OrderedDict()
 
     def reset(self, rng: np.random.Generator, start_time_s: float) -> None:
@@ -123,6 +148,8 @@ class FaultProcess:
         self._latest = self._b0
         self._history = OrderedDict({self._b0: down})
         self._checkpoints = {self._b0: down}
+        self._checkpoint_keys = [self._b0]
+        self._gaps = []
         self._states = OrderedDict()
 
     def _step(self, down: NDArray[np.bool_], b: int) -> NDArray[np.bool_]:
@@ -137,6 +164,16 @@ class FaultProcess:
     def _down(self, b: int) -> NDArray[np.bool_]:
         """(E,) down flags of every element in bucket ``b`` (buckets before the episode's first read as it)."""
         b = max(int(b), self._b0)
+        if b - self._latest > MAX_STEP_GAP:  # a long gap: one exact k-step draw
+            act = self._active
+            new = np.zeros(self.n_elements, bool)
+            new[act] = jump_two_state(self._history[self._latest][act], self._p_fail[act], self._p_repair[act],
+                                      b - self._latest, np.random.default_rng([self._seed, b, 1]))
+            self._gaps.append((self._latest, b))
+            self._latest = b
+            self._history[b] = new
+            self._checkpoints[b] = new
+            self._checkpoint_keys.append(b)
         while self._latest < b:
             nb = self._latest + 1
             state = self._step(self._history[self._latest], nb)
@@ -144,12 +181,16 @@ class FaultProcess:
             self._history[nb] = state
             if len(self._history) > self._HISTORY:
                 self._history.popitem(last=False)
-            if (nb - self._b0) % self._CHECKPOINT_EVERY == 0:
+            if nb - self._checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
                 self._checkpoints[nb] = state
+                self._checkpoint_keys.append(nb)
         got = self._history.get(b)
         if got is not None:
             return got
-        start = self._b0 + ((b - self._b0) // self._CHECKPOINT_EVERY) * self._CHECKPOINT_EVERY
+        for before, after in self._gaps:
+            if before < b < after:  # inside a skipped gap: the state before it
+                return self._down(before)
+        start = self._checkpoint_keys[bisect.bisect_right(self._checkpoint_keys, b) - 1]
         state = self._checkpoints[start]
         for nb in range(start + 1, b + 1):
             state = self._step(state, nb)
@@ -180,7 +221,12 @@ class FaultProcess:
             idx = (self._offsets[2] + node - n_sat,)
         if not any(self._p_fail[i] > 0 for i in idx):
             return False
-        for b in range(b_from, b_to + 1):
+        # Bucket by bucket up to MAX_STEP_GAP ahead; a longer job is also checked at its last bucket (reached by
+        # an exact jump), so a failure in the skipped stretch that is repaired before the end goes unseen.
+        buckets = list(range(b_from, min(b_to, b_from + MAX_STEP_GAP) + 1))
+        if b_to > buckets[-1]:
+            buckets.append(b_to)
+        for b in buckets:
             down = self._down(b)
             if any(down[i] for i in idx):
                 return True

@@ -20,6 +20,7 @@ Default figures, cited:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import OrderedDict
 from functools import cached_property
@@ -36,6 +37,7 @@ from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOU
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.faults import MAX_STEP_GAP, jump_two_state
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
 __all__ = [
@@ -883,9 +885,11 @@ class Network:
             u = np.random.default_rng([self._failure_seed, b0, 0]).random(lf.n_links)
             lf._failed = u < p_fail / (p_fail + p_repair)
         self._failure_b0 = b0
+        self._failure_gaps: list[tuple[int, int]] = []
         self._failure_bucket = b0
         self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({b0: lf.failed})
         self._failure_checkpoints: dict[int, NDArray[np.uint8]] = {b0: np.packbits(lf.failed)}
+        self._failure_checkpoint_keys: list[int] = [b0]
 
     def _step_rng(self, b: int) -> np.random.Generator:
         return np.random.default_rng([self._failure_seed, b])
@@ -902,6 +906,18 @@ class Network:
             return np.zeros(len(self._pairs_at(b)), dtype=bool)
         b = max(b, self._failure_b0)  # before the episode's stationary start: its first state
         lf, dt = self.failures, self.topology_dt_s
+        if self._failure_b0 > 0 and b - self._failure_bucket > MAX_STEP_GAP:
+            # A long gap (stationary-start episodes only): one exact k-step draw (orbitcloud_env.faults).
+            n = lf.n_links
+            p_fail = np.full(n, -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR))
+            p_repair = np.full(n, -math.expm1(-dt / lf.repair_time_s))
+            lf._failed = jump_two_state(self._failure_history[self._failure_bucket], p_fail, p_repair,
+                                        b - self._failure_bucket, np.random.default_rng([self._failure_seed, b, 1]))
+            self._failure_gaps.append((self._failure_bucket, b))
+            self._failure_bucket = b
+            self._failure_history[b] = lf.failed
+            self._failure_checkpoints[b] = np.packbits(lf.failed)
+            self._failure_checkpoint_keys.append(b)
         while self._failure_bucket < b:
             nb = self._failure_bucket + 1
             failed = lf.step(dt, rng=self._step_rng(nb))
@@ -909,11 +925,15 @@ class Network:
             self._failure_history[nb] = failed
             if len(self._failure_history) > self._FAILURE_HISTORY:
                 self._failure_history.popitem(last=False)
-            if (nb - self._failure_b0) % self._CHECKPOINT_EVERY == 0:
+            if nb - self._failure_checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
                 self._failure_checkpoints[nb] = np.packbits(failed)
+                self._failure_checkpoint_keys.append(nb)
         if b not in self._failure_history:  # older than the recent history: replay from a checkpoint
-            b0 = self._failure_b0
-            start = b0 + ((b - b0) // self._CHECKPOINT_EVERY) * self._CHECKPOINT_EVERY
+            for before, after in self._failure_gaps:
+                if before < b < after:  # inside a skipped gap: the state before it
+                    return self._failed_at(before)
+            keys = self._failure_checkpoint_keys
+            start = keys[bisect.bisect_right(keys, b) - 1]
             replay = LinkFailures(lf.n_links, lf.failure_rate_per_hour, lf.repair_time_s, lf.rng)
             replay._failed = np.unpackbits(self._failure_checkpoints[start], count=lf.n_links).astype(bool)
             failed = replay.failed
