@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.config import WorkloadConfig
+from orbitcloud_env.config import MAX_EPISODE_TIME_S, WorkloadConfig
 from orbitcloud_env.demand import LoadRegimes
 from orbitcloud_env.constants import SECONDS_PER_DAY
 
@@ -333,6 +333,10 @@ class TraceWorkload:
                 raise TraceError(f"{source}: column '{name}' must be > 0")
         if np.any(np.diff(cols["time_s"]) < 0.0):
             raise TraceError(f"{source}: time_s must be non-decreasing (rows sorted by arrival time)")
+        if cols["time_s"][-1] > MAX_EPISODE_TIME_S:
+            k = int(np.argmax(cols["time_s"] > MAX_EPISODE_TIME_S))
+            raise TraceError(f"{source}: time_s must be <= {MAX_EPISODE_TIME_S:.0f} s (10 years), got "
+                             f"{float(cols['time_s'][k])!r} in job row {k + 1}")
         for name, a in ints.items():
             if not np.issubdtype(a.dtype, np.integer) or np.any(a < 0):
                 raise TraceError(f"{source}: column '{name}' must hold non-negative integer indices")

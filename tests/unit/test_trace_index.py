@@ -84,3 +84,11 @@ def test_simulator_replays_a_trace_identically_after_set_state(tmp_path):
     ahead = [sim.place(None).job for _ in range(3_000)]
     sim.set_state(state)
     assert [sim.place(None).job for _ in range(3_000)] == ahead
+
+
+def test_trace_times_are_bounded_to_ten_years(tmp_path):
+    path = tmp_path / "far.csv"
+    path.write_text("time_s,site,job_class,work_gflop,input_mb,output_mb,deadline_ms\n"
+                    "0,Tokyo,interactive,1,0.5,0.1,150\n1e15,Tokyo,interactive,1,0.5,0.1,150\n")
+    with pytest.raises(TraceError, match=r"time_s must be <= 315576000 s \(10 years\), got 1e\+15 in job row 2"):
+        TraceWorkload.from_csv(path, SITES, CLASSES)
