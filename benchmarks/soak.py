@@ -83,11 +83,12 @@ def main() -> int:
         mask = env.unwrapped.action_masks()
         if not mask[-1]:
             fail("reject is masked out")
-        rows = getattr(env.unwrapped._action, "rows", None) if "candidate_nodes" in info else None
-        for node in info.get("node_down_reason", {}):  # the current job's view (rows: its candidates)
-            row = node if rows is None else (np.flatnonzero(rows == node)[0] if np.any(rows == node) else None)
-            if row is not None and mask[row]:
-                fail(f"node {node} is down ({info['node_down_reason'][node]}) but allowed")
+        down = np.fromiter(info.get("node_down_reason", {}), dtype=np.int64)
+        if down.size:  # the current job's view; candidates mode: rows name the listed nodes
+            rows = env.unwrapped._action.rows if "candidate_nodes" in info else np.arange(len(mask) - 1)
+            allowed = rows[np.isin(rows, down) & mask[:-1]]
+            if allowed.size:
+                fail(f"nodes {allowed.tolist()} are down ({info['node_down_reason'][int(allowed[0])]}) but allowed")
         obs, reward, terminated, truncated, info = env.step(int(rng.choice(np.flatnonzero(mask))))
         if not math.isfinite(reward):
             fail(f"reward {reward!r}")

@@ -135,6 +135,7 @@ class TopologyState:
     site_rows: dict[int, SiteRow] = field(default_factory=dict)
     satellite_order: dict[int, NDArray[np.int64]] = field(default_factory=dict)
     faults: FaultState | None = None  # the bucket's faults (None when the faults section is off)
+    node_down_reason: dict[int, str] | None = None  # Simulator.node_down_reason's cache
 
 
 class Simulator:
@@ -634,11 +635,14 @@ class Simulator:
     def node_down_reason(self) -> dict[int, str]:
         """Global nodes down by a fault in the current bucket -> why (:data:`~orbitcloud_env.faults.NODE_DOWN_REASONS`);
         empty when the faults section is off. Such nodes are invalid in every view."""
-        fs = self.topology.faults if self.topology is not None else None
-        if fs is None:
+        topo = self.topology
+        if topo is None or topo.faults is None:
             return {}
-        code = fs.node_reason()
-        return {int(i): NODE_DOWN_REASONS[code[i]] for i in np.flatnonzero(code)}
+        if topo.node_down_reason is None:  # once per bucket
+            code = topo.faults.node_reason()
+            idx = np.flatnonzero(code)
+            topo.node_down_reason = dict(zip(idx.tolist(), (NODE_DOWN_REASONS[c] for c in code[idx].tolist())))
+        return dict(topo.node_down_reason)
 
     # ------------------------------------------------------------------------------------------------------------
     # Saving and restoring the episode state (lookahead policies, what-if analysis).
