@@ -15,7 +15,8 @@ Job latency (all in ms) = uplink (site to first satellite) + ISL route to the no
 topology of the bucket in which the compute finishes (the satellite has moved by then). A result that cannot be
 returned then (no path) is *dropped*. Data centres are reached over terrestrial fibre both ways.
 
-Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> queues.
+Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> faults
+-> queues.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ class Simulator:
     def reset(self, rng: np.random.Generator) -> Job:
         """Start a new episode drawing every random quantity from ``rng``; return the first job.
 
-        Order: clock -> link state -> power -> workload -> queues.
+        Order: clock -> link state -> power -> workload -> faults (when enabled) -> queues.
         """
         cfg = self.config
         # Independent child streams, so that e.g. link failures don't shift the workload's draws.
