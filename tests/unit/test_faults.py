@@ -150,3 +150,16 @@ def test_gym_info_reports_down_nodes_and_failed_jobs():
     assert "failure_rate" in m
     assert sum(m[k] for k in ("success_rate", "rejection_rate", "drop_rate", "failure_rate")) <= 1.0 + 1e-12
     env.close()
+
+
+def test_every_registered_id_has_faults_off():
+    import gymnasium as gym
+
+    import orbitcloud_env  # noqa: F401
+
+    ids = [k for k in gym.registry if k.startswith("OrbitCloud")]
+    assert len(ids) >= 10
+    for env_id in ids:
+        kwargs = dict(gym.registry[env_id].kwargs)
+        cfg = load_config(kwargs.pop("preset"), kwargs)
+        assert not cfg.faults.enabled and cfg.links.isl_failure_rate_per_hour == 0.0, env_id
