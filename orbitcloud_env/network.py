@@ -885,6 +885,8 @@ class Network:
             u = np.random.default_rng([self._failure_seed, b0, 0]).random(lf.n_links)
             lf._failed = u < p_fail / (p_fail + p_repair)
         self._failure_b0 = b0
+        #: Stationary start (the simulator's episodes): long gaps are crossed with one exact k-step draw.
+        self._failure_stationary = start_time_s is not None and lf.failure_rate_per_hour > 0.0
         self._failure_gaps: list[tuple[int, int]] = []
         self._failure_bucket = b0
         self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({b0: lf.failed})
@@ -906,7 +908,7 @@ class Network:
             return np.zeros(len(self._pairs_at(b)), dtype=bool)
         b = max(b, self._failure_b0)  # before the episode's stationary start: its first state
         lf, dt = self.failures, self.topology_dt_s
-        if self._failure_b0 > 0 and b - self._failure_bucket > MAX_STEP_GAP:
+        if self._failure_stationary and b - self._failure_bucket > MAX_STEP_GAP:
             # A long gap (stationary-start episodes only): one exact k-step draw (orbitcloud_env.faults).
             n = lf.n_links
             p_fail = np.full(n, -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR))

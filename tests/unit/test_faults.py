@@ -163,3 +163,16 @@ def test_every_registered_id_has_faults_off():
         kwargs = dict(gym.registry[env_id].kwargs)
         cfg = load_config(kwargs.pop("preset"), kwargs)
         assert not cfg.faults.enabled and cfg.links.isl_failure_rate_per_hour == 0.0, env_id
+
+
+def test_isl_chain_crosses_a_long_gap_in_one_draw():
+    sim = Simulator(load_config("small", {"links.isl_failure_rate_per_hour": 2.0, "links.isl_repair_time_s": 900.0,
+                                          "episode.start_time_spread_s": 0.0, "power.warmup_orbits": 0}))
+    sim.reset(np.random.default_rng(0))
+    net = sim.network
+    far = sim.start_time_s + 1e7  # 10^6 buckets ahead
+    failed = net._failed_at(net.bucket(far))
+    assert net._failure_gaps and len(net._failure_checkpoints) < 10
+    expected = 2.0 / 3600 * 900 / (1 + 2.0 / 3600 * 900)
+    assert abs(failed.mean() - expected) < 0.15
+    assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(net._failure_gaps[0][0]))
