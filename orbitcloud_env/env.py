@@ -70,7 +70,7 @@ class OrbitCloudEnv(gym.Env):
 
     ## Rewards
     Named terms (``info["rewards"]``), weights from ``config.reward``:
-    ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped] - w_rej [rejected]
+    ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped or failed] - w_rej [rejected]
     - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
     Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
     known at placement because queues are FIFO (over a node's parallel servers) with known work.
@@ -80,7 +80,8 @@ class OrbitCloudEnv(gym.Env):
     U(``power.initial_soc_min``, ``power.initial_soc_max``) drawn ``power.warmup_orbits`` orbits earlier and then
     integrated over that span with each satellite's real sunlight history and a per-satellite compute utilisation
     (U(0, 2 x ``power.warmup_utilisation``)), so the starting charge follows eclipse phase and load. Queues are
-    empty; ISL failures (if enabled) start from all links up at the epoch.
+    empty; ISL failures and the ``faults`` section's node and link faults (if enabled) start from their stationary
+    distribution at the episode's first topology bucket (docs/faults.md).
 
     ## Episode End
     Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time
