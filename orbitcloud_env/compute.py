@@ -97,6 +97,20 @@ class ComputeNodes:
         heapq.heappush(self._finishing, (finish, int(node)))
         return start, finish
 
+    def fail_nodes(self, nodes: NDArray[np.int64], time_s: float) -> None:
+        """Nodes that fail at ``time_s`` [s] lose every job they hold: their servers are free from ``time_s`` and
+        they hold nothing (the faults section; the simulator counts those jobs as failed when it places them)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        if nodes.size == 0:
+            return
+        gone = set(nodes.tolist())
+        free = self.server_free_at_s[nodes]
+        self.server_free_at_s[nodes] = np.where(np.isfinite(free), np.minimum(free, time_s), free)
+        self.free_at_s[nodes] = self.server_free_at_s[nodes].min(axis=1)
+        self.held[nodes] = 0
+        self._finishing = [e for e in self._finishing if e[1] not in gone]
+        heapq.heapify(self._finishing)
+
     def energy_j(self, node: int, compute_s: float) -> float:
         """[J] energy of ``compute_s`` seconds of one busy server of ``node``."""
         return float(self.server_power_w[node]) * compute_s

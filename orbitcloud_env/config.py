@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
@@ -49,6 +50,7 @@ __all__ = [
     "OBSERVATION_GROUPS",
     "RewardConfig",
     "EpisodeConfig",
+    "FaultsConfig",
     "ScenarioConfig",
     "PRESETS",
     "available_presets",
@@ -65,6 +67,29 @@ _BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
 #: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
 MIN_ALTITUDE_KM = 160.0
 MAX_ALTITUDE_KM = 2_000.0
+
+# Physical and size bounds (decades, not aeons; sizes a 128 GB machine can hold). A value past one is a ConfigError
+# naming the field, never a MemoryError, an overflow or a silent loss of time precision.
+#: [s] Julian year (IAU): the unit of the time bounds below.
+YEAR_S = 365.25 * 86_400.0
+#: [s] Longest start-time spread and episode time limit: 10 years. The event clock is a float64 count of seconds
+#: since the epoch, resolved to ~0.1 us at 20 years (2^-23 s near 6.3e8 s); at 1e15 s it would be 0.125 s.
+MAX_EPISODE_TIME_S = 10 * YEAR_S
+#: [s] Longest mean repair / outage time of a fault (30 days).
+MAX_REPAIR_TIME_S = 30 * 86_400.0
+#: [1/h] Highest failure rate per element (one failure a minute on average).
+MAX_FAILURE_RATE_PER_HOUR = 60.0
+#: [s] Longest horizon of the "sunlit soon" feature (one day: 15 orbits in LEO).
+MAX_LOOKAHEAD_S = 86_400.0
+#: [ms] Longest job deadline (7 days).
+MAX_DEADLINE_MS = 7 * 86_400.0 * 1e3
+#: [-] Most planes, satellites per plane (per shell) and satellites in all shells (~5x the largest preset, giga).
+MAX_PLANES = 10_000
+MAX_SATS_PER_PLANE = 10_000
+MAX_SATELLITES = 100_000
+#: [jobs] Most jobs a node may hold, and most decisions per episode.
+MAX_QUEUE_LIMIT = 1_000_000
+MAX_JOBS = 1_000_000_000
 
 
 class ConfigError(ValueError):
@@ -91,14 +116,15 @@ def _check(ok: bool, name: str, message: str) -> None:
 
 
 def _check_range(value: float, name: str, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
+                 low_open: bool = False, high_open: bool = False) -> None:
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
         raise ConfigError(f"{name}: must be a finite number, got {value!r}")
+    lo = None if low is None else (f"> {low}" if low_open else f">= {low}")
+    hi = None if high is None else (f"< {high}" if high_open else f"<= {high}")
     if low is not None and (value <= low if low_open else value < low):
-        bound = f"> {low}" if low_open else f">= {low}"
-        raise ConfigError(f"{name}: must be {bound}{'' if high is None else f' and <= {high}'}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(f"{name}: must be <= {high}{'' if low is None else f' and >= {low}'}, got {value!r}")
+        raise ConfigError(f"{name}: must be {' and '.join(x for x in (lo, hi) if x)}, got {value!r}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ConfigError(f"{name}: must be {' and '.join(x for x in (hi, lo) if x)}, got {value!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -142,8 +168,8 @@ class ShellConfig:
 
 
 def _validate_shell(s: Any, prefix: str) -> None:
-    _check_range(s.planes, f"{prefix}planes", 1)
-    _check_range(s.sats_per_plane, f"{prefix}sats_per_plane", 1)
+    _check_range(s.planes, f"{prefix}planes", 1, MAX_PLANES)
+    _check_range(s.sats_per_plane, f"{prefix}sats_per_plane", 1, MAX_SATS_PER_PLANE)
     _check_range(s.altitude_km, f"{prefix}altitude_km", MIN_ALTITUDE_KM, MAX_ALTITUDE_KM)
     _check_range(s.inclination_deg, f"{prefix}inclination_deg", 0.0, 180.0)
     _check(0 <= s.phasing < s.planes, f"{prefix}phasing", f"must satisfy 0 <= phasing < planes ({s.planes}), "
@@ -201,6 +227,10 @@ class ConstellationConfig:
         _check(isinstance(self.keep_non_operational, bool), "keep_non_operational",
                f"expected true or false, got {self.keep_non_operational!r}")
         _check_range(self.min_shell_sats, "min_shell_sats", 2, 100_000)
+        _check(len(self.extra_shells) <= 64, "extra_shells", f"at most 64 shells, got {len(self.extra_shells)}")
+        _check(self.n_satellites <= MAX_SATELLITES, "planes",
+               f"the Walker shells hold {self.n_satellites:,} satellites (planes x sats_per_plane, summed over "
+               f"the shells); at most {MAX_SATELLITES:,} are allowed")
 
     @property
     def shells(self) -> tuple[ShellConfig, ...]:
@@ -240,7 +270,9 @@ class GroundConfig:
     fibre_route_factor: float = 1.5
 
     def __post_init__(self) -> None:
-        _check_range(self.n_sites, "n_sites", 1)
+        from orbitcloud_env.ground import load_cities  # here: ground imports this module
+
+        _check_range(self.n_sites, "n_sites", 1, len(load_cities()))
         _check(len(set(self.data_centres)) == len(self.data_centres), "data_centres",
                f"ids must be unique, got {list(self.data_centres)}")
         _check_range(self.fibre_route_factor, "fibre_route_factor", 1.0, 5.0)
@@ -273,14 +305,15 @@ class LinksConfig:
     isl_repair_time_s: float = 600.0
 
     def __post_init__(self) -> None:
-        _check_range(self.min_elevation_deg, "min_elevation_deg", 0.0, 90.0)
+        _check_range(self.min_elevation_deg, "min_elevation_deg", 0.0, 90.0, high_open=True)
         _check_range(self.isl_max_range_km, "isl_max_range_km", 0.0, 100_000.0, low_open=True)
         _check_range(self.atmosphere_margin_km, "atmosphere_margin_km", 0.0, 1_000.0)
         _check_range(self.isl_capacity_gbps, "isl_capacity_gbps", 0.0, low_open=True)
         _check_range(self.gsl_capacity_gbps, "gsl_capacity_gbps", 0.0, low_open=True)
         _check_range(self.fibre_capacity_gbps, "fibre_capacity_gbps", 0.0, low_open=True)
         _check_range(self.isl_failure_rate_per_hour, "isl_failure_rate_per_hour", 0.0)
-        _check_range(self.isl_repair_time_s, "isl_repair_time_s", 0.0, low_open=True)
+        _check_range(self.isl_failure_rate_per_hour, "isl_failure_rate_per_hour", 0.0, MAX_FAILURE_RATE_PER_HOUR)
+        _check_range(self.isl_repair_time_s, "isl_repair_time_s", 0.0, MAX_REPAIR_TIME_S, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -318,11 +351,11 @@ class ComputeConfig:
         _check_range(self.satellite_fraction, "satellite_fraction", 0.0, 1.0)
         _check_range(self.satellite_capacity_gflops, "satellite_capacity_gflops", 0.0, low_open=True)
         _check_range(self.satellite_servers, "satellite_servers", 1, 64)
-        _check_range(self.satellite_queue_limit, "satellite_queue_limit", 1)
+        _check_range(self.satellite_queue_limit, "satellite_queue_limit", 1, MAX_QUEUE_LIMIT)
         _check_range(self.satellite_power_w, "satellite_power_w", 0.0)
         _check_range(self.datacentre_capacity_gflops, "datacentre_capacity_gflops", 0.0, low_open=True)
         _check_range(self.datacentre_servers, "datacentre_servers", 1, 10_000)
-        _check_range(self.datacentre_queue_limit, "datacentre_queue_limit", 1)
+        _check_range(self.datacentre_queue_limit, "datacentre_queue_limit", 1, MAX_QUEUE_LIMIT)
         _check_range(self.datacentre_power_w, "datacentre_power_w", 0.0)
 
 
@@ -372,7 +405,7 @@ class PowerConfig:
         _check_range(self.min_soc_for_compute, "min_soc_for_compute", 0.0, 1.0)
         _check(self.shadow_model in ("cylindrical", "conical"), "shadow_model",
                f"must be 'cylindrical' or 'conical', got {self.shadow_model!r}")
-        _check_range(self.eclipse_lookahead_s, "eclipse_lookahead_s", 0.0)
+        _check_range(self.eclipse_lookahead_s, "eclipse_lookahead_s", 0.0, MAX_LOOKAHEAD_S)
         _check_range(self.warmup_orbits, "warmup_orbits", 0.0, 10.0)
         _check_range(self.warmup_utilisation, "warmup_utilisation", 0.0, 1.0)
 
@@ -407,7 +440,7 @@ class JobClassConfig:
         _check_range(self.input_mb, f"{p}input_mb", 0.0)
         _check_range(self.output_mb, f"{p}output_mb", 0.0)
         _check_range(self.size_sigma, f"{p}size_sigma", 0.0, 3.0)
-        _check_range(self.deadline_ms, f"{p}deadline_ms", 0.0, low_open=True)
+        _check_range(self.deadline_ms, f"{p}deadline_ms", 0.0, MAX_DEADLINE_MS, low_open=True)
 
 
 #: The v1 job classes: each job is a city's batch of requests (aggregated), so that ~5 decisions per second carry
@@ -604,15 +637,74 @@ class EpisodeConfig:
     time_clip: float = 10.0
 
     def __post_init__(self) -> None:
-        _check_range(self.max_jobs, "max_jobs", 1)
-        _check_range(self.max_time_s, "max_time_s", 0.0)
+        _check_range(self.max_jobs, "max_jobs", 1, MAX_JOBS)
+        _check_range(self.max_time_s, "max_time_s", 0.0, MAX_EPISODE_TIME_S)
         _check_range(self.topology_dt_s, "topology_dt_s", 0.0, 3_600.0, low_open=True)
-        _check_range(self.start_time_spread_s, "start_time_spread_s", 0.0)
+        _check_range(self.start_time_spread_s, "start_time_spread_s", 0.0, MAX_EPISODE_TIME_S)
         _check(self.action_mode in ("all_nodes", "candidates"), "action_mode",
                f"must be 'all_nodes' or 'candidates', got {self.action_mode!r}")
         _check_range(self.candidates_k, "candidates_k", 2, 4_096)
         _check_range(self.candidates_min_datacentres, "candidates_min_datacentres", 0, 4_096)
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
+
+
+@dataclass(frozen=True)
+class FaultsConfig:
+    """Random faults of nodes and links (off by default: every rate 0). See docs/faults.md.
+
+    Each element (a satellite, a satellite's compute payload, a data centre, a site's ground links, a site's fibre
+    path to a data centre) is an independent two-state up/down Markov chain on the topology clock: exponential time
+    to failure at ``*_rate_per_hour`` and exponential repair with mean ``*_repair_time_s``. At reset each element
+    is drawn from the chain's stationary distribution (down with probability ~ rate x repair / (1 + rate x repair)),
+    not simulated from the epoch. The ISL failures of ``links.isl_failure_rate_per_hour`` are not part of this
+    section. Faults draw from their own stream of the episode's generator, and only when a rate is > 0.
+
+    A job whose node (satellite, payload or data centre) is down in any topology bucket between its placement and
+    the end of its compute is ``failed`` (lost; it is charged ``reward.drop_penalty``). Down nodes are invalid in
+    the action mask. All figures are assumptions (no defaults are used by a shipped preset).
+
+    Args:
+        satellite_failure_rate_per_hour: [1/h] per satellite: the whole satellite is down (no compute, no ISLs,
+            no ground links).
+        satellite_repair_time_s: [s] mean time a failed satellite stays down (reboot / safe-mode recovery).
+        payload_failure_rate_per_hour: [1/h] per compute satellite: its compute payload is down (it still routes).
+        payload_repair_time_s: [s] mean time a payload stays down.
+        datacentre_outage_rate_per_hour: [1/h] per data centre region.
+        datacentre_repair_time_s: [s] mean outage duration of a region.
+        ground_link_outage_rate_per_hour: [1/h] per user site: weather (rain fade) takes every ground-satellite
+            link of the site down.
+        ground_link_repair_time_s: [s] mean duration of a site's ground-link outage.
+        fibre_cut_rate_per_hour: [1/h] per (site, data centre) terrestrial fibre path.
+        fibre_repair_time_s: [s] mean time to repair a cut path.
+    """
+
+    satellite_failure_rate_per_hour: float = 0.0
+    satellite_repair_time_s: float = 3_600.0
+    payload_failure_rate_per_hour: float = 0.0
+    payload_repair_time_s: float = 600.0
+    datacentre_outage_rate_per_hour: float = 0.0
+    datacentre_repair_time_s: float = 3_600.0
+    ground_link_outage_rate_per_hour: float = 0.0
+    ground_link_repair_time_s: float = 900.0
+    fibre_cut_rate_per_hour: float = 0.0
+    fibre_repair_time_s: float = 43_200.0
+
+    #: The fault kinds, in the order of :data:`orbitcloud_env.faults.FAULT_KINDS`: (rate field, repair field).
+    KINDS = (("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s"),
+             ("payload", "payload_failure_rate_per_hour", "payload_repair_time_s"),
+             ("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s"),
+             ("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s"),
+             ("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s"))
+
+    def __post_init__(self) -> None:
+        for _, rate, repair in self.KINDS:
+            _check_range(getattr(self, rate), rate, 0.0, MAX_FAILURE_RATE_PER_HOUR)
+            _check_range(getattr(self, repair), repair, 0.0, MAX_REPAIR_TIME_S, low_open=True)
+
+    @property
+    def enabled(self) -> bool:
+        """True when any fault kind has a rate > 0."""
+        return any(getattr(self, rate) > 0.0 for _, rate, _ in self.KINDS)
 
 
 @dataclass(frozen=True)
@@ -630,6 +722,7 @@ class ScenarioConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable again by :func:`load_config`."""
@@ -751,17 +844,27 @@ def _coerce(value: Any, t: Any, name: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{name}: expected a mapping of {_type_name(t)} fields, got {value!r}")
         return _build(t, value, f"{name}.")
+    if isinstance(value, np.generic) and not isinstance(value, (np.bool_, np.number)):
+        value = value.item()  # numpy strings and the like: their Python value
     if t is bool:
+        if isinstance(value, np.bool_):
+            return bool(value)
         if not isinstance(value, bool):
             raise ConfigError(f"{name}: expected true or false, got {value!r}")
         return value
     if t is int:
+        if isinstance(value, np.integer) and not isinstance(value, np.bool_):
+            return int(value)
+        if isinstance(value, np.floating):
+            value = float(value)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             raise ConfigError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
         return value
     if t is float:
+        if isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_):
+            value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
         value = float(value)
@@ -803,11 +906,41 @@ def available_presets() -> tuple[str, ...]:
     return PRESETS
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a mapping that repeats a key is an error (PyYAML keeps the last silently)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            raise _DuplicateKey(f"line {key_node.start_mark.line + 1}: a mapping key must be a name, got "
+                                f"{key!r}") from None
+        if first is not None:
+            raise _DuplicateKey(f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (first at line "
+                                f"{first})")
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -815,13 +948,32 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
+def _read_yaml_file(path: Path, source: str) -> dict[str, Any]:
+    """A user's YAML file as a mapping; a missing, binary, non-UTF-8 or empty file is a ConfigError naming it."""
+    if not path.is_file():
+        raise ConfigError(f"{source}: config file not found: {str(path)!r}")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise ConfigError(f"{source}: {str(path)!r} is a binary file, not YAML text")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: {str(path)!r} is not UTF-8 text (byte {exc.start}); a config file is "
+                          f"UTF-8 YAML") from None
+    data = _read_yaml(text, str(path))
+    if not data:
+        raise ConfigError(f"{source}: {str(path)!r} is empty (a config file holds a mapping of sections, e.g. "
+                          f"'base: small' and the fields to change)")
+    return data
+
+
 def _preset_dict(name: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """A shipped preset's mapping, with its ``base:`` presets (a name or a list, applied in order) merged under it."""
     if name not in PRESETS and name not in _BASE_PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=1, cutoff=0.4)
+        close = difflib.get_close_matches(name, PRESETS + _BASE_PRESETS, n=1, cutoff=0.4)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)}; or a path to a "
-                          f"YAML file)")
+        raise ConfigError(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)}; base-only presets: "
+                          f"{', '.join(_BASE_PRESETS)}; or a path to a YAML file ending in .yaml or .yml)")
     if name in _seen:
         raise ConfigError(f"preset {name!r}: its base presets form a cycle ({' -> '.join(_seen + (name,))})")
     text = resources.files("orbitcloud_env.presets").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
@@ -829,18 +981,40 @@ def _preset_dict(name: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     return _with_bases(data, f"preset {name!r}", _seen + (name,))
 
 
-def _with_bases(data: dict[str, Any], source: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``data`` merged over its ``base`` presets (``base:`` is a preset name or a list of names)."""
+def _with_bases(data: dict[str, Any], source: str, seen: tuple[str, ...] = (),
+                base_dir: Path | None = None) -> dict[str, Any]:
+    """``data`` merged over its ``base`` configs, applied in order: ``base:`` is a preset name, a path to a YAML
+    file (relative paths from ``base_dir``, the folder of the file that names it), or a list of them."""
     bases = data.pop("base", None)
     if bases is None:
         return data
     names = [bases] if isinstance(bases, str) else bases
     if not isinstance(names, list) or not all(isinstance(b, str) for b in names):
-        raise ConfigError(f"{source}: base must be a preset name or a list of preset names, got {bases!r}")
+        raise ConfigError(f"{source}: base must be a preset name, a path to a YAML file, or a list of them, got "
+                          f"{bases!r}")
     out: dict[str, Any] = {}
     for b in names:
-        out = _merge(out, _preset_dict(b, seen))
+        out = _merge(out, _base_dict(b, source, seen, base_dir))
     return _merge(out, data)
+
+
+def _base_dict(name: str, source: str, seen: tuple[str, ...], base_dir: Path | None) -> dict[str, Any]:
+    """One ``base:`` entry's mapping (its own bases merged in)."""
+    if name in PRESETS or name in _BASE_PRESETS:
+        return _preset_dict(name, seen)
+    path = Path(name)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if path.suffix.lower() not in (".yml", ".yaml") and not path.exists():
+        try:
+            return _preset_dict(name, seen)  # raises with a "did you mean"
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: base: {exc}") from None
+    key = str(path.resolve())
+    if key in seen:
+        raise ConfigError(f"{source}: its base configs form a cycle ({' -> '.join(seen + (key,))})")
+    data = _read_yaml_file(path, f"{source}: base")
+    return _with_bases(data, str(path), seen + (key,), path.parent)
 
 
 def load_config(preset: str | Path | ScenarioConfig | Mapping[str, Any] | None = "starlink",
@@ -871,17 +1045,20 @@ def load_config(preset: str | Path | ScenarioConfig | Mapping[str, Any] | None =
         elif path.suffix.lower() in (".yml", ".yaml") or path.exists():
             if not path.is_file():
                 raise ConfigError(f"config file not found: {text_name!r}")
-            data = _read_yaml(path.read_text(encoding="utf-8"), str(path))
+            data = _read_yaml_file(path, "config")
         else:
             _preset_dict(text_name)  # raises with a "did you mean"
             raise AssertionError("unreachable")
         base_name = data.get("base")
         own_name = "name" in data
-        data = _with_bases(data, text_name if text_name in PRESETS else str(path))
+        if text_name in PRESETS:
+            data = _with_bases(data, text_name)
+        else:
+            data = _with_bases(data, str(path), (str(path.resolve()),), path.parent)
         base = _merge(ScenarioConfig().to_dict(), data)
         if not own_name:
-            base["name"] = text_name if text_name in PRESETS else (str(base_name) if isinstance(base_name, str)
-                                                                   else path.stem)
+            named_preset = isinstance(base_name, str) and base_name in PRESETS + _BASE_PRESETS
+            base["name"] = text_name if text_name in PRESETS else (str(base_name) if named_preset else path.stem)
     else:
         raise ConfigError(f"preset: expected a preset name, a YAML path, a mapping or a ScenarioConfig, got "
                           f"{type(preset).__name__}")

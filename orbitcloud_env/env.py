@@ -78,7 +78,7 @@ class OrbitCloudEnv(gym.Env):
     ## Rewards
     Named terms (``info["rewards"]``), weights from ``config.reward`` (v1: latency weight 0.25, so deadlines
     dominate; the energy term counts satellite battery energy):
-    ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped] - w_rej [rejected]
+    ``r = -w_lat min(latency / deadline, clip_lat) - w_miss [missed] - w_drop [dropped or failed] - w_rej [rejected]
     - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
     Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
     known at placement because queues are FIFO (over a node's parallel servers) with known work.
@@ -88,7 +88,8 @@ class OrbitCloudEnv(gym.Env):
     U(``power.initial_soc_min``, ``power.initial_soc_max``) drawn ``power.warmup_orbits`` orbits earlier and then
     integrated over that span with each satellite's real sunlight history and a per-satellite compute utilisation
     (U(0, 2 x ``power.warmup_utilisation``)), so the starting charge follows eclipse phase and load. Queues are
-    empty; ISL failures (if enabled) start from all links up at the epoch.
+    empty; ISL failures and the ``faults`` section's node and link faults (if enabled) start from their stationary
+    distribution at the episode's first topology bucket (docs/faults.md).
 
     ## Episode End
     Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time
@@ -236,6 +237,8 @@ class OrbitCloudEnv(gym.Env):
         info = self._info(out, job, invalid, terms)
         if self.config.episode.action_mode == "candidates":
             info["candidate_nodes"] = candidates
+        if self.sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
+            info["node_down_reason"] = self.sim.node_down_reason()
         if self.sim.exhausted:
             obs = {k: v.copy() for k, v in self._last_obs.items()}
             self._view = None
@@ -253,7 +256,8 @@ class OrbitCloudEnv(gym.Env):
             "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
             else 0.0,
             "miss": -w.miss_penalty if out.outcome is JobOutcome.MISSED else 0.0,
-            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED else 0.0,
+            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED or out.outcome is JobOutcome.FAILED
+            else 0.0,
             "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
             "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
             "energy": -w.energy_weight * (out.energy_j if w.energy_source == "all" else out.battery_j)

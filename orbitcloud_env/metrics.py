@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["JobOutcome", "LatencyBreakdown", "EpisodeStats", "episode_metrics", "METRIC_KEYS"]
+__all__ = ["JobOutcome", "LatencyBreakdown", "EpisodeStats", "episode_metrics", "METRIC_KEYS", "FAULT_METRIC_KEYS"]
 
 
 class JobOutcome(str, enum.Enum):
@@ -23,13 +23,18 @@ class JobOutcome(str, enum.Enum):
     - ``MET``: served, result back at the user's site within the deadline;
     - ``MISSED``: served, but after the deadline;
     - ``DROPPED``: computed, but the result could not be returned (no path at the finish time);
+    - ``FAILED``: placed, but its node failed before the compute ended (the job is lost; only with the
+      ``faults`` section on, see docs/faults.md);
     - ``REJECTED``: not placed (the reject action, or an invalid one).
+
+    ``met + missed + dropped + failed + rejected = n_jobs``.
     """
 
     MET = "met"
     MISSED = "missed"
     DROPPED = "dropped"
     REJECTED = "rejected"
+    FAILED = "failed"
 
     @property
     def served(self) -> bool:
@@ -73,11 +78,14 @@ METRIC_KEYS: tuple[str, ...] = (
     "n_jobs", "mean_latency_ms", "median_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
     "drop_rate", "success_rate", "energy_j_per_job", "orbital_share", "episode_return", "elapsed_s",
 )
+#: Keys :func:`episode_metrics` adds with ``faults=True`` (scenarios whose ``faults`` section enables a fault
+#: kind; kept out of the others so that their metrics stay as they were).
+FAULT_METRIC_KEYS: tuple[str, ...] = ("failure_rate",)
 
 
 def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Iterable[float],
                     placed_energy_j: Iterable[float], orbital_served: int,
-                    episode_return: float, elapsed_s: float = 0.0) -> dict[str, float]:
+                    episode_return: float, elapsed_s: float = 0.0, faults: bool = False) -> dict[str, float]:
     """The episode metrics of docs/env_contract.md from per-job records.
 
     Args:
@@ -87,9 +95,12 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
         orbital_served: [-] served jobs that ran on a satellite.
         episode_return: [-] sum of the rewards.
         elapsed_s: [s] simulated time from the episode's start to its end.
+        faults: add the keys of :data:`FAULT_METRIC_KEYS` (``failure_rate`` = failed / n_jobs); failed jobs
+            count in ``deadline_miss_rate`` either way.
 
     Returns:
-        ``{key: float}`` with the keys of :data:`METRIC_KEYS`. Rates over no jobs are 0.
+        ``{key: float}`` with the keys of :data:`METRIC_KEYS` (then :data:`FAULT_METRIC_KEYS` with ``faults``).
+        Rates over no jobs are 0.
     """
     counts = {o: 0 for o in JobOutcome}
     for o in outcomes:
@@ -97,18 +108,19 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
     n_jobs = sum(counts.values())
     met, missed = counts[JobOutcome.MET], counts[JobOutcome.MISSED]
     dropped, rejected = counts[JobOutcome.DROPPED], counts[JobOutcome.REJECTED]
+    failed = counts[JobOutcome.FAILED]
     n = max(n_jobs, 1)
     placed = n_jobs - rejected
     served = met + missed
     lat = np.asarray(served_latency_ms if isinstance(served_latency_ms, (array, np.ndarray))
                      else list(served_latency_ms), dtype=np.float64)
     energy_j = sum(placed_energy_j, 0.0)  # in order, as a running sum
-    return {
+    out = {
         "n_jobs": float(n_jobs),
         "mean_latency_ms": float(lat.mean()) if lat.size else 0.0,
         "median_latency_ms": float(np.median(lat)) if lat.size else 0.0,
         "p95_latency_ms": float(np.percentile(lat, 95)) if lat.size else 0.0,
-        "deadline_miss_rate": (missed + dropped) / placed if placed else 0.0,
+        "deadline_miss_rate": (missed + dropped + failed) / placed if placed else 0.0,
         "rejection_rate": rejected / n,
         "drop_rate": dropped / n,
         "success_rate": met / n,
@@ -117,6 +129,9 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
         "episode_return": float(episode_return),
         "elapsed_s": float(elapsed_s),
     }
+    if faults:
+        out["failure_rate"] = failed / n
+    return out
 
 
 @dataclass
@@ -129,6 +144,8 @@ class EpisodeStats:
     orbital_served: int = 0
     episode_return: float = 0.0
     elapsed_s: float = 0.0  # [s] simulated time since the episode's start (set by the simulator)
+    #: Report :data:`FAULT_METRIC_KEYS` too (the simulator sets it when the scenario's faults are on).
+    faults: bool = False
 
     @property
     def n_jobs(self) -> int:
@@ -140,7 +157,7 @@ class EpisodeStats:
         if outcome is JobOutcome.REJECTED:
             return
         self.energies_j.append(energy_j)
-        if outcome is JobOutcome.DROPPED:
+        if outcome is JobOutcome.DROPPED or outcome is JobOutcome.FAILED:
             return
         self.latencies_ms.append(latency_ms)
         if not is_ground:
@@ -149,4 +166,4 @@ class EpisodeStats:
     def metrics(self) -> dict[str, float]:
         """The episode metrics so far (definitions in docs/env_contract.md)."""
         return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
-                               self.episode_return, self.elapsed_s)
+                               self.episode_return, self.elapsed_s, faults=self.faults)

@@ -20,9 +20,11 @@ Default figures, cited:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import OrderedDict
 from functools import cached_property
+from typing import Callable
 
 import networkx as nx
 import numpy as np
@@ -35,6 +37,7 @@ from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOU
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.faults import MAX_STEP_GAP, jump_two_state
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
 __all__ = [
@@ -79,6 +82,7 @@ FAULT_REASONS: tuple[str, ...] = (
     "SGP4 error",
     "altitude outside the LEO sanity band",
     "speed outside the LEO sanity band",
+    "random satellite failure (faults section)",
 )
 
 _MS_PER_KM: float = 1e3 / C_KM_S
@@ -671,6 +675,7 @@ def build_snapshot(
     gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
     lazy_routing: bool = False,
     sat_fault: ArrayLike | None = None,
+    site_gsl_down: ArrayLike | None = None,
 ) -> NetworkSnapshot:
     """Compute GSL visibility and shortest delays from every site for one topology bucket.
 
@@ -688,6 +693,8 @@ def build_snapshot(
         lazy_routing: route each site only when its delays are first asked for
             (:meth:`NetworkSnapshot.site_delay_ms`); same results, less work when few sites send traffic.
         sat_fault: (N,) uint8 reason codes of the satellites that are not ok (:func:`satellite_faults`).
+        site_gsl_down: (S,) bool, sites whose ground links are all down this bucket (weather outages of the
+            ``faults`` section); None: none.
     """
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
@@ -700,6 +707,8 @@ def build_snapshot(
     lat, lon = _check_sites(site_lat_deg, site_lon_deg)
     visible, slant = gsl_visibility(lat, lon, pos, min_elevation_deg)
     visible &= ok[None, :]
+    if site_gsl_down is not None:
+        visible[np.asarray(site_gsl_down, dtype=bool)] = False
 
     if lazy_routing:
         graph, d, pred = routing_graph(n, pr, up, dist, visible, slant), None, None
@@ -809,6 +818,10 @@ class Network:
         self._operational = constellation.operational
         self.failures = LinkFailures(len(self._pairs0), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
+        #: Optional hook of the ``faults`` section: bucket -> (satellites down (N,), sites whose ground links are
+        #: down (S,)) (set by the simulator when faults are on; None: no such faults).
+        self.fault_hook: Callable[[int], tuple[NDArray[np.bool_], NDArray[np.bool_]]] | None = None
+        self._failure_b0 = 0
         self._restart_failures()
 
     @classmethod
@@ -845,23 +858,40 @@ class Network:
     def n_sites(self) -> int:
         return self.site_lat_deg.shape[0]
 
-    def reset(self, rng: np.random.Generator | None = None) -> None:
-        """Forget cached snapshots and restart the failure process at bucket 0 (all links up).
+    def reset(self, rng: np.random.Generator | None = None, start_time_s: float | None = None) -> None:
+        """Forget cached snapshots and restart the failure process.
 
         Args:
             rng: new generator for failures (default: keep the current one). A fresh stream seed is drawn
                 from it when the failure rate is > 0, so the same generator state gives the same history.
+            start_time_s: [s since epoch] the episode's start. None: the process starts all-up at bucket 0 and
+                is stepped up to any bucket asked for (the cost grows with the time since the epoch). Given (and
+                the failure rate > 0): the start bucket is drawn from the chain's stationary distribution (each
+                link failed with probability p_fail / (p_fail + p_repair) per step), one draw however late.
         """
         self.failures.reset(rng)
         self._cache.clear()
-        self._restart_failures()
+        self._restart_failures(start_time_s)
 
-    def _restart_failures(self) -> None:
+    def _restart_failures(self, start_time_s: float | None = None) -> None:
         lf = self.failures
         self._failure_seed = int(lf.rng.integers(2**63)) if lf.failure_rate_per_hour > 0.0 else 0
-        self._failure_bucket = 0
-        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({0: lf.failed})
-        self._failure_checkpoints: dict[int, NDArray[np.uint8]] = {0: np.packbits(lf.failed)}
+        b0 = 0
+        if start_time_s is not None and lf.failure_rate_per_hour > 0.0:
+            b0 = self.bucket(start_time_s)
+            dt = self.topology_dt_s
+            p_fail = -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR)
+            p_repair = -math.expm1(-dt / lf.repair_time_s)
+            u = np.random.default_rng([self._failure_seed, b0, 0]).random(lf.n_links)
+            lf._failed = u < p_fail / (p_fail + p_repair)
+        self._failure_b0 = b0
+        #: Stationary start (the simulator's episodes): long gaps are crossed with one exact k-step draw.
+        self._failure_stationary = start_time_s is not None and lf.failure_rate_per_hour > 0.0
+        self._failure_gaps: list[tuple[int, int]] = []
+        self._failure_bucket = b0
+        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({b0: lf.failed})
+        self._failure_checkpoints: dict[int, NDArray[np.uint8]] = {b0: np.packbits(lf.failed)}
+        self._failure_checkpoint_keys: list[int] = [b0]
 
     def _step_rng(self, b: int) -> np.random.Generator:
         return np.random.default_rng([self._failure_seed, b])
@@ -876,7 +906,20 @@ class Network:
     def _failed_at(self, b: int) -> NDArray[np.bool_]:
         if self.failures.failure_rate_per_hour == 0.0:
             return np.zeros(len(self._pairs_at(b)), dtype=bool)
+        b = max(b, self._failure_b0)  # before the episode's stationary start: its first state
         lf, dt = self.failures, self.topology_dt_s
+        if self._failure_stationary and b - self._failure_bucket > MAX_STEP_GAP:
+            # A long gap (stationary-start episodes only): one exact k-step draw (orbitcloud_env.faults).
+            n = lf.n_links
+            p_fail = np.full(n, -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR))
+            p_repair = np.full(n, -math.expm1(-dt / lf.repair_time_s))
+            lf._failed = jump_two_state(self._failure_history[self._failure_bucket], p_fail, p_repair,
+                                        b - self._failure_bucket, np.random.default_rng([self._failure_seed, b, 1]))
+            self._failure_gaps.append((self._failure_bucket, b))
+            self._failure_bucket = b
+            self._failure_history[b] = lf.failed
+            self._failure_checkpoints[b] = np.packbits(lf.failed)
+            self._failure_checkpoint_keys.append(b)
         while self._failure_bucket < b:
             nb = self._failure_bucket + 1
             failed = lf.step(dt, rng=self._step_rng(nb))
@@ -884,10 +927,15 @@ class Network:
             self._failure_history[nb] = failed
             if len(self._failure_history) > self._FAILURE_HISTORY:
                 self._failure_history.popitem(last=False)
-            if nb % self._CHECKPOINT_EVERY == 0:
+            if nb - self._failure_checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
                 self._failure_checkpoints[nb] = np.packbits(failed)
+                self._failure_checkpoint_keys.append(nb)
         if b not in self._failure_history:  # older than the recent history: replay from a checkpoint
-            start = (b // self._CHECKPOINT_EVERY) * self._CHECKPOINT_EVERY
+            for before, after in self._failure_gaps:
+                if before < b < after:  # inside a skipped gap: the state before it
+                    return self._failed_at(before)
+            keys = self._failure_checkpoint_keys
+            start = keys[bisect.bisect_right(keys, b) - 1]
             replay = LinkFailures(lf.n_links, lf.failure_rate_per_hour, lf.repair_time_s, lf.rng)
             replay._failed = np.unpackbits(self._failure_checkpoints[start], count=lf.n_links).astype(bool)
             failed = replay.failed
@@ -909,12 +957,16 @@ class Network:
         pairs = self._pairs_at(b)
         pos, vel, sgp4_ok = self.constellation.propagate(t0)
         fault = satellite_faults(pos, vel, sgp4_ok, self._operational)
+        site_down = None
+        if self.fault_hook is not None:
+            sat_down, site_down = self.fault_hook(b)
+            fault[(fault == 0) & sat_down] = FAULT_REASONS.index("random satellite failure (faults section)")
         ok = fault == 0
         up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         snap = build_snapshot(
             t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
-            lazy_routing=self.lazy_routing, sat_fault=fault,
+            lazy_routing=self.lazy_routing, sat_fault=fault, site_gsl_down=site_down,
         )
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:

@@ -43,6 +43,7 @@ __all__ = [
     "sun_direction_ecef",
     "in_shadow",
     "eclipse_fraction",
+    "EnergyLedger",
     "Batteries",
 ]
 
@@ -205,6 +206,52 @@ def eclipse_fraction(altitude_km: ArrayLike, beta_deg: ArrayLike) -> NDArray[np.
 
 
 # ----------------------------------------------------------------------------------------------- batteries
+class EnergyLedger:
+    """Where the batteries' energy went since :meth:`Batteries.start_ledger`, per node, each (N,) [Wh] >= 0.
+
+    Bookkeeping only: it never changes the stored energy. The balance, exact up to rounding::
+
+        energy_wh = initial_wh + harvested_wh - base_wh + base_unserved_wh - clipped_wh - compute_wh
+
+    Attributes:
+        initial_wh: stored energy when the ledger started.
+        harvested_wh: solar surplus stored (after the charge efficiency), before clipping at capacity.
+        base_wh: base load the panel could not cover, asked of the battery (in eclipse, or a panel below the load).
+        base_unserved_wh: the part of ``base_wh`` an empty battery could not supply.
+        clipped_wh: stored surplus lost because the battery was full.
+        compute_wh: compute energy drawn by jobs (:meth:`Batteries.draw`, :meth:`Batteries.draw_one`), served part.
+        compute_unserved_wh: compute energy asked of an empty battery and not supplied (not in the balance).
+    """
+
+    FIELDS = ("initial_wh", "harvested_wh", "base_wh", "base_unserved_wh", "clipped_wh", "compute_wh",
+              "compute_unserved_wh")
+
+    def __init__(self, energy_wh: NDArray[np.float64]) -> None:
+        n = energy_wh.shape[0]
+        self.initial_wh = np.array(energy_wh, dtype=np.float64)
+        self.harvested_wh = np.zeros(n)
+        self.base_wh = np.zeros(n)
+        self.base_unserved_wh = np.zeros(n)
+        self.clipped_wh = np.zeros(n)
+        self.compute_wh = np.zeros(n)
+        self.compute_unserved_wh = np.zeros(n)
+
+    def balance_wh(self) -> NDArray[np.float64]:
+        """[Wh] (N,) the stored energy the ledger accounts for (equals ``Batteries.energy_wh`` up to rounding)."""
+        return (self.initial_wh + self.harvested_wh - self.base_wh + self.base_unserved_wh - self.clipped_wh
+                - self.compute_wh)
+
+    def copy(self) -> "EnergyLedger":
+        out = EnergyLedger.__new__(EnergyLedger)
+        for f in self.FIELDS:
+            setattr(out, f, getattr(self, f).copy())
+        return out
+
+    def totals_wh(self) -> dict[str, float]:
+        """[Wh] each field summed over the nodes."""
+        return {f: float(np.sum(getattr(self, f))) for f in self.FIELDS}
+
+
 def _per_node(value: ArrayLike, n: int, name: str, unit: str, low: float, high: float = np.inf,
               low_open: bool = False) -> NDArray[np.float64]:
     a = np.asarray(value, dtype=np.float64)
@@ -263,6 +310,12 @@ class Batteries:
             a.setflags(write=False)
         self._initial_soc = _per_node(initial_soc, self._n, "initial_soc", "-", 0.0, 1.0)
         self._energy_wh = self._initial_soc * self._capacity_wh
+        #: Energy accounting since construction, :meth:`reset` or :meth:`start_ledger` (:class:`EnergyLedger`).
+        self.ledger = EnergyLedger(self._energy_wh)
+
+    def start_ledger(self) -> None:
+        """Restart the energy accounting from the current stored energy (e.g. after a warm-up)."""
+        self.ledger = EnergyLedger(self._energy_wh)
 
     # -- read-only views
     @property
@@ -308,6 +361,7 @@ class Batteries:
         if initial_soc is not None:
             self._initial_soc = _per_node(initial_soc, self._n, "initial_soc", "-", 0.0, 1.0)
         self._energy_wh = self._initial_soc * self._capacity_wh
+        self.ledger = EnergyLedger(self._energy_wh)
 
     def advance(self, dt_s: float, sunlit: ArrayLike) -> NDArray[np.float64]:
         """Integrate solar charging and the base load over ``dt_s`` (topology clock).
@@ -331,6 +385,11 @@ class Batteries:
         new = self._energy_wh + delta_wh
         unserved_j = np.maximum(-new, 0.0) * SECONDS_PER_HOUR
         self._energy_wh = np.clip(new, 0.0, self._capacity_wh)
+        led = self.ledger
+        led.harvested_wh += np.maximum(delta_wh, 0.0)
+        led.base_wh += np.maximum(-delta_wh, 0.0)
+        led.base_unserved_wh += np.maximum(-new, 0.0)
+        led.clipped_wh += np.maximum(new - self._capacity_wh, 0.0)
         return unserved_j
 
     def draw(self, node_index: ArrayLike, energy_j: ArrayLike) -> NDArray[np.float64]:
@@ -359,6 +418,8 @@ class Batteries:
         np.add.at(demand_wh, np.ravel(idx_b), np.ravel(e_b) / SECONDS_PER_HOUR)
         served_wh = np.minimum(demand_wh, self._energy_wh)
         self._energy_wh = np.maximum(self._energy_wh - served_wh, 0.0)
+        self.ledger.compute_wh += served_wh
+        self.ledger.compute_unserved_wh += demand_wh - served_wh
         return (demand_wh - served_wh) * SECONDS_PER_HOUR
 
     def draw_one(self, node: int, energy_j: float) -> float:
@@ -376,6 +437,8 @@ class Batteries:
         have_wh = float(self._energy_wh[node])
         served_wh = demand_wh if demand_wh <= have_wh else have_wh
         self._energy_wh[node] = have_wh - served_wh
+        self.ledger.compute_wh[node] += served_wh
+        self.ledger.compute_unserved_wh[node] += demand_wh - served_wh
         return (demand_wh - served_wh) * SECONDS_PER_HOUR
 
     def can_compute(self, min_soc: float) -> NDArray[np.bool_]:

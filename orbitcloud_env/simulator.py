@@ -15,11 +15,13 @@ Job latency (all in ms) = uplink (site to first satellite) + ISL route to the no
 topology of the bucket in which the compute finishes (the satellite has moved by then). A result that cannot be
 returned then (no path) is *dropped*. Data centres are reached over terrestrial fibre both ways.
 
-Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> queues.
+Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> faults
+-> queues.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,7 @@ from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.demand import ArrivalRates, BackgroundLoad, LoadRegimes
+from orbitcloud_env.faults import NODE_DOWN_REASONS, FaultProcess, FaultState
 from orbitcloud_env.timeline import OrbitTimeline
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
 from orbitcloud_env.network import Network, NetworkSnapshot
@@ -127,11 +130,13 @@ class TopologyState:
     sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later
     isl_up_fraction: NDArray[np.float64]  # (N,) share of the ISL terminals whose link is up
     node_ecef_km: NDArray[np.float64]  # (M, 3) [km] Earth-fixed positions, satellites then data centres
-    sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error
+    sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error (and, with faults, is up)
     utilisation: NDArray[np.float64]  # (M,) [-] background utilisation (data centres; 0 for satellites)
     compute_ms_per_gflop: NDArray[np.float64]  # (M,) [ms/GFLOP] our jobs' compute time, background included
     site_rows: dict[int, SiteRow] = field(default_factory=dict)
     satellite_order: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    faults: FaultState | None = None  # the bucket's faults (None when the faults section is off)
+    node_down_reason: dict[int, str] | None = None  # Simulator.node_down_reason's cache
 
 
 class Simulator:
@@ -232,6 +237,12 @@ class Simulator:
         self._needs_timeline = bool(groups & {"power", "links"}) and self.n_sat > 0
         #: [W] (N,) solar surplus over the base load while sunlit (what a sunlit job does not take from the battery).
         self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
+        #: Random node and link faults (the ``faults`` section; None when it enables nothing). docs/faults.md.
+        self.faults: FaultProcess | None = None
+        if cfg.faults.enabled:
+            self.faults = FaultProcess(cfg.faults, self.n_sat, self.n_dc, len(self.sites), cfg.episode.topology_dt_s,
+                                       compute_sats=self.sat_has_compute)
+            self.network.fault_hook = self._fault_hook
 
     # ------------------------------------------------------------------------------------------------------------
     # Reset.
@@ -239,7 +250,7 @@ class Simulator:
     def reset(self, rng: np.random.Generator) -> Job:
         """Start a new episode drawing every random quantity from ``rng``; return the first job.
 
-        Order: clock -> link state -> power -> workload -> queues.
+        Order: clock -> link state -> power -> workload -> faults (when enabled) -> queues.
         """
         cfg = self.config
         # Independent child streams, so that e.g. link failures don't shift the workload's draws.
@@ -250,7 +261,7 @@ class Simulator:
         self.start_time_s = float(rng.uniform(0.0, spread)) if spread > 0 else 0.0
         self.time_s = self.start_time_s
         # 2. Link state (failure process and cached snapshots).
-        self.network.reset(link_rng)
+        self.network.reset(link_rng, start_time_s=self.start_time_s)
         self.topology = None
         # 3. Power.
         p = cfg.power
@@ -259,6 +270,7 @@ class Simulator:
                                    panel_power_w=p.panel_power_w, base_load_w=p.base_load_w,
                                    charge_efficiency=p.charge_efficiency)
         self._warm_up_batteries(power_rng)
+        self.batteries.start_ledger()  # energy accounting of the episode (bookkeeping only)
         self._power_time_s = self.time_s
         # 4. Demand (v1 regimes and background load: their own stream, drawn only when enabled) and workload.
         w = cfg.workload
@@ -273,13 +285,15 @@ class Simulator:
         self.workload = make_workload(w, self.sites.lon_deg, self.sites.weight, self.sites.names,
                                       work_rng, self.start_time_s, self.epoch_second_of_day_utc,
                                       regimes=self.regimes if w.modulated else None)
+        if self.faults is not None:  # own stream, drawn only when the faults section enables something
+            self.faults.reset(np.random.default_rng(int(rng.integers(0, 2**63 - 1))), self.start_time_s)
         self.arrival_rates.reset(self.start_time_s)
         self.timeline = (OrbitTimeline(self.constellation, self._sunlit_many, self.start_time_s,
                                        horizon_s=max(cfg.episode.max_time_s, 600.0))
                          if self._needs_timeline else None)
         # 5. Queues.
         self.compute.reset()
-        self.stats = EpisodeStats()
+        self.stats = EpisodeStats(faults=self.faults is not None)
         self.last_outcome = None
         self.job = self.workload.next_job()
         if self.job is None:
@@ -342,7 +356,10 @@ class Simulator:
             if elapsed > 0:
                 self.batteries.advance(elapsed, self.topology.sunlit)
             self._power_time_s = max(bucket_start_s, self._power_time_s)
+        previous = self.topology
         self.topology = self._topology_state(bucket, time_s)
+        if self.faults is not None:
+            self._fault_flush(previous, bucket_start_s)
         self._refresh_power_ok()
         self.topology_version += 1
 
@@ -366,11 +383,15 @@ class Simulator:
         if self.background is not None:
             utilisation[self.n_sat:] = self.background.utilisation(bucket_start_s)
             ms_per_gflop = ms_per_gflop / (1.0 - utilisation)
+        faults = self.faults.state(bucket) if self.faults is not None else None
+        sat_ok = self.sat_has_compute & ok
+        if faults is not None:
+            sat_ok &= ~faults.payload
         return TopologyState(
             bucket=bucket, snapshot=snap, sunlit=sunlit, sunlit_soon=sunlit_soon,
             isl_up_fraction=np.minimum(up_count / float(ISL_TERMINALS), 1.0),
             node_ecef_km=np.concatenate([snap.sat_ecef_km, self.dc_ecef_km]),
-            sat_ok=self.sat_has_compute & ok, utilisation=utilisation, compute_ms_per_gflop=ms_per_gflop)
+            sat_ok=sat_ok, utilisation=utilisation, compute_ms_per_gflop=ms_per_gflop, faults=faults)
 
     # Read-only views of the current bucket (render, observations, agents' lookahead).
     @property
@@ -413,6 +434,8 @@ class Simulator:
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
             reach = np.isfinite(inbound)
             reach[: self.n_sat] &= topo.sat_ok
+            if topo.faults is not None:
+                self._fault_reach(site, reach)
             direct = np.concatenate([snap.gsl_visible[site], np.ones(self.n_dc, bool)])
             row = (inbound, 2.0 * inbound, reach, direct, snap.route_limit_ms(site) == np.inf)
             topo.site_rows[site] = row
@@ -539,6 +562,9 @@ class Simulator:
         parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
+        if self.faults is not None and self._fault_node_fails(node, finish_s):
+            return Outcome(job, node, JobOutcome.FAILED, 0.0, LatencyBreakdown(**parts), energy_j, route,
+                           battery_j)
         if back == np.inf:
             return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j, route,
                            battery_j)
@@ -564,7 +590,60 @@ class Simulator:
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
         breakdown = LatencyBreakdown(uplink_ms=fibre_ms, transfer_ms=tx_in + tx_out, queue_ms=(start_s - arrival_s) * 1e3,
                                      compute_ms=compute_ms, return_ms=fibre_ms, total_ms=total)
+        if self.faults is not None:
+            fate = self._fault_datacentre_outcome(job, node, finish_s)
+            if fate is not None:
+                return Outcome(job, node, fate, 0.0, dataclasses.replace(breakdown, return_ms=0.0, total_ms=0.0),
+                               energy_j)
         return Outcome(job, node, self._deadline_outcome(total, job), total, breakdown, energy_j)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Faults (the ``faults`` section; every method here runs only when it enables something). docs/faults.md.
+
+    def _fault_hook(self, bucket: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """For the network's snapshot of ``bucket``: (satellites down (N,), sites whose ground links are down (S,))."""
+        fs = self.faults.state(bucket)
+        return fs.satellite, fs.ground_link
+
+    def _fault_reach(self, site: int, reach: NDArray[np.bool_]) -> None:
+        """Data centres in an outage, or behind a cut fibre path from ``site``, are unreachable (in place)."""
+        fs = self.topology.faults
+        reach[self.n_sat:] &= ~(fs.datacentre | fs.fibre[site])
+
+    def _fault_flush(self, previous: TopologyState | None, bucket_start_s: float) -> None:
+        """Nodes that went down on entering this bucket lose the jobs they hold (those jobs are ``failed``)."""
+        down = self.topology.faults.node_down()
+        if previous is not None and previous.faults is not None:
+            down &= ~previous.faults.node_down()
+        if down.any():
+            self.compute.fail_nodes(np.flatnonzero(down), bucket_start_s)
+
+    def _fault_node_fails(self, node: int, finish_s: float) -> bool:
+        """True when ``node`` is down in any topology bucket from now to the one in which the job's compute ends."""
+        dt = self.config.episode.topology_dt_s
+        return self.faults.node_down_during(node, self.topology.bucket, math.floor(finish_s / dt))
+
+    def _fault_datacentre_outcome(self, job: Job, node: int, finish_s: float) -> JobOutcome | None:
+        """FAILED (region outage before the compute ends), DROPPED (the site's fibre path to the region is cut when
+        the result returns), or None (neither)."""
+        if self._fault_node_fails(node, finish_s):
+            return JobOutcome.FAILED
+        fs = self.faults.state(math.floor(finish_s / self.config.episode.topology_dt_s))
+        if fs.fibre[job.site, node - self.n_sat]:
+            return JobOutcome.DROPPED
+        return None
+
+    def node_down_reason(self) -> dict[int, str]:
+        """Global nodes down by a fault in the current bucket -> why (:data:`~orbitcloud_env.faults.NODE_DOWN_REASONS`);
+        empty when the faults section is off. Such nodes are invalid in every view."""
+        topo = self.topology
+        if topo is None or topo.faults is None:
+            return {}
+        if topo.node_down_reason is None:  # once per bucket
+            code = topo.faults.node_reason()
+            idx = np.flatnonzero(code)
+            topo.node_down_reason = dict(zip(idx.tolist(), (NODE_DOWN_REASONS[c] for c in code[idx].tolist())))
+        return dict(topo.node_down_reason)
 
     # ------------------------------------------------------------------------------------------------------------
     # Saving and restoring the episode state (lookahead policies, what-if analysis).
@@ -579,6 +658,7 @@ class Simulator:
         state: dict[str, Any] = {
             "time_s": self.time_s, "job": self.job, "power_time_s": self._power_time_s,
             "power_ok": self._power_ok.copy(), "energy_wh": self.batteries.energy_wh.copy(),
+            "energy_ledger": self.batteries.ledger.copy(),
             "topology": self.topology, "last_outcome": self.last_outcome,
             "server_free_at_s": comp.server_free_at_s.copy(), "free_at_s": comp.free_at_s.copy(),
             "held": comp.held.copy(), "finishing": list(comp._finishing),
@@ -599,6 +679,7 @@ class Simulator:
         self._power_time_s = state["power_time_s"]
         self._power_ok = state["power_ok"].copy()
         self.batteries._energy_wh = state["energy_wh"].copy()
+        self.batteries.ledger = state["energy_ledger"].copy()
         self.topology, self.last_outcome = state["topology"], state["last_outcome"]
         comp.server_free_at_s = state["server_free_at_s"].copy()
         comp.free_at_s = state["free_at_s"].copy()

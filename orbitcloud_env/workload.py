@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.config import WorkloadConfig
+from orbitcloud_env.config import MAX_EPISODE_TIME_S, WorkloadConfig
 from orbitcloud_env.demand import LoadRegimes
 from orbitcloud_env.constants import SECONDS_PER_DAY
 
@@ -333,6 +333,10 @@ class TraceWorkload:
                 raise TraceError(f"{source}: column '{name}' must be > 0")
         if np.any(np.diff(cols["time_s"]) < 0.0):
             raise TraceError(f"{source}: time_s must be non-decreasing (rows sorted by arrival time)")
+        if cols["time_s"][-1] > MAX_EPISODE_TIME_S:
+            k = int(np.argmax(cols["time_s"] > MAX_EPISODE_TIME_S))
+            raise TraceError(f"{source}: time_s must be <= {MAX_EPISODE_TIME_S:.0f} s (10 years), got "
+                             f"{float(cols['time_s'][k])!r} in job row {k + 1}")
         for name, a in ints.items():
             if not np.issubdtype(a.dtype, np.integer) or np.any(a < 0):
                 raise TraceError(f"{source}: column '{name}' must hold non-negative integer indices")
@@ -350,13 +354,26 @@ class TraceWorkload:
             v.flags.writeable = False
         self._init_cursor()
 
+    #: [jobs] Job records are built from the arrays this many at a time, when the replay reaches them, so a reset
+    #: costs the same for a trace of 10^3 or 10^7 rows.
+    _CHUNK = 2_048
+
     def _init_cursor(self) -> None:
-        a = self._arrays
-        t = (a["time_s"] + self.start_time_s).tolist()
-        self._jobs = list(map(Job, range(len(t)), t, a["site"].tolist(), a["job_class"].tolist(),
-                              a["work_gflop"].tolist(), a["input_mb"].tolist(), a["output_mb"].tolist(),
-                              a["deadline_ms"].tolist()))
+        self._n = int(self._arrays["time_s"].shape[0])
+        self._chunk: list[Job] = []
+        self._chunk_start = 0
         self._pos = 0
+
+    def _load_chunk(self, start: int) -> None:
+        """Materialise the :class:`Job` records of rows ``start .. start + _CHUNK`` (the arrays stay the truth)."""
+        a = self._arrays
+        sl = slice(start, min(start + self._CHUNK, self._n))
+        t = (a["time_s"][sl] + self.start_time_s).tolist()
+        self._chunk = list(map(Job, range(sl.start, sl.stop), t, a["site"][sl].tolist(),
+                               a["job_class"][sl].tolist(), a["work_gflop"][sl].tolist(),
+                               a["input_mb"][sl].tolist(), a["output_mb"][sl].tolist(),
+                               a["deadline_ms"][sl].tolist()))
+        self._chunk_start = start
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str], site_names: Sequence[str], class_names: Sequence[str],
@@ -385,6 +402,9 @@ class TraceWorkload:
         src = str(path)
         site_lookup = _name_lookup(site_names)
         class_lookup = _name_lookup(class_names)
+        fast = _fast_columns(path, site_names, class_names, site_lookup, class_lookup, max_jobs)
+        if fast is not None:  # a well-formed trace, parsed column-wise; otherwise the row-wise pass names the line
+            return cls(*fast, start_time_s=start_time_s, max_jobs=max_jobs, source=src)
 
         def fail(line: int, what: str) -> TraceError:
             return TraceError(f"{src}, line {line}: {what}")
@@ -453,24 +473,113 @@ class TraceWorkload:
 
     def __len__(self) -> int:
         """[-] Jobs in the replay (after ``max_jobs``)."""
-        return len(self._jobs)
+        return self._n
 
     @property
     def remaining(self) -> int:
         """[-] Jobs not yet returned."""
-        return len(self._jobs) - self._pos
+        return self._n - self._pos
 
     def next_job(self) -> Job | None:
         """The next job of the trace, or None when it is exhausted."""
-        if self._pos >= len(self._jobs):
+        p = self._pos
+        if p >= self._n:
             return None
-        job = self._jobs[self._pos]
-        self._pos += 1
-        return job
+        k = p - self._chunk_start
+        if not 0 <= k < len(self._chunk):  # past the built records (or sent back by a saved state)
+            self._load_chunk(p)
+            k = 0
+        self._pos = p + 1
+        return self._chunk[k]
 
     def peek_time_s(self) -> float | None:
         """[s] Arrival time of the next job, or None when the trace is exhausted."""
-        return self._jobs[self._pos].time_s if self._pos < len(self._jobs) else None
+        p = self._pos
+        return float(self._arrays["time_s"][p] + self.start_time_s) if p < self._n else None
+
+
+#: Rows parsed per block by the column-wise reader (bounds its transient memory).
+_FAST_BLOCK_ROWS = 65_536
+
+
+def _fast_columns(path, site_names: Sequence[str], class_names: Sequence[str], site_lookup: dict[str, int],
+                  class_lookup: dict[str, int], max_jobs: int | None) -> tuple | None:
+    """The trace's columns as arrays, parsed block-wise (C csv reader, one ``float`` per value, names mapped once
+    per distinct text), or None when anything is off: the caller's row-wise pass then reports the first bad line.
+
+    Same acceptance as the row-wise pass (Python ``float`` on the stripped text, the same name lookup), so a trace
+    reads the same either way; ~10x faster and without a Python object per value kept."""
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")
+    except OSError:
+        return None
+    numeric = ("time_s", "work_gflop", "input_mb", "output_mb", "deadline_ms")
+    parts: dict[str, list[NDArray]] = {c: [] for c in TRACE_COLUMNS}
+    maps: dict[str, dict[str, int]] = {"site": {}, "job_class": {}}
+    lookups = {"site": (site_lookup, site_names), "job_class": (class_lookup, class_names)}
+    n_rows = 0
+
+    def flush(block: list[list[str]], header: list[str]) -> bool:
+        cols = list(zip(*block))
+        for name in numeric:
+            parts[name].append(np.array(list(map(float, cols[header.index(name)])), dtype=np.float64))
+        for name in ("site", "job_class"):
+            col = cols[header.index(name)]
+            mapping = maps[name]
+            lookup, names = lookups[name]
+            for text in set(col).difference(mapping):
+                t = text.strip()
+                if t.isdigit():
+                    i = int(t) if int(t) < len(names) else None
+                else:
+                    i = lookup.get(t.casefold())
+                if i is None:
+                    return False
+                mapping[text] = i
+            parts[name].append(np.array([mapping[t] for t in col], dtype=np.int64))
+        return True
+
+    try:
+        with fh:
+            reader = csv.reader(fh)
+            header: list[str] | None = None
+            block: list[list[str]] = []
+            width = 0
+            for row in reader:
+                c0 = row[0].lstrip() if row else ""
+                if not c0 or c0[0] == "#":  # a comment or blank line (tested fully only when it may be one)
+                    if not row or c0 or all(not c.strip() for c in row):
+                        continue
+                if header is None:
+                    header = _check_header(row, "")
+                    width = len(header)
+                    continue
+                if max_jobs is not None and n_rows >= max_jobs:
+                    break
+                if len(row) != width:
+                    return None
+                block.append(row)
+                n_rows += 1
+                if len(block) >= _FAST_BLOCK_ROWS:
+                    if not flush(block, header):
+                        return None
+                    block = []
+            if header is None or n_rows == 0:
+                return None
+            if block and not flush(block, header):
+                return None
+    except (ValueError, csv.Error, UnicodeDecodeError):  # TraceError is a ValueError too
+        return None
+    cols = {c: np.concatenate(parts[c]) for c in TRACE_COLUMNS}
+    for name in numeric:
+        a = cols[name]
+        if not np.all(np.isfinite(a)) or np.any(a < 0.0) or \
+                (name in ("work_gflop", "deadline_ms") and np.any(a == 0.0)):
+            return None
+    if np.any(np.diff(cols["time_s"]) < 0.0):
+        return None
+    return (cols["time_s"], cols["site"], cols["job_class"], cols["work_gflop"], cols["input_mb"],
+            cols["output_mb"], cols["deadline_ms"])
 
 
 def _check_header(row: list[str], where: str) -> list[str]:

@@ -1,0 +1,233 @@
+"""Random faults of nodes and links: satellites, compute payloads, data centres, ground links, fibre paths.
+
+Pure numpy; no Gymnasium. Every element is an independent two-state (up/down) Markov chain on the **topology
+clock** (one step per ``episode.topology_dt_s`` bucket), as :class:`orbitcloud_env.network.LinkFailures` does for
+ISLs: per step an up element fails with probability ``p_fail = 1 - exp(-rate * dt)`` and a down one is repaired
+with probability ``p_repair = 1 - exp(-dt / repair_time_s)`` (exponential times to failure and to repair).
+
+Starting state: the episode's first bucket ``b0`` is drawn from the chain's **stationary distribution**, each
+element down with probability ``p_fail / (p_fail + p_repair)`` (the discrete chain's exact stationary law; about
+``rate * repair / (1 + rate * repair)``), so a reset costs one draw however far the episode starts from the epoch.
+
+Determinism: step ``b`` draws from its own stream ``default_rng([seed, b])`` and the state is checkpointed every
+``_CHECKPOINT_EVERY`` buckets, so the state of a bucket depends only on the seed and ``b0``, never on the order in
+which buckets are asked for (the simulator asks ahead, for the bucket in which a job's compute ends).
+
+Long gaps: a bucket more than :data:`MAX_STEP_GAP` buckets past the latest one computed (hours between arrivals,
+or a job computing for a day) is reached with one exact draw of the k-step transition,
+``P(down after k) = pi + (x - pi) (1 - p_fail - p_repair)^k`` (pi the stationary share, x the current state), from
+the stream ``default_rng([seed, b, 1])``, instead of k steps; buckets inside such a gap read as the state before
+it. Same seed and same queries give the same states; a query order that jumps where another steps differs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from orbitcloud_env.config import FaultsConfig
+from orbitcloud_env.constants import SECONDS_PER_HOUR
+
+__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "MAX_STEP_GAP", "FaultState", "FaultProcess", "jump_two_state"]
+
+#: [buckets] Gaps longer than this are crossed with one exact k-step draw (see the module docstring).
+MAX_STEP_GAP = 2_048
+
+
+def jump_two_state(down: NDArray[np.bool_], p_fail: NDArray[np.float64], p_repair: NDArray[np.float64], k: int,
+                   rng: np.random.Generator) -> NDArray[np.bool_]:
+    """States of independent two-state chains ``k`` steps after ``down``, drawn exactly in one go.
+
+    ``P(down_k) = pi + (down_0 - pi) * (1 - p_fail - p_repair)^k`` with ``pi = p_fail / (p_fail + p_repair)``.
+    """
+    total = p_fail + p_repair
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.where(total > 0, p_fail / total, 0.0)
+    p_down = pi + (down.astype(np.float64) - pi) * np.power(1.0 - total, k)
+    return rng.random(down.shape[0]) < p_down
+
+#: The fault kinds, in the order of ``FaultsConfig.KINDS``.
+FAULT_KINDS: tuple[str, ...] = tuple(k for k, _, _ in FaultsConfig.KINDS)
+#: Why a node is down (``Simulator.node_down_reason`` codes; index = code, 0: not down by a fault).
+NODE_DOWN_REASONS: tuple[str, ...] = ("up", "satellite failure", "payload failure", "data centre outage")
+
+
+@dataclass(frozen=True)
+class FaultState:
+    """Which elements are down in one topology bucket (each a read-only bool array).
+
+    Attributes:
+        satellite: (N,) whole satellite down (no compute, no links).
+        payload: (N,) compute payload down (the satellite still routes).
+        datacentre: (D,) region down.
+        ground_link: (S,) every ground-satellite link of the site down (weather).
+        fibre: (S, D) terrestrial path from site to data centre cut.
+    """
+
+    satellite: NDArray[np.bool_]
+    payload: NDArray[np.bool_]
+    datacentre: NDArray[np.bool_]
+    ground_link: NDArray[np.bool_]
+    fibre: NDArray[np.bool_]
+
+    def node_reason(self) -> NDArray[np.uint8]:
+        """(N + D,) index into :data:`NODE_DOWN_REASONS` per global node (satellites, then data centres)."""
+        n = self.satellite.shape[0]
+        code = np.zeros(n + self.datacentre.shape[0], np.uint8)
+        code[:n][self.payload] = 2
+        code[:n][self.satellite] = 1
+        code[n:][self.datacentre] = 3
+        return code
+
+    def node_down(self) -> NDArray[np.bool_]:
+        """(N + D,) True for nodes that cannot compute (satellite or payload down, or data centre outage)."""
+        return np.concatenate([self.satellite | self.payload, self.datacentre])
+
+
+class FaultProcess:
+    """The fault chains of one scenario's elements, stepped per topology bucket (see the module docstring).
+
+    Args:
+        config: the scenario's ``faults`` section.
+        n_sat, n_dc, n_sites: [-] satellites, data centres and user sites.
+        topology_dt_s: [s] topology bucket length (the chains' step).
+        compute_sats: (N,) bool, satellites that carry a payload (others never have a payload failure).
+    """
+
+    _HISTORY = 256
+    _CHECKPOINT_EVERY = 32
+
+    def __init__(self, config: FaultsConfig, n_sat: int, n_dc: int, n_sites: int, topology_dt_s: float,
+                 compute_sats: NDArray[np.bool_] | None = None) -> None:
+        if not isinstance(config, FaultsConfig):
+            raise ValueError(f"config: expected a FaultsConfig, got {type(config).__name__}")
+        if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
+            raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+        self.config = config
+        self.shape = {"satellite": (n_sat,), "payload": (n_sat,), "datacentre": (n_dc,),
+                      "ground_link": (n_sites,), "fibre": (n_sites, n_dc)}
+        sizes = [int(np.prod(self.shape[k])) for k in FAULT_KINDS]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.n_elements = int(self._offsets[-1])
+        p_fail = np.zeros(self.n_elements)
+        p_repair = np.ones(self.n_elements)
+        for i, (kind, rate, repair) in enumerate(FaultsConfig.KINDS):
+            sl = slice(self._offsets[i], self._offsets[i + 1])
+            p_fail[sl] = -math.expm1(-getattr(config, rate) * topology_dt_s / SECONDS_PER_HOUR)
+            p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, repair))
+        if compute_sats is not None and n_sat:
+            sl = slice(self._offsets[1], self._offsets[2])
+            p_fail[sl] = np.where(np.asarray(compute_sats, bool), p_fail[sl], 0.0)
+        self._p_fail, self._p_repair = p_fail, p_repair
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._p_down0 = np.where(p_fail > 0, p_fail / (p_fail + p_repair), 0.0)
+        #: Only elements that can fail are drawn (the rest stay up).
+        self._active = np.flatnonzero(p_fail > 0)
+        self.topology_dt_s = float(topology_dt_s)
+        self._seed = 0
+        self._b0 = 0
+        self._latest = 0
+        self._history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict()
+        self._checkpoints: dict[int, NDArray[np.bool_]] = {}
+        self._checkpoint_keys: list[int] = []
+        self._gaps: list[tuple[int, int]] = []  # (last stepped bucket, bucket reached by a jump)
+        self._states: OrderedDict[int, FaultState] = OrderedDict()
+
+    def reset(self, rng: np.random.Generator, start_time_s: float) -> None:
+        """Start an episode at ``start_time_s`` [s since epoch]: one seed from ``rng``, stationary first bucket."""
+        self._seed = int(rng.integers(2**63 - 1))
+        self._b0 = int(math.floor(start_time_s / self.topology_dt_s))
+        u = np.random.default_rng([self._seed, self._b0, 0]).random(self._active.shape[0])
+        down = np.zeros(self.n_elements, bool)
+        down[self._active] = u < self._p_down0[self._active]
+        self._latest = self._b0
+        self._history = OrderedDict({self._b0: down})
+        self._checkpoints = {self._b0: down}
+        self._checkpoint_keys = [self._b0]
+        self._gaps = []
+        self._states = OrderedDict()
+
+    def _step(self, down: NDArray[np.bool_], b: int) -> NDArray[np.bool_]:
+        """The state of bucket ``b`` from that of ``b - 1``."""
+        act = self._active
+        u = np.random.default_rng([self._seed, b]).random(act.shape[0])
+        new = down.copy()
+        was = down[act]
+        new[act] = np.where(was, u >= self._p_repair[act], u < self._p_fail[act])
+        return new
+
+    def _down(self, b: int) -> NDArray[np.bool_]:
+        """(E,) down flags of every element in bucket ``b`` (buckets before the episode's first read as it)."""
+        b = max(int(b), self._b0)
+        if b - self._latest > MAX_STEP_GAP:  # a long gap: one exact k-step draw
+            act = self._active
+            new = np.zeros(self.n_elements, bool)
+            new[act] = jump_two_state(self._history[self._latest][act], self._p_fail[act], self._p_repair[act],
+                                      b - self._latest, np.random.default_rng([self._seed, b, 1]))
+            self._gaps.append((self._latest, b))
+            self._latest = b
+            self._history[b] = new
+            self._checkpoints[b] = new
+            self._checkpoint_keys.append(b)
+        while self._latest < b:
+            nb = self._latest + 1
+            state = self._step(self._history[self._latest], nb)
+            self._latest = nb
+            self._history[nb] = state
+            if len(self._history) > self._HISTORY:
+                self._history.popitem(last=False)
+            if nb - self._checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
+                self._checkpoints[nb] = state
+                self._checkpoint_keys.append(nb)
+        got = self._history.get(b)
+        if got is not None:
+            return got
+        for before, after in self._gaps:
+            if before < b < after:  # inside a skipped gap: the state before it
+                return self._down(before)
+        start = self._checkpoint_keys[bisect.bisect_right(self._checkpoint_keys, b) - 1]
+        state = self._checkpoints[start]
+        for nb in range(start + 1, b + 1):
+            state = self._step(state, nb)
+        return state
+
+    def state(self, b: int) -> FaultState:
+        """The :class:`FaultState` of topology bucket ``b`` (cached for recent buckets)."""
+        got = self._states.get(b)
+        if got is None:
+            down = self._down(b)
+            parts = {}
+            for i, kind in enumerate(FAULT_KINDS):
+                a = down[self._offsets[i]:self._offsets[i + 1]].reshape(self.shape[kind])
+                a.flags.writeable = False
+                parts[kind] = a
+            got = FaultState(**parts)
+            self._states[b] = got
+            if len(self._states) > 64:
+                self._states.popitem(last=False)
+        return got
+
+    def node_down_during(self, node: int, b_from: int, b_to: int) -> bool:
+        """True when global ``node`` (satellites then data centres) is down in any bucket of [b_from, b_to]."""
+        n_sat = self.shape["satellite"][0]
+        if node < n_sat:
+            idx = (self._offsets[0] + node, self._offsets[1] + node)
+        else:
+            idx = (self._offsets[2] + node - n_sat,)
+        if not any(self._p_fail[i] > 0 for i in idx):
+            return False
+        # Bucket by bucket up to MAX_STEP_GAP ahead; a longer job is also checked at its last bucket (reached by
+        # an exact jump), so a failure in the skipped stretch that is repaired before the end goes unseen.
+        buckets = list(range(b_from, min(b_to, b_from + MAX_STEP_GAP) + 1))
+        if b_to > buckets[-1]:
+            buckets.append(b_to)
+        for b in buckets:
+            down = self._down(b)
+            if any(down[i] for i in idx):
+                return True
+        return False
