@@ -162,3 +162,22 @@ def test_v1_candidates_list_two_data_centres():
         ground_valid = (obs["node_is_ground"] > 0.5) & (obs["node_valid"] > 0.5)
         assert ground_valid.sum() >= 2
         obs, *_ = env.step(int(EarliestFinishAdmitPolicy().predict(obs)[0]))
+
+
+def test_shipped_model_loads_and_plays_a_masked_episode():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "models" / "OrbitCloud-v1" / "maskable_ppo.zip"
+    env = gym.make("OrbitCloud-v1", max_jobs=150)
+    policy = agents.make_policy(str(path), env=env)
+    obs, _ = env.reset(seed=1000)
+    total, done, steps = 0.0, False, 0
+    while not done:
+        mask = env.unwrapped.action_masks()
+        action = int(np.asarray(policy.predict(obs, action_masks=mask, deterministic=True)[0]))
+        assert mask[action]
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        steps += 1
+        done = terminated or truncated
+    assert steps == 150 and np.isfinite(total) and not info["invalid_action"]
