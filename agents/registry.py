@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
 from agents.lookahead import LookaheadPolicy
 from agents.rl import ALGOS, LoadedPolicy, load
+from orbitcloud_env.suggest import closest
 
 __all__ = ["available", "available_policies", "available_algorithms", "make_policy"]
 
@@ -58,8 +58,8 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
     if key == LookaheadPolicy.name:
         return LookaheadPolicy(env=env, seed=seed)
     if key not in HEURISTICS:
-        close = difflib.get_close_matches(key, list(HEURISTICS), n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        close = closest(key, HEURISTICS, cutoff=0.5)
+        hint = f"; did you mean '{close}'?" if close else ""
         raise ValueError(f"unknown policy '{name_or_path}'{hint} (heuristics: {', '.join(HEURISTICS)}; "
                          f"or give the path of a saved .zip model)")
     if env is not None:

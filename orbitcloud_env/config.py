@@ -18,7 +18,6 @@ on the event clock (one agent step per arriving job).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
@@ -32,7 +31,7 @@ import numpy as np
 import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
-from orbitcloud_env.suggest import did_you_mean
+from orbitcloud_env.suggest import closest, did_you_mean
 
 __all__ = [
     "ConfigError",
@@ -755,8 +754,8 @@ def _field_names(cls: type) -> list[str]:
 
 def _unknown_key_error(key: str, cls: type, prefix: str) -> ConfigError:
     valid = _field_names(cls)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-    hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+    close = closest(key, valid, cutoff=0.5)
+    hint = f"; did you mean '{prefix}{close}'?" if close else ""
     return UnknownFieldError(f"unknown config field '{prefix}{key}'{hint} (valid fields: {', '.join(valid)})",
                              f"{prefix}{key}")
 
@@ -794,8 +793,8 @@ def _nest(overrides: Mapping[str, Any] | None, cls: type = None) -> dict[str, An
                 raise ConfigError(f"config field '{key}' is ambiguous; use its dotted path")
             if path is None:
                 all_paths = [p for p in leaves.values() if p]
-                close = difflib.get_close_matches(key, list(leaves) + all_paths, n=1, cutoff=0.5)
-                hint = f"; did you mean '{leaves.get(close[0]) or close[0]}'?" if close else ""
+                close = closest(key, list(leaves) + all_paths, cutoff=0.5)
+                hint = f"; did you mean '{leaves.get(close) or close}'?" if close else ""
                 raise UnknownFieldError(f"unknown config field '{key}'{hint}", key)
             key = path
         parts = key.split(".")
@@ -970,8 +969,8 @@ def _read_yaml_file(path: Path, source: str) -> dict[str, Any]:
 def _preset_dict(name: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """A shipped preset's mapping, with its ``base:`` presets (a name or a list, applied in order) merged under it."""
     if name not in PRESETS and name not in _BASE_PRESETS:
-        close = difflib.get_close_matches(name, PRESETS + _BASE_PRESETS, n=1, cutoff=0.4)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        close = closest(name, PRESETS + _BASE_PRESETS, cutoff=0.4)
+        hint = f"; did you mean '{close}'?" if close else ""
         raise ConfigError(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)}; base-only presets: "
                           f"{', '.join(_BASE_PRESETS)}; or a path to a YAML file ending in .yaml or .yml)")
     if name in _seen:

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.config import MAX_EPISODE_TIME_S, WorkloadConfig
 from orbitcloud_env.demand import LoadRegimes
+from orbitcloud_env.suggest import closest
 from orbitcloud_env.constants import SECONDS_PER_DAY
 
 __all__ = [
@@ -589,8 +590,8 @@ def _check_header(row: list[str], where: str) -> list[str]:
     if unknown:
         hints = []
         for n in unknown:
-            close = difflib.get_close_matches(n, TRACE_COLUMNS, n=1, cutoff=0.6)
-            hints.append(f"'{n}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            close = closest(n, TRACE_COLUMNS)
+            hints.append(f"'{n}'" + (f" (did you mean '{close}'?)" if close else ""))
         raise TraceError(f"{where}unknown column{'s' if len(unknown) > 1 else ''} {', '.join(hints)} in the "
                          f"header; expected the columns {expected}")
     dup = sorted({n for n in names if names.count(n) > 1})
