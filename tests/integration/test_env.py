@@ -26,15 +26,25 @@ ALL_IDS = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
 LARGE_SCENARIO_SATELLITES = 2_000
 
 
+def _n_satellites(env_id: str) -> int:
+    """Satellites of an id's scenario, read from its config (a TLE preset: its element sets), without building it."""
+    from orbitcloud_env.config import load_config
+    from orbitcloud_env.data import resolve_data_path
+
+    c = load_config(gym.spec(env_id).kwargs["preset"]).constellation
+    if c.tle_path is None:
+        return c.n_satellites
+    with open(resolve_data_path(c.tle_path), encoding="utf-8-sig") as f:
+        return sum(1 for line in f if line.startswith("1 "))
+
+
+LARGE_IDS = [i for i in ALL_IDS if _n_satellites(i) > LARGE_SCENARIO_SATELLITES]
+SMALL_IDS = [i for i in ALL_IDS if i not in LARGE_IDS]
+
+
 def _tiered(ids: list[str]) -> list:
     """``ids`` as pytest params, the large scenarios marked slow (default tier stays quick as ids are added)."""
-    out = []
-    for env_id in ids:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gymnasium's "out of date" note for a -v0 id
-            n_sat = gym.make(env_id).unwrapped.sim.n_sat
-        out.append(pytest.param(env_id, marks=pytest.mark.slow) if n_sat > LARGE_SCENARIO_SATELLITES else env_id)
-    return out
+    return [pytest.param(i, marks=pytest.mark.slow) if i in LARGE_IDS else i for i in ids]
 
 
 TIERED_IDS = _tiered(ALL_IDS)
@@ -141,23 +151,30 @@ def _rollout_digest(env_id: str, seed: int, n_steps: int = 20) -> str:
     return h.hexdigest()
 
 
-def test_same_seed_same_episode_across_processes():
-    """Every registered id: a fresh process (another hash seed) gives the digest of this process's episode."""
+@pytest.mark.parametrize("ids", [pytest.param(SMALL_IDS, id="small-ids"),
+                                 pytest.param(LARGE_IDS, id="large-ids", marks=pytest.mark.slow)])
+def test_same_seed_same_episode_across_processes(ids):
+    """Every registered id (the large scenarios in the slow tier): a fresh process (another hash seed) gives the
+    digest of this process's episode."""
     import os
     from pathlib import Path
 
     tests_dir = Path(__file__).resolve().parents[1]
-    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from integration.test_env import ALL_IDS, "
-            "_rollout_digest; print(json.dumps({i: _rollout_digest(i, 3) for i in ALL_IDS}))")
-    out = subprocess.run([sys.executable, "-c", code, str(tests_dir)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONHASHSEED": "123"})
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from integration.test_env import "
+            "_rollout_digest; print(json.dumps({i: _rollout_digest(i, 3) for i in sys.argv[2:]}))")
+    out = subprocess.run([sys.executable, "-c", code, str(tests_dir), *ids], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
-    assert sorted(theirs) == ALL_IDS
-    assert theirs == {i: _rollout_digest(i, 3) for i in ALL_IDS}
-    assert len(set(theirs.values())) == len(ALL_IDS)  # the digests tell the ids apart
+    assert sorted(theirs) == sorted(ids)
+    assert theirs == {i: _rollout_digest(i, 3) for i in ids}
+    assert len(set(theirs.values())) == len(ids)  # the digests tell the ids apart
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_the_two_tiers_cover_every_id():
+    assert sorted(SMALL_IDS + LARGE_IDS) == ALL_IDS and SMALL_IDS
+
+
+@pytest.mark.parametrize("env_id", TIERED_IDS)
 def test_pickled_env_continues_identically(env_id):
     env = _make(env_id, max_jobs=100)
     _masked_random_rollout(env, seed=1, n_steps=30)
@@ -180,7 +197,7 @@ def test_fresh_subprocess_make_with_module_prefix():
     assert out.stdout.startswith("17 ")
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", TIERED_IDS)
 def test_truncates_at_the_horizon_with_episode_metrics(env_id):
     env = _make(env_id, max_jobs=25)
     env.reset(seed=0)
