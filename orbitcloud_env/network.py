@@ -33,7 +33,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR, WGS84_FLATTENING
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.constellation import Constellation
@@ -66,7 +66,7 @@ DEFAULT_MIN_ELEVATION_DEG: float = LinksConfig.min_elevation_deg
 #: (1 ps; far below anything this model resolves).
 _MIN_EDGE_MS: float = 1e-9
 #: [-] Most ISLs per satellite (four laser terminals).
-_MAX_ISL_DEGREE: int = 4
+_MAX_ISL_DEGREE: int = ISL_TERMINALS
 #: [km] Sanity band of a satellite's geocentric radius minus the equatorial radius. LEO is 160-2,000 km
 #: (config.MIN/MAX_ALTITUDE_KM); the band is wider by the Earth's flattening (21 km at the poles) and SGP4's
 #: short-period terms, and catches the 10^5-10^14 km positions SGP4 returns, without an error, for decayed
