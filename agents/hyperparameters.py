@@ -85,6 +85,12 @@ def _read_yaml(path: Path, flag: str) -> Any:
         raise UsageError(f"{flag}: cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _lookup_keys(env_id: str) -> tuple[str, str, str]:
+    """Keys a hyperparameter table is searched for, in order: the id as given, without its ``module:`` prefix,
+    then ``default``."""
+    return env_id, env_id.split(":", 1)[-1], "default"
+
+
 def hyperparams_for(algo: str, env_id: str, directory: str | Path | None = None) -> tuple[dict[str, Any], str]:
     """Hyperparameters for ``env_id`` from ``<directory>/<algo>.yml`` and the key they came from.
 
@@ -100,15 +106,14 @@ def hyperparams_for(algo: str, env_id: str, directory: str | Path | None = None)
     table = _read_yaml(path, "hyperparameter file") or {}
     if not isinstance(table, dict):
         raise UsageError(f"hyperparameter file {path}: must hold a mapping of env id -> hyperparameters")
-    short = env_id.split(":", 1)[-1]
-    for key in (env_id, short, "default"):
+    for key in _lookup_keys(env_id):
         if key in table:
             entry = table[key] or {}
             if not isinstance(entry, dict):
                 raise UsageError(f"hyperparameter file {path}: entry '{key}' must be a mapping, "
                                  f"got {type(entry).__name__}")
             return dict(entry), key
-    raise UsageError(f"{path} has no entry for '{short}' and no 'default' entry")
+    raise UsageError(f"{path} has no entry for '{_lookup_keys(env_id)[1]}' and no 'default' entry")
 
 
 def load_conf_file(path: str, env_id: str) -> dict[str, Any]:
@@ -122,8 +127,7 @@ def load_conf_file(path: str, env_id: str) -> dict[str, Any]:
     doc = _read_yaml(p, "--conf-file") or {}
     if not isinstance(doc, dict):
         raise UsageError(f"--conf-file: {p} must hold a mapping, got {type(doc).__name__}")
-    short = env_id.split(":", 1)[-1]
-    for key in (env_id, short, "default"):
+    for key in _lookup_keys(env_id):
         if isinstance(doc.get(key), dict):
             return dict(doc[key])
     return doc
