@@ -122,16 +122,21 @@ class NodeObservation:
         if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
+        # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
+        finish = (np.minimum(view.finish_ms[idx] / sim.job.deadline_ms, clip) if "ranking" in self.groups
+                  else None)
         for key, _ in self.extra_keys:
-            value = self._extra_row(key, view, rows, idx)
+            value = self._extra_row(key, view, rows, idx, finish)
             if rows is not None and rows[-1] < 0:
                 value[rows < 0] = 0.0
             obs[key] = value
         obs["job"] = self._job_features()
         return obs
 
-    def _extra_row(self, key: str, view: NodeView, rows: NDArray[np.int64] | None, idx) -> NDArray[np.float32]:
-        """One optional group's per-node row for the listed nodes (see GROUP_NODE_KEYS)."""
+    def _extra_row(self, key: str, view: NodeView, rows: NDArray[np.int64] | None, idx,
+                   finish: NDArray[np.float64] | None) -> NDArray[np.float32]:
+        """One optional group's per-node row for the listed nodes (see GROUP_NODE_KEYS); ``finish`` is the rows'
+        estimated finish in deadlines (group "ranking")."""
         sim = self.sim
         if key == "node_backlog":
             free = sim.compute.server_free_at_s[idx]
@@ -145,7 +150,6 @@ class NodeObservation:
         if key == "node_view_left":
             return self._view_left_row(view)[idx].copy()
         if key in ("node_finish", "node_rank"):
-            finish = np.minimum(view.finish_ms[idx] / sim.job.deadline_ms, self.time_clip)
             if key == "node_finish":
                 return finish.astype(np.float32)
             valid = view.valid[idx] & (rows >= 0 if rows is not None else True)
