@@ -102,6 +102,6 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
         greedy = dist.distribution.probs.argmax(dim=1).cpu().numpy()
     stats["agreement"] = float(np.mean(greedy == actions[idx]))
     if verbose:
-        print(f"pretrain: greedy action agrees with the heuristic on {stats['agreement']:.1%} of decisions",
+        print(f"pretrain: greedy action agrees with the demonstrations on {stats['agreement']:.1%} of decisions",
               flush=True)
     return stats

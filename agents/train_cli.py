@@ -72,12 +72,19 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("-i", "--trained-agent", default="", help="continue training this saved .zip")
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
-    p.add_argument("--pretrain", default=None, metavar="HEURISTIC",
-                   help="warm start: clone this heuristic's decisions (and fit the value head to its returns) "
-                        "before RL; see agents/pretrain.py")
+    p.add_argument("--pretrain", default=None, metavar="POLICY",
+                   help="warm start: clone this heuristic's decisions, or distil the privileged 'lookahead' planner "
+                        "(and fit the value head to their returns) before RL; see agents/pretrain.py, "
+                        "agents/distill.py")
     p.add_argument("--pretrain-steps", type=int, default=100_000,
-                   help="decisions of the heuristic collected for --pretrain")
+                   help="decisions collected for --pretrain")
     p.add_argument("--pretrain-epochs", type=int, default=5, help="passes over the --pretrain data")
+    p.add_argument("--pretrain-workers", type=int, default=1,
+                   help="worker processes collecting --pretrain lookahead decisions (each runs its own env)")
+    p.add_argument("--pretrain-demos", default=None, metavar="PATH",
+                   help="clone the decisions saved in this .npz (agents/distill.py save_demonstrations, "
+                        "benchmarks/distill_ablation.py) instead of collecting; observation groups the env lacks "
+                        "are dropped")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps, auto")
     p.add_argument("--num-threads", type=int, default=1,
                    help="torch CPU threads; the policy is a small MLP, and more threads were ~6x slower on a busy "
@@ -215,23 +222,30 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         raise UsageError(f"--algo: {exc}") from None
     env_id = resolve_env_id(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
-    for flag, value, low in (("-n/--n-timesteps", args.n_timesteps, 1), ("--n-envs", args.n_envs, 1),
+    cloning = args.pretrain is not None or args.pretrain_demos is not None
+    for flag, value, low in (("-n/--n-timesteps", args.n_timesteps, 0 if cloning else 1), ("--n-envs", args.n_envs, 1),
                              ("--eval-episodes", args.eval_episodes, 1), ("--n-eval-envs", args.n_eval_envs, 1)):
         if value is not None and value < low:
             extra = " (leave -n out to use the yml's n_timesteps)" if flag.startswith("-n/") else ""
             raise UsageError(f"{flag}: must be >= {low}, got {value}{extra}")
+    if args.pretrain is not None and args.pretrain_demos is not None:
+        raise UsageError("--pretrain and --pretrain-demos: give one (collect decisions, or load saved ones)")
     if args.pretrain is not None:
         import agents as _agents
 
-        if args.pretrain not in _agents.available():
-            raise UsageError(f"--pretrain: unknown heuristic {args.pretrain!r}"
-                             f"{did_you_mean(args.pretrain, _agents.available())} (heuristics: "
-                             f"{', '.join(_agents.available())})")
-        if args.pretrain_steps < 1 or args.pretrain_epochs < 1:
-            raise UsageError(f"--pretrain-steps and --pretrain-epochs: must be >= 1, got {args.pretrain_steps} "
-                             f"and {args.pretrain_epochs}")
+        experts = [*_agents.available(), "lookahead"]
+        if args.pretrain not in experts:
+            raise UsageError(f"--pretrain: unknown policy {args.pretrain!r}"
+                             f"{did_you_mean(args.pretrain, experts)} (allowed: {', '.join(experts)})")
+        if args.pretrain_steps < 1 or args.pretrain_workers < 1:
+            raise UsageError(f"--pretrain-steps and --pretrain-workers: must be >= 1, got {args.pretrain_steps} "
+                             f"and {args.pretrain_workers}")
+    if cloning:
+        if args.pretrain_epochs < 1:
+            raise UsageError(f"--pretrain-epochs: must be >= 1, got {args.pretrain_epochs}")
         if algo not in ("ppo", "maskable_ppo", "a2c"):
-            raise UsageError(f"--pretrain: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
+            flag = "--pretrain" if args.pretrain is not None else "--pretrain-demos"
+            raise UsageError(f"{flag}: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
     trained_agent = None
     if args.trained_agent:
         trained_agent = Path(args.trained_agent)
@@ -266,7 +280,8 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
     policy = hyperparams.get("policy", "MultiInputPolicy")
     n_timesteps = args.n_timesteps if args.n_timesteps is not None else hyperparams.get("n_timesteps")
-    if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < 1:
+    if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < (0 if cloning
+                                                                                                   else 1):
         raise UsageError(f"-n/--n-timesteps: not given, and the yml's n_timesteps is not a number >= 1 "
                          f"({n_timesteps!r}); give -n")
     n_timesteps = int(n_timesteps)
@@ -282,6 +297,11 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     short = env_id.split(":", 1)[-1]
     if algo == "maskable_ppo" and not maskable:
         raise UsageError(f"--algo maskable_ppo: {short} has no action_masks()")
+    demos = None
+    if args.pretrain_demos is not None:
+        if trained_agent is not None:
+            raise UsageError("--pretrain-demos: clones into a new model, not into --trained-agent")
+        demos = _load_demos(args.pretrain_demos, env_config, obs_space, act_space)
 
     seed = args.seed
     if seed is None:
@@ -322,7 +342,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         write_text_atomic(run_dir / "command.txt", command + "\n")
         print(f"Run folder: {run_dir}")
         return train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed,
-                     run_dir, trained_agent)
+                     run_dir, trained_agent, demos)
     except _NotStarted as exc:
         remove_run_dir(run_dir, created)
         if isinstance(exc.cause, UsageError):
@@ -339,7 +359,7 @@ class _NotStarted(Exception):
 
 
 def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed, run_dir,
-          trained_agent) -> int:
+          trained_agent, demos=None) -> int:
     env = eval_env = None
     try:
         import torch
@@ -394,12 +414,12 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         raise _NotStarted(exc) from None
 
     try:
-        if args.pretrain and trained_agent is None:
-            import agents as _agents
-            from agents.pretrain import collect_demonstrations, pretrain_policy
+        if (args.pretrain or demos is not None) and trained_agent is None:
+            from agents.pretrain import pretrain_policy
 
-            print(f"Pretraining: cloning {args.pretrain} over {args.pretrain_steps} decisions", flush=True)
-            demos = collect_demonstrations(env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
+            if demos is None:
+                demos = _collect_demos(args, env, env_id, env_kwargs, seed)
+            print(f"Pretraining: cloning {demos['actions'].size} decisions", flush=True)
             pretrain_policy(model, demos, epochs=args.pretrain_epochs, seed=seed, verbose=args.verbose)
 
         callbacks = [TrainEpisodeMetrics()]
@@ -417,8 +437,9 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         started = time.perf_counter()
         steps_before = model.num_timesteps
         try:
-            model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
-                        tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
+            if n_timesteps > 0:  # 0: the cloned policy is the result (--pretrain / --pretrain-demos)
+                model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
+                            tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
         except KeyboardInterrupt:
             print("\nInterrupted: saving the model before exit", file=sys.stderr, flush=True)
             status = EXIT_INTERRUPTED
@@ -435,6 +456,37 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
     finally:
         for e in (env, eval_env):
             _close(e)
+
+
+def _load_demos(path: str, env_config: Mapping[str, Any] | None, obs_space: Any, act_space: Any) -> dict[str, Any]:
+    """The decisions saved in ``path``, projected onto the env's observation groups (UsageError naming the flag)."""
+    from agents.distill import DemonstrationsError, check_demonstrations, load_demonstrations, project_demonstrations
+
+    try:
+        demos, meta = load_demonstrations(path)
+        groups = list(((env_config or {}).get("observation") or {}).get("groups", meta["groups"]))
+        demos = project_demonstrations(demos, meta["groups"], groups)
+        check_demonstrations(demos, obs_space, int(act_space.n))
+    except (DemonstrationsError, ValueError) as exc:
+        raise UsageError(f"--pretrain-demos: {exc}") from None
+    print(f"Demonstrations: {demos['actions'].size} decisions of {meta.get('expert')} on {meta.get('env_id')} "
+          f"from {path}")
+    return demos
+
+
+def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwargs: Mapping[str, Any],
+                   seed: int) -> dict[str, Any]:
+    """--pretrain's decisions: a heuristic on the training envs, or the lookahead planner in worker processes."""
+    import agents as _agents
+    from agents.pretrain import collect_demonstrations
+
+    print(f"Pretraining: collecting {args.pretrain_steps} decisions of {args.pretrain}", flush=True)
+    if args.pretrain == "lookahead":
+        from agents.distill import collect_expert_demonstrations
+
+        return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
+                                             n_workers=args.pretrain_workers, seed=seed, verbose=args.verbose)
+    return collect_demonstrations(vec_env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
 
 
 def _close(env: Any) -> None:

@@ -1,0 +1,205 @@
+"""Distillation of a privileged planner into an observation-only policy (``train.py --pretrain lookahead``).
+
+The ``lookahead`` reference policy (agents/lookahead.py) reads the simulator: it tries a few placements of each job
+and rolls the strongest heuristic forward on the episode's real future jobs. It cannot be deployed (no scheduler
+knows its future arrivals), but its decisions can be learned: run it on training seeds, record the observation it
+was shown and the action it took, and fit the policy network to those pairs (behaviour cloning, as
+:func:`agents.pretrain.pretrain_policy` does for a heuristic). The learned policy then acts on observations alone,
+like the heuristics it is compared with. This is the "learning from a privileged expert" recipe (e.g. D. Chen,
+B. Zhou, V. Koltun, P. Krahenbuhl, "Learning by Cheating", CoRL 2019; S. Ross, G. Gordon, J. A. Bagnell, "A
+Reduction of Imitation Learning and Structured Prediction to No-Regret Online Learning" (DAgger), AISTATS 2011).
+
+The planner costs about ``n_candidates * (horizon + 1)`` env steps per decision (about 20 ms on OrbitCloud-v1 on
+this project's 2-core VM), so the demonstrations are collected in worker processes, one env and one planner each.
+Workers play disjoint episode seeds drawn from ``numpy.random.SeedSequence([seed, worker, episode])``, and their
+data are concatenated in worker order: the same arguments give the same demonstrations whatever the scheduling.
+
+:func:`project_demonstrations` drops observation groups from recorded data, so one collection serves an ablation
+over groups (benchmarks/ablation.py): the projected observation equals what an env configured without the group
+shows in the same state (tests/integration/test_distill.py checks it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["collect_expert_demonstrations", "project_demonstrations", "episode_seed", "save_demonstrations",
+           "load_demonstrations", "check_demonstrations", "DemonstrationsError"]
+
+#: Format tag of the files written by :func:`save_demonstrations`.
+FORMAT = "orbitcloud-demonstrations-1"
+
+
+class DemonstrationsError(ValueError):
+    """A demonstrations file that cannot be used (missing, not ours, or recorded on other spaces)."""
+
+
+def episode_seed(seed: int, worker: int, episode: int) -> int:
+    """[-] the env seed of ``episode`` of ``worker`` (a 32-bit draw, disjoint in practice from evaluation seeds)."""
+    return int(np.random.SeedSequence([int(seed), int(worker), int(episode)]).generate_state(1)[0])
+
+
+def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, expert_kwargs: Mapping[str, Any],
+                    n_decisions: int, seed: int, worker: int) -> dict[str, Any]:
+    """One worker's share: ``n_decisions`` decisions of ``expert`` over consecutive episodes of its own seeds."""
+    import gymnasium as gym
+
+    import agents
+    import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
+
+    from agents.lookahead import LookaheadPolicy
+
+    env = gym.make(env_id, **dict(env_kwargs))
+    if expert == LookaheadPolicy.name:
+        policy = LookaheadPolicy(env=env, **dict(expert_kwargs))
+    else:
+        policy = agents.make_policy(expert, env=env, seed=seed)
+    unwrapped = env.unwrapped
+    obs_buf: dict[str, list[np.ndarray]] = {}
+    masks, actions, rewards, dones = [], [], [], []
+    episode = 0
+    obs, _ = env.reset(seed=episode_seed(seed, worker, episode))
+    for _ in range(n_decisions):
+        mask = np.asarray(unwrapped.action_masks(), dtype=bool)
+        action, _ = policy.predict(obs, action_masks=mask)
+        for k, v in obs.items():
+            obs_buf.setdefault(k, []).append(np.asarray(v, dtype=np.float32).copy())
+        masks.append(mask)
+        actions.append(int(action))
+        obs, reward, terminated, truncated, _ = env.step(int(action))
+        rewards.append(float(reward))
+        dones.append(bool(terminated or truncated))
+        if dones[-1]:
+            episode += 1
+            obs, _ = env.reset(seed=episode_seed(seed, worker, episode))
+    env.close()
+    if dones:
+        dones[-1] = True  # the share ends here: no return flows into the next worker's data
+    return {"obs": {k: np.stack(v) for k, v in obs_buf.items()}, "masks": np.stack(masks),
+            "actions": np.asarray(actions, dtype=np.int64), "rewards": np.asarray(rewards, dtype=np.float64),
+            "dones": np.asarray(dones, dtype=bool)}
+
+
+def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: Mapping[str, Any] | None = None,
+                                  expert: str = "lookahead", expert_kwargs: Mapping[str, Any] | None = None,
+                                  n_workers: int = 1, seed: int = 0, verbose: int = 1) -> dict[str, Any]:
+    """Run ``expert`` (``lookahead``, with ``expert_kwargs`` for :class:`agents.lookahead.LookaheadPolicy`, or any
+    name of :func:`agents.make_policy`) for
+    ``n_decisions`` decisions in all, split over ``n_workers`` spawn-context processes (1: this process).
+
+    Returns the layout of :func:`agents.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays), ``masks``,
+    ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
+    the other; each worker's last decision is marked done).
+    """
+    if n_decisions < 1:
+        raise ValueError(f"n_decisions: must be >= 1, got {n_decisions}")
+    if n_workers < 1:
+        raise ValueError(f"n_workers: must be >= 1, got {n_workers}")
+    n_workers = min(n_workers, n_decisions)
+    shares = [n_decisions // n_workers + (1 if w < n_decisions % n_workers else 0) for w in range(n_workers)]
+    args = [(env_id, dict(env_kwargs or {}), expert, dict(expert_kwargs or {}), shares[w], seed, w)
+            for w in range(n_workers)]
+    if n_workers == 1:
+        parts = [_collect_worker(*args[0])]
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+            parts = list(pool.map(_collect_worker, *zip(*args)))
+    keys = parts[0]["obs"].keys()
+    demos = {"obs": {k: np.concatenate([p["obs"][k] for p in parts])[:, None] for k in keys}}
+    for name in ("masks", "actions", "rewards", "dones"):
+        demos[name] = np.concatenate([p[name] for p in parts])[:, None]
+    if verbose:
+        print(f"collected {demos['actions'].shape[0]} decisions of {expert} in {n_workers} worker(s)", flush=True)
+    return demos
+
+
+def _job_layout(groups: Sequence[str]) -> list[str]:
+    from orbitcloud_env.observation import GROUP_JOB_FEATURES
+
+    return [name for g in groups for name in GROUP_JOB_FEATURES[g]]
+
+
+def project_demonstrations(demos: Mapping[str, Any], from_groups: Sequence[str],
+                           to_groups: Sequence[str]) -> dict[str, Any]:
+    """``demos`` recorded with observation groups ``from_groups``, as an env with ``to_groups`` (a subset, in the
+    same relative order) would have shown them: the dropped groups' node keys and job features are removed."""
+    from orbitcloud_env.observation import GROUP_NODE_KEYS
+
+    missing = [g for g in to_groups if g not in from_groups]
+    if missing:
+        raise ValueError(f"to_groups: {missing} were not recorded (recorded groups: {list(from_groups)})")
+    kept_order = [g for g in from_groups if g in to_groups]
+    if kept_order != list(to_groups):
+        raise ValueError(f"to_groups: must keep the recorded order {kept_order}, got {list(to_groups)}")
+    dropped = [g for g in from_groups if g not in to_groups]
+    drop_keys = {key for g in dropped for key, _ in GROUP_NODE_KEYS[g]}
+    obs = {k: v for k, v in demos["obs"].items() if k not in drop_keys}
+    layout_from, layout_to = _job_layout(from_groups), _job_layout(to_groups)
+    job = demos["obs"]["job"]
+    n_base = job.shape[-1] - len(layout_from)
+    keep = list(range(n_base)) + [n_base + layout_from.index(name) for name in layout_to]
+    obs["job"] = job[..., keep]
+    return {**demos, "obs": obs}
+
+
+def save_demonstrations(path: str | Path, demos: Mapping[str, Any], *, env_id: str, groups: Sequence[str],
+                        expert: str) -> Path:
+    """Write ``demos`` to ``path`` (a ``.npz`` without pickled objects; written to a temporary file, then renamed),
+    with the env id, the observation groups it was recorded with and the expert's name."""
+    from agents.io import atomic_path
+
+    path = Path(path)
+    arrays = {f"obs/{k}": v for k, v in demos["obs"].items()}
+    arrays.update({k: demos[k] for k in ("masks", "actions", "rewards", "dones")})
+    meta = {"format": FORMAT, "env_id": env_id, "groups": list(groups), "expert": expert}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, __meta__=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+def load_demonstrations(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(demos, meta)`` from a file of :func:`save_demonstrations`; DemonstrationsError when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise DemonstrationsError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            if meta.get("format") != FORMAT:
+                raise DemonstrationsError(f"{path} is not an OrbitCloud demonstrations file (format "
+                                          f"{meta.get('format')!r}, expected {FORMAT!r})")
+            demos: dict[str, Any] = {"obs": {k[4:]: data[k] for k in data.files if k.startswith("obs/")}}
+            for k in ("masks", "actions", "rewards", "dones"):
+                demos[k] = data[k]
+    except DemonstrationsError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise DemonstrationsError(f"{path} is not an OrbitCloud demonstrations file ({exc})") from None
+    n = demos["actions"].shape[:2]
+    if len(n) != 2 or any(v.shape[:2] != n for v in (*demos["obs"].values(), demos["masks"], demos["rewards"],
+                                                      demos["dones"])):
+        raise DemonstrationsError(f"{path}: arrays of different lengths")
+    return demos, meta
+
+
+def check_demonstrations(demos: Mapping[str, Any], observation_space: Any, n_actions: int) -> None:
+    """DemonstrationsError unless ``demos`` fit the env's Dict observation space and ``n_actions`` actions."""
+    spaces = observation_space.spaces
+    if set(demos["obs"]) != set(spaces):
+        raise DemonstrationsError(f"observation keys differ from the env's: recorded {sorted(demos['obs'])}, env "
+                                  f"{sorted(spaces)}")
+    for k, space in spaces.items():
+        if demos["obs"][k].shape[2:] != space.shape:
+            raise DemonstrationsError(f"observation {k!r}: recorded shape {demos['obs'][k].shape[2:]}, env "
+                                      f"{space.shape}")
+    if demos["masks"].shape[2:] != (n_actions,) or demos["actions"].max(initial=0) >= n_actions:
+        raise DemonstrationsError(f"actions: recorded for {demos['masks'].shape[2:]} actions, env has {n_actions}")
