@@ -240,3 +240,37 @@ def test_maskable_ppo_trains_a_shared_policy_through_supersuit():
     assert model.num_timesteps >= 256
     scores = evaluate_shared(_env(), LoadedPolicy(model, "maskable_ppo", path=None), seeds=[0])
     assert sum(scores.jobs.values()) == 60 and np.isfinite(scores.mean_return())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--episodes", "0"], "--episodes: must be >= 1, got 0"),
+    (["--heuristics", "nearst"], "--heuristics: unknown policy 'nearst'; did you mean 'nearest'?"),
+    (["--groups", "continents"], "--groups: unknown grouping 'continents'; did you mean 'continent'?"),
+    (["--env-kwargs", "max_jobs:-1"], "--preset/--env-kwargs: episode.max_jobs: must be >= 1"),
+    (["--model", "missing.zip"], "--model: model file not found: missing.zip"),
+    (["--save", "model.pt"], "--save: expected a path ending in .zip"),
+])
+def test_compare_cli_bad_flags_one_line_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    from agents.multiagent_cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"multiagent_compare.py: error: {message}")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.slow
+def test_compare_cli_trains_saves_and_prints_the_table(capsys, tmp_path):
+    from agents.multiagent_cli import main
+
+    model = tmp_path / "shared.zip"
+    argv = ["--env-kwargs", "max_jobs:40", "--timesteps", "128", "--episodes", "1", "--heuristics", "nearest",
+            "earliest-finish", "--save", str(model)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert model.is_file() and [p.name for p in tmp_path.iterdir()] == ["shared.zip"]
+    for row in ("| shared MaskablePPO |", "| nearest |", "| earliest-finish |"):
+        assert row in out
+    assert main(["--env-kwargs", "max_jobs:40", "--model", str(model), "--episodes", "1", "--heuristics"]) == 0
+    assert "| shared model (shared.zip) |" in capsys.readouterr().out
