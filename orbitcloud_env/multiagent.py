@@ -44,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
                       "(pettingzoo and supersuit)") from exc
 
 from orbitcloud_env.actions import CandidatesAction
-from orbitcloud_env.config import ScenarioConfig
+from orbitcloud_env.config import ScenarioConfig, UnknownFieldError
 from orbitcloud_env.env import OrbitCloudEnv
 from orbitcloud_env.ground import REGION_NAMES, region_of
 from orbitcloud_env.simulator import NodeView, Simulator
@@ -179,7 +179,12 @@ class OrbitCloudParallelEnv(ParallelEnv):
             overrides.pop(key, None)
         self._init_args = (preset, config, groups, render_mode, dict(overrides))
         #: The single-agent env whose simulator, observation, reward and info this env shares.
-        self._core = OrbitCloudEnv(preset, config, render_mode=render_mode, action_mode="candidates", **overrides)
+        try:
+            self._core = OrbitCloudEnv(preset, config, render_mode=render_mode, action_mode="candidates",
+                                       **overrides)
+        except UnknownFieldError as exc:  # name this class in Python's wording for an unknown keyword
+            raise UnknownFieldError(str(exc).replace(f"{OrbitCloudEnv.__name__}.", f"{type(self).__name__}.", 1),
+                                    exc.field) from None
         self.render_mode = render_mode
         self.config = self._core.config
         self.sim = self._core.sim
@@ -223,6 +228,11 @@ class OrbitCloudParallelEnv(ParallelEnv):
         """The names of the sites whose jobs ``agent`` places."""
         self._check_agent(agent)
         return [self.sim.sites.names[i] for i in self._groups[agent]]
+
+    @property
+    def acting_agents(self) -> list[str]:
+        """The agents with a job in the current step, in arrival order (the others are idle)."""
+        return list(self._pending)
 
     def action_mask(self, agent: str) -> NDArray[np.bool_]:
         """Valid actions of ``agent`` for its current job (reject always; only reject when idle)."""

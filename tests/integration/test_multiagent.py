@@ -5,6 +5,7 @@ the single-agent env when one agent owns every site, SuperSuit vectorisation and
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,11 @@ def _episode(env: OrbitCloudParallelEnv, seed: int) -> tuple[list, list]:
     return seen, rewards
 
 
+def test_unknown_keyword_is_a_type_error_naming_this_class():
+    with pytest.raises(TypeError, match=r"OrbitCloudParallelEnv.__init__\(\) got an unexpected keyword argument 'maxjobs'"):
+        _env(maxjobs=10)
+
+
 def test_parallel_api_test_passes():
     parallel_api_test(_env(max_jobs=40), num_cycles=40)
 
@@ -77,7 +83,7 @@ def test_steps_hold_one_job_per_agent_in_arrival_order_and_idle_agents_see_zeros
     obs, infos = env.reset(seed=1)
     jobs, sizes, next_id = 0, [], 0
     while env.agents:
-        idle = [a for a in env.possible_agents if not env._pending.get(a)]
+        idle = [a for a in env.possible_agents if a not in env.acting_agents]
         for a in idle:
             assert all(not v.any() for v in obs[a].values())
             assert infos[a]["action_mask"].tolist() == [False] * env.config.episode.candidates_k + [True]
@@ -127,7 +133,7 @@ def test_masked_action_is_a_penalised_rejection():
     obs, infos = env.reset(seed=2)
     for _ in range(60):
         bad = {a: int(np.flatnonzero(~i["action_mask"])[0]) for a, i in infos.items()
-               if a in env._pending and (~i["action_mask"]).any()}
+               if a in env.acting_agents and (~i["action_mask"]).any()}
         if bad:
             break
         obs, _, _, _, infos = env.step(_first_valid(infos))
@@ -159,6 +165,33 @@ def test_jobs_of_one_step_contend_for_the_same_queue():
         assert reward == pytest.approx(-penalty)
 
 
+_DIGEST = """
+import hashlib, numpy as np
+from orbitcloud_env.multiagent import OrbitCloudParallelEnv
+env = OrbitCloudParallelEnv(preset="small", max_jobs=40)
+obs, infos = env.reset(seed=7)
+h = hashlib.sha256()
+while env.agents:
+    for a in env.possible_agents:
+        for k in sorted(obs[a]):
+            h.update(obs[a][k].tobytes())
+    obs, rew, _, _, infos = env.step({a: int(np.flatnonzero(i["action_mask"])[-1 if a == "asia" else 0])
+                                      for a, i in infos.items()})
+    h.update(repr(sorted(rew.items())).encode())
+print(h.hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_same_seed_same_episode_across_processes():
+    """Two processes with different hash seeds, and this one, digest the same episode identically."""
+    digests = {subprocess.run([sys.executable, "-c", _DIGEST], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout.strip() for h in (1, 2)}
+    here: dict = {}
+    exec(_DIGEST.replace("print(h.hexdigest())", "here['digest'] = h.hexdigest()"), {"here": here})
+    assert digests == {here["digest"]}
+
+
 @pytest.mark.parametrize("bad, match", [
     ({"groups": "continents"}, r"groups: unknown grouping 'continents'; did you mean 'continent'"),
     ({"groups": {"eu": ["Europ"]}}, r"groups\['eu'\]: unknown entry 'Europ'; did you mean 'Europe'"),
@@ -177,7 +210,7 @@ def test_bad_arguments_name_the_argument(bad, match):
 def test_bad_actions_name_the_agent():
     env = _env()
     _, infos = env.reset(seed=0)
-    acting = next(iter(env._pending))
+    acting = env.acting_agents[0]
     with pytest.raises(ValueError, match=r"actions: unknown agent 'mars'"):
         env.step({**_first_valid(infos), "mars": 0})
     with pytest.raises(ValueError, match=rf"actions: no action for agent '{acting}'"):
