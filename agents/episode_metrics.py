@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from agents.stats import jain_index
+from orbitcloud_env.ground import REGION_NAMES, REGIONS, region_of
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome
 
 __all__ = [
@@ -72,30 +73,8 @@ METRICS: dict[str, MetricInfo] = {
 }
 
 # ----------------------------------------------------------------------------------------------------------------
-# Regions: continent-like latitude/longitude boxes, tested in order (first match wins).
-
-#: ``(name, rule)`` with ``rule(lat_deg, lon_deg) -> bool``; longitudes in [-180, 180), east positive.
-#: Approximate continents: the Middle East counts as Asia; Istanbul, Ankara and Baku count as Europe; Central
-#: America and the Caribbean count as North America. Every city of ``orbitcloud_env/data/cities.csv`` falls in
-#: the continent it belongs to under this grouping.
-REGIONS: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
-    ("North America", lambda lat, lon: lon < -25.0 and lat >= 13.0),
-    ("South America", lambda lat, lon: lon < -25.0),
-    ("Oceania", lambda lat, lon: lat < -10.0 and lon >= 110.0),
-    ("Europe", lambda lat, lon: lat >= 37.0 and lon < 60.0),
-    ("Africa", lambda lat, lon: lat < 37.0 and lon < 52.0 and not (lat >= 12.0 and lon >= 34.2)),
-    ("Asia", lambda lat, lon: True),
-)
-REGION_NAMES: tuple[str, ...] = tuple(name for name, _ in REGIONS)
-
-
-def region_of(lat_deg: float, lon_deg: float) -> str:
-    """Continent-like region of a site from its latitude and longitude [deg] (see :data:`REGIONS`)."""
-    lon = ((float(lon_deg) + 180.0) % 360.0) - 180.0
-    for name, rule in REGIONS:
-        if rule(float(lat_deg), lon):
-            return name
-    raise AssertionError("unreachable: the last region matches everything")  # pragma: no cover
+# Regions: continent-like latitude/longitude boxes (defined in orbitcloud_env.ground, which the multi-agent env's
+# grouping also uses).
 
 
 def region_column(name: str) -> str:

@@ -9,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from orbitcloud_env.actions import ACTION_TYPES, AllNodesAction, CandidatesAction, action_type_names, \
-    make_action_type
+from orbitcloud_env.actions import ACTION_TYPES, ActionType, AllNodesAction, CandidatesAction, \
+    action_type_names, make_action_type
 from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
 from orbitcloud_env.metrics import JobOutcome
 from orbitcloud_env.observation import NodeObservation
@@ -169,17 +169,19 @@ class OrbitCloudEnv(gym.Env):
         return obs, {"time_s": 0.0, "job_id": self.sim.job.job_id}
 
     def _observe(self) -> dict[str, NDArray[np.float32]]:
+        obs, self._view, self._mask = self._look(self._action)
+        self._last_obs = obs
+        return obs
+
+    def _look(self, action: ActionType) -> tuple[dict[str, NDArray[np.float32]], NodeView, NDArray[np.bool_]]:
+        """The observation of the current job with ``action``'s rows, the view it shows and the action mask."""
         sim = self.sim
         sim.observe_arrival()
         ep = self.config.episode
         self._observation.progress = max(self._steps / ep.max_jobs,
                                          sim.elapsed_s / ep.max_time_s if ep.max_time_s > 0 else 0.0)
-        rows, view = self._action.select_rows(self.sim.node_view())
-        self._view = view
-        self._mask = self._action.mask(view)
-        obs = self._observation.observe(view, rows)
-        self._last_obs = obs
-        return obs
+        rows, view = action.select_rows(sim.node_view())
+        return self._observation.observe(view, rows), view, action.mask(view)
 
     def action_masks(self) -> NDArray[np.bool_]:
         """Valid actions for the current job (sb3-contrib MaskablePPO protocol); reject is always valid."""
@@ -222,23 +224,9 @@ class OrbitCloudEnv(gym.Env):
         if self._view is None or self.sim.job is None:
             raise RuntimeError("step() needs reset() first (or the episode ended: call reset())")
         a = self._action_index(action)
-        invalid = not bool(self._mask[a])
-        node = None if invalid else self._action.to_node(a)
-        job = self.sim.job
-        candidates = self._action.rows.copy()
-        out = self.sim.place(node, self._view)
+        reward, info = self._decide(a, self._action, self._view, self._mask)
         self._steps += 1
-        terms = self._rewards(out, invalid)
-        reward = float(sum(terms.values()))
-        self.sim.stats.episode_return += reward
-        ep = self.config.episode
-        truncated = (self._steps >= ep.max_jobs or self.sim.exhausted
-                     or (ep.max_time_s > 0 and self.sim.elapsed_s >= ep.max_time_s))
-        info = self._info(out, job, invalid, terms)
-        if self.config.episode.action_mode == "candidates":
-            info["candidate_nodes"] = candidates
-        if self.sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
-            info["node_down_reason"] = self.sim.node_down_reason()
+        truncated = self._truncated()
         if self.sim.exhausted:
             obs = {k: v.copy() for k, v in self._last_obs.items()}
             self._view = None
@@ -247,6 +235,46 @@ class OrbitCloudEnv(gym.Env):
         if truncated:
             info["episode_metrics"] = self.sim.stats.metrics()
         return obs, reward, False, bool(truncated), info
+
+    def _decide(self, a: int, action: ActionType, view: NodeView, mask: NDArray[np.bool_], recheck: bool = False
+                ) -> tuple[float, dict[str, Any]]:
+        """Place the current job by action index ``a`` (in the action space) of ``action``'s rows, shown on ``view``
+        with ``mask``; return the reward and the step's info.
+
+        ``recheck`` (the multi-agent env's later jobs of a step, decided on the step's earlier view): look at the
+        nodes again first; a chosen node that is no longer valid rejects the job (``info["contended"]``).
+        """
+        sim = self.sim
+        invalid = not bool(mask[a])
+        node = None if invalid else action.to_node(a)
+        job = sim.job
+        candidates = action.rows.copy()
+        contended = False
+        if recheck:
+            view = sim.node_view()
+            if node is not None and not view.complete and view.inbound_ms[node] == np.inf:
+                view = sim.node_view(complete=True)
+            contended = node is not None and not bool(view.valid[node])
+            if contended:
+                node = None
+        out = sim.place(node, view)
+        terms = self._rewards(out, invalid)
+        reward = float(sum(terms.values()))
+        sim.stats.episode_return += reward
+        info = self._info(out, job, invalid, terms)
+        if self.config.episode.action_mode == "candidates":
+            info["candidate_nodes"] = candidates
+        if sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
+            info["node_down_reason"] = sim.node_down_reason()
+        if recheck:
+            info["contended"] = contended
+        return reward, info
+
+    def _truncated(self) -> bool:
+        """The episode's horizon is reached (after ``episode.max_jobs`` decisions, ``max_time_s`` or the trace)."""
+        ep = self.config.episode
+        return bool(self._steps >= ep.max_jobs or self.sim.exhausted
+                    or (ep.max_time_s > 0 and self.sim.elapsed_s >= ep.max_time_s))
 
     def _rewards(self, out: Outcome, invalid: bool) -> dict[str, float]:
         """The named reward terms of one decision (weights from ``config.reward``)."""

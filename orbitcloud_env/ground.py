@@ -18,7 +18,7 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Integral
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +40,9 @@ __all__ = [
     "utc_offset_hours",
     "local_hour",
     "DEFAULT_ROUTE_FACTOR",
+    "REGIONS",
+    "REGION_NAMES",
+    "region_of",
 ]
 
 #: [-] Terrestrial fibre path length / great-circle distance. Terrestrial fibre paths are typically 1.5-2x
@@ -274,6 +277,32 @@ def user_sites(n_sites: int) -> Sites:
         weight=pop / pop.sum(),
         countries=chosen.countries,
     )
+
+
+# ----------------------------------------------------------------------------------------------- continents
+#: ``(name, rule)`` with ``rule(lat_deg, lon_deg) -> bool``, tested in order (first match wins); longitudes in
+#: [-180, 180), east positive. Approximate continents: the Middle East counts as Asia; Istanbul, Ankara and Baku
+#: count as Europe; Central America and the Caribbean count as North America. Every city of
+#: ``orbitcloud_env/data/cities.csv`` falls in the continent it belongs to under this grouping. Used by the
+#: evaluation's per-region metrics and the multi-agent env's default grouping of sites into agents.
+REGIONS: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
+    ("North America", lambda lat, lon: lon < -25.0 and lat >= 13.0),
+    ("South America", lambda lat, lon: lon < -25.0),
+    ("Oceania", lambda lat, lon: lat < -10.0 and lon >= 110.0),
+    ("Europe", lambda lat, lon: lat >= 37.0 and lon < 60.0),
+    ("Africa", lambda lat, lon: lat < 37.0 and lon < 52.0 and not (lat >= 12.0 and lon >= 34.2)),
+    ("Asia", lambda lat, lon: True),
+)
+REGION_NAMES: tuple[str, ...] = tuple(name for name, _ in REGIONS)
+
+
+def region_of(lat_deg: float, lon_deg: float) -> str:
+    """Continent-like region of a site from its latitude and longitude [deg] (see :data:`REGIONS`)."""
+    lon = ((float(lon_deg) + 180.0) % 360.0) - 180.0
+    for name, rule in REGIONS:
+        if rule(float(lat_deg), lon):
+            return name
+    raise AssertionError("unreachable: the last region matches everything")  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------------------------- delays

@@ -18,6 +18,7 @@ import csv
 import difflib
 import math
 import os
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -35,6 +36,7 @@ __all__ = [
     "Workload",
     "PoissonWorkload",
     "TraceWorkload",
+    "LookaheadWorkload",
     "TraceError",
     "TRACE_COLUMNS",
     "diurnal_factor",
@@ -641,6 +643,38 @@ def _index(text: str, column: str, lookup: dict[str, int], names: Sequence[str],
         shown = ", ".join(repr(str(n)) for n in list(names)[:8]) + (", ..." if len(names) > 8 else "")
         hint = f"; allowed: a name ({shown}) or an index 0..{len(names) - 1}"
     raise fail(line, f"unknown {column} {text!r}{hint}")
+
+
+# ------------------------------------------------------------------------------------------------ lookahead
+
+
+class LookaheadWorkload:
+    """A job source that also shows the jobs after the next one, without consuming them.
+
+    Wraps any :class:`Workload`; the jobs and their order are the wrapped source's (peeking draws them earlier,
+    never differently). Used by the multi-agent env (:mod:`orbitcloud_env.multiagent`) to gather the arrivals
+    that are decided together in one step.
+    """
+
+    def __init__(self, inner: Workload) -> None:
+        self.inner = inner
+        self._ahead: deque[Job] = deque()
+
+    def peek(self, i: int) -> Job | None:
+        """The job :meth:`next_job` returns after ``i`` more calls (0: the next one), or None past the end."""
+        while len(self._ahead) <= i:
+            job = self.inner.next_job()
+            if job is None:
+                return None
+            self._ahead.append(job)
+        return self._ahead[i]
+
+    def next_job(self) -> Job | None:
+        return self._ahead.popleft() if self._ahead else self.inner.next_job()
+
+    def peek_time_s(self) -> float | None:
+        job = self.peek(0)
+        return None if job is None else job.time_s
 
 
 # -------------------------------------------------------------------------------------------------- factory
