@@ -52,6 +52,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--train-batch-size", type=int, default=4000, help="env steps per iteration")
     p.add_argument("--seed", type=int, default=0, help="seed of the module and the envs (RLlib's debugging seed)")
     p.add_argument("--output", default=None, help="checkpoint folder written after the last iteration (optional)")
+    p.add_argument("--num-threads", type=int, default=1,
+                   help="torch CPU threads of this (driver) process, where the Learner and, with 0 env runners, the "
+                        "sampling run (Ray sets a remote env runner's to its CPUs, 1); <= 0: torch's default")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (HOST:PORT or auto); default: a running local cluster, else a new one")
     return p
@@ -69,7 +72,7 @@ def check_args(args: argparse.Namespace) -> dict[str, Any]:
     overrides = parse_key_values(args.env_kwargs, "--env-kwargs")
     from agents.train_cli import probe_env
 
-    _, action_space, _, maskable = probe_env(args.env_id, overrides)
+    _, _, _, maskable = probe_env(args.env_id, overrides)
     if not maskable:
         raise UsageError(f"--env-id: {args.env_id} has no action_masks(); this example needs a maskable env")
     if args.output is not None:
@@ -165,15 +168,19 @@ def run(args: argparse.Namespace) -> int:
     overrides = check_args(args)
     try:
         import ray
+        import torch
     except ImportError:
         print(f"{PROG}: error: ray is not installed; pip install -e \".[rllib]\" torch==2.13.0", file=sys.stderr)
         return 1
+    if args.num_threads > 0:  # 2 threads made the PPO update ~20x slower on the busy 2-core VM (docs/scaling.md)
+        torch.set_num_threads(args.num_threads)
     ray.init(address=args.address, include_dashboard=False, log_to_driver=False)
     try:
         algo = build_config(args.env_id, overrides, num_env_runners=args.num_env_runners,
                             train_batch_size=args.train_batch_size, seed=args.seed).build_algo()
         print(f"PPO on {args.env_id} {overrides or ''}: {args.num_env_runners} env runners, "
-              f"{args.train_batch_size} env steps per iteration, seed {args.seed}", flush=True)
+              f"{args.train_batch_size} env steps per iteration, seed {args.seed}, driver torch threads "
+              f"{torch.get_num_threads()}", flush=True)
         start = time.perf_counter()
         for i in range(1, args.iterations + 1):
             print(format_line(i, summarize(algo.train())), flush=True)

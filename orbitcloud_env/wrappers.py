@@ -29,9 +29,10 @@ class ActionMaskInObservation(gym.ObservationWrapper):
 
     | key | shape | meaning | range |
     |---|---|---|---|
-    | action_mask | (n,) | 1.0 where the action is valid (the env's ``action_masks()``), else 0.0; n = ``action_space.n`` | {0, 1} |
-    | observations | (D,) | the env's observation flattened by ``gymnasium.spaces.flatten`` (D = sum of its groups' sizes, in the ``Dict``'s key order) | the groups' own bounds |
+    | action_mask | (n,) | 1.0 where the env's ``action_masks()`` allows the action, else 0.0 | {0, 1} |
+    | observations | (D,) | the env's observation, ``gymnasium.spaces.flatten``-ed | its groups' bounds |
 
+    n = ``action_space.n``; D = the sizes of the env's groups summed, concatenated in the ``Dict``'s key order.
     ``gymnasium.spaces.unflatten(env.observation_space, obs["observations"])`` gives back the env's ``Dict``.
 
     ## Action Space
