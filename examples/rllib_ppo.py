@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print(f"{PROG}: error: ray is not installed; pip install -e \".[rllib]\" torch==2.13.0", file=sys.stderr)
         return 1
-    if args.num_threads > 0:  # 2 threads made the PPO update ~20x slower on the busy 2-core VM (docs/scaling.md)
+    if args.num_threads > 0:  # 2 threads: iterations 4-5x slower on the busy 2-core VM (docs/scaling.md)
         torch.set_num_threads(args.num_threads)
     ray.init(address=args.address, include_dashboard=False, log_to_driver=False)
     try:
