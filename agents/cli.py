@@ -93,8 +93,9 @@ def parse_key_values(tokens: Iterable[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-def resolve_env_id(env_id: str) -> str:
-    """``env_id`` if it is registered (an optional ``module:`` prefix is kept), else UsageError with a suggestion."""
+def resolve_env_id(env_id: str, flag: str = "--env") -> str:
+    """``env_id`` if it is registered (an optional ``module:`` prefix is kept), else UsageError naming ``flag`` with a
+    suggestion and the OrbitCloud ids."""
     import gymnasium as gym
 
     import orbitcloud_env  # noqa: F401 - registers the OrbitCloud ids
@@ -105,7 +106,7 @@ def resolve_env_id(env_id: str) -> str:
         return env_id
     ours = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
     hint = did_you_mean(short, ours, cutoff=0.4) or did_you_mean(short, gym.registry)
-    raise UsageError(f"--env: unknown env id '{env_id}'{hint} (OrbitCloud ids: {', '.join(ours)})")
+    raise UsageError(f"{flag}: unknown env id '{env_id}'{hint} (OrbitCloud ids: {', '.join(ours)})")
 
 
 def environment_versions() -> dict[str, str]:
