@@ -63,7 +63,8 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
         policy = agents.make_policy(expert, env=env, seed=seed)
     unwrapped = env.unwrapped
     obs_buf: dict[str, list[np.ndarray]] = {}
-    masks, actions, rewards, dones = [], [], [], []
+    masks, actions, rewards, dones, values = [], [], [], [], []
+    n_actions = int(env.action_space.n)
     episode = 0
     obs, _ = env.reset(seed=episode_seed(seed, worker, episode))
     for _ in range(n_decisions):
@@ -73,6 +74,10 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
             obs_buf.setdefault(k, []).append(np.asarray(v, dtype=np.float32).copy())
         masks.append(mask)
         actions.append(int(action))
+        row = np.full(n_actions, np.nan, dtype=np.float32)
+        for a, v in getattr(policy, "last_values", {}).items():
+            row[a] = v
+        values.append(row)
         obs, reward, terminated, truncated, _ = env.step(int(action))
         rewards.append(float(reward))
         dones.append(bool(terminated or truncated))
@@ -84,7 +89,7 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
         dones[-1] = True  # the share ends here: no return flows into the next worker's data
     return {"obs": {k: np.stack(v) for k, v in obs_buf.items()}, "masks": np.stack(masks),
             "actions": np.asarray(actions, dtype=np.int64), "rewards": np.asarray(rewards, dtype=np.float64),
-            "dones": np.asarray(dones, dtype=bool)}
+            "dones": np.asarray(dones, dtype=bool), "values": np.stack(values)}
 
 
 def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: Mapping[str, Any] | None = None,
@@ -96,7 +101,9 @@ def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: 
 
     Returns the layout of :func:`agents.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays), ``masks``,
     ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
-    the other; each worker's last decision is marked done).
+    the other; each worker's last decision is marked done), plus ``values`` (T, 1, n_actions): the lookahead's
+    rollout value of each action it tried (NaN for the others; all NaN for other experts), the soft targets of
+    :func:`agents.pretrain.pretrain_policy` with a ``temperature``.
     """
     if n_decisions < 1:
         raise ValueError(f"n_decisions: must be >= 1, got {n_decisions}")
@@ -114,7 +121,7 @@ def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: 
             parts = list(pool.map(_collect_worker, *zip(*args)))
     keys = parts[0]["obs"].keys()
     demos = {"obs": {k: np.concatenate([p["obs"][k] for p in parts])[:, None] for k in keys}}
-    for name in ("masks", "actions", "rewards", "dones"):
+    for name in ("masks", "actions", "rewards", "dones", "values"):
         demos[name] = np.concatenate([p[name] for p in parts])[:, None]
     if verbose:
         print(f"collected {demos['actions'].shape[0]} decisions of {expert} in {n_workers} worker(s)", flush=True)
@@ -158,7 +165,7 @@ def save_demonstrations(path: str | Path, demos: Mapping[str, Any], *, env_id: s
 
     path = Path(path)
     arrays = {f"obs/{k}": v for k, v in demos["obs"].items()}
-    arrays.update({k: demos[k] for k in ("masks", "actions", "rewards", "dones")})
+    arrays.update({k: demos[k] for k in ("masks", "actions", "rewards", "dones", "values") if k in demos})
     meta = {"format": FORMAT, "env_id": env_id, "groups": list(groups), "expert": expert}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
@@ -180,6 +187,8 @@ def load_demonstrations(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
             demos: dict[str, Any] = {"obs": {k[4:]: data[k] for k in data.files if k.startswith("obs/")}}
             for k in ("masks", "actions", "rewards", "dones"):
                 demos[k] = data[k]
+            if "values" in data.files:
+                demos["values"] = data["values"]
     except DemonstrationsError:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:

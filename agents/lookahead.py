@@ -54,6 +54,8 @@ class LookaheadPolicy:
         self.n_candidates = int(n_candidates)
         self.horizon = int(horizon)
         self.rollout = rollout or EarliestFinishAdmitPolicy()
+        #: action -> rollout value (sum of rewards) of each candidate of the latest decision (agents/distill.py).
+        self.last_values: dict[int, float] = {}
 
     def __repr__(self) -> str:
         return f"LookaheadPolicy(n_candidates={self.n_candidates}, horizon={self.horizon})"
@@ -71,6 +73,7 @@ class LookaheadPolicy:
         finish = np.where(valid, _finish_time({k: np.asarray(v)[None] for k, v in observation.items()})[0], np.inf)
         order = np.argsort(finish, kind="stable")[: self.n_candidates]
         candidates = [int(a) for a in order if np.isfinite(finish[a])] + [n_rows]
+        self.last_values = {}
         if len(candidates) == 1:
             return np.asarray(n_rows, dtype=np.int64), state
         env = self.env
@@ -79,6 +82,7 @@ class LookaheadPolicy:
         for a in candidates:
             value = self._rollout_value(a)
             env.set_state(saved)
+            self.last_values[a] = value
             if value > best_value + 1e-12:
                 best, best_value = a, value
         return np.asarray(best, dtype=np.int64), state

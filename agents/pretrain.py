@@ -53,10 +53,30 @@ def _discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) ->
     return out
 
 
+def soft_targets(values: np.ndarray, actions: np.ndarray, temperature: float) -> np.ndarray:
+    """(B, A) target distributions: softmax(values / temperature) over each row's finite values (the actions the
+    expert tried; agents/distill.py), one-hot on the taken action where a row has fewer than two."""
+    finite = np.isfinite(values)
+    z = np.where(finite, values / temperature, -np.inf)
+    z = z - np.max(np.where(finite, z, -np.inf), axis=1, keepdims=True, initial=-np.inf)
+    with np.errstate(invalid="ignore"):
+        p = np.where(finite, np.exp(z), 0.0)
+        p = p / p.sum(axis=1, keepdims=True)
+    one_hot = np.zeros_like(values, dtype=np.float64)
+    one_hot[np.arange(actions.size), actions] = 1.0
+    return np.where((finite.sum(axis=1) >= 2)[:, None], p, one_hot)
+
+
 def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch_size: int = 512,
-                    learning_rate: float = 1e-3, seed: int = 0, verbose: int = 1) -> dict[str, float]:
+                    learning_rate: float = 1e-3, temperature: float = 0.0, seed: int = 0,
+                    verbose: int = 1) -> dict[str, float]:
     """Fit ``model.policy`` to the demonstrations: cross-entropy on the actions plus the value head's squared error
-    on the discounted returns (``model.gamma``). Returns the final losses and the action agreement [0, 1]."""
+    on the discounted returns (``model.gamma``). Returns the final losses and the action agreement [0, 1].
+
+    ``temperature`` > 0 (reward units; demonstrations with ``values``, e.g. the lookahead's): the cross-entropy
+    is taken against softmax(rollout value / temperature) over the actions the expert tried instead of its
+    chosen action, so the policy learns how much better each candidate was, not only which one won on that
+    seed's future (the expected value given the observation is what a policy without the future can act on)."""
     import torch as th
 
     policy = model.policy
@@ -65,6 +85,11 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
     actions = demos["actions"].reshape(-1)
     masks = demos["masks"].reshape(T * n, -1)
     returns = _discounted_returns(demos["rewards"], demos["dones"], float(model.gamma)).reshape(-1)
+    targets = None
+    if temperature > 0:
+        if "values" not in demos:
+            raise ValueError("temperature > 0 needs demonstrations with 'values' (the lookahead's)")
+        targets = soft_targets(demos["values"].reshape(T * n, -1).astype(np.float64), actions, temperature)
     optimiser = th.optim.Adam(policy.parameters(), lr=learning_rate)
     rng = np.random.default_rng(seed)
     masked = "action_masks" in policy.evaluate_actions.__code__.co_varnames
@@ -80,7 +105,12 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
             kwargs = {"action_masks": masks[idx]} if masked else {}
             values, log_prob, _ = policy.evaluate_actions(obs_t, act_t, **kwargs)
             ret_t = th.as_tensor(returns[idx], dtype=values.dtype, device=policy.device)
-            loss_pi = -log_prob.mean()
+            if targets is None:
+                loss_pi = -log_prob.mean()
+            else:
+                log_p = policy.get_distribution(obs_t, **kwargs).distribution.logits
+                tgt = th.as_tensor(targets[idx], dtype=log_p.dtype, device=policy.device)
+                loss_pi = -(tgt * log_p.clamp(min=-1e4)).sum(dim=1).mean()
             loss_v = th.nn.functional.mse_loss(values.flatten(), ret_t)
             loss = loss_pi + 0.5 * loss_v
             optimiser.zero_grad()

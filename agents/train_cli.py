@@ -20,6 +20,7 @@ torch, Stable-Baselines3, gymnasium and the simulator are imported when a run st
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 import time
@@ -79,6 +80,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--pretrain-steps", type=int, default=100_000,
                    help="decisions collected for --pretrain")
     p.add_argument("--pretrain-epochs", type=int, default=5, help="passes over the --pretrain data")
+    p.add_argument("--pretrain-temperature", type=float, default=0.0,
+                   help="> 0: clone lookahead demonstrations against softmax(rollout value / T) over the actions it "
+                        "tried (reward units) instead of its choice; 0: its choice")
     p.add_argument("--pretrain-workers", type=int, default=1,
                    help="worker processes collecting --pretrain lookahead decisions (each runs its own env)")
     p.add_argument("--pretrain-demos", default=None, metavar="PATH",
@@ -243,6 +247,11 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     if cloning:
         if args.pretrain_epochs < 1:
             raise UsageError(f"--pretrain-epochs: must be >= 1, got {args.pretrain_epochs}")
+        if not (args.pretrain_temperature >= 0 and math.isfinite(args.pretrain_temperature)):
+            raise UsageError(f"--pretrain-temperature: must be a finite number >= 0, got {args.pretrain_temperature}")
+        if args.pretrain_temperature > 0 and args.pretrain not in (None, "lookahead"):
+            raise UsageError("--pretrain-temperature: needs lookahead demonstrations (--pretrain lookahead or "
+                             "--pretrain-demos), which carry the rollout values")
         if algo not in ("ppo", "maskable_ppo", "a2c"):
             flag = "--pretrain" if args.pretrain is not None else "--pretrain-demos"
             raise UsageError(f"{flag}: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
@@ -279,6 +288,12 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     algo_kwargs = build_algo_kwargs(algo, hyperparams)
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
     policy = hyperparams.get("policy", "MultiInputPolicy")
+    if policy == "RowScoringPolicy":  # agents/policies.py: a class SB3 has no alias for
+        if algo != "maskable_ppo":
+            raise UsageError(f"policy RowScoringPolicy (hyperparameters): needs --algo maskable_ppo, not {algo}")
+        from agents.policies import RowScoringPolicy
+
+        policy = RowScoringPolicy
     n_timesteps = args.n_timesteps if args.n_timesteps is not None else hyperparams.get("n_timesteps")
     if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < (0 if cloning
                                                                                                    else 1):
@@ -299,9 +314,14 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         raise UsageError(f"--algo maskable_ppo: {short} has no action_masks()")
     demos = None
     if args.pretrain_demos is not None:
+        import numpy as np
+
         if trained_agent is not None:
             raise UsageError("--pretrain-demos: clones into a new model, not into --trained-agent")
         demos = _load_demos(args.pretrain_demos, env_config, obs_space, act_space)
+        if args.pretrain_temperature > 0 and not np.isfinite(demos.get("values", np.nan)).any():
+            raise UsageError(f"--pretrain-temperature: {args.pretrain_demos} has no rollout values (only "
+                             f"lookahead demonstrations do); use --pretrain-temperature 0")
 
     seed = args.seed
     if seed is None:
@@ -326,7 +346,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         "n_timesteps": n_timesteps,
         "n_envs": n_envs,
         "vec_env": args.vec_env,
-        "policy": policy,
+        "policy": policy if isinstance(policy, str) else policy.__name__,
         "normalize": norm_kwargs if norm_kwargs is not None else False,
         "hyperparams": {k: v for k, v in hyperparams.items() if k not in SPECIAL_KEYS},
         "algo_kwargs": algo_kwargs,
@@ -420,7 +440,8 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             if demos is None:
                 demos = _collect_demos(args, env, env_id, env_kwargs, seed)
             print(f"Pretraining: cloning {demos['actions'].size} decisions", flush=True)
-            pretrain_policy(model, demos, epochs=args.pretrain_epochs, seed=seed, verbose=args.verbose)
+            pretrain_policy(model, demos, epochs=args.pretrain_epochs, temperature=args.pretrain_temperature,
+                            seed=seed, verbose=args.verbose)
 
         callbacks = [TrainEpisodeMetrics()]
         if args.save_freq > 0:

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     import orbitcloud_env  # noqa: F401  (registers the ids)
     from agents.distill import collect_expert_demonstrations, save_demonstrations
     from agents.io import write_text_atomic
-    from agents.rollouts import EnvSpec, evaluate, resolve_policy
+    from agents.rollouts import EnvSpec, _run_task, _worker_init, resolve_policy
 
     for flag, value, low in (("--decisions", args.decisions, 1), ("--workers", args.workers, 1),
                              ("--epochs", args.epochs, 1), ("--eval-episodes", args.eval_episodes, 2),
@@ -134,14 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     timings["train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    returns: dict[str, np.ndarray] = {}
     runs = [(args.baseline, EnvSpec.create(args.env), resolve_policy(args.baseline, agents.available()))]
     runs += [(name, EnvSpec.create(args.env, None if g is None else {"groups": tuple(g)}),
               resolve_policy(f"{name}={models[name]}", agents.available())) for name, g in variants.items()]
-    for name, spec, policy in runs:
-        results = evaluate(spec, [policy], n_episodes=args.eval_episodes, seed=args.eval_seed, n_jobs=args.n_jobs,
-                           progress=False)
-        returns[name] = np.array([r.metrics["episode_return"] for r in sorted(results, key=lambda r: r.seed)])
+    seeds_list = [args.eval_seed + i for i in range(args.eval_episodes)]
+    tasks = [(name, spec, policy, i, s) for name, spec, policy in runs for i, s in enumerate(seeds_list)]
+    with cf.ProcessPoolExecutor(max_workers=args.n_jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        futures = {pool.submit(_run_task, spec, policy, i, s, True): (name, i) for name, spec, policy, i, s in tasks}
+        by_name: dict[str, dict[int, float]] = {}
+        for fut in cf.as_completed(futures):
+            name, i = futures[fut]
+            by_name.setdefault(name, {})[i] = fut.result().metrics["episode_return"]
+    returns = {name: np.array([by_name[name][i] for i in range(args.eval_episodes)]) for name, _, _ in runs}
     timings["evaluate_s"] = time.perf_counter() - t0
 
     base = returns[args.baseline]

@@ -1,0 +1,135 @@
+"""``RowScoringPolicy``: a MaskablePPO policy that scores each candidate row with one shared network.
+
+Description:
+    In candidates mode the observation is a table: ``M`` rows (candidate nodes), each with the same per-node
+    features (``node_wait``, ``node_finish``, ``node_rank``, ...), plus the job's features. The default
+    ``MultiInputPolicy`` flattens that table into one vector, so it must learn the same rule ("prefer the row that
+    finishes first") once per row position, and it overfits small data sets (cloning ``lookahead`` from 20,000
+    decisions: 94 % agreement on the training decisions, 65 % on held-out ones; this policy: see docs/training.md).
+    This policy applies one small MLP to every row (the row's features and the job's), which gives that row's
+    logit; a second MLP gives the reject logit from the job's features and the mean of the rows' hidden states. The
+    actor is therefore equivariant to the order of the rows, as in per-node scoring schedulers (H. Mao et al.,
+    "Learning Scheduling Algorithms for Data Processing Clusters" (Decima), SIGCOMM 2019). The critic is the
+    usual MLP over the flattened observation.
+
+Observation:
+    A Dict space with ``M``-long per-node keys and one ``job`` vector (the OrbitCloud candidates layout).
+
+Action:
+    ``Discrete(M + 1)``: a row, or the last action (reject).
+
+Use ``policy="RowScoringPolicy"`` in a hyperparameters file or ``MaskablePPO(RowScoringPolicy, env)``; saved models
+load with :func:`agents.load` as any other (the class is found by its module path).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+__all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
+
+
+def _row_keys(observation_space: spaces.Dict) -> tuple[list[str], int, int]:
+    """(per-row keys in the space's order, M rows, J job features); ValueError for another layout."""
+    if not isinstance(observation_space, spaces.Dict) or "job" not in observation_space.spaces:
+        raise ValueError("RowScoringPolicy needs a Dict observation with a 'job' vector (OrbitCloud's layout)")
+    job = observation_space.spaces["job"]
+    rows = [k for k in observation_space.spaces if k != "job"]
+    shapes = {observation_space.spaces[k].shape for k in rows}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1 or len(job.shape) != 1:
+        raise ValueError(f"RowScoringPolicy needs per-row keys of one shape (M,), got {sorted(map(str, shapes))}")
+    return rows, int(next(iter(shapes))[0]), int(job.shape[0])
+
+
+class RowFeaturesExtractor(BaseFeaturesExtractor):
+    """The observation as one flat vector in a fixed layout: the (M, F) row table row by row, then the job."""
+
+    def __init__(self, observation_space: spaces.Dict) -> None:
+        keys, m, j = _row_keys(observation_space)
+        super().__init__(observation_space, features_dim=m * len(keys) + j)
+        self.row_keys = keys
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        rows = th.stack([observations[k].float() for k in self.row_keys], dim=-1)  # (B, M, F)
+        return th.cat([rows.flatten(1), observations["job"].float()], dim=1)
+
+
+def _mlp(sizes: Sequence[int], activation: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), activation()]
+    return nn.Sequential(*layers)
+
+
+class RowScorer(nn.Module):
+    """The policy's ``mlp_extractor``: the actor's latent is the M + 1 logits, the critic's an MLP's output."""
+
+    def __init__(self, n_rows: int, n_row_features: int, n_job: int, row_arch: Sequence[int],
+                 vf_arch: Sequence[int], activation: type[nn.Module]) -> None:
+        super().__init__()
+        self.n_rows, self.n_features, self.n_job = n_rows, n_row_features, n_job
+        self.row_net = _mlp([n_row_features + n_job, *row_arch], activation)
+        self.row_head = nn.Linear(row_arch[-1], 1)
+        self.reject_net = nn.Sequential(_mlp([row_arch[-1] + n_job, *row_arch], activation),
+                                        nn.Linear(row_arch[-1], 1))
+        self.value_net = _mlp([n_rows * n_row_features + n_job, *vf_arch], activation)
+        self.latent_dim_pi = n_rows + 1
+        self.latent_dim_vf = vf_arch[-1]
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        b = features.shape[0]
+        rows = features[:, : self.n_rows * self.n_features].view(b, self.n_rows, self.n_features)
+        job = features[:, self.n_rows * self.n_features:]
+        h = self.row_net(th.cat([rows, job[:, None, :].expand(b, self.n_rows, self.n_job)], dim=-1))
+        scores = self.row_head(h).squeeze(-1)
+        reject = self.reject_net(th.cat([h.mean(dim=1), job], dim=-1))
+        return th.cat([scores, reject], dim=-1)
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        return self.value_net(features)
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        return self.forward_actor(features), self.forward_critic(features)
+
+
+class RowScoringPolicy(MaskableActorCriticPolicy):
+    """MaskablePPO policy with a shared per-row scorer (see the module docstring).
+
+    Args (besides MaskableActorCriticPolicy's):
+        row_arch: [-] hidden sizes of the per-row MLP (and of the reject MLP), default (128, 128).
+        net_arch: ``dict(vf=[...])`` hidden sizes of the critic, default [256, 256] (``pi`` is ignored).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any,
+                 row_arch: Sequence[int] = (128, 128), **kwargs: Any) -> None:
+        _, m, _ = _row_keys(observation_space)
+        if not isinstance(action_space, spaces.Discrete) or int(action_space.n) != m + 1:
+            raise ValueError(f"RowScoringPolicy needs Discrete(M + 1) = Discrete({m + 1}) actions (the rows and "
+                             f"reject: candidates mode), got {action_space}")
+        if not row_arch or any(int(s) < 1 for s in row_arch):
+            raise ValueError(f"row_arch: a non-empty list of sizes >= 1, got {row_arch!r}")
+        self.row_arch = [int(s) for s in row_arch]
+        kwargs.setdefault("features_extractor_class", RowFeaturesExtractor)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        keys, m, j = _row_keys(self.observation_space)
+        arch = self.net_arch if isinstance(self.net_arch, dict) else {}
+        vf_arch = list(arch.get("vf", [256, 256])) or [256, 256]
+        self.mlp_extractor = RowScorer(m, len(keys), j, self.row_arch, vf_arch, self.activation_fn)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        self.action_net = nn.Identity()  # the scorer's output already is the logits
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data["row_arch"] = self.row_arch
+        return data
