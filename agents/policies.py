@@ -18,6 +18,11 @@ Observation:
 Action:
     ``Discrete(M + 1)``: a row, or the last action (reject).
 
+Residual prior (``prior_logit`` > 0): ``prior_logit`` is added to the logit of ``earliest-finish-admit``'s action,
+computed from the same observation, so the policy starts as that heuristic (with a small output layer) and what is
+learned is when to deviate from it: residual policy learning (T. Silver, K. Allen, J. Tenenbaum, L. Kaelbling,
+"Residual Policy Learning", arXiv:1812.06298, 2018). The policy still sees only observations.
+
 Use ``policy="RowScoringPolicy"`` in a hyperparameters file or ``MaskablePPO(RowScoringPolicy, env)``; saved models
 load with :func:`agents.load` as any other (the class is found by its module path).
 """
@@ -33,6 +38,9 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
+
+#: Per-row keys whose sum is the estimated finish in deadlines (agents/heuristics.py ``_finish_time``).
+_FINISH_KEYS = ("node_latency", "node_wait", "node_compute")
 
 
 def _row_keys(observation_space: spaces.Dict) -> tuple[list[str], int, int]:
@@ -71,9 +79,14 @@ class RowScorer(nn.Module):
     """The policy's ``mlp_extractor``: the actor's latent is the M + 1 logits, the critic's an MLP's output."""
 
     def __init__(self, n_rows: int, n_row_features: int, n_job: int, row_arch: Sequence[int],
-                 vf_arch: Sequence[int], activation: type[nn.Module]) -> None:
+                 vf_arch: Sequence[int], activation: type[nn.Module], prior_logit: float = 0.0,
+                 finish_index: Sequence[int] = (), valid_index: int = -1, admit_threshold: float = 1.0) -> None:
         super().__init__()
         self.n_rows, self.n_features, self.n_job = n_rows, n_row_features, n_job
+        self.prior_logit = float(prior_logit)
+        self.finish_index = [int(i) for i in finish_index]
+        self.valid_index = int(valid_index)
+        self.admit_threshold = float(admit_threshold)
         self.row_net = _mlp([n_row_features + n_job, *row_arch], activation)
         self.row_head = nn.Linear(row_arch[-1], 1)
         self.reject_net = nn.Sequential(_mlp([row_arch[-1] + n_job, *row_arch], activation),
@@ -89,7 +102,22 @@ class RowScorer(nn.Module):
         h = self.row_net(th.cat([rows, job[:, None, :].expand(b, self.n_rows, self.n_job)], dim=-1))
         scores = self.row_head(h).squeeze(-1)
         reject = self.reject_net(th.cat([h.mean(dim=1), job], dim=-1))
-        return th.cat([scores, reject], dim=-1)
+        logits = th.cat([scores, reject], dim=-1)
+        if self.prior_logit:
+            logits = logits + self.prior_logit * self.prior_choice(rows)
+        return logits
+
+    def prior_choice(self, rows: th.Tensor) -> th.Tensor:
+        """(B, M + 1) one-hot of ``earliest-finish-admit``'s action on the (B, M, F) rows: the valid row of lowest
+        estimated finish (latency + wait + compute, in deadlines), or reject when none is valid or that finish
+        exceeds the admission threshold (agents/heuristics.py; float32 here, so exact ties may break otherwise)."""
+        finish = rows[..., self.finish_index].sum(dim=-1)
+        valid = rows[..., self.valid_index] > 0.5
+        masked = th.where(valid, finish, th.full_like(finish, float("inf")))
+        best, choice = masked.min(dim=1)
+        admit = valid.any(dim=1) & (best <= self.admit_threshold)
+        choice = th.where(admit, choice, th.full_like(choice, self.n_rows))
+        return nn.functional.one_hot(choice, self.n_rows + 1).to(rows.dtype)
 
     def forward_critic(self, features: th.Tensor) -> th.Tensor:
         return self.value_net(features)
@@ -107,7 +135,7 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
     """
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any,
-                 row_arch: Sequence[int] = (128, 128), **kwargs: Any) -> None:
+                 row_arch: Sequence[int] = (128, 128), prior_logit: float = 0.0, **kwargs: Any) -> None:
         _, m, _ = _row_keys(observation_space)
         if not isinstance(action_space, spaces.Discrete) or int(action_space.n) != m + 1:
             raise ValueError(f"RowScoringPolicy needs Discrete(M + 1) = Discrete({m + 1}) actions (the rows and "
@@ -115,6 +143,9 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         if not row_arch or any(int(s) < 1 for s in row_arch):
             raise ValueError(f"row_arch: a non-empty list of sizes >= 1, got {row_arch!r}")
         self.row_arch = [int(s) for s in row_arch]
+        if not (prior_logit >= 0 and prior_logit < float("inf")):
+            raise ValueError(f"prior_logit: a finite number >= 0, got {prior_logit!r}")
+        self.prior_logit = float(prior_logit)
         kwargs.setdefault("features_extractor_class", RowFeaturesExtractor)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
@@ -122,14 +153,25 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         keys, m, j = _row_keys(self.observation_space)
         arch = self.net_arch if isinstance(self.net_arch, dict) else {}
         vf_arch = list(arch.get("vf", [256, 256])) or [256, 256]
-        self.mlp_extractor = RowScorer(m, len(keys), j, self.row_arch, vf_arch, self.activation_fn)
+        prior: dict[str, Any] = {}
+        if self.prior_logit:
+            missing = [k for k in (*_FINISH_KEYS, "node_valid") if k not in keys]
+            if missing:
+                raise ValueError(f"prior_logit > 0 needs observation keys {missing}")
+            prior = {"prior_logit": self.prior_logit, "finish_index": [keys.index(k) for k in _FINISH_KEYS],
+                     "valid_index": keys.index("node_valid")}
+        self.mlp_extractor = RowScorer(m, len(keys), j, self.row_arch, vf_arch, self.activation_fn, **prior)
 
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
         self.action_net = nn.Identity()  # the scorer's output already is the logits
+        if self.prior_logit:  # small learned logits at first: the policy starts as the prior's heuristic
+            for layer in (self.mlp_extractor.row_head, self.mlp_extractor.reject_net[-1]):
+                self.init_weights(layer, gain=0.01)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["row_arch"] = self.row_arch
+        data["prior_logit"] = self.prior_logit
         return data

@@ -46,14 +46,16 @@ def gap_ci(a: np.ndarray, b: np.ndarray, scale: float, seed: int = 0) -> tuple[f
 
 
 def _train_variant(name: str, env_id: str, groups: list[str] | None, demos: str, out: str, seed: int, epochs: int,
-                   device: str) -> tuple[str, str]:
+                   device: str, temperature: float, hyperparams: list[str]) -> tuple[str, str]:
     """``train.py`` for one variant; returns (name, model path)."""
     from agents.train_cli import main as train_main
 
     folder = Path(out) / "logs" / name
     argv = ["--algo", "maskable_ppo", "--env", env_id, "--seed", str(seed), "--pretrain-demos", demos,
             "--pretrain-epochs", str(epochs), "-n", "0", "--eval-freq", "0", "-f", str(folder), "--device", device,
-            "--verbose", "1"]
+            "--verbose", "1", "--pretrain-temperature", str(temperature)]
+    if hyperparams:
+        argv += ["--hyperparams", *hyperparams]
     if groups is not None:
         argv += ["--env-kwargs", f"groups:{groups!r}"]
     status = train_main(argv)
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demos", default=None, help="load these demonstrations (.npz) instead of collecting")
     p.add_argument("--seed", type=int, default=0, help="seed of the collection and of the training")
     p.add_argument("--epochs", type=int, default=10, help="behaviour-cloning passes over the data, >= 1")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="train.py --pretrain-temperature (0: clone the lookahead's choices)")
+    p.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY:VALUE",
+                   help="train.py --hyperparams, e.g. policy:RowScoringPolicy")
     p.add_argument("--drop", nargs="*", default=list(DEFAULT_DROP), help="groups removed one at a time")
     p.add_argument("--device", default="cpu", help="torch device of the training")
     p.add_argument("--baseline", default="earliest-finish-admit", help="heuristic the gaps are measured against")
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         del demos
     else:
         demos_path = Path(args.demos)
-        n_decisions = -1
+        with np.load(demos_path, allow_pickle=False) as data:
+            n_decisions = int(data["actions"].size)
     timings["collect_s"] = time.perf_counter() - t0
     print(f"demonstrations: {demos_path} ({timings['collect_s']:.0f} s)", flush=True)
 
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         models = dict(pool.map(_train_variant, list(variants), [args.env] * len(variants), list(variants.values()),
                                [str(demos_path)] * len(variants), [str(out)] * len(variants),
                                [args.seed] * len(variants), [args.epochs] * len(variants),
-                               [args.device] * len(variants)))
+                               [args.device] * len(variants), [args.temperature] * len(variants),
+                               [args.hyperparams] * len(variants)))
     timings["train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -151,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     base = returns[args.baseline]
     scale = abs(float(base.mean())) or 1.0
     seeds = f"{args.eval_seed}-{args.eval_seed + args.eval_episodes - 1}"
-    lines = [f"{args.env}, behaviour cloning of `lookahead` ({n_decisions if n_decisions > 0 else 'loaded'} "
-             f"decisions, {args.epochs} epochs), seeds {seeds}; gaps in % of |{args.baseline}| with 95 % paired "
+    lines = [f"{args.env}, behaviour cloning of `lookahead` ({n_decisions} decisions, {args.epochs} epochs, "
+             f"temperature {args.temperature:g}{', ' + ' '.join(args.hyperparams) if args.hyperparams else ''}), "
+             f"seeds {seeds}; gaps in % of |{args.baseline}| with 95 % paired "
              f"bootstrap intervals; {platform.machine()}, {args.n_jobs} worker(s); collect "
              f"{timings['collect_s']:.0f} s, train {timings['train_s']:.0f} s, evaluate {timings['evaluate_s']:.0f} s.",
              "", f"| variant | observation groups | return | gap vs {args.baseline} (%) | wins |",

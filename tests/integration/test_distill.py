@@ -186,3 +186,19 @@ def test_row_scoring_policy_clones_and_saves(demos, tmp_path):
     o, _ = env.reset(seed=1)
     a, _ = policy.predict(o, action_masks=env.unwrapped.action_masks())
     assert env.unwrapped.action_masks()[int(a)]
+
+
+def test_row_scoring_prior_starts_as_earliest_finish_admit(demos):
+    """prior_logit > 0: an untrained policy's greedy action is earliest-finish-admit's on every recorded state."""
+    from sb3_contrib import MaskablePPO
+
+    from agents.policies import RowScoringPolicy
+
+    env = gym.make(ENV_ID, **TINY)
+    model = MaskablePPO(RowScoringPolicy, env, policy_kwargs=dict(row_arch=[16, 16], prior_logit=5.0), seed=0,
+                        device="cpu")
+    obs = {k: v[:, 0] for k, v in demos["obs"].items()}
+    masks = demos["masks"][:, 0]
+    ours, _ = model.predict(obs, action_masks=masks, deterministic=True)
+    ef, _ = EarliestFinishAdmitPolicy().predict(obs, action_masks=masks)
+    np.testing.assert_array_equal(ours, ef)
