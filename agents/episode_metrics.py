@@ -152,7 +152,7 @@ class EpisodeRecorder:
             raise ValueError(f"info['outcome'] must be one of {[o.value for o in JobOutcome]}, "
                              f"got {info['outcome']!r}") from None
         self.stats.record(outcome, float(info.get("latency_ms", 0.0)), float(info.get("energy_j", 0.0)),
-                          bool(info.get("is_ground", False)))
+                          bool(info.get("is_ground", False)), int(info.get("replaced_from", -1)) >= 0)
         self.stats.episode_return += float(reward)
         if "episode_metrics" in info:
             self.stats.elapsed_s = float(info["episode_metrics"].get("elapsed_s", 0.0))

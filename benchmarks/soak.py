@@ -8,12 +8,14 @@ at every step:
 - no NaN or inf in the observation or the reward, and the observation inside ``observation_space``;
 - the action mask allows reject and forbids every node ``info["node_down_reason"]`` lists;
 - at every episode end, ``met + missed + dropped + failed + rejected = n_jobs`` and the rates of
-  ``info["episode_metrics"]`` match those counts;
+  ``info["episode_metrics"]`` match those counts (``replaced_rate`` too: ``--failed-jobs replace`` re-places the
+  jobs whose node fails instead of losing them, docs/faults.md);
 
 and prints the resident set size (RSS) at checkpoints, which should stay flat. Exit status 1 on any violation.
 
 Usage:
     python benchmarks/soak.py [--steps 1000000] [--id OrbitCloud-v0] [--seed 0] [--checkpoints 10]
+                              [--failed-jobs lost|replace]
 """
 
 from __future__ import annotations
@@ -57,20 +59,22 @@ def main() -> int:
     p.add_argument("--id", default="OrbitCloud-v0", help="env id (default OrbitCloud-v0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoints", type=int, default=10, help="RSS reports over the run")
+    p.add_argument("--failed-jobs", choices=("lost", "replace"), default="lost",
+                   help="faults.failed_jobs: lose or re-place a job whose node fails (default lost)")
     args = p.parse_args()
     if args.steps < 1:
         p.error("--steps must be >= 1")
     warnings.simplefilter("ignore", DeprecationWarning)
-    env = gym.make(args.id, **FAULTS)
+    env = gym.make(args.id, **FAULTS, failed_jobs=args.failed_jobs)
     rng = np.random.default_rng(args.seed)
     obs, info = env.reset(seed=args.seed)
     space = env.observation_space
     counts = {o.value: 0 for o in JobOutcome}
     totals = {o.value: 0 for o in JobOutcome}
-    episodes = violations = 0
+    episodes = violations = replaced = 0
     every = max(args.steps // args.checkpoints, 1)
     t0 = time.perf_counter()
-    print(f"soak: {args.id}, {args.steps:,} masked random steps, faults {FAULTS}")
+    print(f"soak: {args.id}, {args.steps:,} masked random steps, faults {FAULTS}, failed jobs {args.failed_jobs}")
     print(f"{'steps':>10} {'episodes':>9} {'RSS MB':>8} {'steps/s':>8}")
 
     def fail(msg: str) -> None:
@@ -97,6 +101,7 @@ def main() -> int:
         elif not space.contains(obs):
             fail("observation outside observation_space")
         counts[info["outcome"]] += 1
+        replaced += info["replaced_from"] >= 0 and info["outcome"] != "failed"
         if terminated or truncated:
             m = info["episode_metrics"]
             n = sum(counts.values())
@@ -106,6 +111,9 @@ def main() -> int:
                                  ("failure_rate", "failed"), ("success_rate", "met")):
                 if abs(m[key] - counts[outcome] / max(n, 1)) > 1e-12:
                     fail(f"{key} {m[key]} != {counts[outcome]} / {n}")
+            if abs(m["replaced_rate"] - replaced / max(n, 1)) > 1e-12:
+                fail(f"replaced_rate {m['replaced_rate']} != {replaced} / {n}")
+            replaced = 0
             for k, v in counts.items():
                 totals[k] += v
             counts = {o.value: 0 for o in JobOutcome}

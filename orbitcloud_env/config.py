@@ -659,8 +659,9 @@ class FaultsConfig:
     section. Faults draw from their own stream of the episode's generator, and only when a rate is > 0.
 
     A job whose node (satellite, payload or data centre) is down in any topology bucket between its placement and
-    the end of its compute is ``failed`` (lost; it is charged ``reward.drop_penalty``). Down nodes are invalid in
-    the action mask. All figures are assumptions (no defaults are used by a shipped preset).
+    the end of its compute is, with ``failed_jobs`` "lost", ``failed`` (it is charged ``reward.drop_penalty``), or
+    with "replace", re-placed on a data centre (see docs/faults.md). Down nodes are invalid in the action mask. All
+    figures are assumptions (no defaults are used by a shipped preset).
 
     Args:
         satellite_failure_rate_per_hour: [1/h] per satellite: the whole satellite is down (no compute, no ISLs,
@@ -675,6 +676,9 @@ class FaultsConfig:
         ground_link_repair_time_s: [s] mean duration of a site's ground-link outage.
         fibre_cut_rate_per_hour: [1/h] per (site, data centre) terrestrial fibre path.
         fibre_repair_time_s: [s] mean time to repair a cut path.
+        failed_jobs: what happens to a job whose node fails before its compute ends: "lost" (the job is
+            ``failed``) or "replace" (it is re-sent from its site to the data centre of earliest estimated finish
+            that is up at the failure time, and ends there; ``failed`` only when no region can take it).
     """
 
     satellite_failure_rate_per_hour: float = 0.0
@@ -687,7 +691,10 @@ class FaultsConfig:
     ground_link_repair_time_s: float = 900.0
     fibre_cut_rate_per_hour: float = 0.0
     fibre_repair_time_s: float = 43_200.0
+    failed_jobs: str = "lost"
 
+    #: Allowed values of ``failed_jobs``.
+    FAILED_JOB_MODES = ("lost", "replace")
     #: The fault kinds, in the order of :data:`orbitcloud_env.faults.FAULT_KINDS`: (rate field, repair field).
     KINDS = (("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s"),
              ("payload", "payload_failure_rate_per_hour", "payload_repair_time_s"),
@@ -699,6 +706,9 @@ class FaultsConfig:
         for _, rate, repair in self.KINDS:
             _check_range(getattr(self, rate), rate, 0.0, MAX_FAILURE_RATE_PER_HOUR)
             _check_range(getattr(self, repair), repair, 0.0, MAX_REPAIR_TIME_S, low_open=True)
+        modes = self.FAILED_JOB_MODES
+        _check(self.failed_jobs in modes, "failed_jobs", f"unknown value {self.failed_jobs!r}"
+               f"{did_you_mean(self.failed_jobs, modes)} (allowed: {', '.join(repr(m) for m in modes)})")
 
     @property
     def enabled(self) -> bool:

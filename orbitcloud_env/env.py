@@ -266,6 +266,7 @@ class OrbitCloudEnv(gym.Env):
             info["candidate_nodes"] = candidates
         if sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
             info["node_down_reason"] = sim.node_down_reason()
+            info["replaced_from"] = int(out.replaced_from)
         if recheck:
             info["contended"] = contended
         return reward, info

@@ -214,13 +214,17 @@ class FaultProcess:
 
     def node_down_during(self, node: int, b_from: int, b_to: int) -> bool:
         """True when global ``node`` (satellites then data centres) is down in any bucket of [b_from, b_to]."""
+        return self.first_down_bucket(node, b_from, b_to) is not None
+
+    def first_down_bucket(self, node: int, b_from: int, b_to: int) -> int | None:
+        """The first bucket of [b_from, b_to] in which global ``node`` is down (None: up throughout)."""
         n_sat = self.shape["satellite"][0]
         if node < n_sat:
             idx = (self._offsets[0] + node, self._offsets[1] + node)
         else:
             idx = (self._offsets[2] + node - n_sat,)
         if not any(self._p_fail[i] > 0 for i in idx):
-            return False
+            return None
         # Bucket by bucket up to MAX_STEP_GAP ahead; a longer job is also checked at its last bucket (reached by
         # an exact jump), so a failure in the skipped stretch that is repaired before the end goes unseen.
         buckets = list(range(b_from, min(b_to, b_from + MAX_STEP_GAP) + 1))
@@ -229,5 +233,5 @@ class FaultProcess:
         for b in buckets:
             down = self._down(b)
             if any(down[i] for i in idx):
-                return True
-        return False
+                return b
+        return None

@@ -23,8 +23,9 @@ class JobOutcome(str, enum.Enum):
     - ``MET``: served, result back at the user's site within the deadline;
     - ``MISSED``: served, but after the deadline;
     - ``DROPPED``: computed, but the result could not be returned (no path at the finish time);
-    - ``FAILED``: placed, but its node failed before the compute ended (the job is lost; only with the
-      ``faults`` section on, see docs/faults.md);
+    - ``FAILED``: placed, but its node failed before the compute ended and the job is lost (only with the
+      ``faults`` section on; with ``faults.failed_jobs`` "replace" a job is lost only when no data centre can take
+      it, else its fate is that of its new run; see docs/faults.md);
     - ``REJECTED``: not placed (the reject action, or an invalid one).
 
     ``met + missed + dropped + failed + rejected = n_jobs``.
@@ -80,12 +81,13 @@ METRIC_KEYS: tuple[str, ...] = (
 )
 #: Keys :func:`episode_metrics` adds with ``faults=True`` (scenarios whose ``faults`` section enables a fault
 #: kind; kept out of the others so that their metrics stay as they were).
-FAULT_METRIC_KEYS: tuple[str, ...] = ("failure_rate",)
+FAULT_METRIC_KEYS: tuple[str, ...] = ("failure_rate", "replaced_rate")
 
 
 def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Iterable[float],
                     placed_energy_j: Iterable[float], orbital_served: int,
-                    episode_return: float, elapsed_s: float = 0.0, faults: bool = False) -> dict[str, float]:
+                    episode_return: float, elapsed_s: float = 0.0, faults: bool = False,
+                    replaced: int = 0) -> dict[str, float]:
     """The episode metrics of docs/env_contract.md from per-job records.
 
     Args:
@@ -95,8 +97,12 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
         orbital_served: [-] served jobs that ran on a satellite.
         episode_return: [-] sum of the rewards.
         elapsed_s: [s] simulated time from the episode's start to its end.
-        faults: add the keys of :data:`FAULT_METRIC_KEYS` (``failure_rate`` = failed / n_jobs); failed jobs
-            count in ``deadline_miss_rate`` either way.
+        faults: add the keys of :data:`FAULT_METRIC_KEYS` (``failure_rate`` = failed / n_jobs, the jobs lost to a
+            node failure; ``replaced_rate`` = replaced / n_jobs); failed jobs count in ``deadline_miss_rate``
+            either way.
+        replaced: [-] jobs whose node failed and that ended on another node (``faults.failed_jobs`` "replace"),
+            met, missed or dropped there; each is counted by that outcome too. Jobs hit by a node failure =
+            failed + replaced.
 
     Returns:
         ``{key: float}`` with the keys of :data:`METRIC_KEYS` (then :data:`FAULT_METRIC_KEYS` with ``faults``).
@@ -131,6 +137,7 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
     }
     if faults:
         out["failure_rate"] = failed / n
+        out["replaced_rate"] = replaced / n
     return out
 
 
@@ -146,14 +153,19 @@ class EpisodeStats:
     elapsed_s: float = 0.0  # [s] simulated time since the episode's start (set by the simulator)
     #: Report :data:`FAULT_METRIC_KEYS` too (the simulator sets it when the scenario's faults are on).
     faults: bool = False
+    #: [-] jobs whose node failed and that ended on another node (``faults.failed_jobs`` "replace"; not failed).
+    replaced: int = 0
 
     @property
     def n_jobs(self) -> int:
         return len(self.outcomes)
 
-    def record(self, outcome: JobOutcome, latency_ms: float, energy_j: float, is_ground: bool) -> None:
-        """Add one decided job."""
+    def record(self, outcome: JobOutcome, latency_ms: float, energy_j: float, is_ground: bool,
+               replaced: bool = False) -> None:
+        """Add one decided job (``is_ground``: it ended on a data centre; ``replaced``: its node failed and it was
+        re-placed, counted when it was not lost after all)."""
         self.outcomes.append(outcome)
+        self.replaced += bool(replaced) and outcome is not JobOutcome.FAILED
         if outcome is JobOutcome.REJECTED:
             return
         self.energies_j.append(energy_j)
@@ -166,4 +178,4 @@ class EpisodeStats:
     def metrics(self) -> dict[str, float]:
         """The episode metrics so far (definitions in docs/env_contract.md)."""
         return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
-                               self.episode_return, self.elapsed_s, faults=self.faults)
+                               self.episode_return, self.elapsed_s, faults=self.faults, replaced=self.replaced)

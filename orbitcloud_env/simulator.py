@@ -106,6 +106,9 @@ class Outcome:
     energy_j: float  # [J] compute energy drawn
     route: list[int] = field(default_factory=list)  # satellites from the first hop to the node (render)
     battery_j: float = 0.0  # [J] the part of the energy a satellite's battery had to supply (net of solar surplus)
+    #: The node that failed under the job when it was re-placed (``faults.failed_jobs`` "replace"; ``node`` is then
+    #: where it ended), else -1.
+    replaced_from: int = -1
 
     @property
     def met_deadline(self) -> bool:
@@ -239,6 +242,8 @@ class Simulator:
         self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
         #: Random node and link faults (the ``faults`` section; None when it enables nothing). docs/faults.md.
         self.faults: FaultProcess | None = None
+        #: Re-place the jobs whose node fails (``faults.failed_jobs`` "replace") instead of losing them.
+        self._replace_failed = cfg.faults.enabled and cfg.faults.failed_jobs == "replace"
         if cfg.faults.enabled:
             self.faults = FaultProcess(cfg.faults, self.n_sat, self.n_dc, len(self.sites), cfg.episode.topology_dt_s,
                                        compute_sats=self.sat_has_compute)
@@ -524,7 +529,7 @@ class Simulator:
             out = self._place_on_satellite(job, int(node), view)
         else:
             out = self._place_on_datacentre(job, int(node), view)
-        self.stats.record(out.outcome, out.latency_ms, out.energy_j, node is not None and node >= self.n_sat)
+        self.stats.record(out.outcome, out.latency_ms, out.energy_j, out.node >= self.n_sat, out.replaced_from >= 0)
         self.last_outcome = out
         nxt = self.workload.next_job()
         self.job = nxt
@@ -548,12 +553,17 @@ class Simulator:
         inbound_ms = float(view.inbound_ms[node])
         start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
-        energy_j = self.compute.energy_j(node, compute_ms * 1e-3)
+        # "replace": a job whose node fails ran (and drew energy) only until the failure.
+        fail_s = self._fault_failure_s(node, finish_s) if self._replace_failed else None
+        run_ms = compute_ms if fail_s is None else self._ran_ms(start_s, finish_s, fail_s)
+        energy_j = self.compute.energy_j(node, run_ms * 1e-3)
         self.batteries.draw_one(node, energy_j)
         if self.batteries.soc[node] < self.config.power.min_soc_for_compute:
             self._power_ok[node] = False
-        battery_j = float(self._battery_need_j(compute_ms, bool(self.topology.sunlit[node]),
+        battery_j = float(self._battery_need_j(run_ms, bool(self.topology.sunlit[node]),
                                                float(self.compute.server_power_w[node])))
+        if fail_s is not None:
+            return self._fault_replace(job, node, fail_s, energy_j, battery_j)
         route = self.snapshot.path(s, node)
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
@@ -562,7 +572,7 @@ class Simulator:
         parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
-        if self.faults is not None and self._fault_node_fails(node, finish_s):
+        if self.faults is not None and not self._replace_failed and self._fault_node_fails(node, finish_s):
             return Outcome(job, node, JobOutcome.FAILED, 0.0, LatencyBreakdown(**parts), energy_j, route,
                            battery_j)
         if back == np.inf:
@@ -586,6 +596,10 @@ class Simulator:
         share = 1.0 - float(self.topology.utilisation[node])
         start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop / share)
         compute_ms = (finish_s - start_s) * 1e3
+        fail_s = self._fault_failure_s(node, finish_s) if self._replace_failed else None
+        if fail_s is not None:  # "replace": the region ran the job only until its outage
+            energy_j = self.compute.energy_j(node, self._ran_ms(start_s, finish_s, fail_s) * 1e-3 * share)
+            return self._fault_replace(job, node, fail_s, energy_j, 0.0)
         energy_j = self.compute.energy_j(node, compute_ms * 1e-3 * share)
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
         breakdown = LatencyBreakdown(uplink_ms=fibre_ms, transfer_ms=tx_in + tx_out, queue_ms=(start_s - arrival_s) * 1e3,
@@ -611,7 +625,8 @@ class Simulator:
         reach[self.n_sat:] &= ~(fs.datacentre | fs.fibre[site])
 
     def _fault_flush(self, previous: TopologyState | None, bucket_start_s: float) -> None:
-        """Nodes that went down on entering this bucket lose the jobs they hold (those jobs are ``failed``)."""
+        """Nodes that went down on entering this bucket lose the jobs they hold (those jobs are ``failed`` or, with
+        ``faults.failed_jobs`` "replace", re-placed: both settled when they were placed)."""
         down = self.topology.faults.node_down()
         if previous is not None and previous.faults is not None:
             down &= ~previous.faults.node_down()
@@ -620,8 +635,68 @@ class Simulator:
 
     def _fault_node_fails(self, node: int, finish_s: float) -> bool:
         """True when ``node`` is down in any topology bucket from now to the one in which the job's compute ends."""
+        return self._fault_failure_s(node, finish_s) is not None
+
+    def _fault_failure_s(self, node: int, finish_s: float, from_s: float | None = None) -> float | None:
+        """[s] when ``node`` fails before the compute it finishes at ``finish_s`` ends: the start of the first bucket
+        from ``from_s`` (default now) in which it is down, or ``from_s`` itself when it is down in that bucket;
+        None when it stays up."""
         dt = self.config.episode.topology_dt_s
-        return self.faults.node_down_during(node, self.topology.bucket, math.floor(finish_s / dt))
+        from_s = self.time_s if from_s is None else from_s
+        b = self.faults.first_down_bucket(node, math.floor(from_s / dt), math.floor(finish_s / dt))
+        return None if b is None else max(b * dt, from_s)
+
+    @staticmethod
+    def _ran_ms(start_s: float, finish_s: float, fail_s: float) -> float:
+        """[ms] compute done between ``start_s`` and ``finish_s`` before a failure at ``fail_s``."""
+        return min(max(fail_s - start_s, 0.0), finish_s - start_s) * 1e3
+
+    def _fault_replace(self, job: Job, failed_node: int, fail_s: float, energy_j: float,
+                       battery_j: float) -> Outcome:
+        """``faults.failed_jobs`` "replace": ``failed_node`` failed at ``fail_s`` [s] under ``job``; re-send the job
+        from its site to the data centre of earliest estimated finish among those up, reachable from the site and
+        not full at that time, and run it there from scratch (again if that region fails too; each region once).
+        ``energy_j`` / ``battery_j`` [J]: what the failed node drew; the new runs add theirs. FAILED when no
+        region can take the job. docs/faults.md."""
+        t, n, site = self.time_s, self.n_sat, job.site
+        dt = self.config.episode.topology_dt_s
+        comp = self.compute
+        fibre_ms = self.site_dc_ms[site]
+        tx_in, tx_out = job.input_mb * self._fibre_ms_per_mb, job.output_mb * self._fibre_ms_per_mb
+        tried = np.zeros(self.n_dc, bool)
+        node = failed_node
+        while True:
+            bucket = math.floor(fail_s / dt)
+            fs = self.faults.state(bucket)
+            ok = ~(fs.datacentre | fs.fibre[site] | tried) & (comp.held[n:] < comp.queue_limit[n:])
+            if not ok.any():
+                return Outcome(job, node, JobOutcome.FAILED, 0.0, LatencyBreakdown(), energy_j, battery_j=battery_j,
+                               replaced_from=failed_node if node != failed_node else -1)
+            share = 1.0 - (self.background.utilisation(bucket * dt) if self.background is not None
+                           else np.zeros(self.n_dc))  # our share of a region's server (as in the view)
+            arrival_s = fail_s + (fibre_ms + tx_in) * 1e-3
+            start_s = np.maximum(arrival_s, comp.free_at_s[n:])
+            est_s = start_s + job.work_gflop / share * comp.seconds_per_gflop[n:] + (fibre_ms + tx_out) * 1e-3
+            d = int(np.argmin(np.where(ok, est_s, np.inf)))
+            node, share_d, tried[d] = n + d, float(share[d]), True
+            start_s, finish_s = comp.place(node, float(arrival_s[d]), job.work_gflop / share_d)
+            failed_again_s = self._fault_failure_s(node, finish_s, fail_s)
+            if failed_again_s is not None:
+                energy_j += comp.energy_j(node, self._ran_ms(start_s, finish_s, failed_again_s) * 1e-3 * share_d)
+                fail_s = failed_again_s
+                continue
+            energy_j += comp.energy_j(node, (finish_s - start_s) * share_d)
+            # The run on the region; the time from arrival to the failure (spent on the failed node) counts as queue.
+            parts = dict(uplink_ms=float(fibre_ms[d]), transfer_ms=tx_in + tx_out,
+                         queue_ms=(fail_s - t) * 1e3 + (start_s - float(arrival_s[d])) * 1e3,
+                         compute_ms=(finish_s - start_s) * 1e3)
+            if self.faults.state(math.floor(finish_s / dt)).fibre[site, d]:
+                return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j,
+                               battery_j=battery_j, replaced_from=failed_node)
+            total = (finish_s - t) * 1e3 + float(fibre_ms[d]) + tx_out
+            return Outcome(job, node, self._deadline_outcome(total, job), total,
+                           LatencyBreakdown(**parts, return_ms=float(fibre_ms[d]), total_ms=total), energy_j,
+                           battery_j=battery_j, replaced_from=failed_node)
 
     def _fault_datacentre_outcome(self, job: Job, node: int, finish_s: float) -> JobOutcome | None:
         """FAILED (region outage before the compute ends), DROPPED (the site's fibre path to the region is cut when
@@ -663,7 +738,7 @@ class Simulator:
             "server_free_at_s": comp.server_free_at_s.copy(), "free_at_s": comp.free_at_s.copy(),
             "held": comp.held.copy(), "finishing": list(comp._finishing),
             "stats": (len(st.outcomes), len(st.latencies_ms), len(st.energies_j), st.orbital_served,
-                      st.episode_return),
+                      st.episode_return, st.replaced),
             "arrival_rates": self.arrival_rates.state(),
         }
         if isinstance(wl, PoissonWorkload):
@@ -685,7 +760,7 @@ class Simulator:
         comp.free_at_s = state["free_at_s"].copy()
         comp.held = state["held"].copy()
         comp._finishing = list(state["finishing"])
-        n_out, n_lat, n_en, st.orbital_served, st.episode_return = state["stats"]
+        n_out, n_lat, n_en, st.orbital_served, st.episode_return, st.replaced = state["stats"]
         del st.outcomes[n_out:], st.latencies_ms[n_lat:], st.energies_j[n_en:]
         self.arrival_rates.set_state(state["arrival_rates"])
         if isinstance(wl, PoissonWorkload):

@@ -80,10 +80,12 @@ _EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 @given(overrides=st.dictionaries(_fields, _numbers, max_size=3), tle=_tle_text(),
        rows=st.one_of(st.none(), st.lists(_trace_row, min_size=1, max_size=6)),
        actions=st.lists(st.one_of(st.integers(-2, 80), st.floats(0, 5)), min_size=1, max_size=40),
-       seed=st.integers(0, 2**31 - 1))
-def test_fuzzed_configs_tles_traces_and_actions(tmp_path_factory, overrides, tle, rows, actions, seed):
+       seed=st.integers(0, 2**31 - 1), failed_jobs=st.sampled_from([None, "lost", "replace", "replace", "Replace"]))
+def test_fuzzed_configs_tles_traces_and_actions(tmp_path_factory, overrides, tle, rows, actions, seed, failed_jobs):
     folder = tmp_path_factory.mktemp("fuzz")
     over = dict(overrides)
+    if failed_jobs is not None:
+        over["faults.failed_jobs"] = failed_jobs
     over.update({"max_jobs": 40, "power.warmup_orbits": 0.0})
     if tle is not None:
         (folder / "c.tle").write_text(tle)

@@ -10,7 +10,7 @@ import pytest
 from orbitcloud_env.config import ConfigError, FaultsConfig, load_config
 from orbitcloud_env.faults import FaultProcess
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, episode_metrics
-from orbitcloud_env.simulator import Simulator
+from orbitcloud_env.simulator import Outcome, Simulator
 
 ALL_FAULTS = {"faults.satellite_failure_rate_per_hour": 1.0, "faults.payload_failure_rate_per_hour": 2.0,
               "faults.datacentre_outage_rate_per_hour": 1.0, "faults.ground_link_outage_rate_per_hour": 1.0,
@@ -18,21 +18,25 @@ ALL_FAULTS = {"faults.satellite_failure_rate_per_hour": 1.0, "faults.payload_fai
               "links.isl_failure_rate_per_hour": 0.5}
 
 
-def _run(sim: Simulator, seed: int, steps: int) -> list[tuple]:
+def _play(sim: Simulator, seed: int, steps: int) -> list[Outcome]:
+    """A masked random episode (10 % rejections) of up to ``steps`` jobs; each job's outcome."""
     sim.reset(np.random.default_rng(seed))
     rng = np.random.default_rng(seed + 100)
-    trace = []
+    outs = []
     for _ in range(steps):
         view = sim.node_view()
         valid = np.flatnonzero(view.valid)
         down = sim.node_down_reason()
         assert not set(down) & set(valid.tolist()), "a node down by a fault must be masked out"
         node = int(rng.choice(valid)) if valid.size and rng.random() < 0.9 else None
-        out = sim.place(node, view)
-        trace.append((out.node, out.outcome.value, out.latency_ms))
+        outs.append(sim.place(node, view))
         if sim.job is None:
             break
-    return trace
+    return outs
+
+
+def _run(sim: Simulator, seed: int, steps: int) -> list[tuple]:
+    return [(out.node, out.outcome.value, out.latency_ms) for out in _play(sim, seed, steps)]
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +180,99 @@ def test_isl_chain_crosses_a_long_gap_in_one_draw():
     expected = 2.0 / 3600 * 900 / (1 + 2.0 / 3600 * 900)
     assert abs(failed.mean() - expected) < 0.15
     assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(net._failure_gaps[0][0]))
+
+
+# ---- faults.failed_jobs: "lost" (default) or "replace" ----
+
+HIGH_FAULTS = {**ALL_FAULTS, "faults.satellite_failure_rate_per_hour": 20.0, "faults.satellite_repair_time_s": 60.0,
+               "faults.payload_failure_rate_per_hour": 20.0, "faults.payload_repair_time_s": 60.0}
+
+
+def test_failed_jobs_field_is_lost_by_default_and_checked():
+    assert FaultsConfig().failed_jobs == "lost"
+    assert load_config("small", {"faults.failed_jobs": "replace"}).faults.failed_jobs == "replace"
+    with pytest.raises(ConfigError, match=r"faults\.failed_jobs: unknown value 'replaced'; did you mean "
+                                          r"'replace'\? \(allowed: 'lost', 'replace'\)"):
+        load_config("small", {"faults.failed_jobs": "replaced"})
+    with pytest.raises(ConfigError, match="faults.failed_jobs: expected a string"):
+        load_config("small", {"faults.failed_jobs": 1})
+
+
+def test_explicit_lost_is_the_default_behaviour():
+    default = Simulator(load_config("small", ALL_FAULTS))
+    lost = Simulator(load_config("small", {**ALL_FAULTS, "faults.failed_jobs": "lost"}))
+    assert _run(default, 5, 300) == _run(lost, 5, 300)
+
+
+def _outcomes(mode: str, seed: int, steps: int) -> tuple[Simulator, list[Outcome]]:
+    sim = Simulator(load_config("small", {**HIGH_FAULTS, "faults.failed_jobs": mode}))
+    return sim, _play(sim, seed, steps)
+
+
+def test_replace_re_places_failed_jobs_on_data_centres_and_outcomes_add_up():
+    _, lost = _outcomes("lost", 0, 600)
+    sim, replaced = _outcomes("replace", 0, 600)
+    n_lost = sum(o.outcome is JobOutcome.FAILED for o in lost)
+    moved = [o for o in replaced if o.replaced_from >= 0]
+    assert n_lost > 10 and moved, "rates this high make nodes fail under jobs"
+    assert sum(o.outcome is JobOutcome.FAILED for o in replaced) < n_lost
+    m = sim.stats.metrics()
+    counts = {v: sum(o.outcome is v for o in replaced) for v in JobOutcome}
+    assert sum(counts.values()) == m["n_jobs"] == 600
+    assert m["failure_rate"] == counts[JobOutcome.FAILED] / 600
+    assert m["replaced_rate"] == sum(o.outcome is not JobOutcome.FAILED for o in moved) / 600 > 0
+    for o in moved:
+        assert o.node >= sim.n_sat and o.node != o.replaced_from  # ended on another node, a data centre
+        if o.outcome.served:  # the time spent on the failed node counts: latency from the job's arrival
+            b = o.breakdown
+            assert o.latency_ms == b.total_ms == pytest.approx(b.uplink_ms + b.isl_ms + b.transfer_ms + b.queue_ms
+                                                               + b.compute_ms + b.return_ms)
+            assert b.queue_ms >= 0.0 and o.energy_j > 0.0
+    _, again = _outcomes("replace", 0, 600)
+    assert [(o.node, o.outcome, o.latency_ms, o.energy_j, o.replaced_from) for o in replaced] == \
+        [(o.node, o.outcome, o.latency_ms, o.energy_j, o.replaced_from) for o in again]
+
+
+def test_replace_charges_the_partial_run_on_the_failed_satellite_and_the_new_run():
+    sim = Simulator(load_config("small", {**HIGH_FAULTS, "faults.failed_jobs": "replace"}))
+    drawn = []
+    sim.reset(np.random.default_rng(1))
+    draw_one = sim.batteries.draw_one
+    sim.batteries.draw_one = lambda node, energy_j: (drawn.append(energy_j), draw_one(node, energy_j))
+    rng = np.random.default_rng(3)
+    shares = []  # drawn / full energy of the jobs whose satellite failed under them
+    for _ in range(400):
+        view = sim.node_view()
+        sats = np.flatnonzero(view.valid[: sim.n_sat])
+        if not sats.size:
+            sim.place(None, view)
+            continue
+        node = int(rng.choice(sats))
+        out = sim.place(node, view)
+        full_j = out.job.work_gflop * sim.compute.seconds_per_gflop[node] * sim.compute.server_power_w[node]
+        assert drawn[-1] <= full_j * (1 + 1e-9)  # the satellite's battery gives at most the full run
+        if out.replaced_from == node and out.outcome.served:
+            assert out.energy_j > drawn[-1]  # plus the run on the data centre
+            shares.append(drawn[-1] / full_j)
+        else:
+            assert out.energy_j == drawn[-1]
+    assert shares and min(shares) < 0.999  # failed before the end: only the part computed is charged
+
+
+def test_replaced_jobs_in_gym_info_and_metrics():
+    import gymnasium as gym
+
+    import orbitcloud_env  # noqa: F401
+
+    env = gym.make("OrbitCloud-Small-v1", max_jobs=300, **HIGH_FAULTS, failed_jobs="replace")
+    env.reset(seed=0)
+    n_replaced = 0
+    for _ in range(300):
+        obs, r, term, trunc, info = env.step(int(np.flatnonzero(env.unwrapped.action_masks())[0]))
+        n_replaced += info["replaced_from"] >= 0 and info["outcome"] != "failed"
+        if info["replaced_from"] >= 0:
+            assert info["is_ground"]
+        if trunc:
+            break
+    assert info["episode_metrics"]["replaced_rate"] == n_replaced / 300
+    env.close()
