@@ -539,6 +539,25 @@ class Constellation:
             u_deg=np.concatenate([c._u_deg for c in constellations]),
         )
 
+    def subset(self, indices: ArrayLike) -> "Constellation":
+        """The satellites ``indices`` (in that order) as a constellation on the same epoch and clock.
+
+        The SGP4 records are shared, not rebuilt, and each satellite propagates on its own, so propagating the
+        subset gives exactly (bit for bit) those satellites' rows of the whole set's propagation, for a fraction
+        of the cost. Shell metadata is kept whole (shell indices stay valid).
+        """
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError(f"indices: expected a non-empty 1-D array of satellite indices, got {indices!r}")
+        n = len(self)
+        if idx.min() < 0 or idx.max() >= n:
+            raise ValueError(f"indices: satellite indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
+        return Constellation(
+            {k: v[idx] for k, v in self._elements.items()}, [self._names[i] for i in idx], self._shell[idx],
+            self._plane[idx], self._slot[idx], self._shells, self._epoch,
+            _satrecs=[self._satrecs[i] for i in idx], operational=self._operational[idx],
+            status=[self._status[i] for i in idx], u_deg=self._u_deg[idx])
+
     def __add__(self, other: "Constellation") -> "Constellation":
         if not isinstance(other, Constellation):
             return NotImplemented

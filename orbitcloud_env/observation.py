@@ -169,6 +169,8 @@ class NodeObservation:
             row = np.zeros(sim.n_nodes, dtype=np.float32)
             row[sim.n_sat:] = 1.0
             visible = np.flatnonzero(view.direct[: sim.n_sat])
+            if sim.timeline is not None:  # untracked satellites are never rows (candidates mode): left at 0
+                visible = visible[sim.timeline.tracks(visible)]
             if sim.timeline is not None and visible.size:
                 lat, lon = self._site_lat_lon[site]
                 t = sim.timeline.time_in_view_s(sim.topology.snapshot.time_s, lat, lon, visible,

@@ -130,7 +130,7 @@ class TopologyState:
     bucket: int
     snapshot: NetworkSnapshot
     sunlit: NDArray[np.bool_]  # (N,) satellites in sunlight at the bucket start
-    sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later
+    sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later (satellites never rows: as now)
     isl_up_fraction: NDArray[np.float64]  # (N,) share of the ISL terminals whose link is up
     node_ecef_km: NDArray[np.float64]  # (M, 3) [km] Earth-fixed positions, satellites then data centres
     sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error (and, with faults, is up)
@@ -238,6 +238,14 @@ class Simulator:
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
         self._needs_timeline = bool(groups & {"power", "links"}) and self.n_sat > 0
+        #: Satellites that can be rows of the observation: in candidates mode the rows list valid nodes only, so
+        #: the compute satellites; else every satellite (None). Their future (the timeline, ``sunlit_soon``) is
+        #: propagated as one subset, built once (it depends only on the catalogue): bit-identical rows.
+        self._row_sats: NDArray[np.int64] | None = None
+        self._row_constellation = self.constellation
+        if cfg.episode.action_mode == "candidates" and self.sat_has_compute.any():
+            self._row_sats = np.flatnonzero(self.sat_has_compute)
+            self._row_constellation = self.constellation.subset(self._row_sats)
         #: [W] (N,) solar surplus over the base load while sunlit (what a sunlit job does not take from the battery).
         self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
         #: Random node and link faults (the ``faults`` section; None when it enables nothing). docs/faults.md.
@@ -293,8 +301,9 @@ class Simulator:
         if self.faults is not None:  # own stream, drawn only when the faults section enables something
             self.faults.reset(np.random.default_rng(int(rng.integers(0, 2**63 - 1))), self.start_time_s)
         self.arrival_rates.reset(self.start_time_s)
-        self.timeline = (OrbitTimeline(self.constellation, self._sunlit_many, self.start_time_s,
-                                       horizon_s=max(cfg.episode.max_time_s, 600.0))
+        self.timeline = (OrbitTimeline(self._row_constellation, self._sunlit_many, self.start_time_s,
+                                       horizon_s=max(cfg.episode.max_time_s, 600.0), tracked=self._row_sats,
+                                       n_sat=self.n_sat)
                          if self._needs_timeline else None)
         # 5. Queues.
         self.compute.reset()
@@ -375,9 +384,14 @@ class Simulator:
         ok = snap.sat_ok
         sunlit = self._sunlit(snap.sat_ecef_km, bucket_start_s) & ok
         lookahead = self.config.power.eclipse_lookahead_s
-        if lookahead > 0:
+        if lookahead > 0 and self._row_sats is None:
             future_ecef, _, _ = self.constellation.propagate(bucket_start_s + lookahead)
             sunlit_soon = self._sunlit(future_ecef, bucket_start_s + lookahead) & ok
+        elif lookahead > 0:  # only the satellites that can be rows; the others read as no change
+            rows = self._row_sats
+            future_ecef, _, _ = self._row_constellation.propagate(bucket_start_s + lookahead)
+            sunlit_soon = sunlit.copy()
+            sunlit_soon[rows] = self._sunlit(future_ecef, bucket_start_s + lookahead) & ok[rows]
         else:
             sunlit_soon = sunlit
         up = snap.isl_up
@@ -411,7 +425,8 @@ class Simulator:
 
     @property
     def sunlit_soon(self) -> NDArray[np.bool_]:
-        """(N,) satellites in sunlight ``power.eclipse_lookahead_s`` after the current bucket's start."""
+        """(N,) satellites in sunlight ``power.eclipse_lookahead_s`` after the current bucket's start (in candidates
+        mode, satellites without compute, which are never rows, read as sunlit now)."""
         return self.topology.sunlit_soon
 
     @property
