@@ -123,8 +123,8 @@ class NodeObservation:
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
         # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
-        finish = (np.minimum(view.finish_ms[idx] / sim.job.deadline_ms, clip) if "ranking" in self.groups
-                  else None)
+        finish = (np.minimum((view.latency_ms[idx] + view.wait_ms[idx] + view.compute_ms[idx]) / sim.job.deadline_ms,
+                             clip) if "ranking" in self.groups else None)  # NodeView.finish_ms of the rows only
         for key, _ in self.extra_keys:
             value = self._extra_row(key, view, rows, idx, finish)
             if rows is not None and rows[-1] < 0:

@@ -181,6 +181,9 @@ class Simulator:
         comp = cfg.compute
         i = np.arange(self.n_sat)
         self.sat_has_compute = np.floor((i + 1) * comp.satellite_fraction) > np.floor(i * comp.satellite_fraction)
+        #: The compute satellites: indices, or a slice when every satellite computes.
+        self._compute_sats: NDArray[np.int64] | slice = (slice(0, self.n_sat) if self.sat_has_compute.all()
+                                                          else np.flatnonzero(self.sat_has_compute))
         self.is_ground = np.concatenate([np.zeros(self.n_sat, bool), np.ones(self.n_dc, bool)])
         self.compute = ComputeNodes(
             capacity_gflops=np.concatenate([np.full(self.n_sat, comp.satellite_capacity_gflops),
@@ -508,9 +511,10 @@ class Simulator:
         # Unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0.
         wait_ms = np.maximum((comp.free_at_s - self.time_s) * 1e3 - inbound, 0.0)
         compute_ms = self.topology.compute_ms_per_gflop * job.work_gflop
-        if self.config.power.require_energy:
+        if self.config.power.require_energy:  # only where it can matter: other satellites are never valid
             power_ok = self._power_ok.copy()
-            power_ok[: self.n_sat] = self._energy_ok(compute_ms[: self.n_sat])
+            sats = self._compute_sats
+            power_ok[sats] = self._energy_ok(compute_ms[sats], sats)
         else:
             power_ok = self._power_ok
         valid = reach & power_ok & (comp.held < comp.queue_limit)
@@ -522,12 +526,13 @@ class Simulator:
         solar surplus while sunlit (never negative)."""
         return np.maximum((power_w - self._surplus_w * sunlit) * (np.asarray(compute_ms) * 1e-3), 0.0)
 
-    def _energy_ok(self, compute_ms: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """(N,) satellites whose battery can supply a job of ``compute_ms`` and stay at or above the threshold."""
+    def _energy_ok(self, compute_ms: NDArray[np.float64], sats: NDArray[np.int64] | slice) -> NDArray[np.bool_]:
+        """Whether satellites ``sats`` (indices or a slice), whose jobs take ``compute_ms`` [ms] each, have a battery
+        that can supply the job and stay at or above the threshold."""
         b = self.batteries
-        need_wh = self._battery_need_j(compute_ms, self.topology.sunlit,
-                                       self.compute.server_power_w[: self.n_sat]) / 3_600.0
-        return b.energy_wh - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh
+        need_wh = self._battery_need_j(compute_ms, self.topology.sunlit[sats],
+                                       self.compute.server_power_w[sats]) / 3_600.0
+        return b.energy_wh[sats] - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh[sats]
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
