@@ -130,7 +130,7 @@ class TopologyState:
     bucket: int
     snapshot: NetworkSnapshot
     sunlit: NDArray[np.bool_]  # (N,) satellites in sunlight at the bucket start
-    sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later (satellites never rows: as now)
+    sunlit_soon: NDArray[np.bool_]  # (N,) ... ``power.eclipse_lookahead_s`` later (never-rows: as at the start)
     isl_up_fraction: NDArray[np.float64]  # (N,) share of the ISL terminals whose link is up
     node_ecef_km: NDArray[np.float64]  # (M, 3) [km] Earth-fixed positions, satellites then data centres
     sat_ok: NDArray[np.bool_]  # (N,) carries compute and propagated without error (and, with faults, is up)
