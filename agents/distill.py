@@ -96,8 +96,8 @@ def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: 
                                   expert: str = "lookahead", expert_kwargs: Mapping[str, Any] | None = None,
                                   n_workers: int = 1, seed: int = 0, verbose: int = 1) -> dict[str, Any]:
     """Run ``expert`` (``lookahead``, with ``expert_kwargs`` for :class:`agents.lookahead.LookaheadPolicy`, or any
-    name of :func:`agents.make_policy`) for
-    ``n_decisions`` decisions in all, split over ``n_workers`` spawn-context processes (1: this process).
+    name of :func:`agents.make_policy`) for ``n_decisions`` decisions in all, split over ``n_workers``
+    spawn-context processes (1: this process).
 
     Returns the layout of :func:`agents.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays), ``masks``,
     ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
