@@ -26,6 +26,8 @@ from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
     "ALGOS",
+    "PACKAGE_POLICIES",
+    "resolve_policy",
     "POLICY",
     "HYPERPARAMS_DIR",
     "IncompatibleSpaceError",
@@ -70,6 +72,25 @@ class IncompatibleSpaceError(ValueError):
 def available_algorithms() -> list[str]:
     """Names accepted by ``train.py --algo`` and :data:`ALGOS`."""
     return list(ALGOS)
+
+
+#: Policy classes of this package that a hyperparameters file may name (``policy: RowScoringPolicy``): the
+#: algorithm they work with and their module (imported only when named).
+PACKAGE_POLICIES = {"RowScoringPolicy": ("maskable_ppo", "agents.policies")}
+
+
+def resolve_policy(name: Any, algo: str) -> Any:
+    """The ``policy`` argument of ``ALGOS[algo]``: a package policy class for a name of :data:`PACKAGE_POLICIES`,
+    else ``name`` unchanged (SB3's aliases such as ``MultiInputPolicy``, or a class). ValueError when a package
+    policy does not work with ``algo``."""
+    if not isinstance(name, str) or name not in PACKAGE_POLICIES:
+        return name
+    needs, module = PACKAGE_POLICIES[name]
+    if algo != needs:
+        raise ValueError(f"policy {name}: needs algorithm {needs}, not {algo}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def resolve_algo(name: str) -> str:

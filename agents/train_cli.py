@@ -216,7 +216,7 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
     from agents.cli import check_folder_writable
     from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
-    from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo
+    from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
     from agents.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean
 
@@ -287,13 +287,10 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     hyperparams, source = resolve_hyperparams(args, algo, env_id)
     algo_kwargs = build_algo_kwargs(algo, hyperparams)
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
-    policy = hyperparams.get("policy", "MultiInputPolicy")
-    if policy == "RowScoringPolicy":  # agents/policies.py: a class SB3 has no alias for
-        if algo != "maskable_ppo":
-            raise UsageError(f"policy RowScoringPolicy (hyperparameters): needs --algo maskable_ppo, not {algo}")
-        from agents.policies import RowScoringPolicy
-
-        policy = RowScoringPolicy
+    try:  # a package policy class by name (agents/policies.py), else SB3's alias
+        policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), algo)
+    except ValueError as exc:
+        raise UsageError(f"hyperparameter policy: {exc}") from None
     n_timesteps = args.n_timesteps if args.n_timesteps is not None else hyperparams.get("n_timesteps")
     if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < (0 if cloning
                                                                                                    else 1):

@@ -154,7 +154,7 @@ def bench_training(make_id: str, env_id: str, n_envs: int, train_steps: int, n_s
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     from agents.hyperparameters import build_algo_kwargs, hyperparams_for
-    from agents.rl import ALGOS
+    from agents.rl import ALGOS, resolve_policy
 
     hyperparams, _ = hyperparams_for(ALGO, env_id)
     kwargs = build_algo_kwargs(ALGO, hyperparams)
@@ -165,8 +165,8 @@ def bench_training(make_id: str, env_id: str, n_envs: int, train_steps: int, n_s
     venv = _timing_wrapper()(make_vec_env(make_id, n_envs=n_envs, seed=seed, vec_env_cls=SubprocVecEnv,
                                           vec_env_kwargs={"start_method": start_method}))
     try:
-        model = ALGOS[ALGO](hyperparams.get("policy", "MultiInputPolicy"), venv, seed=seed, device="cpu", verbose=0,
-                            **kwargs)
+        policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), ALGO)
+        model = ALGOS[ALGO](policy, venv, seed=seed, device="cpu", verbose=0, **kwargs)
         t0 = time.perf_counter()
         model.learn(total)
         wall = time.perf_counter() - t0

@@ -202,3 +202,12 @@ def test_row_scoring_prior_starts_as_earliest_finish_admit(demos):
     ours, _ = model.predict(obs, action_masks=masks, deterministic=True)
     ef, _ = EarliestFinishAdmitPolicy().predict(obs, action_masks=masks)
     np.testing.assert_array_equal(ours, ef)
+
+
+def test_row_scoring_policy_by_name_needs_maskable_ppo(tmp_path, capsys):
+    status = train_cli.main(["--algo", "ppo", "--env", ENV_ID, "--hyperparams", "policy:RowScoringPolicy",
+                             "-f", str(tmp_path / "logs")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "policy RowScoringPolicy: needs algorithm maskable_ppo, not ppo" in err and "Traceback" not in err
+    assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.zip"))
