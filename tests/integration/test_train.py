@@ -107,14 +107,17 @@ def test_continue_training_and_never_overwrite(runs):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_the_model(tmp_path):
+    # SIGINT back to its default in the child: a test run started in the background (nohup ... &) inherits
+    # SIGINT ignored, and then Python installs no KeyboardInterrupt handler and Ctrl-C is (rightly) ignored.
     proc = subprocess.Popen([sys.executable, str(TRAIN), "--algo", "ppo", *SMOKE, "-n", "10000000"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:  # wait until training is under way (the first evaluation)
             if line.startswith("Eval at"):
                 break
         os.killpg(proc.pid, signal.SIGINT)
-        rest, _ = proc.communicate(timeout=180)  # generous: a loaded 2-core machine took over 60 s once
+        rest, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
