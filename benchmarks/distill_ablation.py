@@ -13,7 +13,9 @@
 
 Usage (the README's figures; see its Results section for the machine)::
 
-    python benchmarks/distill_ablation.py --decisions 192000 --workers 16 --device cuda --n-jobs 16 -o runs/ablation
+    python benchmarks/distill_ablation.py --decisions 176000 --workers 16 --epochs 20 --device cuda --n-jobs 16 \
+        --hyperparams policy:RowScoringPolicy \
+        "policy_kwargs:dict(row_arch=[128, 128], prior_logit=5.0, net_arch=dict(vf=[256, 256]))" -o runs/ablation
 
 Writes ``<out>/ablation.json`` and ``<out>/ablation.md`` (atomically) and the models under ``<out>/logs/``.
 """
@@ -68,7 +70,7 @@ def _train_variant(name: str, env_id: str, groups: list[str] | None, demos: str,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="OrbitCloud-v1", help="env id")
-    p.add_argument("--decisions", type=int, default=192_000, help="lookahead decisions to collect, >= 1")
+    p.add_argument("--decisions", type=int, default=176_000, help="lookahead decisions to collect, >= 1")
     p.add_argument("--workers", type=int, default=2, help="collection worker processes, >= 1")
     p.add_argument("--demos", default=None, help="load these demonstrations (.npz) instead of collecting")
     p.add_argument("--seed", type=int, default=0, help="seed of the collection and of the training")
