@@ -211,3 +211,24 @@ def test_row_scoring_policy_by_name_needs_maskable_ppo(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "policy RowScoringPolicy: needs algorithm maskable_ppo, not ppo" in err and "Traceback" not in err
     assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").rglob("*.zip"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--drop", "bogus"], "--drop: ['bogus'] are not observation groups"),
+    (["--decisions", "0"], "--decisions: must be >= 1"),
+    (["--demos", "missing.npz"], "--demos: no such file"),
+    (["--baseline", "nope"], "--baseline: must be one of"),
+])
+def test_ablation_benchmark_refuses_bad_flags(tmp_path, capsys, argv, message):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "distill_ablation.py"
+    spec = importlib.util.spec_from_file_location("distill_ablation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--env", ENV_ID, "-o", str(tmp_path / "out"), *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
