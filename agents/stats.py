@@ -44,6 +44,7 @@ __all__ = [
     "normalized_score_ci",
     "probability_of_improvement",
     "probability_of_improvement_ci",
+    "paired_gap_ci",
     "paired_win_rate",
     "summarize",
     "aggregate",
@@ -223,6 +224,18 @@ def probability_of_improvement_ci(x: ArrayLike, y: ArrayLike, *, confidence: flo
     low, high = _bootstrap((a, b), _poi, paired=True, seed=seed, confidence=confidence, n_resamples=n_resamples,
                            batch=batch)
     return Interval(float(_poi(a, b)), low, high)
+
+
+def paired_gap_ci(x: ArrayLike, y: ArrayLike, scale: float, *, n_resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """[%] mean of (x - y) / scale over paired episodes, with a 95 % percentile bootstrap interval (episode indices
+    resampled jointly for x and y): (mean, low, high). ``scale`` is typically |mean of y|."""
+    x, y = _as_1d(x, "x"), _as_1d(y, "y")
+    _check_paired(x, y)
+    d = (x - y) / scale * 100.0
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, d.size, size=(n_resamples, d.size))].mean(axis=1)
+    return float(d.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
 def paired_win_rate(x: ArrayLike, y: ArrayLike) -> float:

@@ -41,10 +41,9 @@ DEFAULT_DROP = ("load", "power", "links", "backlog")
 
 def gap_ci(a: np.ndarray, b: np.ndarray, scale: float, seed: int = 0) -> tuple[float, float, float]:
     """[%] mean of (a - b) / scale, with a 95 % paired bootstrap interval over seeds (episodes resampled jointly)."""
-    d = (np.asarray(a, float) - np.asarray(b, float)) / scale * 100.0
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, d.size, size=(_RESAMPLES, d.size))].mean(axis=1)
-    return float(d.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    from agents.stats import paired_gap_ci
+
+    return paired_gap_ci(a, b, scale, n_resamples=_RESAMPLES, seed=seed)
 
 
 def _train_variant(name: str, env_id: str, groups: list[str] | None, demos: str, out: str, seed: int, epochs: int,

@@ -60,11 +60,9 @@ def _episode(env_id: str, policy: str, seed: int) -> tuple[str, str, int, float,
 
 def _gap_ci(a: np.ndarray, b: np.ndarray, scale: float, seed: int = 0) -> tuple[float, float, float]:
     """Mean of (a - b) / scale in per cent, with a 95 % paired bootstrap interval over seeds."""
-    d = (a - b) / scale * 100.0
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(_RESAMPLES, d.size))
-    boot = d[idx].mean(axis=1)
-    return float(d.mean()), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    from agents.stats import paired_gap_ci
+
+    return paired_gap_ci(a, b, scale, n_resamples=_RESAMPLES, seed=seed)
 
 
 def main() -> None:

@@ -180,3 +180,15 @@ def test_aggregate_reference_rows_are_scored_but_not_compared():
     del values["random"]["mean_latency_ms"]
     with pytest.raises(ValueError, match="score_metric: no per-episode values of 'mean_latency_ms' for random"):
         stats.aggregate(values, reference=["upper-bound"], score_metric="mean_latency_ms", n_resamples=50)
+
+
+def test_paired_gap_ci_is_the_mean_gap_in_per_cent_with_a_paired_interval():
+    from agents.stats import paired_gap_ci
+
+    x, y = np.array([110.0, 220.0, 330.0]), np.array([100.0, 200.0, 300.0])
+    mean, low, high = paired_gap_ci(x, y, 200.0, n_resamples=500, seed=1)
+    assert mean == pytest.approx(10.0)
+    assert 5.0 <= low <= mean <= high <= 15.0
+    assert paired_gap_ci(x, y, 200.0, n_resamples=500, seed=1) == (mean, low, high)
+    with pytest.raises(ValueError):
+        paired_gap_ci(x, y[:2], 200.0)
