@@ -103,14 +103,15 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
             obs_t = {k: th.as_tensor(v[idx], device=policy.device) for k, v in flat.items()}
             act_t = th.as_tensor(actions[idx], device=policy.device)
             kwargs = {"action_masks": masks[idx]} if masked else {}
-            values, log_prob, _ = policy.evaluate_actions(obs_t, act_t, **kwargs)
-            ret_t = th.as_tensor(returns[idx], dtype=values.dtype, device=policy.device)
             if targets is None:
+                values, log_prob, _ = policy.evaluate_actions(obs_t, act_t, **kwargs)
                 loss_pi = -log_prob.mean()
-            else:
+            else:  # the whole distribution is needed: one actor pass, one critic pass (not evaluate_actions too)
                 log_p = policy.get_distribution(obs_t, **kwargs).distribution.logits
+                values = policy.predict_values(obs_t)
                 tgt = th.as_tensor(targets[idx], dtype=log_p.dtype, device=policy.device)
                 loss_pi = -(tgt * log_p.clamp(min=-1e4)).sum(dim=1).mean()
+            ret_t = th.as_tensor(returns[idx], dtype=values.dtype, device=policy.device)
             loss_v = th.nn.functional.mse_loss(values.flatten(), ret_t)
             loss = loss_pi + 0.5 * loss_v
             optimiser.zero_grad()
