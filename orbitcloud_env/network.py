@@ -271,27 +271,48 @@ def gsl_visibility(
         (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges, exact for every pair within the cut
         radius (every visible pair) and ``np.inf`` beyond it (never visible).
     """
+    lat, lon, sats = _check_gsl_inputs(site_lat_deg, site_lon_deg, sat_ecef_km, min_elevation_deg)
+    n_s, n = lat.shape[0], sats.shape[0]
+    visible = np.zeros((n_s, n), dtype=bool)
+    slant = np.full((n_s, n), np.inf)
+    ss, nn, sl, vis = _gsl_near(lat, lon, sats, min_elevation_deg)
+    slant[ss, nn] = sl
+    visible[ss, nn] = vis
+    return visible, slant
+
+
+def _check_gsl_inputs(site_lat_deg: ArrayLike, site_lon_deg: ArrayLike, sat_ecef_km: ArrayLike,
+                      min_elevation_deg: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     if not (0.0 <= min_elevation_deg < 90.0):
         raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
     lat, lon = _check_sites(site_lat_deg, site_lon_deg)
     sats = np.asarray(sat_ecef_km, dtype=np.float64)
     if sats.ndim != 2 or sats.shape[1] != 3:
         raise ValueError(f"sat_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
+    return lat, lon, sats
+
+
+def _gsl_near(lat: NDArray[np.float64], lon: NDArray[np.float64], sats: NDArray[np.float64],
+              min_elevation_deg: float) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64],
+                                                 NDArray[np.bool_]]:
+    """The (site, satellite) pairs within the cut radius of :func:`gsl_visibility`, sorted by site then satellite:
+    (site index, satellite index, slant [km], visible), each (P,). Sparse, so a snapshot of 20,000 satellites and
+    100 sites never allocates an (S, N) matrix."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
+    if lat.shape[0] == 0 or sats.shape[0] == 0:
+        return empty
     g = geodetic_to_ecef(lat, lon)  # (S, 3)
     up = site_up_vectors(lat, lon)  # (S, 3)
-    n_s, n = g.shape[0], sats.shape[0]
-    visible = np.zeros((n_s, n), dtype=bool)
-    slant = np.full((n_s, n), np.inf)
-    if n_s == 0 or n == 0:
-        return visible, slant
     r2 = np.einsum("nk,nk->n", sats, sats)
     cut_km = _max_slant_km(float(np.sqrt(r2.max())), min_elevation_deg)
     # Unbalanced trees build twice as fast and answer this one query as well; ndarray output avoids Python lists.
     near = cKDTree(g, balanced_tree=False).sparse_distance_matrix(
         cKDTree(sats, balanced_tree=False, compact_nodes=False), cut_km, output_type="ndarray")
     if near.size == 0:
-        return visible, slant
+        return empty
     ss, nn = near["i"].astype(np.int64), near["j"].astype(np.int64)
+    order = np.lexsort((nn, ss))
+    ss, nn = ss[order], nn[order]
     x, y, z = sats[nn, 0], sats[nn, 1], sats[nn, 2]
     ups, gs = up[ss], g[ss]
     upr = ups[:, 0] * x + ups[:, 1] * y + ups[:, 2] * z - np.einsum("sk,sk->s", up, g)[ss]  # u.(r - g)
@@ -299,9 +320,7 @@ def gsl_visibility(
     d2 = r2[nn] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[ss]
     sl = np.sqrt(np.maximum(d2, 0.0))
     vis = (upr >= sl * math.sin(math.radians(min_elevation_deg))) & (upr > 0.0)
-    slant[ss, nn] = sl
-    visible[ss, nn] = vis
-    return visible, slant
+    return ss, nn, sl, vis
 
 
 def _max_slant_km(r_max_km: float, min_elevation_deg: float) -> float:
@@ -398,7 +417,8 @@ class NetworkSnapshot:
         pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
         isl_distance_km: (E,) [km].
         site_lat_deg, site_lon_deg: (S,) [deg].
-        gsl_visible: (S, N) bool (above the elevation mask, satellite ok); gsl_slant_km: (S, N) [km].
+        gsl_visible: (S, N) bool (above the elevation mask, satellite ok); gsl_slant_km: (S, N) [km] (both dense
+            views built on first access; the snapshot keeps the visible pairs only, see :meth:`gsl_row`).
         site_sat_delay_ms: (S, N) [ms] one-way shortest propagation delay from each site through one of its
             visible satellites (uplink slant / c) and then ISLs (distance / c); ``np.inf`` if unreachable.
         isl_capacity_gbps: [Gbit/s] per laser link; gsl_capacity_gbps: [Gbit/s] per satellite's ground
@@ -416,8 +436,8 @@ class NetworkSnapshot:
         isl_distance_km: NDArray[np.float64],
         site_lat_deg: NDArray[np.float64],
         site_lon_deg: NDArray[np.float64],
-        gsl_visible: NDArray[np.bool_],
-        gsl_slant_km: NDArray[np.float64],
+        gsl_pairs: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
+        min_elevation_deg: float,
         site_sat_delay_ms: NDArray[np.float64] | None,
         predecessors: NDArray[np.int32] | None,
         isl_capacity_gbps: float,
@@ -435,22 +455,32 @@ class NetworkSnapshot:
         self.isl_distance_km = _readonly(isl_distance_km)
         self.site_lat_deg = _readonly(site_lat_deg)
         self.site_lon_deg = _readonly(site_lon_deg)
-        self.gsl_visible = _readonly(gsl_visible)
-        self.gsl_slant_km = _readonly(gsl_slant_km)
-        n, n_sites = self.sat_ecef_km.shape[0], self.gsl_visible.shape[0]
+        self.min_elevation_deg = float(min_elevation_deg)
+        n, n_sites = self.sat_ecef_km.shape[0], self.site_lat_deg.shape[0]
+        # Visible ground links, sorted by site then satellite; row s is [_gsl_start[s], _gsl_start[s + 1]).
+        gss, gnn, gsl = gsl_pairs
+        self._gsl_sat = _readonly(np.asarray(gnn, dtype=np.int64))
+        self._gsl_slant = _readonly(np.asarray(gsl, dtype=np.float64))
+        self._gsl_start = np.searchsorted(np.asarray(gss, dtype=np.int64), np.arange(n_sites + 1))
+        # Routes are stored per site (rows), so that no (S, N) array is allocated unless asked for: at 20,000
+        # satellites one such array is 16 MB, which numpy backs with huge pages whose first touch costs the kernel
+        # milliseconds.
+        self._delay_rows: dict[int, NDArray[np.float64]] = {}
+        self._pred_rows: dict[int, NDArray[np.int32]] = {}
         if site_sat_delay_ms is None:  # lazy routing: rows are computed per site on first use
             if graph is None:
                 raise ValueError("graph: lazy routing (no site_sat_delay_ms) needs the routing graph")
             self._graph = graph
-            # Rows are written by _route before any read (every reader routes its site first), so no fill.
-            self._delay = np.empty((n_sites, n))
-            self._pred_all = np.empty((n_sites, n + n_sites), dtype=np.int32)
             # [ms] per site: -1 not routed, a finite limit (row exact up to it), inf (complete row)
             self._routed_limit = np.full(n_sites, -1.0)
+            self._full: tuple[NDArray[np.float64], NDArray[np.int32]] | None = None
         else:
             self._graph = None
-            self._delay = np.array(site_sat_delay_ms, dtype=np.float64)
-            self._pred_all = np.array(predecessors, dtype=np.int32)
+            d = _readonly(np.array(site_sat_delay_ms, dtype=np.float64))
+            p = _readonly(np.array(predecessors, dtype=np.int32))
+            self._full = (d, p)
+            self._delay_rows.update(enumerate(d))
+            self._pred_rows.update(enumerate(p))
             self._routed_limit = np.full(n_sites, np.inf)
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
@@ -466,8 +496,9 @@ class NetworkSnapshot:
             return
         n = self.n_sats
         d, pred = dijkstra(self._graph, directed=True, indices=n + todo, return_predecessors=True, limit=limit_ms)
-        self._delay[todo] = d[:, :n]
-        self._pred_all[todo] = pred
+        for i, site in enumerate(todo.tolist()):
+            self._delay_rows[site] = _readonly(d[i, :n])
+            self._pred_rows[site] = pred[i]
         self._routed_limit[todo] = limit_ms
 
     def site_delay_ms(self, site: int, limit_ms: float = np.inf) -> NDArray[np.float64]:
@@ -479,7 +510,7 @@ class NetworkSnapshot:
         """
         if self._routed_limit[site] < limit_ms:
             self._route(np.array([site]), limit_ms)
-        return _readonly(self._delay[site])
+        return self._delay_rows[site]
 
     def route_limit_ms(self, site: int) -> float:
         """[ms] the limit up to which row ``site`` is exact (inf: complete; -1: not routed yet)."""
@@ -496,25 +527,59 @@ class NetworkSnapshot:
             d = self.site_delay_ms(site)[sat]
         return float(d)
 
-    def _route_all(self) -> None:
-        """Complete the route of every site (lazy snapshots)."""
-        if not np.isinf(self._routed_limit).all():
+    def _route_all(self) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+        """Complete the route of every site (lazy snapshots); the (S, N) delays and (S, N + S) predecessors."""
+        if self._full is None:
             self._route(np.arange(self._routed_limit.shape[0]))
+            sites = range(self.n_sites)
+            self._full = (_readonly(np.array([self._delay_rows[s] for s in sites]).reshape(self.n_sites, self.n_sats)),
+                          _readonly(np.array([self._pred_rows[s] for s in sites], dtype=np.int32)
+                                    .reshape(self.n_sites, self.n_sats + self.n_sites)))
+        return self._full
 
     @property
     def site_sat_delay_ms(self) -> NDArray[np.float64]:
         """(S, N) [ms] one-way shortest delay from each site to each satellite (np.inf: unreachable)."""
-        self._route_all()
-        return _readonly(self._delay.view())
+        return self._route_all()[0]
 
     @property
     def _pred(self) -> NDArray[np.int32]:
-        self._route_all()
-        return self._pred_all
+        return self._route_all()[1]
 
     @property
     def n_sites(self) -> int:
         return self.site_lat_deg.shape[0]
+
+    def gsl_row(self, site: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The satellites ``site`` sees in this bucket (sorted) and their slant ranges [km]: row ``site`` of
+        :attr:`gsl_visible` / :attr:`gsl_slant_km` without the (S, N) matrices."""
+        a, b = self._gsl_start[site], self._gsl_start[site + 1]
+        return self._gsl_sat[a:b], self._gsl_slant[a:b]
+
+    def gsl_visible_row(self, site: int) -> NDArray[np.bool_]:
+        """(N,) bool: row ``site`` of :attr:`gsl_visible` (a new array)."""
+        row = np.zeros(self.n_sats, dtype=bool)
+        row[self.gsl_row(site)[0]] = True
+        return row
+
+    def gsl_slant_to(self, site: int, sat: int) -> float:
+        """[km] slant range from ``site`` to ``sat`` if ``sat`` is visible from it, else ``np.inf``."""
+        sats, slant = self.gsl_row(site)
+        i = int(np.searchsorted(sats, sat))
+        return float(slant[i]) if i < sats.shape[0] and sats[i] == sat else np.inf
+
+    @cached_property
+    def gsl_visible(self) -> NDArray[np.bool_]:
+        """(S, N) bool: which satellites each site sees (above the mask, satellite ok, site's links up)."""
+        vis = np.zeros((self.n_sites, self.n_sats), dtype=bool)
+        vis[np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start)), self._gsl_sat] = True
+        return _readonly(vis)
+
+    @cached_property
+    def gsl_slant_km(self) -> NDArray[np.float64]:
+        """(S, N) [km] slant ranges, exact within :func:`gsl_visibility`'s cut radius, ``np.inf`` beyond."""
+        return _readonly(gsl_visibility(self.site_lat_deg, self.site_lon_deg, self.sat_ecef_km,
+                                        self.min_elevation_deg)[1])
 
     @property
     def isl_delay_ms(self) -> NDArray[np.float64]:
@@ -539,7 +604,7 @@ class NetworkSnapshot:
         limit = float(self._routed_limit[site])
         if self.delay_ms(site, sat, limit if limit >= 0 else np.inf) == np.inf:
             return []
-        pred = self._pred_all[site]
+        pred = self._pred_rows[site]
         out = [int(sat)]
         node = int(pred[sat])
         while node < self.n_sats:
@@ -595,9 +660,9 @@ class NetworkSnapshot:
              {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]), "capacity_gbps": cap})
             for e in up.tolist()
         )
-        ss, nn = np.nonzero(self.gsl_visible)
-        gd = self.gsl_delay_ms[ss, nn]
-        gk = self.gsl_slant_km[ss, nn]
+        ss = np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start))
+        nn, gk = self._gsl_sat, self._gsl_slant
+        gd = np.maximum(gk * _MS_PER_KM, _MIN_EDGE_MS)
         gcap = self.gsl_capacity_gbps
         g.add_edges_from(
             (f"site:{s}", int(t), {"kind": "gsl", "distance_km": float(k), "delay_ms": float(d), "capacity_gbps": gcap})
@@ -615,12 +680,20 @@ def routing_graph(
     gsl_slant_km: NDArray[np.float64],
 ) -> csr_matrix:
     """The directed routing graph of :func:`shortest_delays` (satellites 0..N-1, site s is node N + s)."""
+    ss, nn = np.nonzero(gsl_visible)
+    return _routing_graph(n_sats, gsl_visible.shape[0], pairs, isl_up, isl_distance_km, ss, nn, gsl_slant_km[ss, nn])
+
+
+def _routing_graph(n_sats: int, s_count: int, pairs: NDArray[np.int64], isl_up: NDArray[np.bool_],
+                   isl_distance_km: NDArray[np.float64], gsl_site: NDArray[np.int64], gsl_sat: NDArray[np.int64],
+                   gsl_slant_km: NDArray[np.float64]) -> csr_matrix:
+    """:func:`routing_graph` from the visible ground links as (site, satellite, slant [km]) triples, in the order
+    of ``np.nonzero`` over the (S, N) matrix (site, then satellite)."""
     n = int(n_sats)
-    s_count = gsl_visible.shape[0]
+    ss, nn = gsl_site, gsl_sat
     isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
     ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
-    ss, nn = np.nonzero(gsl_visible)
-    gsl_w = np.maximum(gsl_slant_km[ss, nn] * _MS_PER_KM, _MIN_EDGE_MS)
+    gsl_w = np.maximum(gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS)
     rows = np.concatenate([ia, ib, n + ss])
     cols = np.concatenate([ib, ia, nn])
     data = np.concatenate([isl_w, isl_w, gsl_w])
@@ -652,9 +725,12 @@ def shortest_delays(
         (delay_ms, predecessors): (S, N) [ms] delays (``np.inf`` if unreachable) and (S, N + S)
         csgraph predecessors (node ids; ``n_sats + s`` is site s; -9999 for none).
     """
-    n = int(n_sats)
-    s_count = gsl_visible.shape[0]
-    graph = routing_graph(n, pairs, isl_up, isl_distance_km, gsl_visible, gsl_slant_km)
+    graph = routing_graph(n_sats, pairs, isl_up, isl_distance_km, gsl_visible, gsl_slant_km)
+    return _route_every_site(graph, int(n_sats), gsl_visible.shape[0])
+
+
+def _route_every_site(graph: csr_matrix, n: int, s_count: int) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    """One Dijkstra call from every site node of ``graph``: (S, N) delays [ms] and (S, N + S) predecessors."""
     if s_count == 0:
         return np.zeros((0, n)), np.zeros((0, n), dtype=np.int32)
     d, pred = dijkstra(graph, directed=True, indices=np.arange(n, n + s_count), return_predecessors=True)
@@ -704,20 +780,17 @@ def build_snapshot(
     up = np.array(isl_up, dtype=bool).reshape(pr.shape[0]) & ok[pr[:, 0]] & ok[pr[:, 1]]
     if isl_capacity_gbps <= 0 or gsl_capacity_gbps <= 0:
         raise ValueError(f"isl_capacity_gbps, gsl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}, {gsl_capacity_gbps}")
-    lat, lon = _check_sites(site_lat_deg, site_lon_deg)
-    visible, slant = gsl_visibility(lat, lon, pos, min_elevation_deg)
-    visible &= ok[None, :]
+    lat, lon, pos = _check_gsl_inputs(site_lat_deg, site_lon_deg, pos, min_elevation_deg)
+    ss, nn, slant, vis = _gsl_near(lat, lon, pos, min_elevation_deg)
+    vis &= ok[nn]
     if site_gsl_down is not None:
-        visible[np.asarray(site_gsl_down, dtype=bool)] = False
-
-    if lazy_routing:
-        graph, d, pred = routing_graph(n, pr, up, dist, visible, slant), None, None
-    else:
-        graph = None
-        d, pred = shortest_delays(n, pr, up, dist, visible, slant)
+        vis &= ~np.asarray(site_gsl_down, dtype=bool).reshape(lat.shape[0])[ss]
+    ss, nn, slant = ss[vis], nn[vis], slant[vis]
+    graph = _routing_graph(n, lat.shape[0], pr, up, dist, ss, nn, slant)
+    d, pred = (None, None) if lazy_routing else _route_every_site(graph, n, lat.shape[0])
     return NetworkSnapshot(
         time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
-        site_lat_deg=lat, site_lon_deg=lon, gsl_visible=visible, gsl_slant_km=slant,
+        site_lat_deg=lat, site_lon_deg=lon, gsl_pairs=(ss, nn, slant), min_elevation_deg=min_elevation_deg,
         site_sat_delay_ms=d, predecessors=pred,
         isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph, sat_fault=sat_fault,
     )

@@ -54,8 +54,20 @@ POSITION_SCALE_KM: float = EARTH_RADIUS_EQ_KM + MAX_ALTITUDE_KM
 _LAZY_ROUTING_MIN_SATS = 500
 #: [ms] In candidates mode a site is first routed only this far (one-way; Dijkstra with a limit): the listed
 #: candidates are the satellites nearest the site, and any later lookup beyond the limit completes the route, so
-#: results are the same as with complete routes, for less work.
+#: results are the same as with complete routes, for less work. This is each site's first limit; afterwards a site
+#: starts from the reach its candidate pool needed in its last routed bucket (times ``_ROUTE_LIMIT_MARGIN``), and a
+#: limit that holds too few compute satellites is widened by ``_ROUTE_LIMIT_GROWTH`` (the work of a limited
+#: Dijkstra grows with the area it covers, so a limit near the need saves most: a complete route over Giga's 20,716
+#: satellites costs ~7x a 25 ms one and ~15x a 15 ms one).
 _PARTIAL_ROUTE_MS = 25.0
+#: [-] A site's next first limit: the delay of the farthest satellite of its candidate pool times this (the
+#: constellation moves ~75 km, a quarter of a millisecond of light time, per 10 s bucket).
+_ROUTE_LIMIT_MARGIN = 1.1
+#: [-] Factor by which a limit holding too few compute satellites is widened (then, past ``_ROUTE_LIMIT_MAX_MS``,
+#: the route is completed).
+_ROUTE_LIMIT_GROWTH = 1.5
+#: [ms] Widest partial limit (one-way 100 ms is 30,000 km of path, three quarters of the way round the Earth).
+_ROUTE_LIMIT_MAX_MS = 100.0
 #: [s] Time step of the battery warm-up before an episode (sunlight sampled at each step's midpoint): eclipse entry
 #: and exit are resolved to +-120 s, about +-33 Wh (3 % of the default battery) per transition at full load, for
 #: 24 SGP4 samples per orbit (the warm-up's main cost).
@@ -204,6 +216,8 @@ class Simulator:
         #: Satellites examined first when listing candidates (the 4K nearest the job's site).
         self.candidate_pool_size = min(4 * cfg.episode.candidates_k, self.n_sat)
         self._partial_route_ms = _PARTIAL_ROUTE_MS if cfg.episode.action_mode == "candidates" else np.inf
+        #: [ms] (S,) each site's first route limit in its next bucket (speed only: results never depend on it).
+        self._site_route_ms = np.full(len(self.sites.names), self._partial_route_ms)
         if cfg.workload.trace_path is not None:  # parse now: a malformed trace fails at construction, not reset
             load_trace(cfg.workload.trace_path, self.sites.names, self.job_class_names)
         self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
@@ -450,19 +464,44 @@ class Simulator:
         row = topo.site_rows.get(site)
         if row is None or (complete and not row[4]):
             snap = topo.snapshot
-            delay = snap.site_delay_ms(site, np.inf if complete else self._partial_route_ms)
-            if snap.route_limit_ms(site) < np.inf and \
-                    np.count_nonzero((delay < np.inf) & topo.sat_ok) < self.candidate_pool_size:
-                delay = snap.site_delay_ms(site)  # too few compute satellites within the limit: route completely
+            delay = snap.site_delay_ms(site, np.inf if complete else self._site_route_ms[site])
+            if snap.route_limit_ms(site) < np.inf:
+                delay = self._widen_route(snap, site, delay, topo.sat_ok)
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
             reach = np.isfinite(inbound)
             reach[: self.n_sat] &= topo.sat_ok
             if topo.faults is not None:
                 self._fault_reach(site, reach)
-            direct = np.concatenate([snap.gsl_visible[site], np.ones(self.n_dc, bool)])
+            direct = np.concatenate([snap.gsl_visible_row(site), np.ones(self.n_dc, bool)])
             row = (inbound, 2.0 * inbound, reach, direct, snap.route_limit_ms(site) == np.inf)
             topo.site_rows[site] = row
         return row
+
+    def _widen_route(self, snap: NetworkSnapshot, site: int, delay: NDArray[np.float64],
+                     sat_ok: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Widen ``site``'s partial route until it holds the candidate pool (``candidate_pool_size`` compute
+        satellites), completing it past ``_ROUTE_LIMIT_MAX_MS``; remember the reach the pool needed as the site's
+        next first limit. Returns the site's delay row."""
+        pool = self.candidate_pool_size
+        while True:
+            limit = snap.route_limit_ms(site)
+            near = delay[sat_ok]
+            near = near[near < np.inf]
+            if near.size >= pool or limit == np.inf:
+                break
+            wider = limit * _ROUTE_LIMIT_GROWTH
+            delay = snap.site_delay_ms(site, wider if wider <= _ROUTE_LIMIT_MAX_MS else np.inf)
+        if near.size >= pool and pool > 0:
+            self._site_route_ms[site] = float(np.partition(near, pool - 1)[pool - 1]) * _ROUTE_LIMIT_MARGIN
+        return delay
+
+    def _back_route_ms(self, site: int, route_ms: float) -> float:
+        """[ms] Limit of the route from ``site`` in a later bucket, to read the return delay of a satellite whose
+        one-way route takes ``route_ms`` now: the site's usual reach, or that route plus 25 % (it has moved a little
+        since; a satellite beyond the limit then completes the route, so this only sets the work)."""
+        if self._partial_route_ms == np.inf:
+            return np.inf
+        return max(float(self._site_route_ms[site]), route_ms * 1.25)
 
     def satellite_order(self, site: int) -> NDArray[np.int64]:
         """The ``candidate_pool_size`` satellites of lowest estimated latency from ``site`` in the current bucket,
@@ -587,8 +626,8 @@ class Simulator:
         route = self.snapshot.path(s, node)
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
-        uplink_ms = float(self.snapshot.gsl_slant_km[s, route[0]]) / C_KM_S * 1e3 if route else route_ms
-        back = self.network.snapshot(finish_s).delay_ms(s, node, self._partial_route_ms)
+        uplink_ms = self.snapshot.gsl_slant_to(s, route[0]) / C_KM_S * 1e3 if route else route_ms
+        back = self.network.snapshot(finish_s).delay_ms(s, node, self._back_route_ms(s, inbound_ms - tx_in))
         parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
