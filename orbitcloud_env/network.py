@@ -202,9 +202,9 @@ def bridge_isls(
     rule of :func:`isl_state`). Accepted in two passes, each shortest first (ties by index), while both ends
     have a free terminal left:
 
-    1. spanning: the shortest candidate between each pair of ``component`` labels (default: the shells), taken
-       when its ends lie in pieces not yet joined by the bridges taken so far (Kruskal), so that no greedy bridge
-       can use up the terminals the only link between two pieces needs;
+    1. spanning (Kruskal): a candidate is taken when its ends lie in pieces (``component`` labels, default the
+       shells) that the bridges taken so far do not join yet, until every piece with a candidate is joined; so
+       that no redundant bridge between two joined pieces uses up the terminals a bridge to a third one needs;
     2. greedy: every other candidate.
 
     A satellite gains at most ``free_terminals`` bridges: with ``free_terminals = 4 - its links``, it keeps at
@@ -239,6 +239,8 @@ def bridge_isls(
     a, b, d = a[hit], b[hit], d[hit]
     clear = segment_clears_earth(p[a], p[b], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
     a, b, d = a[clear], b[clear], d[clear]
+    if a.size == 0:
+        return empty
     # Shortest first, ties by index; a pair found from both ends (the same distance) once.
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * cand.size + hi
@@ -253,26 +255,27 @@ def bridge_isls(
     label = sh if component is None else np.asarray(component, dtype=np.int64)[cand]
     la, lb = label[lo], label[hi]
     cross = np.flatnonzero(la != lb)
-    if cross.size:
-        pair_key = np.minimum(la, lb)[cross] * (int(label.max()) + 1) + np.maximum(la, lb)[cross]
-        _, shortest = np.unique(pair_key, return_index=True)  # first (shortest) candidate of each label pair
-        group = {g: g for g in np.unique(label).tolist()}
+    group = {g: g for g in np.unique(np.concatenate([la[cross], lb[cross]])).tolist()}
+    joins_left = len(group) - 1
 
-        def root(x: int) -> int:
-            while group[x] != x:
-                group[x] = group[group[x]]
-                x = group[x]
-            return x
+    def root(x: int) -> int:
+        while group[x] != x:
+            group[x] = group[group[x]]
+            x = group[x]
+        return x
 
-        for e in np.sort(cross[shortest]).tolist():
-            i, j = int(lo[e]), int(hi[e])
-            ri, rj = root(int(la[e])), root(int(lb[e]))
-            if ri != rj and left[i] > 0 and left[j] > 0:
-                group[ri] = rj
-                left[i] -= 1
-                left[j] -= 1
-                taken[e] = True
-                out.append((i, j))
+    for e, i, j, gi, gj in zip(cross.tolist(), lo[cross].tolist(), hi[cross].tolist(), la[cross].tolist(),
+                               lb[cross].tolist()):
+        if joins_left <= 0:
+            break
+        ri, rj = root(gi), root(gj)
+        if ri != rj and left[i] > 0 and left[j] > 0:
+            group[ri] = rj
+            joins_left -= 1
+            left[i] -= 1
+            left[j] -= 1
+            taken[e] = True
+            out.append((i, j))
     for i, j in zip(lo[~taken].tolist(), hi[~taken].tolist()):
         if left[i] > 0 and left[j] > 0:
             left[i] -= 1
