@@ -204,7 +204,8 @@ def bridge_isls(
 
     1. spanning (Kruskal): a candidate is taken when its ends lie in pieces (``component`` labels, default the
        shells) that the bridges taken so far do not join yet, until every piece with a candidate is joined; so
-       that no redundant bridge between two joined pieces uses up the terminals a bridge to a third one needs;
+       that no redundant bridge between two joined pieces uses up the terminals a bridge to a third one needs.
+       The shortest candidate of each pair of pieces is tried first, then (only while pieces remain apart) all;
     2. greedy: every other candidate.
 
     A satellite gains at most ``free_terminals`` bridges: with ``free_terminals = 4 - its links``, it keeps at
@@ -234,20 +235,16 @@ def bridge_isls(
     k = min(_BRIDGE_NEIGHBOURS, cand.size - 1)
     d, b = cKDTree(p).query(p, k=list(range(1, k + 2)), distance_upper_bound=np.nextafter(max_range_km, np.inf))
     a = np.broadcast_to(np.arange(cand.size)[:, None], d.shape)
-    hit = d <= max_range_km  # misses (beyond the bound) have d = inf
-    hit[hit] = sh[a[hit]] != sh[b[hit]]
+    rows = np.vstack([b, np.full((1, b.shape[1]), -1)])  # neighbours of each satellite; a miss is b = cand.size
+    hit = (d <= max_range_km) & (sh[:, None] != np.append(sh, -1)[b])  # (a miss also has d = inf)
+    hit &= (a < b) | ~(rows[b] == a[..., None]).any(axis=-1)  # a pair found from both ends: once
     a, b, d = a[hit], b[hit], d[hit]
-    clear = segment_clears_earth(p[a], p[b], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
-    a, b, d = a[clear], b[clear], d[clear]
-    if a.size == 0:
+    order = np.argsort(d, kind="stable")  # shortest first, ties in query order
+    lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
+    clear = segment_clears_earth(p[lo], p[hi], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
+    lo, hi = lo[clear], hi[clear]
+    if lo.size == 0:
         return empty
-    # Shortest first, ties by index; a pair found from both ends (the same distance) once.
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    key = lo * cand.size + hi
-    order = np.lexsort((key, d))
-    key = key[order]
-    order = order[np.concatenate([[True], key[1:] != key[:-1]])]
-    lo, hi = lo[order], hi[order]
 
     left = free[cand].tolist()
     out: list[tuple[int, int]] = []
@@ -264,18 +261,24 @@ def bridge_isls(
             x = group[x]
         return x
 
-    for e, i, j, gi, gj in zip(cross.tolist(), lo[cross].tolist(), hi[cross].tolist(), la[cross].tolist(),
-                               lb[cross].tolist()):
-        if joins_left <= 0:
-            break
-        ri, rj = root(gi), root(gj)
-        if ri != rj and left[i] > 0 and left[j] > 0:
-            group[ri] = rj
-            joins_left -= 1
-            left[i] -= 1
-            left[j] -= 1
-            taken[e] = True
-            out.append((i, j))
+    def span(edges: NDArray[np.int64]) -> None:
+        nonlocal joins_left
+        for e in edges.tolist():
+            if joins_left == 0:
+                return
+            i, j, ri, rj = int(lo[e]), int(hi[e]), root(int(la[e])), root(int(lb[e]))
+            if ri != rj and left[i] > 0 and left[j] > 0 and not taken[e]:
+                group[ri] = rj
+                joins_left -= 1
+                left[i] -= 1
+                left[j] -= 1
+                taken[e] = True
+                out.append((i, j))
+
+    # The shortest candidate of each pair of pieces first; only if that leaves pieces apart, all of them.
+    pair_key = np.minimum(la, lb)[cross] * (int(label.max()) + 1) + np.maximum(la, lb)[cross]
+    span(np.sort(cross[np.unique(pair_key, return_index=True)[1]]))
+    span(cross)
     for i, j in zip(lo[~taken].tolist(), hi[~taken].tolist()):
         if left[i] > 0 and left[j] > 0:
             left[i] -= 1
