@@ -123,12 +123,13 @@ def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray
     across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
     sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
     links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
-    pointing. No links between shells. A shell inferred from a catalogue (:class:`CatalogueShell`) links its
-    operational satellites by :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest
-    in phase in the adjacent planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each satellite to its nearest
-    neighbours at the constellation epoch: the 4 nearest of each satellite are candidates, accepted
-    shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
-    propagation fails at the epoch get none.
+    pointing. No links between shells (catalogue shells may add per-bucket bridges: :func:`bridge_isls`). A shell
+    inferred from a catalogue (:class:`CatalogueShell`) links its operational satellites by
+    :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest in phase in the adjacent
+    planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each
+    satellite to its nearest neighbours at the constellation epoch: the 4 nearest of each satellite are
+    candidates, accepted shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose
+    SGP4 propagation fails at the epoch get none.
 
     Args:
         constellation: the satellites.
@@ -707,8 +708,8 @@ class NetworkSnapshot:
         bridge = self.isl_bridge
         g.add_edges_from(
             (int(self.pairs[e, 0]), int(self.pairs[e, 1]),
-             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]), "capacity_gbps": cap,
-              "bridge": bool(bridge[e])})
+             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]),
+              "capacity_gbps": cap, "bridge": bool(bridge[e])})
             for e in up.tolist()
         )
         ss, nn = np.nonzero(self.gsl_visible)
