@@ -200,8 +200,8 @@ def bridge_isls(
     Only satellites with ``free_terminals > 0`` and ``ok`` take part. Candidates: each such satellite's
     ``_BRIDGE_NEIGHBOURS`` nearest such satellites (one k-d tree over them), kept when they belong to another
     shell, lie within ``max_range_km`` and the segment clears ``EARTH_RADIUS_EQ_KM + atmosphere_margin_km`` (the
-    rule of :func:`isl_state`). Accepted in two passes, each shortest first (ties by index), while both ends
-    have a free terminal left:
+    rule of :func:`isl_state`). Accepted in two passes, each shortest first (ties in k-d query order, so the
+    result depends on the inputs only), while both ends have a free terminal left:
 
     1. spanning (Kruskal): a candidate is taken when its ends lie in pieces (``component`` labels, default the
        shells) that the bridges taken so far do not join yet, until every piece with a candidate is joined; so
@@ -1113,8 +1113,10 @@ class Network:
         self.pairs = snap.pairs
         return snap
 
-    def _with_bridges(self, b: int, pos: NDArray[np.float64], ok: NDArray[np.bool_], pairs: NDArray[np.int64],
-                      up: NDArray[np.bool_], dist: NDArray[np.float64], failed: NDArray[np.bool_]):
+    def _with_bridges(
+        self, b: int, pos: NDArray[np.float64], ok: NDArray[np.bool_], pairs: NDArray[np.int64],
+        up: NDArray[np.bool_], dist: NDArray[np.float64], failed: NDArray[np.bool_],
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]:
         """Bucket ``b``'s +Grid ``pairs`` (with their geometric ``up``, ``dist`` [km] and ``failed``) followed by its
         bridges (:func:`bridge_isls`), which join the pieces of the +Grid's usable links."""
         n = len(self.constellation)
