@@ -18,6 +18,7 @@ shared machine).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 import warnings
 
@@ -58,7 +59,10 @@ def main() -> None:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = p.parse_args()
     if args.repeats < 1:
-        p.error("--repeats: must be >= 1")
+        p.error(f"--repeats: must be >= 1, got {args.repeats}")
+    bad = [t for t in args.times if not (math.isfinite(t) and t >= 0.0)]
+    if bad or not args.times:
+        p.error(f"--times: need one or more finite times >= 0 s since the catalogue epoch, got {args.times}")
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CatalogueWarning)
