@@ -292,6 +292,10 @@ class LinksConfig:
         fibre_capacity_gbps: [Gbit/s] capacity of a site's terrestrial path to a data centre.
         isl_failure_rate_per_hour: [1/h] random ISL failure rate per link (0 disables failures).
         isl_repair_time_s: [s] mean repair time of a failed ISL.
+        inter_shell_isls: link the free laser terminals of a catalogue's shells to other shells ("bridges",
+            recomputed every topology bucket; docs/physics_network.md), so that the operational mesh of a real
+            catalogue is one piece. False (the default) keeps each shell's +Grid alone. Walker shells take no
+            bridges.
     """
 
     min_elevation_deg: float = 25.0
@@ -302,6 +306,7 @@ class LinksConfig:
     fibre_capacity_gbps: float = 10.0
     isl_failure_rate_per_hour: float = 0.0
     isl_repair_time_s: float = 600.0
+    inter_shell_isls: bool = False
 
     def __post_init__(self) -> None:
         _check_range(self.min_elevation_deg, "min_elevation_deg", 0.0, 90.0, high_open=True)
@@ -313,6 +318,8 @@ class LinksConfig:
         _check_range(self.isl_failure_rate_per_hour, "isl_failure_rate_per_hour", 0.0)
         _check_range(self.isl_failure_rate_per_hour, "isl_failure_rate_per_hour", 0.0, MAX_FAILURE_RATE_PER_HOUR)
         _check_range(self.isl_repair_time_s, "isl_repair_time_s", 0.0, MAX_REPAIR_TIME_S, low_open=True)
+        _check(isinstance(self.inter_shell_isls, bool), "inter_shell_isls",
+               f"expected true or false, got {self.inter_shell_isls!r}")
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class OrbitCloudEnv(gym.Env):
     | node_sunlit | (M,) | 1 when the node is in sunlight | {0, 1} |
     | node_soc | (M,) | battery state of charge | [0, 1] |
     | node_sunlit_soon | (M,) | 1 when sunlit ``power.eclipse_lookahead_s`` from now | {0, 1} |
-    | node_isl_up | (M,) | share of the node's 4 +Grid ISLs that are up | [0, 1] |
+    | node_isl_up | (M,) | share of the node's 4 laser terminals whose ISL is up (+Grid, and bridges if on) | [0, 1] |
     | node_direct | (M,) | 1 when reachable without ISL hops (visible from the job's site, or ground) | {0, 1} |
     | node_queue | (M,) | queue occupancy: jobs held / queue limit | [0, 1] |
     | node_is_ground | (M,) | 1 for a data centre | {0, 1} |
@@ -108,7 +108,8 @@ class OrbitCloudEnv(gym.Env):
     ## Registered Configurations
     ``OrbitCloud-v1`` (starlink, candidates), ``OrbitCloud-Small-v1`` (small, all_nodes), ``OrbitCloud-Kuiper-v1``,
     ``OrbitCloud-Mega-v1``, ``OrbitCloud-Giga-v1`` (20,716 satellites) and ``OrbitCloud-Starlink2026-v1`` (the
-    shipped catalogue), candidates mode; and the v0 ids ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``,
+    shipped catalogue), candidates mode; ``OrbitCloud-Starlink2026-v2``, the catalogue with inter-shell bridge ISLs
+    (``links.inter_shell_isls``, one connected mesh); and the v0 ids ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``,
     ``OrbitCloud-Kuiper-v0``, ``OrbitCloud-Mega-v0`` on the ``*-v0`` presets.
 
     ## Version History
@@ -116,6 +117,8 @@ class OrbitCloudEnv(gym.Env):
       demand regimes and regional background load, scarce orbital compute, batteries that run low in eclipse and an
       energy mask, latency weight 0.25, observation groups, two data centres among the candidates.
     * v0: initial release (light load; kept registered, bit-identical, on the ``*-v0`` presets).
+    * Starlink2026-v2: the v1 catalogue scenario with inter-shell bridge ISLs (``links.inter_shell_isls``); the
+      spaces are v1's, the network differs (``OrbitCloud-Starlink2026-v1`` stays registered, bit-identical).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}

@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
@@ -42,6 +42,7 @@ from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site
 
 __all__ = [
     "plus_grid_isls",
+    "bridge_isls",
     "isl_state",
     "gsl_visibility",
     "LinkFailures",
@@ -122,12 +123,13 @@ def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray
     across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
     sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
     links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
-    pointing. No links between shells. A shell inferred from a catalogue (:class:`CatalogueShell`) links its
-    operational satellites by :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest
-    in phase in the adjacent planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each satellite to its nearest
-    neighbours at the constellation epoch: the 4 nearest of each satellite are candidates, accepted
-    shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose SGP4
-    propagation fails at the epoch get none.
+    pointing. No links between shells (catalogue shells may add per-bucket bridges: :func:`bridge_isls`). A shell
+    inferred from a catalogue (:class:`CatalogueShell`) links its operational satellites by
+    :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest in phase in the adjacent
+    planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each
+    satellite to its nearest neighbours at the constellation epoch: the 4 nearest of each satellite are
+    candidates, accepted shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose
+    SGP4 propagation fails at the epoch get none.
 
     Args:
         constellation: the satellites.
@@ -176,6 +178,116 @@ def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray
     allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
     allp = np.sort(allp, axis=1)
     return np.unique(allp, axis=0).astype(np.int64)
+
+
+#: [-] Nearest free-terminal satellites (of any shell) each one asks the k-d tree for in :func:`bridge_isls`; those of
+#: other shells are its bridge candidates. 6 on the shipped catalogue: 870 bridges at t = 0 (4: 824, 8: 892) for
+#: 6-7 ms per bucket (4: 5 ms, 8: 10 ms; 2-core shared VM, docs/physics_network.md).
+_BRIDGE_NEIGHBOURS: int = 6
+
+
+def bridge_isls(
+    pos_km: ArrayLike,
+    shell: ArrayLike,
+    free_terminals: ArrayLike,
+    ok: ArrayLike,
+    max_range_km: float,
+    atmosphere_margin_km: float = 80.0,
+    component: ArrayLike | None = None,
+) -> NDArray[np.int64]:
+    """Inter-shell "bridge" ISLs of one topology bucket: free laser terminals of different shells, linked.
+
+    Only satellites with ``free_terminals > 0`` and ``ok`` take part. Candidates: each such satellite's
+    ``_BRIDGE_NEIGHBOURS`` nearest such satellites (one k-d tree over them), kept when they belong to another
+    shell, lie within ``max_range_km`` and the segment clears ``EARTH_RADIUS_EQ_KM + atmosphere_margin_km`` (the
+    rule of :func:`isl_state`). Accepted in two passes, each shortest first (ties in k-d query order, so the
+    result depends on the inputs only), while both ends have a free terminal left:
+
+    1. spanning (Kruskal): a candidate is taken when its ends lie in pieces (``component`` labels, default the
+       shells) that the bridges taken so far do not join yet, until every piece with a candidate is joined; so
+       that no redundant bridge between two joined pieces uses up the terminals a bridge to a third one needs.
+       The shortest candidate of each pair of pieces is tried first, then (only while pieces remain apart) all;
+    2. greedy: every other candidate.
+
+    A satellite gains at most ``free_terminals`` bridges: with ``free_terminals = 4 - its links``, it keeps at
+    most four.
+
+    Args:
+        pos_km: [km] (N, 3) satellite positions (Earth-fixed).
+        shell: (N,) int shell index of each satellite.
+        free_terminals: (N,) int [-] laser terminals free on each satellite (0: it takes no bridge).
+        ok: (N,) bool, satellites usable in this bucket.
+        max_range_km: [km] longest usable laser link.
+        atmosphere_margin_km: [km] the segment must pass this far above the equatorial radius.
+        component: (N,) int labels of the pieces to join (e.g. the connected components of the shells' own
+            ISLs); None: the shells.
+
+    Returns:
+        (B, 2) int64 satellite index pairs with i < j, in the order accepted (spanning pass first).
+    """
+    pos = np.asarray(pos_km, dtype=np.float64)
+    free = np.asarray(free_terminals, dtype=np.int64)
+    cand = np.flatnonzero((free > 0) & np.asarray(ok, dtype=bool))
+    empty = np.zeros((0, 2), dtype=np.int64)
+    sh = np.asarray(shell, dtype=np.int64)[cand]
+    if np.unique(sh).size < 2:
+        return empty
+    p = pos[cand]
+    k = min(_BRIDGE_NEIGHBOURS, cand.size - 1)
+    d, b = cKDTree(p).query(p, k=list(range(1, k + 2)), distance_upper_bound=np.nextafter(max_range_km, np.inf))
+    a = np.broadcast_to(np.arange(cand.size)[:, None], d.shape)
+    rows = np.vstack([b, np.full((1, b.shape[1]), -1)])  # neighbours of each satellite; a miss is b = cand.size
+    hit = (d <= max_range_km) & (sh[:, None] != np.append(sh, -1)[b])  # (a miss also has d = inf)
+    hit &= (a < b) | ~(rows[b] == a[..., None]).any(axis=-1)  # a pair found from both ends: once
+    a, b, d = a[hit], b[hit], d[hit]
+    order = np.argsort(d, kind="stable")  # shortest first, ties in query order
+    lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
+    clear = segment_clears_earth(p[lo], p[hi], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
+    lo, hi = lo[clear], hi[clear]
+    if lo.size == 0:
+        return empty
+
+    left = free[cand].tolist()
+    out: list[tuple[int, int]] = []
+    taken = np.zeros(lo.size, dtype=bool)
+    label = sh if component is None else np.asarray(component, dtype=np.int64)[cand]
+    la, lb = label[lo], label[hi]
+    cross = np.flatnonzero(la != lb)
+    group = {g: g for g in np.unique(np.concatenate([la[cross], lb[cross]])).tolist()}
+    joins_left = len(group) - 1
+
+    def root(x: int) -> int:
+        while group[x] != x:
+            group[x] = group[group[x]]
+            x = group[x]
+        return x
+
+    def span(edges: NDArray[np.int64]) -> None:
+        nonlocal joins_left
+        for e in edges.tolist():
+            if joins_left == 0:
+                return
+            i, j, ri, rj = int(lo[e]), int(hi[e]), root(int(la[e])), root(int(lb[e]))
+            if ri != rj and left[i] > 0 and left[j] > 0 and not taken[e]:
+                group[ri] = rj
+                joins_left -= 1
+                left[i] -= 1
+                left[j] -= 1
+                taken[e] = True
+                out.append((i, j))
+
+    # The shortest candidate of each pair of pieces first; only if that leaves pieces apart, all of them.
+    pair_key = np.minimum(la, lb)[cross] * (int(label.max()) + 1) + np.maximum(la, lb)[cross]
+    span(np.sort(cross[np.unique(pair_key, return_index=True)[1]]))
+    span(cross)
+    for i, j in zip(lo[~taken].tolist(), hi[~taken].tolist()):
+        if left[i] > 0 and left[j] > 0:
+            left[i] -= 1
+            left[j] -= 1
+            out.append((i, j))
+    if not out:
+        return empty
+    return np.sort(cand[np.asarray(out, dtype=np.int64)], axis=1)
 
 
 def satellite_faults(
@@ -415,7 +527,8 @@ class NetworkSnapshot:
         succeeded and physically sane (the simulator routes and computes only through these);
         sat_fault: (N,) uint8 reason code when not (index into :data:`FAULT_REASONS`, 0: ok).
         pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
-        isl_distance_km: (E,) [km].
+        isl_distance_km: (E,) [km]; isl_bridge: (E,) bool, True for the inter-shell bridges that
+        :class:`Network` appends after the +Grid pairs (``links.inter_shell_isls``; all False otherwise).
         site_lat_deg, site_lon_deg: (S,) [deg].
         gsl_visible: (S, N) bool (above the elevation mask, satellite ok); gsl_slant_km: (S, N) [km] (both dense
             views built on first access; the snapshot keeps the visible pairs only, see :meth:`gsl_row`).
@@ -453,6 +566,7 @@ class NetworkSnapshot:
         self.pairs = _readonly(pairs)
         self.isl_up = _readonly(isl_up)
         self.isl_distance_km = _readonly(isl_distance_km)
+        self.isl_bridge = _readonly(np.zeros(self.pairs.shape[0], dtype=bool))  # Network sets its bridges
         self.site_lat_deg = _readonly(site_lat_deg)
         self.site_lon_deg = _readonly(site_lon_deg)
         self.min_elevation_deg = float(min_elevation_deg)
@@ -637,8 +751,9 @@ class NetworkSnapshot:
         """The snapshot as an undirected networkx Graph (for inspection and rendering).
 
         Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``, ``fault`` reason), sites ``"site:<i>"`` (``kind="site"``,
-        ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``) and visible GSLs (``kind="gsl"``),
-        each with ``distance_km``, ``delay_ms`` (the routing weight) and ``capacity_gbps``.
+        ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``, ``bridge`` True for an inter-shell bridge)
+        and visible GSLs (``kind="gsl"``), each with ``distance_km``, ``delay_ms`` (the routing weight) and
+        ``capacity_gbps``.
 
         Routing in :attr:`site_sat_delay_ms` never transits a ground site (no ground relay); to reproduce
         it with networkx, search from one site in ``G.subgraph(range(N) | {that site})``.
@@ -655,9 +770,11 @@ class NetworkSnapshot:
         up = np.nonzero(self.isl_up)[0]
         isl_delay = self.isl_delay_ms
         cap = self.isl_capacity_gbps
+        bridge = self.isl_bridge
         g.add_edges_from(
             (int(self.pairs[e, 0]), int(self.pairs[e, 1]),
-             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]), "capacity_gbps": cap})
+             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]),
+              "capacity_gbps": cap, "bridge": bool(bridge[e])})
             for e in up.tolist()
         )
         ss = np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start))
@@ -828,6 +945,14 @@ class Network:
             change. Re-pairing needs the link-failure process off (its state is per link): with
             ``failure_rate_per_hour > 0`` the epoch's pairs are kept. :attr:`pairs` are those of the latest
             snapshot returned (each snapshot carries its own ``pairs``).
+        inter_shell_isls: add each bucket's inter-shell bridges (:func:`bridge_isls`) after the +Grid pairs of
+            its snapshot (``isl_bridge`` marks them): operational satellites of meshed catalogue shells
+            (:class:`CatalogueShell`) link their free laser terminals (4 minus their usable +Grid links) to
+            satellites of other shells. Recomputed every bucket (shells of different inclination drift apart at
+            km/s). With ``failure_rate_per_hour > 0`` each bridge is up with the failure chain's stationary
+            availability ``p_repair / (p_fail + p_repair)``, one independent draw per bridge and bucket from
+            ``default_rng([seed, bucket, 2])`` (``seed`` as for the +Grid failures). Walker and raw TLE shells
+            never take part, so Walker constellations get no bridges.
     """
 
     _FAILURE_HISTORY = 64
@@ -851,6 +976,7 @@ class Network:
         lazy_routing: bool = False,
         cache_buckets: int = 4,
         regrid_s: float | None = 3600.0,
+        inter_shell_isls: bool = False,
     ):
         if not isinstance(constellation, Constellation):
             raise ValueError(f"constellation: expected a Constellation, got {type(constellation).__name__}")
@@ -882,6 +1008,13 @@ class Network:
         self.cache_buckets = cache_buckets
         if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
             raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
+        if not isinstance(inter_shell_isls, (bool, np.bool_)):
+            raise ValueError(f"inter_shell_isls: expected True or False, got {inter_shell_isls!r}")
+        self.inter_shell_isls = bool(inter_shell_isls)
+        meshed = np.array([isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells])
+        member = constellation.operational & (constellation.plane >= 0) & meshed[constellation.shell]
+        #: (N,) satellites that may take bridges (operational, in a plane of a meshed catalogue shell); None: none.
+        self._bridge_member = _readonly(member) if self.inter_shell_isls and member.any() else None
         self._pairs0 = _readonly(plus_grid_isls(constellation))
         self.pairs = self._pairs0
         has_catalogue = any(isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells)
@@ -914,7 +1047,8 @@ class Network:
 
         Args:
             constellation: the satellites; site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
-            links: the scenario's ``links`` section (elevation mask, ISL range, margin, capacities, failures).
+            links: the scenario's ``links`` section (elevation mask, ISL range, margin, capacities, failures,
+                inter-shell bridges).
             rng, topology_dt_s, lazy_routing, cache_buckets: as in :class:`Network` ([s] for the bucket length).
         """
         if not isinstance(links, LinksConfig):
@@ -925,6 +1059,7 @@ class Network:
             isl_capacity_gbps=links.isl_capacity_gbps, gsl_capacity_gbps=links.gsl_capacity_gbps,
             failure_rate_per_hour=links.isl_failure_rate_per_hour, repair_time_s=links.isl_repair_time_s,
             rng=rng, topology_dt_s=topology_dt_s, lazy_routing=lazy_routing, cache_buckets=cache_buckets,
+            inter_shell_isls=links.inter_shell_isls,
         )
 
     @property
@@ -1036,16 +1171,45 @@ class Network:
             fault[(fault == 0) & sat_down] = FAULT_REASONS.index("random satellite failure (faults section)")
         ok = fault == 0
         up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
+        n_grid = len(pairs)
+        if self._bridge_member is not None:
+            pairs, up, dist, failed = self._with_bridges(b, pos, ok, pairs, up, dist, failed)
         snap = build_snapshot(
             t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
             lazy_routing=self.lazy_routing, sat_fault=fault, site_gsl_down=site_down,
         )
+        snap.isl_bridge = _readonly(np.arange(len(pairs)) >= n_grid)
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
             self._cache.popitem(last=False)
         self.pairs = snap.pairs
         return snap
+
+    def _with_bridges(
+        self, b: int, pos: NDArray[np.float64], ok: NDArray[np.bool_], pairs: NDArray[np.int64],
+        up: NDArray[np.bool_], dist: NDArray[np.float64], failed: NDArray[np.bool_],
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]:
+        """Bucket ``b``'s +Grid ``pairs`` (with their geometric ``up``, ``dist`` [km] and ``failed``) followed by its
+        bridges (:func:`bridge_isls`), which join the pieces of the +Grid's usable links."""
+        n = len(self.constellation)
+        used = pairs[up & ok[pairs[:, 0]] & ok[pairs[:, 1]]]  # +Grid links whose terminals are pointed
+        links = np.bincount(used.ravel(), minlength=n)
+        free = np.where(self._bridge_member & ok, np.maximum(_MAX_ISL_DEGREE - links, 0), 0)
+        _, piece = connected_components(csr_matrix((np.ones(len(used)), (used[:, 0], used[:, 1])), shape=(n, n)),
+                                        directed=False)
+        bridges = bridge_isls(pos, self.constellation.shell, free, ok, self.isl_max_range_km,
+                              self.atmosphere_margin_km, component=piece)
+        b_up, b_dist = isl_state(pos, bridges, self.isl_max_range_km, self.atmosphere_margin_km)
+        b_failed = np.zeros(len(bridges), dtype=bool)
+        lf = self.failures
+        if lf.failure_rate_per_hour > 0.0:  # stationary availability, one independent draw per bridge and bucket
+            p_fail = -math.expm1(-lf.failure_rate_per_hour * self.topology_dt_s / SECONDS_PER_HOUR)
+            p_repair = -math.expm1(-self.topology_dt_s / lf.repair_time_s)
+            u = np.random.default_rng([self._failure_seed, b, 2]).random(len(bridges))
+            b_failed = u >= p_repair / (p_fail + p_repair)
+        return (np.concatenate([pairs, bridges]), np.concatenate([up, b_up]), np.concatenate([dist, b_dist]),
+                np.concatenate([failed, b_failed]))
 
     def _pairs_at(self, b: int) -> NDArray[np.int64]:
         """Candidate ISLs of bucket ``b``: the epoch's, or those of its regrid period (catalogue shells)."""

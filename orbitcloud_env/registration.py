@@ -10,7 +10,8 @@ _ENTRY_POINT = "orbitcloud_env.env:OrbitCloudEnv"
 
 #: Registered ids and their keyword arguments (each is a preset plus an action mode). The ``-v1`` ids are the
 #: default, congested and time-varying scenarios; the ``-v0`` ids keep the first release's light-load dynamics and
-#: spaces (presets ``*-v0``), so that published v0 numbers stay reproducible.
+#: spaces (presets ``*-v0``), so that published v0 numbers stay reproducible. ``OrbitCloud-Starlink2026-v2`` is the
+#: catalogue with inter-shell bridge ISLs (``links.inter_shell_isls``: one connected operational mesh).
 ENV_IDS: dict[str, dict[str, object]] = {
     "OrbitCloud-v1": {"preset": "starlink", "action_mode": "candidates"},
     "OrbitCloud-Small-v1": {"preset": "small", "action_mode": "all_nodes"},
@@ -18,6 +19,7 @@ ENV_IDS: dict[str, dict[str, object]] = {
     "OrbitCloud-Mega-v1": {"preset": "mega", "action_mode": "candidates"},
     "OrbitCloud-Giga-v1": {"preset": "giga", "action_mode": "candidates"},
     "OrbitCloud-Starlink2026-v1": {"preset": "starlink2026", "action_mode": "candidates"},
+    "OrbitCloud-Starlink2026-v2": {"preset": "starlink2026", "action_mode": "candidates", "inter_shell_isls": True},
     "OrbitCloud-v0": {"preset": "starlink-v0", "action_mode": "candidates"},
     "OrbitCloud-Small-v0": {"preset": "small-v0", "action_mode": "all_nodes"},
     "OrbitCloud-Kuiper-v0": {"preset": "kuiper-v0", "action_mode": "candidates"},
