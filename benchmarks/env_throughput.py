@@ -83,6 +83,38 @@ def _run(env: gym.Env, steps: int, seed: int) -> tuple[float, float]:
     return steps / dt, valid / steps
 
 
+def _is_catalogue(env_id: str) -> bool:
+    return gym.spec(env_id).kwargs.get("preset") is not None and \
+        gym.make(env_id).unwrapped.config.constellation.tle_path is not None
+
+
+def walker_twin(env_id: str):
+    """The env of ``env_id`` (a catalogue scenario, 1,000 jobs per episode) with its constellation replaced by full
+    Walker shells of the inferred structure: per meshed shell, its planes x median satellites per plane at its median
+    altitude and inclination (delta when the planes close a ring, else a 180 deg star), at the catalogue's epoch."""
+    import dataclasses
+
+    from orbitcloud_env.config import ShellConfig
+    from orbitcloud_env.env import OrbitCloudEnv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = gym.make(env_id, max_jobs=1000).unwrapped
+    cons = env.sim.constellation
+    shells = [ShellConfig(planes=info.planes, sats_per_plane=info.sats_per_plane,
+                          altitude_km=round(float(info.altitude_km), 1),
+                          inclination_deg=round(float(info.inclination_deg), 2), phasing=1,
+                          raan_spread_deg=360.0 if info.closed_seam else 180.0)
+              for info in cons.shells if info is not None and getattr(info, "meshable", False) and info.planes > 0]
+    first = shells[0]
+    twin = dataclasses.replace(
+        env.config.constellation, tle_path=None, planes=first.planes, sats_per_plane=first.sats_per_plane,
+        altitude_km=first.altitude_km, inclination_deg=first.inclination_deg, phasing=1,
+        raan_spread_deg=first.raan_spread_deg, extra_shells=tuple(shells[1:]),
+        epoch_utc=cons.epoch.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return OrbitCloudEnv(config=dataclasses.replace(env.config, constellation=twin))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="timed steps per env id")
@@ -90,6 +122,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--presets", nargs="*", default=[],
                         help="preset names or YAML stems of orbitcloud_env/presets to run as candidates-mode envs")
+    parser.add_argument("--walker-twin", action="store_true",
+                        help="after each id whose constellation is a catalogue, run its Walker twin: the same scenario "
+                             "with the inferred shells built as full Walker shells (same planes, median satellites per "
+                             "plane, altitude, inclination), the same-size comparison of issue 11")
     parser.add_argument("--memory-steps", type=int, default=0,
                         help="also run this many steps on OrbitCloud-Small-v0 and print RSS at checkpoints")
     args = parser.parse_args()
@@ -103,10 +139,16 @@ def main() -> None:
     print(f"{'env id':24s} {'nodes':>6s} {'actions':>7s} {'make s':>7s} {'steps/s':>9s} {'trivial/s':>10s} "
           f"{'ratio':>6s} {'valid':>6s}")
     runs = [(env_id, None) for env_id in ids] + [(f"preset:{name}", name) for name in args.presets]
+    if args.walker_twin:
+        runs = [r for env_id, preset in runs for r in ([(env_id, preset)] + (
+            [(f"{env_id} Walker twin", env_id)] if preset is None and _is_catalogue(env_id) else []))]
     for env_id, preset in runs:
         t0 = time.perf_counter()
         if preset is None:
             env = gym.make(env_id, max_jobs=1000)
+        elif env_id.endswith(" Walker twin"):
+            env = PassiveEnvChecker(OrderEnforcing(walker_twin(preset)))
+            env.reset(seed=args.seed)
         else:
             try:
                 from benchmarks.network import preset_config

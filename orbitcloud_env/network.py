@@ -422,9 +422,9 @@ def _gsl_near(lat: NDArray[np.float64], lon: NDArray[np.float64], sats: NDArray[
         cKDTree(sats, balanced_tree=False, compact_nodes=False), cut_km, output_type="ndarray")
     if near.size == 0:
         return empty
-    ss, nn = near["i"].astype(np.int64), near["j"].astype(np.int64)
-    order = np.lexsort((nn, ss))
-    ss, nn = ss[order], nn[order]
+    # Sorted by site then satellite (np.nonzero's order over the (S, N) matrix) through one integer key.
+    key = np.sort(near["i"].astype(np.int64) * sats.shape[0] + near["j"])
+    ss, nn = np.divmod(key, sats.shape[0])
     x, y, z = sats[nn, 0], sats[nn, 1], sats[nn, 2]
     ups, gs = up[ss], g[ss]
     upr = ups[:, 0] * x + ups[:, 1] * y + ups[:, 2] * z - np.einsum("sk,sk->s", up, g)[ss]  # u.(r - g)
