@@ -305,3 +305,33 @@ def test_walker_network_graph_nodes_carry_shell_and_plane(starlink):
     assert g.nodes[23]["shell"] == 0 and g.nodes[23]["plane"] == 1 and g.nodes[23]["operational"]
     assert g.nodes[23]["ok"] and g.nodes[23]["fault"] == "ok"
 
+
+
+def test_lazy_snapshot_rows_and_sparse_ground_links_equal_the_dense_matrices(starlink):
+    """A lazily routed snapshot keeps routes per site and ground links as sparse pairs; its rows, its (S, N) views
+    and its per-site accessors equal those of an eagerly routed snapshot of the same bucket."""
+    eager = Network(starlink, SITES_LAT, SITES_LON).snapshot(321.0)
+    lazy = Network(starlink, SITES_LAT, SITES_LON, lazy_routing=True).snapshot(321.0)
+    vis, slant = gsl_visibility(SITES_LAT, SITES_LON, eager.sat_ecef_km, eager.min_elevation_deg)
+    vis &= eager.sat_ok[None, :]
+    for snap in (eager, lazy):
+        np.testing.assert_array_equal(snap.gsl_visible, vis)
+        np.testing.assert_array_equal(snap.gsl_slant_km, slant)
+        for s in range(snap.n_sites):
+            sats, sl = snap.gsl_row(s)
+            np.testing.assert_array_equal(sats, np.flatnonzero(vis[s]))
+            np.testing.assert_array_equal(sl, slant[s, sats])
+            np.testing.assert_array_equal(snap.gsl_visible_row(s), vis[s])
+            if sats.size:
+                assert snap.gsl_slant_to(s, int(sats[0])) == slant[s, sats[0]]
+            hidden = np.flatnonzero(~vis[s])
+            assert snap.gsl_slant_to(s, int(hidden[0])) == np.inf
+    # Partial rows are exact within their limit; completing them gives the eager rows and matrices.
+    row = lazy.site_delay_ms(0, 20.0)
+    near = row < np.inf
+    assert 0 < near.sum() < row.size and lazy.route_limit_ms(0) == 20.0
+    np.testing.assert_array_equal(row[near], eager.site_sat_delay_ms[0][near])
+    assert lazy.path(0, int(np.flatnonzero(near)[-1])) == eager.path(0, int(np.flatnonzero(near)[-1]))
+    np.testing.assert_array_equal(lazy.site_sat_delay_ms, eager.site_sat_delay_ms)
+    np.testing.assert_array_equal(lazy.site_sat_hops, eager.site_sat_hops)
+    assert lazy.route_limit_ms(0) == np.inf

@@ -106,3 +106,52 @@ def test_warm_up_is_seeded():
     a.reset(np.random.default_rng(9))
     b.reset(np.random.default_rng(9))
     np.testing.assert_array_equal(a.batteries.soc, b.batteries.soc)
+
+
+def _candidates_sim(route_ms: float | None):
+    """A lazily routed candidates-mode simulator whose sites start at ``route_ms`` (None: the default; inf: every
+    route complete)."""
+    sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates"}))
+    if route_ms is not None:
+        sim._site_route_ms[:] = route_ms
+        if route_ms == np.inf:
+            sim._partial_route_ms = np.inf
+    return sim
+
+
+def test_partial_routes_give_the_results_of_complete_routes():
+    """The per-site route limit (remembered reach, widened when too few compute satellites lie within it) only
+    sets the work: candidate pools, placements and every outcome equal those of complete routes."""
+    sims = [_candidates_sim(None), _candidates_sim(0.5), _candidates_sim(np.inf)]
+    for s in sims:
+        s.reset(np.random.default_rng(3))
+    assert sims[0].network.lazy_routing
+    for _ in range(150):
+        site = sims[0].job.site
+        pools = [s.satellite_order(site) for s in sims]
+        np.testing.assert_array_equal(pools[0], pools[2])
+        np.testing.assert_array_equal(pools[1], pools[2])
+        views = [s.node_view() for s in sims]
+        node = int(pools[0][np.flatnonzero(views[0].valid[pools[0]])[0]])
+        outs = [s.place(node, v) for s, v in zip(sims, views)]
+        assert outs[0] == outs[1] == outs[2]
+    # The default and the tiny start limit ended up routing partially (the remembered reach differs per site).
+    assert np.isfinite(sims[0]._site_route_ms).all() and len(set(sims[0]._site_route_ms.tolist())) > 1
+    assert sims[0].stats.outcomes == sims[2].stats.outcomes
+    assert sims[0].stats.latencies_ms == sims[2].stats.latencies_ms
+
+
+def test_warm_up_in_candidates_mode_covers_the_compute_satellites_only():
+    """Candidates mode warms up the batteries of the satellites that can be rows exactly as all-nodes mode does;
+    the others keep their initial draw."""
+    cand = Simulator(load_config("starlink", {"episode.action_mode": "candidates"}))
+    full = Simulator(load_config("starlink", {"episode.action_mode": "all_nodes"}))
+    cand.reset(np.random.default_rng(5))
+    full.reset(np.random.default_rng(5))
+    rows = cand.sat_has_compute
+    assert 0 < rows.sum() < rows.size
+    np.testing.assert_array_equal(cand.batteries.soc[rows], full.batteries.soc[rows])
+    p = cand.config.power
+    others = cand.batteries.soc[~rows]
+    assert ((others >= p.initial_soc_min) & (others <= p.initial_soc_max)).all()
+    assert not np.array_equal(others, full.batteries.soc[~rows])  # all-nodes mode warms every satellite
