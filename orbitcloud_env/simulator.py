@@ -644,7 +644,7 @@ class Simulator:
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
         uplink_ms = self.snapshot.gsl_slant_to(s, route[0]) / C_KM_S * 1e3 if route else route_ms
-        back = self.network.snapshot(finish_s).delay_ms(s, node, self._back_route_ms(s, inbound_ms - tx_in))
+        back = self.network.snapshot(finish_s).delay_ms(s, node, self._back_route_ms(s, route_ms))
         parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
