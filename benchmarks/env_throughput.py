@@ -11,6 +11,10 @@ cheapest path, so this also reports the share of valid actions). Memory: peak re
 Usage:
     python benchmarks/env_throughput.py [--steps 20000] [--ids OrbitCloud-Small-v0 ...] [--memory-steps 1000000]
     python benchmarks/env_throughput.py --ids OrbitCloud-Mega-v0 --presets giga starlink2026
+    python benchmarks/env_throughput.py --ids OrbitCloud-Starlink2026-v2 --walker-twin
+
+``--walker-twin`` follows each catalogue id with its Walker twin (same scenario, full Walker shells of the inferred
+structure): the same-size comparison for a catalogue's speed.
 
 ``--presets`` also runs presets that have no registered id yet (orbitcloud_env/presets/<name>.yaml, candidates
 mode, wrapped as ``gymnasium.make`` wraps: order enforcing and the passive checker); ``make s`` is then the time to
