@@ -88,8 +88,10 @@ def _run(env: gym.Env, steps: int, seed: int) -> tuple[float, float]:
 
 
 def _is_catalogue(env_id: str) -> bool:
-    return gym.spec(env_id).kwargs.get("preset") is not None and \
-        gym.make(env_id).unwrapped.config.constellation.tle_path is not None
+    from orbitcloud_env.config import load_config
+
+    preset = gym.spec(env_id).kwargs.get("preset")
+    return preset is not None and load_config(preset).constellation.tle_path is not None
 
 
 def walker_twin(env_id: str):

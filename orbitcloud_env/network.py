@@ -492,6 +492,12 @@ class LinkFailures:
             self.rng = rng
         self._failed[:] = False
 
+    def step_probabilities(self, dt_s: float) -> tuple[float, float]:
+        """(P(fail | up), P(repair | failed)) of one step of ``dt_s`` [s]; the chain's stationary failed share is
+        ``p_fail / (p_fail + p_repair)``."""
+        return (-math.expm1(-self.failure_rate_per_hour * dt_s / SECONDS_PER_HOUR),
+                -math.expm1(-dt_s / self.repair_time_s))
+
     def step(self, dt_s: float, rng: np.random.Generator | None = None) -> NDArray[np.bool_]:
         """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy).
 
@@ -503,8 +509,7 @@ class LinkFailures:
             raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
         if self.failure_rate_per_hour == 0.0 and not self._failed.any():
             return self._failed.copy()
-        p_fail = -math.expm1(-self.failure_rate_per_hour * dt_s / SECONDS_PER_HOUR)
-        p_repair = -math.expm1(-dt_s / self.repair_time_s)
+        p_fail, p_repair = self.step_probabilities(dt_s)
         u = (rng if rng is not None else self.rng).random(self.n_links)
         self._failed = np.where(self._failed, u >= p_repair, u < p_fail)
         return self._failed.copy()
@@ -557,6 +562,7 @@ class NetworkSnapshot:
         gsl_capacity_gbps: float,
         graph: csr_matrix | None = None,
         sat_fault: NDArray[np.uint8] | None = None,
+        isl_bridge: NDArray[np.bool_] | None = None,
     ):
         self.time_s = float(time_s)
         self.sat_ecef_km = _readonly(sat_ecef_km)
@@ -566,11 +572,12 @@ class NetworkSnapshot:
         self.pairs = _readonly(pairs)
         self.isl_up = _readonly(isl_up)
         self.isl_distance_km = _readonly(isl_distance_km)
-        self.isl_bridge = _readonly(np.zeros(self.pairs.shape[0], dtype=bool))  # Network sets its bridges
+        self.isl_bridge = _readonly(np.zeros(self.pairs.shape[0], dtype=bool) if isl_bridge is None
+                                    else np.array(isl_bridge, dtype=bool).reshape(self.pairs.shape[0]))
         self.site_lat_deg = _readonly(site_lat_deg)
         self.site_lon_deg = _readonly(site_lon_deg)
         self.min_elevation_deg = float(min_elevation_deg)
-        n, n_sites = self.sat_ecef_km.shape[0], self.site_lat_deg.shape[0]
+        n_sites = self.site_lat_deg.shape[0]
         # Visible ground links, sorted by site then satellite; row s is [_gsl_start[s], _gsl_start[s + 1]).
         gss, gnn, gsl = gsl_pairs
         self._gsl_sat = _readonly(np.asarray(gnn, dtype=np.int64))
@@ -869,6 +876,7 @@ def build_snapshot(
     lazy_routing: bool = False,
     sat_fault: ArrayLike | None = None,
     site_gsl_down: ArrayLike | None = None,
+    isl_bridge: ArrayLike | None = None,
 ) -> NetworkSnapshot:
     """Compute GSL visibility and shortest delays from every site for one topology bucket.
 
@@ -888,6 +896,7 @@ def build_snapshot(
         sat_fault: (N,) uint8 reason codes of the satellites that are not ok (:func:`satellite_faults`).
         site_gsl_down: (S,) bool, sites whose ground links are all down this bucket (weather outages of the
             ``faults`` section); None: none.
+        isl_bridge: (E,) bool, the pairs that are inter-shell bridges (:func:`bridge_isls`); None: none.
     """
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
@@ -910,6 +919,7 @@ def build_snapshot(
         site_lat_deg=lat, site_lon_deg=lon, gsl_pairs=(ss, nn, slant), min_elevation_deg=min_elevation_deg,
         site_sat_delay_ms=d, predecessors=pred,
         isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph, sat_fault=sat_fault,
+        isl_bridge=isl_bridge,
     )
 
 
@@ -1017,8 +1027,7 @@ class Network:
         self._bridge_member = _readonly(member) if self.inter_shell_isls and member.any() else None
         self._pairs0 = _readonly(plus_grid_isls(constellation))
         self.pairs = self._pairs0
-        has_catalogue = any(isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells)
-        self.regrid_s = float(regrid_s) if (regrid_s is not None and has_catalogue and failure_rate_per_hour == 0.0) \
+        self.regrid_s = float(regrid_s) if (regrid_s is not None and meshed.any() and failure_rate_per_hour == 0.0) \
             else None
         self._grids: OrderedDict[int, NDArray[np.int64]] = OrderedDict({0: self._pairs0})
         self._operational = constellation.operational
@@ -1087,9 +1096,7 @@ class Network:
         b0 = 0
         if start_time_s is not None and lf.failure_rate_per_hour > 0.0:
             b0 = self.bucket(start_time_s)
-            dt = self.topology_dt_s
-            p_fail = -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR)
-            p_repair = -math.expm1(-dt / lf.repair_time_s)
+            p_fail, p_repair = lf.step_probabilities(self.topology_dt_s)
             u = np.random.default_rng([self._failure_seed, b0, 0]).random(lf.n_links)
             lf._failed = u < p_fail / (p_fail + p_repair)
         self._failure_b0 = b0
@@ -1119,8 +1126,7 @@ class Network:
         if self._failure_stationary and b - self._failure_bucket > MAX_STEP_GAP:
             # A long gap (stationary-start episodes only): one exact k-step draw (orbitcloud_env.faults).
             n = lf.n_links
-            p_fail = np.full(n, -math.expm1(-lf.failure_rate_per_hour * dt / SECONDS_PER_HOUR))
-            p_repair = np.full(n, -math.expm1(-dt / lf.repair_time_s))
+            p_fail, p_repair = (np.full(n, p) for p in lf.step_probabilities(dt))
             lf._failed = jump_two_state(self._failure_history[self._failure_bucket], p_fail, p_repair,
                                         b - self._failure_bucket, np.random.default_rng([self._failure_seed, b, 1]))
             self._failure_gaps.append((self._failure_bucket, b))
@@ -1178,8 +1184,8 @@ class Network:
             t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
             lazy_routing=self.lazy_routing, sat_fault=fault, site_gsl_down=site_down,
+            isl_bridge=np.arange(len(pairs)) >= n_grid,
         )
-        snap.isl_bridge = _readonly(np.arange(len(pairs)) >= n_grid)
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
             self._cache.popitem(last=False)
@@ -1204,8 +1210,7 @@ class Network:
         b_failed = np.zeros(len(bridges), dtype=bool)
         lf = self.failures
         if lf.failure_rate_per_hour > 0.0:  # stationary availability, one independent draw per bridge and bucket
-            p_fail = -math.expm1(-lf.failure_rate_per_hour * self.topology_dt_s / SECONDS_PER_HOUR)
-            p_repair = -math.expm1(-self.topology_dt_s / lf.repair_time_s)
+            p_fail, p_repair = lf.step_probabilities(self.topology_dt_s)
             u = np.random.default_rng([self._failure_seed, b, 2]).random(len(bridges))
             b_failed = u >= p_repair / (p_fail + p_repair)
         return (np.concatenate([pairs, bridges]), np.concatenate([up, b_up]), np.concatenate([dist, b_dist]),
