@@ -1033,6 +1033,7 @@ class Network:
         self._operational = constellation.operational
         self.failures = LinkFailures(len(self._pairs0), failure_rate_per_hour, repair_time_s, rng)
         self._cache: OrderedDict[int, NetworkSnapshot] = OrderedDict()
+        self._now_bucket = -1  # the clock's bucket (snapshot(..., current=True)); earlier ones are evicted first
         #: Optional hook of the ``faults`` section: bucket -> (satellites down (N,), sites whose ground links are
         #: down (S,)) (set by the simulator when faults are on; None: no such faults).
         self.fault_hook: Callable[[int], tuple[NDArray[np.bool_], NDArray[np.bool_]]] | None = None
@@ -1088,7 +1089,11 @@ class Network:
         """
         self.failures.reset(rng)
         self._cache.clear()
+        self._now_bucket = -1
         self._restart_failures(start_time_s)
+
+    #: Buckets before the clock's that :meth:`snapshot` keeps cached.
+    _PAST_KEPT = 2
 
     def _restart_failures(self, start_time_s: float | None = None) -> None:
         lf = self.failures
@@ -1158,9 +1163,20 @@ class Network:
             return failed
         return self._failure_history[b]
 
-    def snapshot(self, time_s: float) -> NetworkSnapshot:
-        """The :class:`NetworkSnapshot` of the bucket containing ``time_s`` [s since epoch]."""
+    def snapshot(self, time_s: float, current: bool = False) -> NetworkSnapshot:
+        """The :class:`NetworkSnapshot` of the bucket containing ``time_s`` [s since epoch].
+
+        ``current=True`` marks that bucket as the clock's (the simulator's current bucket): snapshots more than
+        ``_PAST_KEPT`` buckets before it are dropped (a clock that moves forward does not read them again; a
+        lookahead that restores an earlier state finds the last few), and when the cache is full, earlier buckets go
+        first, then the least recently used. Snapshots are deterministic, so this only decides what is computed
+        twice.
+        """
         b = self.bucket(time_s)
+        if current and b != self._now_bucket:
+            self._now_bucket = b
+            for k in [k for k in self._cache if k < b - self._PAST_KEPT]:
+                del self._cache[k]  # routed from many sites, these are the big ones
         snap = self._cache.get(b)
         if snap is not None:
             self._cache.move_to_end(b)
@@ -1188,7 +1204,11 @@ class Network:
         )
         self._cache[b] = snap
         if len(self._cache) > self.cache_buckets:
-            self._cache.popitem(last=False)
+            past = [k for k in self._cache if k < self._now_bucket]
+            if past:
+                del self._cache[min(past)]
+            else:
+                self._cache.popitem(last=False)
         self.pairs = snap.pairs
         return snap
 

@@ -75,7 +75,7 @@ _WARMUP_STEP_S = 240.0
 #: [s] time constant of the recent arrival rates (observation group "load").
 _RATE_WINDOW_S = 60.0
 #: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish.
-_CACHE_BUCKETS = 12
+_CACHE_BUCKETS = 32
 #: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
 _MS_PER_MB_PER_GBPS = 8.0
 
@@ -414,7 +414,7 @@ class Simulator:
     def _topology_state(self, bucket: int, time_s: float) -> TopologyState:
         """The :class:`TopologyState` of ``bucket`` (``time_s`` lies in it)."""
         bucket_start_s = bucket * self.config.episode.topology_dt_s
-        snap = self.network.snapshot(time_s)
+        snap = self.network.snapshot(time_s, current=True)
         ok = snap.sat_ok
         sunlit = self._sunlit(snap.sat_ecef_km, bucket_start_s) & ok
         lookahead = self.config.power.eclipse_lookahead_s
