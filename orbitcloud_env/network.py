@@ -641,8 +641,12 @@ class NetworkSnapshot:
         """[ms] exact one-way delay from ``site`` to ``sat`` (np.inf only when unreachable).
 
         Routes the site up to ``limit_ms`` first (see :meth:`site_delay_ms`) and completes its route only when
-        ``sat`` lies beyond that limit.
+        ``sat`` lies beyond that limit. A satellite already within the site's routed limit is read as it is (a
+        partial row is exact wherever it is finite).
         """
+        row = self._delay_rows.get(site)
+        if row is not None and row[sat] < np.inf:
+            return float(row[sat])
         d = self.site_delay_ms(site, limit_ms)[sat]
         if d == np.inf and self._routed_limit[site] < np.inf:
             d = self.site_delay_ms(site)[sat]
