@@ -44,7 +44,7 @@ class ActionType:
         """Valid actions: rows whose node is valid, and reject (always)."""
         m = np.zeros(self.n_rows + 1, dtype=bool)
         real = self.rows >= 0
-        m[:-1][real] = view.valid[self.rows[real]]
+        m[:-1] = view.rows(self.rows).valid & real
         m[-1] = True
         return m
 
@@ -93,6 +93,7 @@ class CandidatesAction(ActionType):
         self.k = sim.config.episode.candidates_k
         self.min_dc = min(sim.config.episode.candidates_min_datacentres, self.k - 1)
         self.rows = np.full(self.k, -1, dtype=np.int64)
+        self._dcs = np.arange(sim.n_sat, sim.n_nodes, dtype=np.int64)
 
     @property
     def n_rows(self) -> int:
@@ -103,32 +104,43 @@ class CandidatesAction(ActionType):
         # Satellites: the first k valid ones of the site's 4k nearest by base latency (cached per topology
         # bucket; the transfer time added per job is the same for every satellite, so the order holds), or of
         # all satellites when fewer than k of those are valid. Data centres: every valid one. Then the k best.
+        # The view is evaluated once, at these nodes only (the "support"); positions below are into it.
         pool = sim.satellite_order(sim.job.site)
-        sats = pool[np.flatnonzero(view.valid[pool])[:k]]
-        if sats.shape[0] < k and pool.shape[0] < n_sat:  # too few valid near the site: search every satellite
+        support = np.concatenate([pool, self._dcs])
+        at = view.at(support)
+        n_pool = pool.shape[0]
+        sats = np.flatnonzero(at.valid[:n_pool])[:k]
+        if sats.shape[0] < k and n_pool < n_sat:  # too few valid near the site: search every satellite
             if not view.complete:
                 view = sim.node_view(complete=True)
             key = np.where(view.valid[:n_sat], view.latency_ms[:n_sat], np.inf)
             part = np.argpartition(key, k - 1)[:k]
-            sats = part[np.isfinite(key[part])]
-        dcs = n_sat + np.flatnonzero(view.valid[n_sat:])
+            pool = part[np.isfinite(key[part])]
+            support = np.concatenate([pool, self._dcs])
+            at = view.at(support)
+            n_pool = pool.shape[0]
+            sats = np.arange(n_pool)
+        valid, latency = at.valid, at.latency_ms
+        dcs = n_pool + np.flatnonzero(valid[n_pool:])
         idx = np.concatenate([sats, dcs])
-        lat = view.latency_ms[idx]
-        keep = np.argsort(lat, kind="stable")[:k]
+        keep = np.argsort(latency[idx], kind="stable")[:k]
         idx = idx[keep]
         need = min(self.min_dc, dcs.size)
-        have = int(np.count_nonzero(idx >= n_sat))
+        have = int(np.count_nonzero(idx >= n_pool))
         if have < need:  # always offer the best data centres
-            best_dcs = dcs[np.argsort(view.latency_ms[dcs], kind="stable")[:need]]
+            best_dcs = dcs[np.argsort(latency[dcs], kind="stable")[:need]]
             if need == 1:  # (the v0 selection, kept bit for bit)
                 idx = np.append(idx[: k - 1], best_dcs[0])
             else:
-                sats_kept = idx[idx < n_sat][: k - need]
+                sats_kept = idx[idx < n_pool][: k - need]
                 idx = np.concatenate([sats_kept, best_dcs])
-            idx = idx[np.argsort(view.latency_ms[idx], kind="stable")]
+            idx = idx[np.argsort(latency[idx], kind="stable")]
         rows = np.full(k, -1, dtype=np.int64)
-        rows[: idx.shape[0]] = idx
+        rows[: idx.shape[0]] = support[idx]
         self.rows = rows
+        padded = np.zeros(k, dtype=np.int64)  # padding rows read support position 0 (their values are masked)
+        padded[: idx.shape[0]] = idx
+        view.remember_rows(rows, at.at(padded))
         return rows, view
 
 

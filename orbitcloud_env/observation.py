@@ -107,36 +107,38 @@ class NodeObservation:
         if rows is None:
             out = self._matrix.copy()
             idx = slice(None)
+            at = view
         else:
             idx = np.maximum(rows, 0)
             out = self._matrix[:, idx]
+            at = view.rows(rows)  # the view's values at the rows only (padding rows are zeroed below)
         inv_deadline = 1.0 / sim.job.deadline_ms
-        out[_ROW["node_direct"]] = view.direct[idx]
+        out[_ROW["node_direct"]] = at.direct
         out[_ROW["node_queue"]] = sim.compute.held[idx] * self._inv_queue_limit[idx]
-        out[_ROW["node_valid"]] = view.valid[idx]
-        for key, value in (("node_wait", view.wait_ms), ("node_latency", view.latency_ms),
-                           ("node_compute", view.compute_ms)):
+        out[_ROW["node_valid"]] = at.valid
+        for key, value in (("node_wait", at.wait_ms), ("node_latency", at.latency_ms),
+                           ("node_compute", at.compute_ms)):
             row = out[_ROW[key]]
-            np.multiply(value[idx], inv_deadline, out=row, casting="same_kind")
+            np.multiply(value, inv_deadline, out=row, casting="same_kind")
             np.minimum(row, clip, out=row)
         if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
         # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
-        finish = (np.minimum((view.latency_ms[idx] + view.wait_ms[idx] + view.compute_ms[idx]) / sim.job.deadline_ms,
+        finish = (np.minimum((at.latency_ms + at.wait_ms + at.compute_ms) / sim.job.deadline_ms,
                              clip) if "ranking" in self.groups else None)  # NodeView.finish_ms of the rows only
         for key, _ in self.extra_keys:
-            value = self._extra_row(key, view, rows, idx, finish)
+            value = self._extra_row(key, view, at, rows, idx, finish)
             if rows is not None and rows[-1] < 0:
                 value[rows < 0] = 0.0
             obs[key] = value
         obs["job"] = self._job_features()
         return obs
 
-    def _extra_row(self, key: str, view: NodeView, rows: NDArray[np.int64] | None, idx,
+    def _extra_row(self, key: str, view: NodeView, at: NodeView, rows: NDArray[np.int64] | None, idx,
                    finish: NDArray[np.float64] | None) -> NDArray[np.float32]:
-        """One optional group's per-node row for the listed nodes (see GROUP_NODE_KEYS); ``finish`` is the rows'
-        estimated finish in deadlines (group "ranking")."""
+        """One optional group's per-node row for the listed nodes (see GROUP_NODE_KEYS); ``at`` is ``view`` at
+        those nodes, ``finish`` their estimated finish in deadlines (group "ranking")."""
         sim = self.sim
         if key == "node_backlog":
             free = sim.compute.server_free_at_s[idx]
@@ -152,7 +154,7 @@ class NodeObservation:
         if key in ("node_finish", "node_rank"):
             if key == "node_finish":
                 return finish.astype(np.float32)
-            valid = view.valid[idx] & (rows >= 0 if rows is not None else True)
+            valid = at.valid & (rows >= 0 if rows is not None else True)
             order = np.argsort(np.where(valid, finish, np.inf), kind="stable")
             rank = np.empty(order.size)
             rank[order] = np.arange(order.size)

@@ -85,25 +85,125 @@ def build_constellation(config: ScenarioConfig) -> Constellation:
     return Constellation.from_config(config.constellation)
 
 
-@dataclass
 class NodeView:
     """Everything a policy may know about the nodes for the current job; (M,) arrays, M = satellites + DCs.
 
     Times are in ms; ``np.inf`` marks an unreachable node.
+
+    Attributes:
+        inbound_ms: site -> node incl. input transfer; latency_ms: inbound + estimated return (current topology)
+            incl. output transfer; wait_ms: queue wait on arrival; compute_ms: compute time (all [ms], (M,)).
+        direct: (M,) bool, satellite visible from the site, or a data centre; valid: (M,) bool, may take the job.
+        complete: False when satellites beyond the partial-route limit read as unreachable.
+
+    Made by :meth:`Simulator.node_view` from the state of that moment (later placements do not change it), each
+    (M,) array on first access; :meth:`at` and the ``*_at`` methods give the same values at a few nodes without
+    computing all M (the candidates mode reads about 80 of Giga's 20,726 nodes per job). Built from arrays, as
+    ``NodeView(inbound_ms, latency_ms, wait_ms, compute_ms, direct, valid, complete)``, it holds them as given.
     """
 
-    inbound_ms: NDArray[np.float64]  # site -> node incl. input transfer
-    latency_ms: NDArray[np.float64]  # inbound + estimated return (current topology) incl. output transfer
-    wait_ms: NDArray[np.float64]
-    compute_ms: NDArray[np.float64]
-    direct: NDArray[np.bool_]  # satellite visible from the site, or a data centre
-    valid: NDArray[np.bool_]
-    complete: bool = True  # False: satellites beyond the partial-route limit read as unreachable
+    def __init__(self, inbound_ms: NDArray[np.float64], latency_ms: NDArray[np.float64], wait_ms: NDArray[np.float64],
+                 compute_ms: NDArray[np.float64], direct: NDArray[np.bool_], valid: NDArray[np.bool_],
+                 complete: bool = True) -> None:
+        self._full = {"inbound_ms": inbound_ms, "latency_ms": latency_ms, "wait_ms": wait_ms,
+                      "compute_ms": compute_ms, "valid": valid}
+        self.direct = direct
+        self.complete = complete
+        self._parts: _ViewParts | None = None
+        self._rows_memo: tuple[NDArray[np.int64], NodeView] | None = None
+
+    @classmethod
+    def _of(cls, parts: _ViewParts, direct: NDArray[np.bool_], complete: bool) -> NodeView:
+        view = cls.__new__(cls)
+        view._full, view.direct, view.complete, view._parts, view._rows_memo = {}, direct, complete, parts, None
+        return view
+
+    def _get(self, name: str) -> NDArray:
+        a = self._full.get(name)
+        if a is None:
+            a = self._full[name] = self._parts.value(name, slice(None))
+        return a
+
+    inbound_ms = property(lambda self: self._get("inbound_ms"))
+    latency_ms = property(lambda self: self._get("latency_ms"))
+    wait_ms = property(lambda self: self._get("wait_ms"))
+    compute_ms = property(lambda self: self._get("compute_ms"))
+    valid = property(lambda self: self._get("valid"))
+
+    def at(self, idx: NDArray[np.int64] | slice) -> NodeView:
+        """The view of nodes ``idx`` (index array or slice): every array taken at ``idx``, computed there only."""
+        if self._parts is None or "valid" in self._full:
+            return NodeView(*(self._get(name)[idx] for name in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms")),
+                            self.direct[idx], self._get("valid")[idx], self.complete)
+        return self._parts.take(idx, self.direct, self.complete)
+
+    def rows(self, rows: NDArray[np.int64]) -> NodeView:
+        """The view at an action's listed ``rows`` (global nodes; -1 pads, and a padding row's values are
+        unspecified): the one :meth:`remember_rows` kept for this ``rows`` array, else :meth:`at` its nodes."""
+        memo = self._rows_memo
+        if memo is not None and memo[0] is rows:
+            return memo[1]
+        return self.at(np.maximum(rows, 0))
+
+    def remember_rows(self, rows: NDArray[np.int64], at: NodeView) -> None:
+        """Keep ``at``, this view at ``rows`` (padding rows: any values), for :meth:`rows` (the action type computes
+        it while choosing the rows; the observation and the mask read it)."""
+        self._rows_memo = (rows, at)
 
     @property
     def finish_ms(self) -> NDArray[np.float64]:
         """[ms] estimated time from arrival to the result back at the site."""
         return self.latency_ms + self.wait_ms + self.compute_ms
+
+
+class _Scaled:
+    """``factor * array``, taken at indices on demand (``_Scaled(a, f)[idx] == (f * a)[idx]``, bit for bit)."""
+
+    __slots__ = ("array", "factor")
+
+    def __init__(self, array: NDArray[np.float64], factor: float) -> None:
+        self.array, self.factor = array, factor
+
+    def __getitem__(self, idx: NDArray[np.int64] | slice) -> NDArray[np.float64]:
+        return self.factor * self.array[idx]
+
+
+class _ViewParts:
+    """The inputs of a lazy :class:`NodeView`, frozen when it is made, and its quantities at any nodes ``idx``
+    with the same elementwise arithmetic as over all nodes (so a part of the whole equals the part computed)."""
+
+    __slots__ = ("inbound_base", "latency_base", "in_ms_per_mb", "io_ms_per_mb", "free_at_s", "time_s",
+                 "ms_per_gflop", "work_gflop", "reach", "power_ok", "held", "queue_limit", "energy", "sim")
+
+    def take(self, idx: NDArray[np.int64] | slice, direct: NDArray[np.bool_], complete: bool) -> NodeView:
+        """The view at nodes ``idx``, every quantity computed there once."""
+        inbound = self.value("inbound_ms", idx)
+        wait = np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - inbound, 0.0)
+        return NodeView(inbound, self.value("latency_ms", idx), wait, self.value("compute_ms", idx), direct[idx],
+                        self.value("valid", idx), complete)
+
+    def value(self, name: str, idx: NDArray[np.int64] | slice) -> NDArray:
+        if name == "inbound_ms":
+            return self.inbound_base[idx] + self.in_ms_per_mb[idx]
+        if name == "latency_ms":
+            return self.latency_base[idx] + self.io_ms_per_mb[idx]
+        if name == "wait_ms":  # unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0
+            return np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - self.value("inbound_ms", idx), 0.0)
+        if name == "compute_ms":
+            return self.ms_per_gflop[idx] * self.work_gflop
+        if name == "valid":
+            power_ok = self.power_ok[idx]
+            if self.energy is not None:  # only where it can matter: other satellites are never valid
+                compute_pos, energy_wh, sunlit = self.energy
+                pos = compute_pos[idx]
+                sel = np.flatnonzero(pos >= 0)
+                if sel.size:
+                    sats = (np.arange(self.reach.shape[0])[idx] if isinstance(idx, slice) else idx)[sel]
+                    power_ok = power_ok.copy()
+                    power_ok[sel] = self.sim._energy_ok(self.value("compute_ms", sats), sats, energy_wh[pos[sel]],
+                                                        sunlit)
+            return self.reach[idx] & power_ok & (self.held[idx] < self.queue_limit[idx])
+        raise KeyError(name)  # pragma: no cover
 
 
 @dataclass
@@ -196,6 +296,9 @@ class Simulator:
         #: The compute satellites: indices, or a slice when every satellite computes.
         self._compute_sats: NDArray[np.int64] | slice = (slice(0, self.n_sat) if self.sat_has_compute.all()
                                                           else np.flatnonzero(self.sat_has_compute))
+        #: (M,) each node's index in the compute satellites (-1: a satellite without compute, or a data centre).
+        self._compute_pos = np.full(self.n_sat + self.n_dc, -1, dtype=np.int64)
+        self._compute_pos[: self.n_sat][self.sat_has_compute] = np.arange(int(self.sat_has_compute.sum()))
         self.is_ground = np.concatenate([np.zeros(self.n_sat, bool), np.ones(self.n_dc, bool)])
         self.compute = ComputeNodes(
             capacity_gflops=np.concatenate([np.full(self.n_sat, comp.satellite_capacity_gflops),
@@ -555,26 +658,23 @@ class Simulator:
         """What the nodes look like for the current job.
 
         In candidates mode the view may be partial (``view.complete`` False): satellites beyond the partial-route
-        limit then read as unreachable. ``complete=True`` routes the site completely first.
+        limit then read as unreachable. ``complete=True`` routes the site completely first. The view's arrays are
+        computed when first read (:class:`NodeView`), from the state of this moment.
         """
         job = self.job
-        s = job.site
-        mpm = self._ms_per_mb
-        inbound_base, latency_base, reach, direct, is_complete = self._site_row(s, complete)
-        inbound = inbound_base + job.input_mb * mpm
-        latency = latency_base + (job.input_mb + job.output_mb) * mpm
+        inbound_base, latency_base, reach, direct, is_complete = self._site_row(job.site, complete)
         comp = self.compute
-        # Unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0.
-        wait_ms = np.maximum((comp.free_at_s - self.time_s) * 1e3 - inbound, 0.0)
-        compute_ms = self.topology.compute_ms_per_gflop * job.work_gflop
-        if self.config.power.require_energy:  # only where it can matter: other satellites are never valid
-            power_ok = self._power_ok.copy()
-            sats = self._compute_sats
-            power_ok[sats] = self._energy_ok(compute_ms[sats], sats)
-        else:
-            power_ok = self._power_ok
-        valid = reach & power_ok & (comp.held < comp.queue_limit)
-        return NodeView(inbound, latency, wait_ms, compute_ms, direct, valid, is_complete)
+        p = _ViewParts()
+        p.inbound_base, p.latency_base, p.reach = inbound_base, latency_base, reach
+        p.in_ms_per_mb = _Scaled(self._ms_per_mb, job.input_mb)
+        p.io_ms_per_mb = _Scaled(self._ms_per_mb, job.input_mb + job.output_mb)
+        p.free_at_s, p.time_s = comp.free_at_s.copy(), self.time_s
+        p.ms_per_gflop, p.work_gflop = self.topology.compute_ms_per_gflop, job.work_gflop
+        p.power_ok, p.held, p.queue_limit = self._power_ok.copy(), comp.held.copy(), comp.queue_limit
+        p.energy = ((self._compute_pos, self.batteries.energy_wh[self._compute_sats], self.topology.sunlit)
+                    if self.config.power.require_energy else None)
+        p.sim = self
+        return NodeView._of(p, direct, is_complete)
 
     def _battery_need_j(self, compute_ms: NDArray[np.float64] | float, sunlit: NDArray[np.bool_] | bool,
                         power_w: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
@@ -582,13 +682,17 @@ class Simulator:
         solar surplus while sunlit (never negative)."""
         return np.maximum((power_w - self._surplus_w * sunlit) * (np.asarray(compute_ms) * 1e-3), 0.0)
 
-    def _energy_ok(self, compute_ms: NDArray[np.float64], sats: NDArray[np.int64] | slice) -> NDArray[np.bool_]:
+    def _energy_ok(self, compute_ms: NDArray[np.float64], sats: NDArray[np.int64] | slice,
+                   energy_wh: NDArray[np.float64] | None = None, sunlit: NDArray[np.bool_] | None = None
+                   ) -> NDArray[np.bool_]:
         """Whether satellites ``sats`` (indices or a slice), whose jobs take ``compute_ms`` [ms] each, have a battery
-        that can supply the job and stay at or above the threshold."""
+        that can supply the job and stay at or above the threshold. ``energy_wh`` [Wh]: their stored energy (default
+        now); ``sunlit``: (N,) sunlight (default the current bucket's)."""
         b = self.batteries
-        need_wh = self._battery_need_j(compute_ms, self.topology.sunlit[sats],
-                                       self.compute.server_power_w[sats]) / 3_600.0
-        return b.energy_wh[sats] - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh[sats]
+        energy_wh = b.energy_wh[sats] if energy_wh is None else energy_wh
+        sunlit = self.topology.sunlit if sunlit is None else sunlit
+        need_wh = self._battery_need_j(compute_ms, sunlit[sats], self.compute.server_power_w[sats]) / 3_600.0
+        return energy_wh - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh[sats]
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.

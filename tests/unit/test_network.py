@@ -283,6 +283,38 @@ def test_delay_ms_completes_a_partial_route_only_beyond_its_limit():
     assert lazy.route_limit_ms(0) == np.inf  # the far one did not: the route was completed
 
 
+def test_delay_ms_reads_a_satellite_within_the_routed_row_without_routing_further():
+    c = Constellation.walker_delta(12, 10, 550.0, 53.0, phasing=1)
+    lat, lon = np.array([35.7]), np.array([139.7])
+    full = Network(c, lat, lon, min_elevation_deg=10.0).snapshot(0.0).site_sat_delay_ms[0]
+    lazy = Network(c, lat, lon, min_elevation_deg=10.0, lazy_routing=True).snapshot(0.0)
+    limit = float(np.sort(full[np.isfinite(full)])[10])
+    row = lazy.site_delay_ms(0, limit)
+    near = int(np.flatnonzero(np.isfinite(row))[-1])
+    assert lazy.delay_ms(0, near, 10 * limit) == full[near]  # a larger limit asked, but the value is known
+    assert lazy.route_limit_ms(0) == limit
+
+
+def test_snapshot_cache_drops_buckets_behind_the_clock_first_and_keeps_those_ahead():
+    c = Constellation.walker_delta(6, 11, 780.0, 86.4, raan_spread_deg=180.0)
+    net = Network(c, [0.0], [0.0], topology_dt_s=10.0, cache_buckets=4)
+    now = net.snapshot(100.0, current=True)
+    ahead = [net.snapshot(100.0 + 10.0 * k) for k in (1, 2, 3)]
+    assert net.snapshot(105.0) is now and all(net.snapshot(s.time_s) is s for s in ahead)
+    net.snapshot(140.0, current=True)  # the clock moves 4 buckets on: 10 and 11 lie more than 2 behind
+    assert sorted(net._cache) == [12, 13, 14]
+    net.snapshot(150.0)
+    net.snapshot(160.0)  # full: the oldest bucket behind the clock goes, not one ahead
+    assert sorted(net._cache) == [13, 14, 15, 16]
+    net.snapshot(170.0)
+    assert sorted(net._cache) == [14, 15, 16, 17]
+    net.snapshot(140.0)
+    net.snapshot(180.0)  # nothing behind the clock now: the least recently used goes
+    assert sorted(net._cache) == [14, 16, 17, 18]
+    again = net.snapshot(100.0)  # rebuilt on demand, the same snapshot
+    np.testing.assert_array_equal(again.sat_ecef_km, now.sat_ecef_km)
+
+
 def test_from_config_takes_every_link_figure_from_links_config(starlink):
     from orbitcloud_env.config import LinksConfig
 

@@ -155,3 +155,41 @@ def test_warm_up_in_candidates_mode_covers_the_compute_satellites_only():
     others = cand.batteries.soc[~rows]
     assert ((others >= p.initial_soc_min) & (others <= p.initial_soc_max)).all()
     assert not np.array_equal(others, full.batteries.soc[~rows])  # all-nodes mode warms every satellite
+
+
+def _view_arrays(view):
+    return {k: getattr(view, k) for k in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms", "direct", "valid")}
+
+
+def test_node_view_at_a_few_nodes_equals_the_whole_view_there():
+    """A view read at some nodes only (the candidates mode's rows) gives, bit for bit, the values of the view
+    computed over every node, with the energy check on (compute and plain satellites, data centres)."""
+    sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates", "power.require_energy": True}))
+    sim.reset(np.random.default_rng(2))
+    rng = np.random.default_rng(0)
+    assert 0 < sim.sat_has_compute.sum() < sim.n_sat
+    for _ in range(60):
+        whole = _view_arrays(sim.node_view())
+        view = sim.node_view()
+        idx = np.concatenate([rng.integers(0, sim.n_nodes, 40), np.flatnonzero(whole["valid"])[:10]])
+        part = _view_arrays(view.at(idx))
+        for key, value in whole.items():
+            np.testing.assert_array_equal(part[key], value[idx], err_msg=key)
+        for key, value in _view_arrays(view).items():  # then the whole of this view, too
+            np.testing.assert_array_equal(value, whole[key], err_msg=key)
+        valid = np.flatnonzero(whole["valid"])
+        sim.place(int(valid[0]) if valid.size else None, view)
+
+
+def test_node_view_keeps_the_state_of_the_moment_it_was_made():
+    """Placing jobs after a view was made (the multi-agent env decides several jobs on one step's views) does not
+    change what that view reads, however late it is first read."""
+    sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates", "power.require_energy": True}))
+    sim.reset(np.random.default_rng(4))
+    for _ in range(30):
+        early = sim.node_view()
+        eager = _view_arrays(sim.node_view())
+        valid = np.flatnonzero(eager["valid"])
+        sim.place(int(valid[0]) if valid.size else None, early)
+        for key, value in _view_arrays(early).items():
+            np.testing.assert_array_equal(value, eager[key], err_msg=key)
