@@ -97,20 +97,22 @@ class NodeObservation:
         """The observation for the current job; ``rows`` are global nodes (-1 padding), None for all nodes.
 
         Rows that change with the topology bucket live in a persistent (F, M) float32 matrix (the battery row is
-        rewritten every step, since each placement draws energy); the per-job rows are computed only for the
+        read anew every step, since each placement draws energy); the per-job rows are computed only for the
         listed nodes.
         """
         sim, clip = self.sim, self.time_clip
         if self._topology_version != sim.topology_version:
             self._refresh_bucket_rows()
-        self._matrix[_ROW["node_soc"], : sim.n_sat] = sim.batteries.soc
         if rows is None:
+            self._matrix[_ROW["node_soc"], : sim.n_sat] = sim.batteries.soc
             out = self._matrix.copy()
             idx = slice(None)
             at = view
         else:
             idx = np.maximum(rows, 0)
             out = self._matrix[:, idx]
+            sats = idx < sim.n_sat
+            out[_ROW["node_soc"], sats] = sim.batteries.soc_at(idx[sats])  # (the matrix's row is not kept here)
             at = view.rows(rows)  # the view's values at the rows only (padding rows are zeroed below)
         inv_deadline = 1.0 / sim.job.deadline_ms
         out[_ROW["node_direct"]] = at.direct

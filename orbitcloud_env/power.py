@@ -355,6 +355,10 @@ class Batteries:
         """[-] State of charge ``energy_wh / capacity_wh`` per node, (N,), in [0, 1]; derived."""
         return self._energy_wh / self._capacity_wh
 
+    def soc_at(self, nodes: NDArray[np.int64] | int) -> NDArray[np.float64] | float:
+        """[-] :attr:`soc` of ``nodes`` only (indices or one index)."""
+        return self._energy_wh[nodes] / self._capacity_wh[nodes]
+
     # -- dynamics
     def reset(self, initial_soc: ArrayLike | None = None) -> None:
         """Set the state of charge to ``initial_soc`` ([-], scalar or (N,), in [0, 1]); None: the constructor's."""

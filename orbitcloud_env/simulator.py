@@ -738,7 +738,7 @@ class Simulator:
         run_ms = compute_ms if fail_s is None else self._ran_ms(start_s, finish_s, fail_s)
         energy_j = self.compute.energy_j(node, run_ms * 1e-3)
         self.batteries.draw_one(node, energy_j)
-        if self.batteries.soc[node] < self.config.power.min_soc_for_compute:
+        if self.batteries.soc_at(node) < self.config.power.min_soc_for_compute:
             self._power_ok[node] = False
         battery_j = float(self._battery_need_j(run_ms, bool(self.topology.sunlit[node]),
                                                float(self.compute.server_power_w[node])))
