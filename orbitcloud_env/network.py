@@ -343,9 +343,18 @@ def isl_state(
         raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
     pos = np.asarray(sat_ecef_km, dtype=np.float64)
     pr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    a, b = pos[pr[:, 0]], pos[pr[:, 1]]
+    a, b = np.take(pos, pr[:, 0], axis=0), np.take(pos, pr[:, 1], axis=0)
     dist = np.linalg.norm(b - a, axis=1)
-    up = (dist <= max_range_km) & segment_clears_earth(a, b, EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
+    up = dist <= max_range_km
+    # The segment test runs only where the closest approach could be near the limit: for |a|, |b| >= r and
+    # |b - a| = L, every point of the segment lies at least sqrt(r^2 - L^2 / 4) from the centre (the squared
+    # distance along the segment is (1 - t)|a|^2 + t|b|^2 - t(1 - t)L^2); 1 km of margin covers the rounding.
+    r_clear = EARTH_RADIUS_EQ_KM + atmosphere_margin_km
+    r2 = np.einsum("nk,nk->n", pos, pos)
+    low2 = np.minimum(r2[pr[:, 0]], r2[pr[:, 1]]) - 0.25 * dist * dist
+    check = np.flatnonzero(up & ~(low2 > (r_clear + 1.0) ** 2))
+    if check.size:
+        up[check] = segment_clears_earth(a[check], b[check], r_clear)
     return up, dist
 
 

@@ -101,6 +101,24 @@ def test_isl_state_range_and_earth_blockage():
 
 
 # ------------------------------------------------------------------------------------------ GSL
+def test_isl_state_equals_the_segment_test_on_every_pair():
+    """isl_state skips the segment test where a link clears the Earth by a margin; the result is that of the test
+    on every pair, also for links that graze the limit (random radii from below the margin to 1,600 km up)."""
+    from orbitcloud_env.geometry import segment_clears_earth
+
+    rng = np.random.default_rng(0)
+    r = rng.uniform(6_300.0, 8_000.0, 3_000)
+    v = rng.normal(size=(3_000, 3))
+    pos = v / np.linalg.norm(v, axis=1)[:, None] * r[:, None]
+    pairs = rng.integers(0, 3_000, (20_000, 2))
+    up, dist = isl_state(pos, pairs, 5_000.0, 80.0)
+    a, b = pos[pairs[:, 0]], pos[pairs[:, 1]]
+    np.testing.assert_array_equal(dist, np.linalg.norm(b - a, axis=1))
+    expected = (dist <= 5_000.0) & segment_clears_earth(a, b, EARTH_RADIUS_EQ_KM + 80.0)
+    np.testing.assert_array_equal(up, expected)
+    assert 0 < expected.sum() < (dist <= 5_000.0).sum()  # some in-range links are blocked
+
+
 def test_gsl_visibility_overhead_far_side_and_consistency():
     lat, lon = np.array([40.0, -33.9]), np.array([-75.0, 151.2])
     sats = np.concatenate([geodetic_to_ecef(lat, lon, 550.0), geodetic_to_ecef(-40.0, 105.0, 550.0)[None]])
