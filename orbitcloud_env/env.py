@@ -255,7 +255,7 @@ class OrbitCloudEnv(gym.Env):
         contended = False
         if recheck:
             view = sim.node_view()
-            if node is not None and not view.complete and view.inbound_ms[node] == np.inf:
+            if node is not None and not view.complete and view.inbound_at(node) == np.inf:
                 view = sim.node_view(complete=True)
             contended = node is not None and not bool(view.valid[node])
             if contended:

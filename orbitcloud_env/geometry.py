@@ -18,6 +18,7 @@ great-circle distances use the IUGG mean radius ``EARTH_RADIUS_MEAN_KM``.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -234,10 +235,23 @@ def _site_sat_vectors(
     if sats.ndim != 2 or sats.shape[1] != 3:
         raise ValueError(f"sats_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
     scalar = lat.ndim == 0
-    site = geodetic_to_ecef(np.atleast_1d(lat), np.atleast_1d(lon))  # (S, 3)
-    up = site_up_vectors(np.atleast_1d(lat), np.atleast_1d(lon))  # (S, 3)
+    if scalar:  # one site, asked again and again (per job and bucket): its frame is cached
+        site, up = _site_frame(float(lat), float(lon))
+    else:
+        site = geodetic_to_ecef(lat, lon)  # (S, 3)
+        up = site_up_vectors(lat, lon)  # (S, 3)
     d = sats[None, :, :] - site[:, None, :]  # (S, N, 3)
     return d, up, scalar
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_frame(lat_deg: float, lon_deg: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """[km] (1, 3) Earth-fixed position and (1, 3) unit up vector of one site (read-only, cached)."""
+    lat, lon = np.atleast_1d(np.float64(lat_deg)), np.atleast_1d(np.float64(lon_deg))
+    site, up = geodetic_to_ecef(lat, lon), site_up_vectors(lat, lon)
+    site.flags.writeable = False
+    up.flags.writeable = False
+    return site, up
 
 
 def elevation_deg(lat_deg: ArrayLike, lon_deg: ArrayLike, sats_ecef_km: ArrayLike) -> NDArray[np.float64]:

@@ -130,6 +130,11 @@ class NodeView:
     compute_ms = property(lambda self: self._get("compute_ms"))
     valid = property(lambda self: self._get("valid"))
 
+    def inbound_at(self, node: int) -> float:
+        """[ms] ``inbound_ms[node]``, computed for that node only."""
+        a = self._full.get("inbound_ms")
+        return float(a[node] if a is not None else self._parts.value("inbound_ms", node))
+
     def at(self, idx: NDArray[np.int64] | slice) -> NodeView:
         """The view of nodes ``idx`` (index array or slice): every array taken at ``idx``, computed there only."""
         if self._parts is None or "valid" in self._full:
@@ -182,7 +187,7 @@ class _ViewParts:
         return NodeView(inbound, self.value("latency_ms", idx), wait, self.value("compute_ms", idx), direct[idx],
                         self.value("valid", idx), complete)
 
-    def value(self, name: str, idx: NDArray[np.int64] | slice) -> NDArray:
+    def value(self, name: str, idx: NDArray[np.int64] | slice | int) -> NDArray:
         if name == "inbound_ms":
             return self.inbound_base[idx] + self.in_ms_per_mb[idx]
         if name == "latency_ms":
@@ -701,7 +706,7 @@ class Simulator:
         """
         job = self.job
         view = view if view is not None else self.node_view()
-        if node is not None and not view.complete and view.inbound_ms[node] == np.inf:
+        if node is not None and not view.complete and view.inbound_at(node) == np.inf:
             view = self.node_view(complete=True)  # a node beyond the partial route: look at it completely
         if node is None:
             out = Outcome(job, -1, JobOutcome.REJECTED, 0.0, LatencyBreakdown(), 0.0)
@@ -730,7 +735,7 @@ class Simulator:
     def _place_on_satellite(self, job: Job, node: int, view: NodeView) -> Outcome:
         s = job.site
         t = self.time_s
-        inbound_ms = float(view.inbound_ms[node])
+        inbound_ms = view.inbound_at(node)
         start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
         # "replace": a job whose node fails ran (and drew energy) only until the failure.
@@ -771,7 +776,7 @@ class Simulator:
         fibre_ms = float(self.site_dc_ms[job.site, node - self.n_sat])
         tx_in = job.input_mb * self._fibre_ms_per_mb
         tx_out = job.output_mb * self._fibre_ms_per_mb
-        arrival_s = t + float(view.inbound_ms[node]) * 1e-3  # fibre + input transfer
+        arrival_s = t + view.inbound_at(node) * 1e-3  # fibre + input transfer
         # Background load: our share of a server is 1 - u, fixed when the job is placed (as in the view).
         share = 1.0 - float(self.topology.utilisation[node])
         start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop / share)
