@@ -608,9 +608,11 @@ class Simulator:
         satellites), completing it past ``_ROUTE_LIMIT_MAX_MS``; remember the reach the pool needed as the site's
         next first limit. Returns the site's delay row."""
         pool = self.candidate_pool_size
+        sats = self._compute_sats  # sat_ok holds only satellites with compute: the others never count
+        ok = sat_ok[sats]
         while True:
             limit = snap.route_limit_ms(site)
-            near = delay[sat_ok]
+            near = delay[sats][ok]
             near = near[near < np.inf]
             if near.size >= pool or limit == np.inf:
                 break
