@@ -182,33 +182,51 @@ class _ViewParts:
 
     def take(self, idx: NDArray[np.int64] | slice, direct: NDArray[np.bool_], complete: bool) -> NodeView:
         """The view at nodes ``idx``, every quantity computed there once."""
-        inbound = self.value("inbound_ms", idx)
-        wait = np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - inbound, 0.0)
-        return NodeView(inbound, self.value("latency_ms", idx), wait, self.value("compute_ms", idx), direct[idx],
-                        self.value("valid", idx), complete)
+        inbound = self._inbound(idx)
+        compute = self._compute(idx)
+        return NodeView(inbound, self._latency(idx), self._wait(idx, inbound), compute, direct[idx],
+                        self._valid(idx, compute), complete)
 
     def value(self, name: str, idx: NDArray[np.int64] | slice | int) -> NDArray:
+        """One quantity of the view at nodes ``idx``."""
         if name == "inbound_ms":
-            return self.inbound_base[idx] + self.in_ms_per_mb[idx]
+            return self._inbound(idx)
         if name == "latency_ms":
-            return self.latency_base[idx] + self.io_ms_per_mb[idx]
-        if name == "wait_ms":  # unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0
-            return np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - self.value("inbound_ms", idx), 0.0)
+            return self._latency(idx)
+        if name == "wait_ms":
+            return self._wait(idx, self._inbound(idx))
         if name == "compute_ms":
-            return self.ms_per_gflop[idx] * self.work_gflop
+            return self._compute(idx)
         if name == "valid":
-            power_ok = self.power_ok[idx]
-            if self.energy is not None:  # only where it can matter: other satellites are never valid
-                compute_pos, energy_wh, sunlit = self.energy
-                pos = compute_pos[idx]
-                sel = np.flatnonzero(pos >= 0)
-                if sel.size:
-                    sats = (np.arange(self.reach.shape[0])[idx] if isinstance(idx, slice) else idx)[sel]
-                    power_ok = power_ok.copy()
-                    power_ok[sel] = self.sim._energy_ok(self.value("compute_ms", sats), sats, energy_wh[pos[sel]],
-                                                        sunlit)
-            return self.reach[idx] & power_ok & (self.held[idx] < self.queue_limit[idx])
+            return self._valid(idx, self._compute(idx))
         raise KeyError(name)  # pragma: no cover
+
+    def _inbound(self, idx):
+        return self.inbound_base[idx] + self.in_ms_per_mb[idx]
+
+    def _latency(self, idx):
+        return self.latency_base[idx] + self.io_ms_per_mb[idx]
+
+    def _wait(self, idx, inbound):  # unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0
+        return np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - inbound, 0.0)
+
+    def _compute(self, idx):
+        return self.ms_per_gflop[idx] * self.work_gflop
+
+    def _valid(self, idx, compute_ms):
+        power_ok = self.power_ok[idx]
+        if self.energy is not None:  # only where it can matter: other satellites are never valid
+            compute_pos, energy_wh, sunlit = self.energy
+            pos = compute_pos[idx]
+            sel = np.flatnonzero(pos >= 0)
+            if sel.size:
+                if isinstance(idx, slice):
+                    sats = sel if idx == slice(None) else np.arange(self.reach.shape[0])[idx][sel]
+                else:
+                    sats = idx[sel]
+                power_ok = power_ok.copy()
+                power_ok[sel] = self.sim._energy_ok(compute_ms[sel], sats, energy_wh[pos[sel]], sunlit)
+        return self.reach[idx] & power_ok & (self.held[idx] < self.queue_limit[idx])
 
 
 @dataclass
@@ -665,8 +683,9 @@ class Simulator:
         """What the nodes look like for the current job.
 
         In candidates mode the view may be partial (``view.complete`` False): satellites beyond the partial-route
-        limit then read as unreachable. ``complete=True`` routes the site completely first. The view's arrays are
-        computed when first read (:class:`NodeView`), from the state of this moment.
+        limit then read as unreachable. ``complete=True`` routes the site completely first. In candidates mode the
+        view's arrays are computed when first read (:class:`NodeView`), from the state of this moment; in all-nodes
+        mode, which reads every node, at once.
         """
         job = self.job
         inbound_base, latency_base, reach, direct, is_complete = self._site_row(job.site, complete)
@@ -675,12 +694,15 @@ class Simulator:
         p.inbound_base, p.latency_base, p.reach = inbound_base, latency_base, reach
         p.in_ms_per_mb = _Scaled(self._ms_per_mb, job.input_mb)
         p.io_ms_per_mb = _Scaled(self._ms_per_mb, job.input_mb + job.output_mb)
-        p.free_at_s, p.time_s = comp.free_at_s.copy(), self.time_s
-        p.ms_per_gflop, p.work_gflop = self.topology.compute_ms_per_gflop, job.work_gflop
-        p.power_ok, p.held, p.queue_limit = self._power_ok.copy(), comp.held.copy(), comp.queue_limit
+        p.time_s, p.ms_per_gflop, p.work_gflop = self.time_s, self.topology.compute_ms_per_gflop, job.work_gflop
+        p.queue_limit = comp.queue_limit
         p.energy = ((self._compute_pos, self.batteries.energy_wh[self._compute_sats], self.topology.sunlit)
                     if self.config.power.require_energy else None)
         p.sim = self
+        if self._row_sats is None:  # all-nodes mode
+            p.free_at_s, p.power_ok, p.held = comp.free_at_s, self._power_ok, comp.held
+            return p.take(slice(None), direct, is_complete)
+        p.free_at_s, p.power_ok, p.held = comp.free_at_s.copy(), self._power_ok.copy(), comp.held.copy()
         return NodeView._of(p, direct, is_complete)
 
     def _battery_need_j(self, compute_ms: NDArray[np.float64] | float, sunlit: NDArray[np.bool_] | bool,
