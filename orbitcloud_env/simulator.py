@@ -656,14 +656,33 @@ class Simulator:
         orders = topo.satellite_order
         order = orders.get(site)
         if order is None:
-            base = np.where(topo.sat_ok, self._site_row(site)[1][: self.n_sat], np.inf)
-            if count < base.shape[0]:
-                part = np.argpartition(base, count - 1)[:count]
-                order = part[np.argsort(base[part], kind="stable")]
-            else:
-                order = np.argsort(base, kind="stable")
+            latency = self._site_row(site)[1]
+            order = self._order_among_compute(latency, topo.sat_ok, count)
+            if order is None:
+                base = np.where(topo.sat_ok, latency[: self.n_sat], np.inf)
+                if count < base.shape[0]:
+                    part = np.argpartition(base, count - 1)[:count]
+                    order = part[np.argsort(base[part], kind="stable")]
+                else:
+                    order = np.argsort(base, kind="stable")
             orders[site] = order
         return order
+
+    def _order_among_compute(self, latency: NDArray[np.float64], sat_ok: NDArray[np.bool_],
+                             count: int) -> NDArray[np.int64] | None:
+        """:meth:`satellite_order` from the compute satellites alone (only they can be ok), or None where that
+        might not give the same order: fewer than ``count`` + 1 finite latencies, or equal latencies among the
+        ``count`` + 1 lowest (ties, and which of the unreachable satellites fill the list, depend on the search)."""
+        sats = self._compute_sats
+        if isinstance(sats, slice) or sats.shape[0] <= count:
+            return None
+        base = np.where(sat_ok[sats], latency[sats], np.inf)
+        part = np.argpartition(base, count)[: count + 1]
+        ranked = part[np.argsort(base[part], kind="stable")]
+        low = base[ranked]
+        if not np.isfinite(low[-1]) or not (low[1:] > low[:-1]).all():
+            return None
+        return sats[ranked[:count]]
 
     def _refresh_power_ok(self) -> None:
         """(M,) batteries above the compute threshold (data centres always)."""

@@ -193,3 +193,22 @@ def test_node_view_keeps_the_state_of_the_moment_it_was_made():
         sim.place(int(valid[0]) if valid.size else None, early)
         for key, value in _view_arrays(early).items():
             np.testing.assert_array_equal(value, eager[key], err_msg=key)
+
+
+def test_satellite_order_among_the_compute_satellites_equals_the_search_over_all():
+    """The candidate pool is searched among the compute satellites when that gives the same order as the search
+    over every satellite; where it might not (ties, too few reachable), the search over every satellite runs."""
+    sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates"}))
+    sim.reset(np.random.default_rng(1))
+    count, checked = sim.candidate_pool_size, 0
+    for _ in range(3):
+        for site in range(len(sim.sites)):
+            latency = sim._site_row(site)[1]
+            base = np.where(sim.topology.sat_ok, latency[: sim.n_sat], np.inf)
+            part = np.argpartition(base, count - 1)[:count]
+            np.testing.assert_array_equal(sim.satellite_order(site), part[np.argsort(base[part], kind="stable")])
+            checked += sim._order_among_compute(latency, sim.topology.sat_ok, count) is not None
+        sim._advance_clock(sim.time_s + sim.config.episode.topology_dt_s)
+    assert checked > 0
+    tied = np.zeros(sim.n_nodes)  # equal latencies everywhere: the fast path declines
+    assert sim._order_among_compute(tied, np.ones(sim.n_sat, bool), count) is None
