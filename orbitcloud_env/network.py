@@ -821,6 +821,55 @@ def routing_graph(
     return _routing_graph(n_sats, gsl_visible.shape[0], pairs, isl_up, isl_distance_km, ss, nn, gsl_slant_km[ss, nn])
 
 
+class _IslLayout:
+    """Where each ISL of a pair list goes in a canonical CSR graph (rows sorted by column, no duplicates), both
+    directions: built once per pair list, so that each bucket's graph is assembled by masking instead of sorting."""
+
+    def __init__(self, n: int, pairs: NDArray[np.int64]) -> None:
+        e = pairs.shape[0]
+        rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        #: (2E,) entry of the directed edge list (a->b for every pair, then b->a) at each CSR position.
+        self.perm = np.lexsort((cols, rows))
+        self.rows, self.cols = rows[self.perm], cols[self.perm].astype(np.int32)
+        same = (self.rows[1:] == self.rows[:-1]) & (self.cols[1:] == self.cols[:-1])
+        #: Duplicate pairs are summed by scipy's conversion: such lists keep taking that path.
+        self.usable = not same.any() and e > 0
+        self.n = n
+
+    def graph(self, s_count: int, isl_up: NDArray[np.bool_], isl_w: NDArray[np.float64], gsl_site: NDArray[np.int64],
+              gsl_sat: NDArray[np.int64], gsl_w: NDArray[np.float64]) -> csr_matrix:
+        """The graph of :func:`_routing_graph` (``isl_w`` [ms] (E,) for every pair; only the up ones are used)."""
+        n = self.n
+        keep = np.concatenate([isl_up, isl_up])[self.perm]
+        data = np.concatenate([np.concatenate([isl_w, isl_w])[self.perm][keep], gsl_w])
+        indices = np.concatenate([self.cols[keep], gsl_sat.astype(np.int32)])
+        counts = np.concatenate([np.bincount(self.rows[keep], minlength=n), np.bincount(gsl_site, minlength=s_count)])
+        indptr = np.zeros(n + s_count + 1, dtype=np.int32)
+        np.cumsum(counts, out=indptr[1:])
+        return csr_matrix((data, indices, indptr), shape=(n + s_count, n + s_count))
+
+
+#: Pair lists seen by _routing_graph: id -> (the list, its layout once seen twice). A pair list used bucket after
+#: bucket (Walker shells, a catalogue between regrids) gets a layout; one made anew per bucket never does.
+_LAYOUTS: OrderedDict[int, tuple[NDArray[np.int64], _IslLayout | None]] = OrderedDict()
+
+
+def _layout_for(n: int, pairs: NDArray[np.int64]) -> _IslLayout | None:
+    got = _LAYOUTS.get(id(pairs))
+    if got is None or got[0] is not pairs:
+        _LAYOUTS[id(pairs)] = (pairs, None)
+        if len(_LAYOUTS) > 8:
+            _LAYOUTS.popitem(last=False)
+        return None
+    layout = got[1]
+    if layout is None or layout.n != n:
+        layout = _IslLayout(n, pairs)
+        _LAYOUTS[id(pairs)] = (pairs, layout)
+    _LAYOUTS.move_to_end(id(pairs))
+    return layout if layout.usable else None
+
+
 def _routing_graph(n_sats: int, s_count: int, pairs: NDArray[np.int64], isl_up: NDArray[np.bool_],
                    isl_distance_km: NDArray[np.float64], gsl_site: NDArray[np.int64], gsl_sat: NDArray[np.int64],
                    gsl_slant_km: NDArray[np.float64]) -> csr_matrix:
@@ -828,6 +877,10 @@ def _routing_graph(n_sats: int, s_count: int, pairs: NDArray[np.int64], isl_up: 
     of ``np.nonzero`` over the (S, N) matrix (site, then satellite)."""
     n = int(n_sats)
     ss, nn = gsl_site, gsl_sat
+    layout = _layout_for(n, pairs) if not pairs.flags.writeable else None
+    if layout is not None:  # the same graph, assembled from the pair list's layout
+        return layout.graph(s_count, isl_up, np.maximum(isl_distance_km * _MS_PER_KM, _MIN_EDGE_MS), ss, nn,
+                            np.maximum(gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS))
     isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
     ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
     gsl_w = np.maximum(gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS)
@@ -914,7 +967,8 @@ def build_snapshot(
     pos = np.array(sat_ecef_km, dtype=np.float64)
     n = pos.shape[0]
     ok = np.array(sat_ok, dtype=bool).reshape(n)
-    pr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    pr = pairs if (isinstance(pairs, np.ndarray) and pairs.dtype == np.int64 and pairs.ndim == 2
+                   and pairs.shape[1] == 2 and not pairs.flags.writeable) else np.array(pairs, dtype=np.int64).reshape(-1, 2)
     dist = np.array(isl_distance_km, dtype=np.float64).reshape(pr.shape[0])
     up = np.array(isl_up, dtype=bool).reshape(pr.shape[0]) & ok[pr[:, 0]] & ok[pr[:, 1]]
     if isl_capacity_gbps <= 0 or gsl_capacity_gbps <= 0:

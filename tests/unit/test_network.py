@@ -385,3 +385,23 @@ def test_lazy_snapshot_rows_and_sparse_ground_links_equal_the_dense_matrices(sta
     np.testing.assert_array_equal(lazy.site_sat_delay_ms, eager.site_sat_delay_ms)
     np.testing.assert_array_equal(lazy.site_sat_hops, eager.site_sat_hops)
     assert lazy.route_limit_ms(0) == np.inf
+
+
+def test_routing_graph_from_a_kept_pair_layout_equals_the_sparse_conversion(starlink):
+    """A pair list used bucket after bucket (read-only, as the Network keeps it) is laid out once; the graphs
+    assembled from that layout equal scipy's conversion of the same links, entry for entry."""
+    from orbitcloud_env.network import _LAYOUTS, _gsl_near, _routing_graph
+
+    net = Network(starlink, SITES_LAT, SITES_LON)
+    pairs = net.pairs
+    assert not pairs.flags.writeable
+    for t in (0.0, 600.0, 1_200.0, 5_000.0):
+        snap = net.snapshot(t)
+        ss, nn, slant, vis = _gsl_near(snap.site_lat_deg, snap.site_lon_deg, snap.sat_ecef_km, 25.0)
+        args = (snap.n_sats, snap.n_sites)
+        rest = (snap.isl_up, snap.isl_distance_km, ss[vis], nn[vis], slant[vis])
+        kept = _routing_graph(*args, pairs, *rest)
+        assert _LAYOUTS[id(pairs)][1] is not None  # assembled from the layout
+        converted = _routing_graph(*args, pairs.copy(), *rest)  # a writable list: scipy's COO conversion
+        for name in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(kept, name), getattr(converted, name), err_msg=name)
