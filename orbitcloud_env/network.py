@@ -1015,7 +1015,8 @@ class Network:
         rng: numpy Generator for failures; required when ``failure_rate_per_hour > 0``.
         topology_dt_s: [s] topology bucket length.
         lazy_routing: route a site only when its delays are first used (see :func:`build_snapshot`).
-        cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish).
+        cache_buckets: [-] snapshots kept (the current bucket and those ahead in which jobs finish; see
+            :meth:`snapshot` for which go first).
         regrid_s: [s] period at which the +Grid of catalogue shells is re-paired from the current phases
             (satellites of one plane at slightly different altitudes overtake each other: in the shipped catalogue
             0.1 % of the pairs change per hour, 2.5 % per day); None keeps the epoch's pairs. Walker shells never

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from orbitcloud_env.config import load_config
+from orbitcloud_env import simulator as simulator_module
 from orbitcloud_env.simulator import Simulator
 
 
@@ -161,9 +162,10 @@ def _view_arrays(view):
     return {k: getattr(view, k) for k in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms", "direct", "valid")}
 
 
-def test_node_view_at_a_few_nodes_equals_the_whole_view_there():
+def test_node_view_at_a_few_nodes_equals_the_whole_view_there(monkeypatch):
     """A view read at some nodes only (the candidates mode's rows) gives, bit for bit, the values of the view
     computed over every node, with the energy check on (compute and plain satellites, data centres)."""
+    monkeypatch.setattr(simulator_module, "_LAZY_VIEW_MIN_NODES", 0)  # the lazy view at this size too
     sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates", "power.require_energy": True}))
     sim.reset(np.random.default_rng(2))
     rng = np.random.default_rng(0)
@@ -171,6 +173,7 @@ def test_node_view_at_a_few_nodes_equals_the_whole_view_there():
     for _ in range(60):
         whole = _view_arrays(sim.node_view())
         view = sim.node_view()
+        assert view._parts is not None and not view._full  # nothing computed yet
         idx = np.concatenate([rng.integers(0, sim.n_nodes, 40), np.flatnonzero(whole["valid"])[:10]])
         part = _view_arrays(view.at(idx))
         for key, value in whole.items():
@@ -181,9 +184,10 @@ def test_node_view_at_a_few_nodes_equals_the_whole_view_there():
         sim.place(int(valid[0]) if valid.size else None, view)
 
 
-def test_node_view_keeps_the_state_of_the_moment_it_was_made():
+def test_node_view_keeps_the_state_of_the_moment_it_was_made(monkeypatch):
     """Placing jobs after a view was made (the multi-agent env decides several jobs on one step's views) does not
     change what that view reads, however late it is first read."""
+    monkeypatch.setattr(simulator_module, "_LAZY_VIEW_MIN_NODES", 0)
     sim = Simulator(load_config("starlink", {"episode.action_mode": "candidates", "power.require_energy": True}))
     sim.reset(np.random.default_rng(4))
     for _ in range(30):
