@@ -89,6 +89,12 @@ FAULT_REASONS: tuple[str, ...] = (
 _MS_PER_KM: float = 1e3 / C_KM_S
 
 
+def _edge_ms(distance_km: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[ms] Routing weight of links ``distance_km`` [km] long: light time, floored at ``_MIN_EDGE_MS`` so that
+    csgraph keeps a zero-length edge."""
+    return np.maximum(distance_km * _MS_PER_KM, _MIN_EDGE_MS)
+
+
 # ------------------------------------------------------------------------------------------ topology
 def _tle_shell_pairs(pos_km: NDArray[np.float64], ok: NDArray[np.bool_], idx: NDArray[np.int64]) -> list[tuple[int, int]]:
     """Greedy nearest-neighbour links: candidates are each satellite's 4 nearest, shortest first,
@@ -718,12 +724,12 @@ class NetworkSnapshot:
     @property
     def isl_delay_ms(self) -> NDArray[np.float64]:
         """(E,) [ms] ISL propagation delay (the routing edge weight)."""
-        return np.maximum(self.isl_distance_km * _MS_PER_KM, _MIN_EDGE_MS)
+        return _edge_ms(self.isl_distance_km)
 
     @property
     def gsl_delay_ms(self) -> NDArray[np.float64]:
         """(S, N) [ms] uplink propagation delay (the routing edge weight)."""
-        return np.maximum(self.gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS)
+        return _edge_ms(self.gsl_slant_km)
 
     def path(self, site: int, sat: int) -> list[int]:
         """Satellites on the shortest-delay route from ``site`` to ``sat``: [first visible sat, ..., sat].
@@ -799,7 +805,7 @@ class NetworkSnapshot:
         )
         ss = np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start))
         nn, gk = self._gsl_sat, self._gsl_slant
-        gd = np.maximum(gk * _MS_PER_KM, _MIN_EDGE_MS)
+        gd = _edge_ms(gk)
         gcap = self.gsl_capacity_gbps
         g.add_edges_from(
             (f"site:{s}", int(t), {"kind": "gsl", "distance_km": float(k), "delay_ms": float(d), "capacity_gbps": gcap})
@@ -879,11 +885,10 @@ def _routing_graph(n_sats: int, s_count: int, pairs: NDArray[np.int64], isl_up: 
     ss, nn = gsl_site, gsl_sat
     layout = _layout_for(n, pairs) if not pairs.flags.writeable else None
     if layout is not None:  # the same graph, assembled from the pair list's layout
-        return layout.graph(s_count, isl_up, np.maximum(isl_distance_km * _MS_PER_KM, _MIN_EDGE_MS), ss, nn,
-                            np.maximum(gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS))
-    isl_w = np.maximum(isl_distance_km[isl_up] * _MS_PER_KM, _MIN_EDGE_MS)
+        return layout.graph(s_count, isl_up, _edge_ms(isl_distance_km), ss, nn, _edge_ms(gsl_slant_km))
+    isl_w = _edge_ms(isl_distance_km[isl_up])
     ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
-    gsl_w = np.maximum(gsl_slant_km * _MS_PER_KM, _MIN_EDGE_MS)
+    gsl_w = _edge_ms(gsl_slant_km)
     rows = np.concatenate([ia, ib, n + ss])
     cols = np.concatenate([ib, ia, nn])
     data = np.concatenate([isl_w, isl_w, gsl_w])

@@ -734,17 +734,13 @@ class Simulator:
         solar surplus while sunlit (never negative)."""
         return np.maximum((power_w - self._surplus_w * sunlit) * (np.asarray(compute_ms) * 1e-3), 0.0)
 
-    def _energy_ok(self, compute_ms: NDArray[np.float64], sats: NDArray[np.int64] | slice,
-                   energy_wh: NDArray[np.float64] | None = None, sunlit: NDArray[np.bool_] | None = None
-                   ) -> NDArray[np.bool_]:
-        """Whether satellites ``sats`` (indices or a slice), whose jobs take ``compute_ms`` [ms] each, have a battery
-        that can supply the job and stay at or above the threshold. ``energy_wh`` [Wh]: their stored energy (default
-        now); ``sunlit``: (N,) sunlight (default the current bucket's)."""
-        b = self.batteries
-        energy_wh = b.energy_wh[sats] if energy_wh is None else energy_wh
-        sunlit = self.topology.sunlit if sunlit is None else sunlit
+    def _energy_ok(self, compute_ms: NDArray[np.float64], sats: NDArray[np.int64], energy_wh: NDArray[np.float64],
+                   sunlit: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """Whether satellites ``sats``, whose jobs take ``compute_ms`` [ms] each and whose batteries hold
+        ``energy_wh`` [Wh] each, can supply the job and stay at or above the threshold, under the (N,) ``sunlit``
+        of the view's bucket."""
         need_wh = self._battery_need_j(compute_ms, sunlit[sats], self.compute.server_power_w[sats]) / 3_600.0
-        return energy_wh - need_wh >= self.config.power.min_soc_for_compute * b.capacity_wh[sats]
+        return energy_wh - need_wh >= self.config.power.min_soc_for_compute * self.batteries.capacity_wh[sats]
 
     def place(self, node: int | None, view: NodeView | None = None) -> Outcome:
         """Place the current job on global ``node`` (None: reject), then advance to the next arrival.
