@@ -62,6 +62,17 @@ INCLINATION_TOL_DEG = 0.15
 MERGE_KM = 30.0
 #: [-] Default least number of satellites of a shell.
 MIN_SHELL_SATS = 50
+#: [deg] Two altitude peaks whose median inclinations differ by more are two shells however close in altitude
+#: (Starlink in 2023: shell 1 at 550 km / 53.0 deg and shell 4 at 540 km / 53.2 deg), and an altitude peak whose
+#: members' sorted inclinations leave a larger gap is split there when each part holds ``min_shell_sats``. The
+#: shells of the shipped catalogue have members within 0.01 deg of their median (5th-95th percentile), and its two
+#: nearest peaks of one inclination group differ by 0.06 deg but lie 65 km apart.
+SHELL_INC_SEP_DEG = 0.1
+#: [-] A kept altitude peak whose operational satellites form at most this many RAAN planes is a plane, not a shell:
+#: it gathers the other altitude runs of its inclination within ``MERGE_KM`` into one shell (staggered planes: polar
+#: star constellations such as OneWeb fly each plane at its own altitude, so that planes crossing over the poles
+#: keep apart; a 1 km histogram then shows one peak per plane). Every shell of the shipped catalogue has 12 or more.
+STAGGER_MAX_PLANES = 2
 #: [deg] Consecutive planes whose RAAN gap is at most this are adjacent: missing planes are bridged (whether a long
 #: link is in range is decided per bucket by the ISL range check), while the ~180 deg seam of a star shell, between
 #: counter-rotating planes, is not.
@@ -75,8 +86,14 @@ MAX_ECCENTRICITY = 0.01
 STALE_DAYS = 30.0
 #: [d] A catalogue whose element epochs span more than this gets a warning (mixed epochs, RAAN drift).
 EPOCH_SPAN_WARN_DAYS = 7.0
-#: [km] LEO band of a mesh node (mean altitude).
+#: [km] LEO band of a mesh node (mean altitude). Below it: decayed (re-entering); above it: MEO or GEO.
 LEO_MIN_KM, LEO_MAX_KM = 150.0, 2000.0
+#: [km] Mean altitude band of a geosynchronous orbit: 35,786 km (period one sidereal day) +- 1,000 km, which takes in
+#: GEO drift and graveyard orbits (IADC space debris mitigation guidelines: re-orbit ~300 km above GEO).
+GEO_BAND_KM = (34_786.0, 36_786.0)
+#: SGP4 error code of a decayed orbit (``sgp4.api.SGP4_ERRORS[6]``: "mrt is less than 1.0 which indicates the
+#: satellite has decayed").
+_SGP4_DECAYED = 6
 
 #: [-] Laser terminals per satellite.
 _MAX_DEGREE = 4
@@ -93,6 +110,14 @@ STATUS_SGP4 = "SGP4 error at the epoch"
 STATUS_ECCENTRIC = "eccentric orbit"
 STATUS_STALE = "stale element set"
 STATUS_NOT_LEO = "outside the LEO altitude band"
+STATUS_SGP4_REJECTED = "elements SGP4 rejects at their own epoch"
+STATUS_DECAYED = "decayed (SGP4: below the Earth's surface, or mean altitude under 150 km)"
+STATUS_GEO = "geosynchronous orbit (not LEO)"
+STATUS_MEO = "medium Earth orbit (not LEO)"
+#: Reasons a record is set aside (never a mesh node; only eccentric orbits may be kept as compute nodes by
+#: ``keep_non_operational``); loading warns once per reason present, with the count and the first record.
+SET_ASIDE = (STATUS_SGP4_REJECTED, STATUS_DECAYED, STATUS_SGP4, STATUS_STALE, STATUS_GEO, STATUS_MEO, STATUS_NOT_LEO,
+             STATUS_ECCENTRIC)
 
 
 class CatalogueWarning(UserWarning):
@@ -114,6 +139,7 @@ class CatalogueShell:
         closed_seam: whether plane P-1 links to plane 0 (Walker delta); False for a star shell or a partial ring.
         plane_links: per plane p, whether p and p+1 (cyclic) are adjacent and carry inter-plane ISLs.
         meshable: False for the pseudo-shell and for shells that cannot be meshed.
+        plane_raan_deg: [deg] circular mean RAAN of each plane at the constellation epoch (plane order).
     """
 
     planes: int
@@ -126,6 +152,20 @@ class CatalogueShell:
     closed_seam: bool
     plane_links: tuple[bool, ...]
     meshable: bool = True
+    plane_raan_deg: tuple[float, ...] = ()
+
+    @property
+    def pattern(self) -> str:
+        """``"delta"`` (planes close a ring over 360 deg of RAAN), ``"star"`` (one open seam: first and last planes
+        counter-rotate, e.g. OneWeb or Iridium over ~180 deg), ``"partial"`` (more than one unlinked gap),
+        ``"single plane"`` or ``"none"`` (not meshed)."""
+        if not self.meshable:
+            return "none"
+        if self.planes == 1:
+            return "single plane"
+        if self.closed_seam:
+            return "delta"
+        return "star" if sum(not x for x in self.plane_links) == 1 else "partial"
 
     @property
     def size(self) -> int:
@@ -176,26 +216,71 @@ def _split_sorted(values: NDArray[np.float64], gap: float) -> list[NDArray[np.in
     return np.split(order, cuts)
 
 
-def _altitude_peaks(alt_km: NDArray[np.float64], min_shell_sats: int) -> list[tuple[float, float, int]]:
-    """Shell bands (low_km, high_km, count) found in the altitude histogram of one inclination group."""
+def _altitude_peaks(
+    alt_km: NDArray[np.float64],
+    inc_deg: NDArray[np.float64],
+    raan_deg: NDArray[np.float64],
+    min_shell_sats: int,
+) -> list[tuple[float, float, int, float]]:
+    """Shell bands (low_km, high_km, count, inclination_deg) found in one inclination group: dense clusters in
+    (altitude, inclination).
+
+    Runs of dense 1 km altitude bins are split where their members' sorted inclinations leave a gap larger than
+    ``SHELL_INC_SEP_DEG`` (when two parts hold ``min_shell_sats`` each); of the peaks (runs with ``min_shell_sats``)
+    of one inclination (within ``SHELL_INC_SEP_DEG``) closer than ``MERGE_KM``, the largest is a shell and the others
+    are raising or lowering satellites, unless the largest is one plane (``STAGGER_MAX_PLANES``): then it gathers
+    the runs of its inclination within ``MERGE_KM`` (staggered planes).
+    """
     lo = math.floor(alt_km.min()) - 1
     edges = np.arange(lo, math.ceil(alt_km.max()) + 2 * ALTITUDE_BIN_KM, ALTITUDE_BIN_KM)
     hist, _ = np.histogram(alt_km, bins=edges)
-    runs = [(float(edges[a]), float(edges[b]), int(hist[a:b].sum())) for a, b in _runs(hist >= DENSE_BIN_SATS)]
+    # (low_km, high_km, count, inclination_deg, member indices into alt_km)
+    runs: list[tuple[float, float, int, float, NDArray[np.int64]]] = []
+    for a, b in _runs(hist >= DENSE_BIN_SATS):
+        r_lo, r_hi = float(edges[a]), float(edges[b])
+        m = np.nonzero((alt_km >= r_lo) & (alt_km < r_hi))[0]  # the last edge lies above the largest altitude
+        parts = [q for q in _split_sorted(inc_deg[m], SHELL_INC_SEP_DEG) if q.size >= min_shell_sats]
+        if len(parts) >= 2:  # two shells at one altitude, apart in inclination
+            runs.extend((r_lo, r_hi, int(q.size), float(np.median(inc_deg[m[q]])), m[q]) for q in parts)
+        else:
+            runs.append((r_lo, r_hi, int(hist[a:b].sum()), float(np.median(inc_deg[m])), m))
+
+    def centre(r) -> float:
+        return 0.5 * (r[0] + r[1])
+
+    def near(r, k) -> bool:  # same inclination, within MERGE_KM
+        return abs(centre(r) - centre(k)) <= MERGE_KM and abs(r[3] - k[3]) <= SHELL_INC_SEP_DEG
+
     peaks = [r for r in runs if r[2] >= min_shell_sats]
-    # Of peaks closer than MERGE_KM, the largest is the shell; the others are raising or lowering satellites.
+    # Of peaks of one inclination closer than MERGE_KM, the largest is the shell; the others are raising or lowering.
     peaks.sort(key=lambda p: -p[2])
-    kept: list[tuple[float, float, int]] = []
+    kept: list[tuple[float, float, int, float, NDArray[np.int64]]] = []
     for p in peaks:
-        centre = 0.5 * (p[0] + p[1])
-        if all(abs(centre - 0.5 * (k[0] + k[1])) > MERGE_KM for k in kept):
+        if not any(near(p, k) for k in kept):
             kept.append(p)
+    gathered: set[int] = set()  # ids of runs gathered into a staggered shell
+    spans: dict[int, tuple[float, float, int]] = {}
+    for k in kept:
+        labels, _ = _cluster_circular(raan_deg[k[4]])
+        if int(labels.max()) + 1 > STAGGER_MAX_PLANES:
+            continue
+        same = [k2 for k2 in kept if k2 is not k and abs(k2[3] - k[3]) <= SHELL_INC_SEP_DEG]
+        fam = [r for r in runs if r is not k and all(r is not k2 for k2 in kept) and near(r, k)
+               and all(abs(centre(r) - centre(k)) <= abs(centre(r) - centre(k2)) for k2 in same)]
+        if fam:
+            gathered.update(id(r) for r in fam)
+            spans[id(k)] = (min(r[0] for r in (k, *fam)), max(r[1] for r in (k, *fam)),
+                            int(sum(r[2] for r in (k, *fam))))
+    others = [p for p in peaks if id(p) not in gathered]
     out = []
-    for lo, hi, count in kept:
-        # Widen by the margin, but never into another peak (satellites pausing there are not in this shell).
-        below = [p[1] for p in peaks if p[1] <= lo]
-        above = [p[0] for p in peaks if p[0] >= hi]
-        out.append((max([lo - BAND_MARGIN_KM, *below]), min([hi + BAND_MARGIN_KM, *above]), count))
+    for k in kept:
+        lo, hi, count = spans.get(id(k), k[:3])
+        # Widen by the margin, but never into another peak of its inclination (satellites pausing there are not in
+        # this shell).
+        alike = [p for p in others if abs(p[3] - k[3]) <= SHELL_INC_SEP_DEG]
+        below = [p[1] for p in alike if p[1] <= lo]
+        above = [p[0] for p in alike if p[0] >= hi]
+        out.append((max([lo - BAND_MARGIN_KM, *below]), min([hi + BAND_MARGIN_KM, *above]), count, k[3]))
     return sorted(out)
 
 
@@ -255,6 +340,8 @@ def infer_structure(
     source: str = "<catalogue>",
     lines: NDArray[np.int64] | None = None,
     names: tuple[str, ...] | None = None,
+    sgp4_code: NDArray[np.int64] | None = None,
+    init_code: NDArray[np.int64] | None = None,
 ) -> CatalogueStructure:
     """Infer shells, planes, slots and operational flags of a catalogue (see the module docstring).
 
@@ -270,11 +357,21 @@ def infer_structure(
             meshed or on an eccentric orbit as compute nodes (they still get no ISLs); SGP4 errors, stale element
             sets and orbits outside LEO are never kept.
         source, lines, names: for messages: the file, the 1-based line of each satellite's TLE line 1, its name.
+        sgp4_code: (N,) SGP4 error code at the common epoch (0: none; -1: non-finite result); default from
+            ``sgp4_ok``. Code 6 (decayed) gives ``STATUS_DECAYED``, others ``STATUS_SGP4``.
+        init_code: (N,) SGP4 error code at each element set's own epoch (``Satrec.error`` after parsing, -1 for a
+            non-finite result); non-zero: the record is set aside (``STATUS_SGP4_REJECTED``, or ``STATUS_DECAYED``
+            for code 6). Default: none rejected.
 
     Raises:
         ValueError: naming ``source`` when no shell can be meshed.
     """
     n = elements["inclo"].shape[0]
+    sgp4_ok = np.asarray(sgp4_ok, bool)
+    code = (np.where(sgp4_ok, 0, -1) if sgp4_code is None else np.asarray(sgp4_code, np.int64))
+    init_code = np.zeros(n, np.int64) if init_code is None else np.asarray(init_code, np.int64)
+    rejected = init_code != 0
+    sgp4_ok = sgp4_ok & ~rejected
     dt_min = (epoch_days - np.asarray(elements["epoch_days"], float)) * 1440.0
     inc = np.rad2deg(np.asarray(elements["inclo"], float))
     raan = np.rad2deg(np.asarray(elements["nodeo"], float) + secular["nodedot"] * dt_min) % 360.0
@@ -292,15 +389,17 @@ def infer_structure(
         grp = grp[usable[grp]]
         if grp.size < min_shell_sats:
             continue
-        peaks = _altitude_peaks(alt[grp], min_shell_sats)
+        peaks = _altitude_peaks(alt[grp], inc[grp], raan[grp], min_shell_sats)
         if not peaks:
             continue
         lo = np.array([p[0] for p in peaks])
         hi = np.array([p[1] for p in peaks])
         a = alt[grp][:, None]
         dist = np.maximum(lo[None, :] - a, 0.0) + np.maximum(a - hi[None, :], 0.0)  # [km] to each band, 0 inside
-        near = np.argmin(dist, axis=1)
-        dmin = dist[np.arange(grp.size), near]
+        # The nearest band; of bands as near (two shells at one altitude), the nearest in inclination.
+        dmin = dist.min(axis=1)
+        inc_dist = np.abs(inc[grp][:, None] - np.array([p[3] for p in peaks])[None, :])
+        near = np.argmin(np.where(dist == dmin[:, None], inc_dist, np.inf), axis=1)
         for k in range(len(peaks)):
             sel = (near == k) & (dmin <= MERGE_KM)
             members = grp[sel]
@@ -313,10 +412,16 @@ def infer_structure(
                 med = float(np.median(inc[inband]))
                 status[inband[np.abs(inc[inband] - med) > INCLINATION_TOL_DEG]] = STATUS_OUT_OF_BAND
         bands.extend((p[0], p[1]) for p in peaks)
-    status[~sgp4_ok] = STATUS_SGP4
-    status[sgp4_ok & (alt < LEO_MIN_KM) | sgp4_ok & (alt > LEO_MAX_KM)] = STATUS_NOT_LEO
-    status[sgp4_ok & (ecc > MAX_ECCENTRICITY) & (status != STATUS_NOT_LEO)] = STATUS_ECCENTRIC
+    # Set aside whatever keep_non_operational says (later rules take precedence).
+    not_leo = sgp4_ok & ((alt < LEO_MIN_KM) | (alt > LEO_MAX_KM))
+    status[not_leo] = STATUS_NOT_LEO
+    status[not_leo & (alt > LEO_MAX_KM) & (alt < GEO_BAND_KM[0])] = STATUS_MEO
+    status[not_leo & (alt >= GEO_BAND_KM[0]) & (alt <= GEO_BAND_KM[1])] = STATUS_GEO
+    status[sgp4_ok & (alt < LEO_MIN_KM)] = STATUS_DECAYED
+    status[sgp4_ok & (ecc > MAX_ECCENTRICITY) & ~not_leo] = STATUS_ECCENTRIC
+    status[~sgp4_ok] = np.where(code[~sgp4_ok] == _SGP4_DECAYED, STATUS_DECAYED, STATUS_SGP4)
     status[sgp4_ok & (age_d > STALE_DAYS)] = STATUS_STALE
+    status[rejected] = np.where(init_code[rejected] == _SGP4_DECAYED, STATUS_DECAYED, STATUS_SGP4_REJECTED)
 
     plane = np.full(n, -1, np.int64)
     slot = np.full(n, -1, np.int64)
@@ -361,6 +466,7 @@ def infer_structure(
             altitude_band_km=(lo, hi), n_satellites=int(members.sum()),
             n_operational=int((members & (status == STATUS_OPERATIONAL)).sum()),
             closed_seam=bool(closed), plane_links=links, meshable=bool(meshable),
+            plane_raan_deg=tuple(float(x) for x in centres) if meshable else (),
         ))
     if not any(sh.meshable for sh in shells):
         raise ValueError(
@@ -402,17 +508,26 @@ def _where(i: int, lines, names) -> str:
 
 
 def _warn_load(source, status, age_d, alt_km, lines, names) -> None:
-    """One warning each for stale elements, decaying satellites and mixed epochs."""
-    stale = np.nonzero(status == STATUS_STALE)[0]
-    if stale.size:
-        i = int(stale[np.argmax(age_d[stale])])
-        _warn(f"{source}: {stale.size} element set(s) older than {STALE_DAYS:g} days at the epoch (oldest "
-              f"{age_d[i]:.0f} days, {_where(i, lines, names)}): not operational; SGP4 may put them far from orbit")
-    decaying = np.nonzero((status == STATUS_SGP4) | (alt_km < 250.0))[0]
+    """One warning per reason a record is set aside (with the count and the first record in file order), one for
+    decaying satellites still in LEO, one for mixed epochs."""
+    for reason in SET_ASIDE:
+        hit = np.nonzero(status == reason)[0]
+        if not hit.size:
+            continue
+        i = int(hit[0])
+        detail = ""
+        if reason == STATUS_STALE:
+            j = int(hit[np.argmax(age_d[hit])])
+            detail = (f"; older than {STALE_DAYS:g} days at the epoch (oldest {age_d[j]:.0f} days, "
+                      f"{_where(j, lines, names)}); SGP4 may put them far from orbit")
+        _warn(f"{source}: {hit.size} record(s) set aside as not operational, {reason} (first: "
+              f"{_where(i, lines, names)}){detail}")
+    set_aside = np.isin(status, SET_ASIDE)
+    decaying = np.nonzero(~set_aside & (alt_km < 250.0))[0]
     if decaying.size:
         i = int(decaying[0])
-        _warn(f"{source}: {decaying.size} satellite(s) decaying (mean altitude below 250 km or SGP4 error at the "
-              f"epoch; first: {_where(i, lines, names)}): they are checked at every topology bucket and marked down")
+        _warn(f"{source}: {decaying.size} satellite(s) decaying (mean altitude below 250 km; first: "
+              f"{_where(i, lines, names)}): they are checked at every topology bucket and marked down")
     span = float(age_d.max() - age_d.min()) if age_d.size else 0.0
     if span > EPOCH_SPAN_WARN_DAYS:
         i = int(np.argmax(age_d))

@@ -216,10 +216,12 @@ class ConstellationConfig:
             raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
                               f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None
         if self.tle_path is not None:
-            from orbitcloud_env.data import resolve_data_path
+            from orbitcloud_env.data import NotARegularFileError, resolve_data_path
 
             try:
                 resolve_data_path(self.tle_path)
+            except NotARegularFileError as exc:
+                _check(False, "tle_path", str(exc))
             except FileNotFoundError:
                 _check(False, "tle_path", f"no such file: {self.tle_path!r} (a path, or package:<name> for a file "
                        f"of orbitcloud_env/data)")

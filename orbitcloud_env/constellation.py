@@ -17,6 +17,7 @@ import datetime as _dt
 import functools
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Union
@@ -350,7 +351,7 @@ class Constellation:
         """
         try:
             resolved = resolve_data_path(path)
-        except FileNotFoundError as exc:
+        except OSError as exc:  # no such file, or not a regular file
             raise TLEError(os.fspath(path), 0, str(exc)) from None
         st = resolved.stat()
         return _load_tle_cached(str(resolved), st.st_mtime_ns, st.st_size, bool(infer), bool(keep_non_operational),
@@ -418,8 +419,6 @@ class Constellation:
                 sat = Satrec.twoline2rv(ln, ln2, WGS72)
             except Exception as exc:  # sgp4's parser raises ValueError/IndexError on bad fields
                 raise TLEError(source, lineno, f"malformed TLE record: {exc}") from exc
-            if sat.error:
-                raise TLEError(source, lineno, f"SGP4 rejected the elements: {SGP4_ERRORS.get(sat.error, sat.error)}")
             if sat.satnum in seen:
                 raise TLEError(source, lineno, f"duplicate catalogue number {sat.satnum} (first at line {seen[sat.satnum]}); "
                                "rule: one element set per satellite (keep the newest)")
@@ -442,12 +441,21 @@ class Constellation:
             "no_kozai": [s.no_kozai for s in sats],
             "nodeo": [s.nodeo for s in sats],
         }
-        latest = max(sats, key=lambda s: s.jdsatepoch + s.jdsatepochF)
+        # A record SGP4 rejects (e.g. decayed: mean motion 17.5 rev/day) is kept, set aside as not operational; the
+        # epoch is the latest of the records SGP4 accepts.
+        accepted = [s for s in sats if not s.error] or sats
+        latest = max(accepted, key=lambda s: s.jdsatepoch + s.jdsatepochF)
         epoch = jd_to_datetime(latest.jdsatepoch, latest.jdsatepochF)
         n = len(sats)
         names = [nm for nm, _, _ in recs]
         raw_set = cls(elements, names, np.zeros(n, int), np.full(n, -1), np.full(n, -1), [None], epoch)
         if not infer:
+            bad = [i for i, s in enumerate(sats) if s.error]
+            if bad:
+                i = bad[0]
+                warnings.warn(f"{source}: {len(bad)} record(s) SGP4 rejects at their own epoch (first: {names[i]!r} "
+                              f"line {recs[i][2]}: {SGP4_ERRORS.get(sats[i].error, sats[i].error)}); they propagate "
+                              "as failed (ok False)", _cat.CatalogueWarning, stacklevel=2)
             return raw_set
         return raw_set._inferred(np.array([ln for _, _, ln in recs]), source, keep_non_operational, min_shell_sats)
 
@@ -461,12 +469,17 @@ class Constellation:
             "a_km": np.array([s.a * s.radiusearthkm for s in sats]),
             "radius_km": np.array([s.radiusearthkm for s in sats]),
         }
-        _, _, ok = self.propagate(0.0)
+        err, r, _, _, _ = self._propagate_teme(0.0)
+        finite = np.isfinite(r[0]).all(axis=1)
+        code = np.where(finite, err[0], np.where(err[0] != 0, err[0], -1))  # -1: no error code, no finite position
+        # At each element set's own epoch: a record SGP4 rejects (error at init, or a non-finite position).
+        own = np.array([s.error or (0 if np.isfinite(s.sgp4_tsince(0.0)[1]).all() else -1) for s in sats])
         jd, fr = self._epoch_jd
         try:
             st = _cat.infer_structure(
-                self._elements, secular, (jd - _JD_SGP4_EPOCH0) + fr, ok, min_shell_sats=min_shell_sats,
+                self._elements, secular, (jd - _JD_SGP4_EPOCH0) + fr, code == 0, min_shell_sats=min_shell_sats,
                 keep_non_operational=keep_non_operational, source=source, lines=lines, names=self._names,
+                sgp4_code=code, init_code=own,
             )
         except ValueError as exc:
             raise TLEError(source, int(lines[-1]) + 1 if lines.size else 1, str(exc).removeprefix(f"{source}: ")) from None

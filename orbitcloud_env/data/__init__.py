@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "PACKAGE_PREFIX", "resolve_data_path"]
+__all__ = ["DATA_DIR", "PACKAGE_PREFIX", "NotARegularFileError", "resolve_data_path"]
 
 #: Folder of the package data files.
 DATA_DIR = Path(__file__).resolve().parent
 #: Prefix of a path inside the package data: ``"package:starlink-2026-05-12.tle"``.
 PACKAGE_PREFIX = "package:"
+
+
+class NotARegularFileError(OSError):
+    """A data path exists but is not a regular file (FIFO, device, socket, folder)."""
 
 
 def resolve_data_path(path: str | Path) -> Path:
@@ -22,6 +26,7 @@ def resolve_data_path(path: str | Path) -> Path:
 
     Raises:
         FileNotFoundError: naming the path and the places searched.
+        NotARegularFileError: the path exists but is a FIFO, device, socket or folder (``/dev/zero``).
     """
     text = str(path)
     if text.startswith(PACKAGE_PREFIX):
@@ -33,6 +38,9 @@ def resolve_data_path(path: str | Path) -> Path:
     p = Path(text)
     if p.is_file():
         return p
+    if p.exists():  # stat only: opening a FIFO would block
+        raise NotARegularFileError(f"{text!r}: not a regular file (a FIFO, device, socket or folder); give the path "
+                                   "of a TLE text file")
     if p.name == text and (DATA_DIR / text).is_file():
         return DATA_DIR / text
     raise FileNotFoundError(f"{text!r}: no such file (searched the working directory and, for a bare name, "

@@ -242,7 +242,8 @@ def test_geo_stale_and_mixed_epoch_satellites_are_flagged_with_reasons():
         c = Constellation.from_tle_text(text, source="mixed.tle", infer=True, min_shell_sats=30)
     msgs = " | ".join(str(w.message) for w in rec)
     assert "older than 30 days" in msgs and "'OLD' line" in msgs and "span" in msgs and "mixed.tle" in msgs
-    assert c.status[-2] == "outside the LEO altitude band" and c.status[-1] == "stale element set"
+    assert c.status[-2] == "geosynchronous orbit (not LEO)" and c.status[-1] == "stale element set"
+    assert "1 record(s) set aside as not operational, geosynchronous orbit (not LEO) (first: 'GEO' line" in msgs
     assert c.operational[:-2].all() and not c.operational[-2:].any()
     snap = Network(c, [0.0], [0.0]).snapshot(0.0)
     assert not snap.sat_ok[-2:].any() and snap.sat_ok[:-2].all()
