@@ -63,16 +63,21 @@ MERGE_KM = 30.0
 #: [-] Default least number of satellites of a shell.
 MIN_SHELL_SATS = 50
 #: [deg] Two altitude peaks whose median inclinations differ by more are two shells however close in altitude
-#: (Starlink in 2023: shell 1 at 550 km / 53.0 deg and shell 4 at 540 km / 53.2 deg), and an altitude peak whose
-#: members' sorted inclinations leave a larger gap is split there when each part holds ``min_shell_sats``. The
+#: (Starlink in 2023: shell 1 at 550 km / 53.0 deg and shell 4 at 540 km / 53.2 deg), and an altitude peak holding
+#: two dense inclination runs of ``min_shell_sats`` each, with medians further apart, is split into two. The
 #: shells of the shipped catalogue have members within 0.01 deg of their median (5th-95th percentile), and its two
 #: nearest peaks of one inclination group differ by 0.06 deg but lie 65 km apart.
 SHELL_INC_SEP_DEG = 0.1
+#: [deg] Inclination histogram bin for splitting one altitude peak into shells of different inclination.
+INCLINATION_BIN_DEG = 0.02
 #: [-] A kept altitude peak whose operational satellites form at most this many RAAN planes is a plane, not a shell:
 #: it gathers the other altitude runs of its inclination within ``MERGE_KM`` into one shell (staggered planes: polar
 #: star constellations such as OneWeb fly each plane at its own altitude, so that planes crossing over the poles
 #: keep apart; a 1 km histogram then shows one peak per plane). Every shell of the shipped catalogue has 12 or more.
 STAGGER_MAX_PLANES = 2
+#: [km] Such a one-plane peak gathers the runs of its inclination that lie at most this far beyond the altitudes
+#: gathered so far (a chain: staggered planes a few km apart, over more than ``MERGE_KM`` in all).
+STAGGER_STEP_KM = 10.0
 #: [deg] Consecutive planes whose RAAN gap is at most this are adjacent: missing planes are bridged (whether a long
 #: link is in range is decided per bucket by the ISL range check), while the ~180 deg seam of a star shell, between
 #: counter-rotating planes, is not.
@@ -216,6 +221,23 @@ def _split_sorted(values: NDArray[np.float64], gap: float) -> list[NDArray[np.in
     return np.split(order, cuts)
 
 
+def _inclination_parts(inc_deg: NDArray[np.float64], min_shell_sats: int) -> list[NDArray[np.int64]]:
+    """Index groups of ``inc_deg`` that are shells of their own: runs of dense ``INCLINATION_BIN_DEG`` bins (at
+    least ``DENSE_BIN_SATS`` each, so that a few satellites changing plane between two shells do not join them)
+    holding ``min_shell_sats`` each, runs whose medians lie within ``SHELL_INC_SEP_DEG`` joined."""
+    lo = math.floor(inc_deg.min() / INCLINATION_BIN_DEG) - 1
+    edges = (np.arange(lo, math.ceil(inc_deg.max() / INCLINATION_BIN_DEG) + 2)) * INCLINATION_BIN_DEG
+    hist, _ = np.histogram(inc_deg, bins=edges)
+    parts: list[NDArray[np.int64]] = []
+    for a, b in _runs(hist >= DENSE_BIN_SATS):
+        q = np.nonzero((inc_deg >= edges[a]) & (inc_deg < edges[b]))[0]
+        if parts and abs(float(np.median(inc_deg[q])) - float(np.median(inc_deg[parts[-1]]))) <= SHELL_INC_SEP_DEG:
+            parts[-1] = np.concatenate([parts[-1], q])
+        else:
+            parts.append(q)
+    return [q for q in parts if q.size >= min_shell_sats]
+
+
 def _altitude_peaks(
     alt_km: NDArray[np.float64],
     inc_deg: NDArray[np.float64],
@@ -225,11 +247,11 @@ def _altitude_peaks(
     """Shell bands (low_km, high_km, count, inclination_deg) found in one inclination group: dense clusters in
     (altitude, inclination).
 
-    Runs of dense 1 km altitude bins are split where their members' sorted inclinations leave a gap larger than
-    ``SHELL_INC_SEP_DEG`` (when two parts hold ``min_shell_sats`` each); of the peaks (runs with ``min_shell_sats``)
+    Runs of dense 1 km altitude bins are split into the shells of different inclination they hold
+    (:func:`_inclination_parts`); of the peaks (runs with ``min_shell_sats``)
     of one inclination (within ``SHELL_INC_SEP_DEG``) closer than ``MERGE_KM``, the largest is a shell and the others
     are raising or lowering satellites, unless the largest is one plane (``STAGGER_MAX_PLANES``): then it gathers
-    the runs of its inclination within ``MERGE_KM`` (staggered planes).
+    the runs of its inclination in a chain of steps of at most ``STAGGER_STEP_KM`` (staggered planes).
     """
     lo = math.floor(alt_km.min()) - 1
     edges = np.arange(lo, math.ceil(alt_km.max()) + 2 * ALTITUDE_BIN_KM, ALTITUDE_BIN_KM)
@@ -239,7 +261,7 @@ def _altitude_peaks(
     for a, b in _runs(hist >= DENSE_BIN_SATS):
         r_lo, r_hi = float(edges[a]), float(edges[b])
         m = np.nonzero((alt_km >= r_lo) & (alt_km < r_hi))[0]  # the last edge lies above the largest altitude
-        parts = [q for q in _split_sorted(inc_deg[m], SHELL_INC_SEP_DEG) if q.size >= min_shell_sats]
+        parts = _inclination_parts(inc_deg[m], min_shell_sats)
         if len(parts) >= 2:  # two shells at one altitude, apart in inclination
             runs.extend((r_lo, r_hi, int(q.size), float(np.median(inc_deg[m[q]])), m[q]) for q in parts)
         else:
@@ -253,31 +275,40 @@ def _altitude_peaks(
 
     peaks = [r for r in runs if r[2] >= min_shell_sats]
     # Of peaks of one inclination closer than MERGE_KM, the largest is the shell; the others are raising or lowering.
+    # A shell's peak that is one plane gathers its staggered planes.
     peaks.sort(key=lambda p: -p[2])
     kept: list[tuple[float, float, int, float, NDArray[np.int64]]] = []
-    for p in peaks:
-        if not any(near(p, k) for k in kept):
-            kept.append(p)
     gathered: set[int] = set()  # ids of runs gathered into a staggered shell
-    spans: dict[int, tuple[float, float, int]] = {}
-    for k in kept:
-        labels, _ = _cluster_circular(raan_deg[k[4]])
-        if int(labels.max()) + 1 > STAGGER_MAX_PLANES:
+    for p in peaks:
+        if id(p) in gathered or any(near(p, k) for k in kept):
             continue
-        same = [k2 for k2 in kept if k2 is not k and abs(k2[3] - k[3]) <= SHELL_INC_SEP_DEG]
-        fam = [r for r in runs if r is not k and all(r is not k2 for k2 in kept) and near(r, k)
-               and all(abs(centre(r) - centre(k)) <= abs(centre(r) - centre(k2)) for k2 in same)]
-        if fam:
-            gathered.update(id(r) for r in fam)
-            spans[id(k)] = (min(r[0] for r in (k, *fam)), max(r[1] for r in (k, *fam)),
-                            int(sum(r[2] for r in (k, *fam))))
+        labels, _ = _cluster_circular(raan_deg[p[4]])
+        if int(labels.max()) + 1 > STAGGER_MAX_PLANES:
+            kept.append(p)
+            continue
+        fam = [p]
+        f_lo, f_hi = p[0], p[1]
+        grown = True
+        while grown:  # chain runs at most STAGGER_STEP_KM beyond the family's span, nearer to it than to a shell
+            grown = False
+            for r in runs:
+                gap = max(r[0] - f_hi, f_lo - r[1], 0.0)
+                if (id(r) in gathered or any(r is f for f in fam) or gap > STAGGER_STEP_KM
+                        or abs(r[3] - p[3]) > SHELL_INC_SEP_DEG
+                        or any(abs(centre(r) - centre(k)) < gap for k in kept if abs(k[3] - p[3]) <= SHELL_INC_SEP_DEG)):
+                    continue
+                fam.append(r)
+                f_lo, f_hi = min(f_lo, r[0]), max(f_hi, r[1])
+                grown = True
+        gathered.update(id(r) for r in fam)
+        kept.append((f_lo, f_hi, int(sum(r[2] for r in fam)), p[3], np.concatenate([r[4] for r in fam])))
     others = [p for p in peaks if id(p) not in gathered]
     out = []
     for k in kept:
-        lo, hi, count = spans.get(id(k), k[:3])
+        lo, hi, count = k[:3]
         # Widen by the margin, but never into another peak of its inclination (satellites pausing there are not in
         # this shell).
-        alike = [p for p in others if abs(p[3] - k[3]) <= SHELL_INC_SEP_DEG]
+        alike = [p for p in others if p is not k and abs(p[3] - k[3]) <= SHELL_INC_SEP_DEG]
         below = [p[1] for p in alike if p[1] <= lo]
         above = [p[0] for p in alike if p[0] >= hi]
         out.append((max([lo - BAND_MARGIN_KM, *below]), min([hi + BAND_MARGIN_KM, *above]), count, k[3]))
