@@ -34,10 +34,14 @@ import math
 
 import numpy as np
 
-from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
+from orbitcloud_env.constants import (
+    EARTH_RADIUS_EQ_KM,
+    MU_EARTH_KM3_S2,
+    SECONDS_PER_DAY,
+)
 from orbitcloud_env.constellation import Constellation
 
-__all__ = ["EPOCH", "JUNK_KINDS", "junk_records", "oneweb_like", "starlink2023_like", "shell_records", "to_text"]
+__all__ = ["EPOCH", "JUNK_KINDS", "junk_records", "oneweb_like", "shell_records", "starlink2023_like", "to_text"]
 
 #: Epoch of the synthetic element sets.
 EPOCH = dt.datetime(2026, 5, 12, tzinfo=dt.timezone.utc)
