@@ -171,3 +171,22 @@ def test_fifo_device_and_folder_are_refused_as_not_a_regular_file(tmp_path):
             ConstellationConfig(tle_path=str(path))
     with pytest.raises(TLEError, match="no such file"):
         Constellation.from_tle(tmp_path / "missing.tle")
+
+
+# ------------------------------------------------------------------------------------------ report
+def test_catalogue_report_prints_shells_reasons_degrees_and_mesh_pieces(tmp_path, capsys):
+    from benchmarks import catalogue_report
+
+    path = tmp_path / "oneweb.tle"
+    assert catalogue_report.main(["--synthetic", "oneweb", "--seed", "3", "--write", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^\s+0\s+87\.90\s+\d+\s+[\d-]+\s+12 x 5\d\s+star\s+6\d\d\s+6\d\d$", out, re.M)
+    for reason in (*JUNK_STATUS.values(), cat.STATUS_NO_SHELL):
+        assert reason in out
+    assert "ISL degree of the operational satellites" in out and "4: " in out
+    assert "+Grid only 1, with inter-shell bridges 1" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["oneweb.tle"]  # no temporary file left
+    assert catalogue_report.main([str(path)]) == 0  # the written file reads back the same
+    assert re.search(r"12 x 5\d\s+star", capsys.readouterr().out)
+    assert catalogue_report.main([str(tmp_path / "missing.tle")]) == 2
+    assert "no such file" in capsys.readouterr().err
