@@ -218,6 +218,7 @@ def oneweb_like(
     fill: tuple[int, int] = (49, 58),
     stagger_km: float = 3.0,
     altitude_sd_km: float = 0.25,
+    raan_sd_deg: float = 0.2,
     raan_offset_deg: float = 0.0,
     junk: dict[str, int] | None = None,
 ) -> tuple[str, dict]:
@@ -229,6 +230,7 @@ def oneweb_like(
         fill: (least, most) satellites kept per plane.
         stagger_km: [km] altitude step between consecutive planes (centred on 1,200 km); 0: one altitude.
         altitude_sd_km: [km] station-keeping spread within a plane (with 3 km steps each plane is its own 1 km peak).
+        raan_sd_deg: [deg] RAAN spread within a plane.
         raan_offset_deg: [deg] RAAN of plane 0 (355: plane 0 straddles 0/360 deg).
         junk: records per junk kind (default :data:`DEFAULT_JUNK`; raising satellites between 450 and 1,100 km).
     """
@@ -236,7 +238,8 @@ def oneweb_like(
     w = Constellation.walker_delta(planes, sats_per_plane, 1200.0, 87.9, phasing=0, epoch=EPOCH,
                                    raan_spread_deg=180.0, raan_offset_deg=raan_offset_deg, name_prefix="ONEWEB")
     alts = 1200.0 + stagger_km * (np.arange(planes) - 0.5 * (planes - 1))
-    shell = shell_records(w, rng, fill=fill, plane_altitude_km=alts, altitude_sd_km=altitude_sd_km)
+    shell = shell_records(w, rng, fill=fill, plane_altitude_km=alts, altitude_sd_km=altitude_sd_km,
+                           raan_sd_deg=raan_sd_deg)
     j = junk_records(rng, DEFAULT_JUNK if junk is None else junk, inclination_deg=87.9, raising_km=(450.0, 1100.0),
                      stale_from=shell[0])
     return _assemble([shell], j, rng)

@@ -78,6 +78,10 @@ STAGGER_MAX_PLANES = 2
 #: [km] Such a one-plane peak gathers the runs of its inclination that lie at most this far beyond the altitudes
 #: gathered so far (a chain: staggered planes a few km apart, over more than ``MERGE_KM`` in all).
 STAGGER_STEP_KM = 10.0
+#: [-] When the widest RAAN gap alone would cut a shell (one plane over an open arc), the other gaps are cut where the
+#: ratio between consecutive sorted gaps is at least this (a star shell's planes; within one plane the largest gaps
+#: are of similar size).
+OPEN_ARC_RATIO = 5.0
 #: [deg] Consecutive planes whose RAAN gap is at most this are adjacent: missing planes are bridged (whether a long
 #: link is in range is decided per bucket by the ISL range check), while the ~180 deg seam of a star shell, between
 #: counter-rotating planes, is not.
@@ -315,6 +319,20 @@ def _altitude_peaks(
     return sorted(out)
 
 
+def _gap_cut(gaps: NDArray[np.float64]) -> tuple[float, float]:
+    """[deg] The cut between gaps within a plane and gaps between planes: at the largest ratio between consecutive
+    sorted gaps (geometric mean of the two), with that ratio; (inf, 0) when every gap is noise."""
+    g = np.sort(gaps)[::-1]
+    floor = 0.05  # [deg] gaps below this are noise within a plane
+    big = g[g > floor]
+    if big.size == 0:
+        return np.inf, 0.0
+    nxt = np.append(g[1 : big.size + 1], 0.0)
+    ratio = big / np.maximum(nxt[: big.size], floor)
+    i = int(np.argmax(ratio))
+    return math.sqrt(big[i] * max(nxt[i], floor)), float(ratio[i])
+
+
 def _cluster_circular(angles_deg: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Cluster angles on the circle by the largest jump between consecutive sorted gaps.
 
@@ -328,17 +346,16 @@ def _cluster_circular(angles_deg: NDArray[np.float64]) -> tuple[NDArray[np.int64
     order = np.argsort(angles_deg, kind="stable")
     s = angles_deg[order]
     gaps = np.diff(np.concatenate([s, [s[0] + 360.0]]))  # gap after each sorted angle (the last wraps)
-    g = np.sort(gaps)[::-1]
-    floor = 0.05  # [deg] gaps below this are noise within a plane
-    big = g[g > floor]
-    if big.size == 0:
-        cut = np.inf
-    else:
-        nxt = np.append(g[1 : big.size + 1], 0.0)
-        ratio = big / np.maximum(nxt[: big.size], floor)
-        i = int(np.argmax(ratio))
-        cut = math.sqrt(big[i] * max(nxt[i], floor))
+    cut, _ = _gap_cut(gaps)
     is_cut = gaps > cut
+    if int(is_cut.sum()) == 1 and n > 2:
+        # One cut, at the widest opening: a star shell's ~180 deg seam can outweigh the jump from the spread inside
+        # a plane to the spacing between planes (planes 15 deg apart with ~1 deg of RAAN spread). Look again at the
+        # other gaps; a clear jump there (OPEN_ARC_RATIO) cuts the open arc into planes.
+        rest = np.delete(gaps, int(np.argmax(gaps)))
+        cut2, ratio2 = _gap_cut(rest)
+        if ratio2 >= OPEN_ARC_RATIO:
+            is_cut = gaps > cut2
     if not is_cut.any():
         return np.zeros(n, np.int64), np.array([_circmean(angles_deg)])
     # Start numbering after the largest gap so that plane 0 follows the widest opening (a star shell's seam).
