@@ -1,20 +1,27 @@
 """Structure of a real satellite catalogue (TLE set): shells, orbital planes, slots, operational flags, +Grid.
 
 A catalogue lists satellites, not their layout. This module infers the layout from the SGP4 mean elements, all
-brought to one common epoch (the constellation epoch, the latest element epoch of the set) with SGP4's secular
-rates (``nodedot``, ``argpdot``, ``mdot`` of each ``Satrec``), so that the RAAN drift of up to ~4.8 deg/day at
-53 deg between element epochs does not smear the planes:
+brought to one common epoch (the constellation epoch, the latest epoch of the records SGP4 accepts) with SGP4's
+secular rates (``nodedot``, ``argpdot``, ``mdot`` of each ``Satrec``), so that the RAAN drift of up to ~4.8 deg/day
+at 53 deg between element epochs does not smear the planes:
 
-1. **Shells** by inclination and altitude. Inclinations are grouped where sorted values leave a gap larger than
-   ``INCLINATION_GAP_DEG``; within a group, the mean altitudes (``Satrec.a``, the un-Kozai'd mean semi-major axis,
-   minus the WGS72 equatorial radius) are histogrammed in 1 km bins, and each run of bins holding at least
-   ``DENSE_BIN_SATS`` satellites is an altitude peak. A peak with at least ``min_shell_sats`` satellites is a shell
-   whose altitude band is the peak's bins widened by ``BAND_MARGIN_KM``; smaller peaks within ``MERGE_KM`` of a
-   shell belong to it but lie outside its band (satellites pausing while raising or lowering, as Starlink's
-   satellites wait at an intermediate altitude for differential RAAN precession to reach their target plane).
+1. **Shells** as dense clusters in (altitude, inclination). Inclinations are grouped where sorted values leave a gap
+   larger than ``INCLINATION_GAP_DEG``; within a group, the mean altitudes (``Satrec.a``, the un-Kozai'd mean
+   semi-major axis, minus the WGS72 equatorial radius) are histogrammed in 1 km bins, each run of bins holding at
+   least ``DENSE_BIN_SATS`` satellites is a run, split in two when it holds two dense inclination runs more than
+   ``SHELL_INC_SEP_DEG`` apart (two shells at one altitude). A run with at least ``min_shell_sats`` satellites is a
+   peak; of peaks of one inclination within ``MERGE_KM``, the largest is a shell whose altitude band is the peak's
+   bins widened by ``BAND_MARGIN_KM``, and the smaller ones belong to it but lie outside its band (satellites
+   pausing while raising or lowering, as Starlink's satellites wait at an intermediate altitude for differential
+   RAAN precession to reach their target plane). Peaks further apart in inclination are separate shells however
+   close in altitude (Starlink 2023: 550 km / 53.0 deg and 540 km / 53.2 deg). A peak that is one plane
+   (``STAGGER_MAX_PLANES``) gathers the runs of its inclination in a chain of ``STAGGER_STEP_KM`` steps: the
+   staggered planes of a polar star constellation (OneWeb), each at its own altitude.
 2. **Planes** within a shell by RAAN at the common epoch: circular gap clustering, the cut being the largest ratio
    between consecutive sorted gaps (the jump from the spread within a plane to the spacing between planes), so
-   partly filled planes and missing planes need no plane count. Planes are numbered by increasing RAAN.
+   partly filled planes and missing planes need no plane count; when that cut would fall on the widest gap alone,
+   the open arc is cut at the next clear jump (``OPEN_ARC_RATIO``; a star shell's seam). Planes are numbered by
+   increasing RAAN after the widest gap.
 3. **Slots** within a plane by argument of latitude ``u = argp + M`` (near-circular orbits) at the common epoch.
 4. **Seam**: consecutive planes (cyclically) are adjacent when their RAAN gap is at most
    ``MAX_ADJACENT_RAAN_GAP_DEG``; a Walker delta shell (planes over 360 deg) closes the ring, a polar star shell
@@ -22,8 +29,11 @@ rates (``nodedot``, ``argpdot``, ``mdot`` of each ``Satrec``), so that the RAAN 
    counter-rotate, so no cross-seam links are made.
 
 Satellites not used as mesh or compute nodes (``operational`` False) carry their reason in ``status``: outside
-their shell's altitude band, in no shell, in a shell that cannot be meshed (one satellite per plane), SGP4 error,
-eccentric orbit, element set older than ``STALE_DAYS``. No Gymnasium import: this is simulation core.
+their shell's altitude band, in no shell, in a shell that cannot be meshed (one satellite per plane), eccentric
+orbit; and the records set aside (``SET_ASIDE``: a real catalogue always carries some, the file still loads, one
+warning per reason with the count and the first record's name and line): elements SGP4 rejects, decayed, other
+SGP4 errors at the epoch, element set older than ``STALE_DAYS``, GEO, MEO, other orbits outside LEO. No Gymnasium
+import: this is simulation core.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ __all__ = [
     "CatalogueWarning",
     "infer_structure",
     "plus_grid_pairs",
+    "SET_ASIDE",
     "STATUS_OPERATIONAL",
 ]
 
