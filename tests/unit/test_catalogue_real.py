@@ -148,6 +148,13 @@ def test_records_sgp4_rejects_no_longer_sink_the_file_and_propagate_as_failed():
         raw = Constellation.from_tle_text(text, source="decayed.tle")
     pos, _, ok = raw.propagate(0.0)
     assert not ok[0] and ok[1:].all() and np.isfinite(pos).all()
+    # A negative mean motion: SGP4 reports no error but returns NaN; set aside as rejected, not a NaN node.
+    l2 = lines[2][:52] + "-1.0000000 " + lines[2][63:68]
+    l2 += str(sum(int(ch) if ch.isdigit() else (1 if ch == "-" else 0) for ch in l2) % 10)
+    text = "\n".join([lines[0], lines[1], l2, *lines[3:]]) + "\n"
+    with pytest.warns(CatalogueWarning, match="elements SGP4 rejects at their own epoch"):
+        nan = Constellation.from_tle_text(text, source="nan.tle", infer=True, min_shell_sats=30)
+    assert nan.status[0] == cat.STATUS_SGP4_REJECTED and nan.operational[1:].all()
 
 
 def test_a_file_of_nothing_but_set_aside_records_is_still_an_error():
