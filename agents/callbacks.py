@@ -4,7 +4,8 @@
   sb3_contrib's ``MaskableEvalCallback`` that also average the evaluation episodes' ``info["episode_metrics"]``
   (logged as ``eval/<key>``, one printed line per evaluation), and write ``best_model.zip`` atomically: to a
   temporary file beside it, then renamed over it, so a ``kill -9`` during the save never leaves a 0-byte or
-  half-written best model (SB3 writes the zip in place, and the previous best is gone once it starts).
+  half-written best model (SB3 writes the zip in place, and the previous best is gone once it starts). With
+  ``eval_seed``, every evaluation plays the same episodes (agents/learning_curve.py draws them).
 - :class:`TrainEpisodeMetrics`: the training episodes' ``info["episode_metrics"]`` as ``episode/<key>``.
 
 Imports Stable-Baselines3: the command lines import this module only when training starts.
@@ -38,8 +39,11 @@ class _EvalMixin:
     printed = (("mean_latency_ms", "mean latency {:.1f} ms"), ("deadline_miss_rate", "deadline-miss rate {:.3f}"),
                ("rejection_rate", "rejection rate {:.3f}"), ("success_rate", "success rate {:.3f}"))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, eval_seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Seed given to the evaluation env before each evaluation (None: SB3's behaviour, where each evaluation
+        #: continues the env's random stream, so evaluations differ in their episodes as well as in the policy).
+        self.eval_seed = eval_seed
         # The parent's own save (a plain overwrite of best_model.zip) is switched off; _on_step saves atomically.
         self.best_model_dir: str | None = self.best_model_save_path
         self.best_model_save_path = None
@@ -73,6 +77,8 @@ class _EvalMixin:
         evaluating = self.eval_freq > 0 and self.n_calls % self.eval_freq == 0
         if evaluating:
             self._episode_metrics = []
+            if self.eval_seed is not None:  # the same episodes at every evaluation: a curve of the policy alone
+                self.eval_env.seed(self.eval_seed)
         best_before = self.best_mean_reward
         keep_going = super()._on_step()
         if evaluating and self.best_model_dir is not None and self.best_mean_reward > best_before:

@@ -18,10 +18,14 @@ Observation:
 Action:
     ``Discrete(M + 1)``: a row, or the last action (reject).
 
-Residual prior (``prior_logit`` > 0): ``prior_logit`` is added to the logit of ``earliest-finish-admit``'s action,
-computed from the same observation, so the policy starts as that heuristic (with a small output layer) and what is
-learned is when to deviate from it: residual policy learning (T. Silver, K. Allen, J. Tenenbaum, L. Kaelbling,
-"Residual Policy Learning", arXiv:1812.06298, 2018). The policy still sees only observations.
+Residual prior (``prior_logit`` > 0): ``prior_logit`` is added to the logit of a heuristic's action, computed from
+the same observation, so the policy starts as that heuristic (with a small output layer) and what is learned is when
+to deviate from it: residual policy learning (T. Silver, K. Allen, J. Tenenbaum, L. Kaelbling, "Residual Policy
+Learning", arXiv:1812.06298, 2018). The policy still sees only observations. The heuristic is
+``earliest-finish-admit`` by default; ``prior_params`` makes it ``tuned-admit`` (agents/heuristics.py) with the given
+per-class admission thresholds, per-class ground bias and battery reserve (plain numbers, so a saved model holds no
+code): ``prior_params=dict(admit_threshold=[...], ground_bias=[...], battery_reserve=0.2)``, one entry per job class
+in the one-hot's order.
 
 Use ``policy="RowScoringPolicy"`` in a hyperparameters file or ``MaskablePPO(RowScoringPolicy, env)``; saved models
 load with :func:`agents.load` as any other (the class is found by its module path).
@@ -29,6 +33,7 @@ load with :func:`agents.load` as any other (the class is found by its module pat
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import torch as th
@@ -41,6 +46,40 @@ __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 
 #: Per-row keys whose sum is the estimated finish in deadlines (agents/heuristics.py ``_finish_time``).
 _FINISH_KEYS = ("node_latency", "node_wait", "node_compute")
+#: Job feature index of the first entry of the class one-hot (orbitcloud_env/observation.py's base job features).
+_JOB_CLASS_START = 8
+#: The keys a ``prior_params`` entry may hold (tuned-admit's parameters that act on the row table).
+PRIOR_PARAMS = ("admit_threshold", "ground_bias", "battery_reserve")
+
+
+def check_prior_params(prior_params: Any) -> dict[str, Any] | None:
+    """``prior_params`` as plain lists and floats; ValueError naming the key for anything else."""
+    if prior_params is None:
+        return None
+    if not isinstance(prior_params, dict):
+        raise ValueError(f"prior_params: a dict with keys {', '.join(PRIOR_PARAMS)}, got {prior_params!r}")
+    unknown = sorted(set(prior_params) - set(PRIOR_PARAMS))
+    if unknown:
+        raise ValueError(f"prior_params: unknown key {unknown[0]!r}; allowed: {', '.join(PRIOR_PARAMS)}")
+    out: dict[str, Any] = {}
+    for key in ("admit_threshold", "ground_bias"):
+        if key in prior_params:
+            values = prior_params[key]
+            values = list(values) if isinstance(values, (list, tuple)) else None
+            if not values or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values) or (
+                    key == "admit_threshold" and min(values) <= 0):
+                raise ValueError(f"prior_params[{key!r}]: a list of finite numbers, one per job class"
+                                 f"{' (> 0)' if key == 'admit_threshold' else ''}, got {prior_params[key]!r}")
+            out[key] = [float(v) for v in values]
+    reserve = prior_params.get("battery_reserve", 0.0)
+    if not isinstance(reserve, (int, float)) or not 0.0 <= reserve <= 1.0:
+        raise ValueError(f"prior_params['battery_reserve']: a number in [0, 1], got {reserve!r}")
+    out["battery_reserve"] = float(reserve)
+    lengths = {len(v) for k, v in out.items() if k != "battery_reserve"}
+    if len(lengths) > 1:
+        raise ValueError(f"prior_params: admit_threshold and ground_bias need one entry per job class each, got "
+                         f"{len(out['admit_threshold'])} and {len(out['ground_bias'])}")
+    return out
 
 
 def _row_keys(observation_space: spaces.Dict) -> tuple[list[str], int, int]:
@@ -80,13 +119,28 @@ class RowScorer(nn.Module):
 
     def __init__(self, n_rows: int, n_row_features: int, n_job: int, row_arch: Sequence[int],
                  vf_arch: Sequence[int], activation: type[nn.Module], prior_logit: float = 0.0,
-                 finish_index: Sequence[int] = (), valid_index: int = -1, admit_threshold: float = 1.0) -> None:
+                 finish_index: Sequence[int] = (), valid_index: int = -1, admit_threshold: float = 1.0,
+                 prior_params: dict[str, Any] | None = None, ground_index: int = -1, soc_index: int = -1) -> None:
         super().__init__()
         self.n_rows, self.n_features, self.n_job = n_rows, n_row_features, n_job
         self.prior_logit = float(prior_logit)
         self.finish_index = [int(i) for i in finish_index]
         self.valid_index = int(valid_index)
         self.admit_threshold = float(admit_threshold)
+        self.ground_index, self.soc_index = int(ground_index), int(soc_index)
+        params = prior_params or {}
+        n_classes = len(params.get("admit_threshold", params.get("ground_bias", [])))
+        if n_classes and _JOB_CLASS_START + n_classes > n_job:
+            raise ValueError(f"prior_params: {n_classes} job classes need job features [{_JOB_CLASS_START}:"
+                             f"{_JOB_CLASS_START + n_classes}], the observation has {n_job}")
+        self.n_classes = n_classes
+        # Buffers, never trained and not in the state dict (rebuilt from prior_params, so models saved before
+        # prior_params existed load unchanged).
+        self.register_buffer("class_threshold", th.tensor(params.get("admit_threshold", [admit_threshold] * max(
+            n_classes, 1)), dtype=th.float32), persistent=False)
+        self.register_buffer("class_ground_bias", th.tensor(params.get("ground_bias", [0.0] * max(n_classes, 1)),
+                                                            dtype=th.float32), persistent=False)
+        self.battery_reserve = float(params.get("battery_reserve", 0.0))
         self.row_net = _mlp([n_row_features + n_job, *row_arch], activation)
         self.row_head = nn.Linear(row_arch[-1], 1)
         self.reject_net = nn.Sequential(_mlp([row_arch[-1] + n_job, *row_arch], activation),
@@ -104,19 +158,34 @@ class RowScorer(nn.Module):
         reject = self.reject_net(th.cat([h.mean(dim=1), job], dim=-1))
         logits = th.cat([scores, reject], dim=-1)
         if self.prior_logit:
-            logits = logits + self.prior_logit * self.prior_choice(rows)
+            logits = logits + self.prior_logit * self.prior_choice(rows, job)
         return logits
 
-    def prior_choice(self, rows: th.Tensor) -> th.Tensor:
-        """(B, M + 1) one-hot of ``earliest-finish-admit``'s action on the (B, M, F) rows: the valid row of lowest
-        estimated finish (latency + wait + compute, in deadlines), or reject when none is valid or that finish
-        exceeds the admission threshold (agents/heuristics.py; float32 here, so exact ties may break otherwise)."""
+    def prior_choice(self, rows: th.Tensor, job: th.Tensor | None = None) -> th.Tensor:
+        """(B, M + 1) one-hot of the prior heuristic's action on the (B, M, F) rows and (B, J) job features.
+
+        Without ``prior_params``: ``earliest-finish-admit``, the valid row of lowest estimated finish (latency +
+        wait + compute, in deadlines), or reject when none is valid or that finish exceeds the admission threshold.
+        With them: ``tuned-admit``, rows admissible when valid, finishing within the job class's threshold and (for
+        satellites) at or above the battery reserve; the admissible row of lowest finish plus the class's ground
+        bias on data-centre rows; reject when none (agents/heuristics.py; float32 here, so exact ties may break
+        otherwise)."""
         finish = rows[..., self.finish_index].sum(dim=-1)
         valid = rows[..., self.valid_index] > 0.5
-        masked = th.where(valid, finish, th.full_like(finish, float("inf")))
-        best, choice = masked.min(dim=1)
-        admit = valid.any(dim=1) & (best <= self.admit_threshold)
-        choice = th.where(admit, choice, th.full_like(choice, self.n_rows))
+        if self.n_classes and job is not None:
+            cls = job[:, _JOB_CLASS_START:_JOB_CLASS_START + self.n_classes].argmax(dim=1)
+            threshold, bias = self.class_threshold[cls][:, None], self.class_ground_bias[cls][:, None]
+        else:
+            threshold, bias = self.class_threshold[:1][:, None], self.class_ground_bias[:1][:, None]
+        admissible = valid & (finish <= threshold)
+        if self.ground_index >= 0:
+            ground = rows[..., self.ground_index] > 0.5
+            if self.battery_reserve > 0 and self.soc_index >= 0:
+                admissible = admissible & (ground | (rows[..., self.soc_index] >= self.battery_reserve))
+            finish = finish + bias * ground.to(finish.dtype)
+        masked = th.where(admissible, finish, th.full_like(finish, float("inf")))
+        _, choice = masked.min(dim=1)
+        choice = th.where(admissible.any(dim=1), choice, th.full_like(choice, self.n_rows))
         return nn.functional.one_hot(choice, self.n_rows + 1).to(rows.dtype)
 
     def forward_critic(self, features: th.Tensor) -> th.Tensor:
@@ -131,11 +200,14 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
 
     Args (besides MaskableActorCriticPolicy's):
         row_arch: [-] hidden sizes of the per-row MLP (and of the reject MLP), default (128, 128).
+        prior_logit: [-] weight of the prior heuristic's action added to the logits (0: no prior).
+        prior_params: tuned-admit's parameters for the prior (see the module docstring); None: earliest-finish-admit.
         net_arch: ``dict(vf=[...])`` hidden sizes of the critic, default [256, 256] (``pi`` is ignored).
     """
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any,
-                 row_arch: Sequence[int] = (128, 128), prior_logit: float = 0.0, **kwargs: Any) -> None:
+                 row_arch: Sequence[int] = (128, 128), prior_logit: float = 0.0,
+                 prior_params: dict[str, Any] | None = None, **kwargs: Any) -> None:
         _, m, _ = _row_keys(observation_space)
         if not isinstance(action_space, spaces.Discrete) or int(action_space.n) != m + 1:
             raise ValueError(f"RowScoringPolicy needs Discrete(M + 1) = Discrete({m + 1}) actions (the rows and "
@@ -146,6 +218,7 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         if not (prior_logit >= 0 and prior_logit < float("inf")):
             raise ValueError(f"prior_logit: a finite number >= 0, got {prior_logit!r}")
         self.prior_logit = float(prior_logit)
+        self.prior_params = check_prior_params(prior_params)
         kwargs.setdefault("features_extractor_class", RowFeaturesExtractor)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
@@ -160,6 +233,12 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
                 raise ValueError(f"prior_logit > 0 needs observation keys {missing}")
             prior = {"prior_logit": self.prior_logit, "finish_index": [keys.index(k) for k in _FINISH_KEYS],
                      "valid_index": keys.index("node_valid")}
+            if self.prior_params is not None:
+                missing = [k for k in ("node_is_ground", "node_soc") if k not in keys]
+                if missing:
+                    raise ValueError(f"prior_params needs observation keys {missing}")
+                prior.update(prior_params=self.prior_params, ground_index=keys.index("node_is_ground"),
+                             soc_index=keys.index("node_soc"))
         self.mlp_extractor = RowScorer(m, len(keys), j, self.row_arch, vf_arch, self.activation_fn, **prior)
 
     def _build(self, lr_schedule: Any) -> None:
@@ -174,4 +253,6 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         data = super()._get_constructor_parameters()
         data["row_arch"] = self.row_arch
         data["prior_logit"] = self.prior_logit
+        if self.prior_params is not None:  # older models have no such key and load as before
+            data["prior_params"] = self.prior_params
         return data

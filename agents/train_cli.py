@@ -449,7 +449,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             cls = MaskableMetricsEvalCallback if algo == "maskable_ppo" else MetricsEvalCallback
             callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
                                  eval_freq=max(args.eval_freq // n_envs, 1), n_eval_episodes=args.eval_episodes,
-                                 deterministic=True, verbose=args.verbose))
+                                 deterministic=True, verbose=args.verbose, eval_seed=seed + 10_000))
 
         status = 0
         started = time.perf_counter()
