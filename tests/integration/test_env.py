@@ -315,6 +315,16 @@ def test_render_rgb_array_is_an_image():
     assert env.metadata["render_fps"] > 0
 
 
+def test_render_title_names_the_outcome_by_its_value():
+    from orbitcloud_env.render import render_title
+
+    env = _make("OrbitCloud-Small-v0")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.action_space.n - 1)  # reject: the outcome is known
+    title = render_title(env.unwrapped.sim)
+    assert title.endswith(f"{info['site_name']}: rejected, 0 ms") and "JobOutcome" not in title
+
+
 def _reject_rollout(seed: int, n_steps: int) -> list[tuple[dict, float, bool]]:
     """(obs, reward, truncated) of a single env rejecting every job (the reference for the vector envs)."""
     env = _make("OrbitCloud-Small-v0", max_jobs=10)
