@@ -32,7 +32,7 @@ class ActionMaskInObservation(gym.ObservationWrapper):
     | key | shape | meaning | range |
     |---|---|---|---|
     | ``mask_key`` ("action_mask") | (n,) | 1 where the env's ``action_masks()`` allows the action, else 0 | {0, 1} |
-    | ``obs_key`` ("observations") | (D,) | the env's observation, ``gymnasium.spaces.flatten``-ed | its groups' bounds |
+    | ``obs_key`` ("observations") | (D,) | the env's observation, ``spaces.flatten``-ed | its groups' bounds |
 
     n = ``action_space.n``; D = the sizes of the env's groups summed, concatenated in the ``Dict``'s key order.
     ``gymnasium.spaces.unflatten(env.observation_space, obs[obs_key])`` gives back the env's ``Dict``.
