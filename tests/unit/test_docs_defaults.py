@@ -46,3 +46,13 @@ def test_field_docs_reads_the_args_entries():
 def test_missing_markers_are_a_clear_error():
     with pytest.raises(ValueError, match="no '<!-- generated: x"):
         _gen().render("no markers here", {"x": lambda: "table"}, "some.md")
+
+
+def test_readme_and_evaluation_doc_name_every_heuristic():
+    from agents.heuristics import HEURISTICS
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    evaluation = (DOCS / "evaluation.md").read_text(encoding="utf-8")
+    for name in HEURISTICS:
+        assert f"`{name}`" in readme and f" {name}," in evaluation.replace(f" {name};", f" {name},"), name
+    assert len(HEURISTICS) == 9 and "nine heuristics" in readme
