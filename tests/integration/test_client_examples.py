@@ -58,3 +58,43 @@ def test_skrl_ppo_with_masked_logits_takes_no_masked_action():
     s = _example("skrl_ppo").train(max_jobs=100, num_envs=4, timesteps=512, rollouts=64, eval_timesteps=60, seed=0)
     assert s["train_env_steps"] == 2048 and s["eval_masked_steps"] > 0
     assert s["eval_invalid_actions"] == 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# rl-baselines3-zoo
+
+
+def test_zoo_runner_refuses_an_unknown_command(capsys):
+    from agents import zoo
+
+    assert zoo.main(["recordvideo"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "COMMAND: expected one of train, enjoy, record_video" in err
+
+
+@pytest.mark.slow
+def test_zoo_trains_with_the_shipped_yml_and_records_a_video(tmp_path):
+    """rl-zoo3's train finds the v1 entry of agents/hyperparams/ppo.yml (no ``-params policy:...``), and
+    ``python -m agents.zoo record_video`` records the trained agent (rl-zoo3's record_video has no --gym-packages)."""
+    pytest.importorskip("rl_zoo3")
+    pytest.importorskip("moviepy")
+    import os
+    import subprocess
+    import sys
+
+    root = EXAMPLES.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    common = ["--algo", "ppo", "--env", "OrbitCloud-Small-v1", "-f", str(tmp_path / "logs"), "--env-kwargs",
+              "max_jobs:20"]
+    train = subprocess.run([sys.executable, "-m", "rl_zoo3.train", *common, "--gym-packages", "orbitcloud_env",
+                            "-conf", str(root / "agents" / "hyperparams" / "ppo.yml"), "-n", "64", "--eval-freq",
+                            "-1", "--seed", "0", "-params", "n_envs:1", "n_steps:64", "batch_size:32", "n_epochs:1"],
+                           capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert train.returncode == 0, train.stderr[-2000:]
+    assert "Using 'default' hyperparameters" not in train.stdout  # the zoo's fallback notice
+    assert (tmp_path / "logs" / "ppo" / "OrbitCloud-Small-v1_1" / "OrbitCloud-Small-v1.zip").is_file()
+    video = subprocess.run([sys.executable, "-m", "agents.zoo", "record_video", *common, "-n", "10", "-o",
+                            str(tmp_path / "videos")], capture_output=True, text=True, timeout=600, env=env,
+                           cwd=tmp_path)
+    assert video.returncode == 0, video.stderr[-2000:]
+    assert [p.suffix for p in (tmp_path / "videos").iterdir()] == [".mp4"]
