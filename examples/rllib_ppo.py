@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train RLlib PPO (new API stack) on an OrbitCloud id, the action mask honoured by RLlib's action-masking RLModule.
+"""Train RLlib PPO (new API stack) on an OrbitCloud id, the action mask honoured by an action-masking RLModule.
 
 Needs the ``rllib`` extra (``pip install -e ".[rllib]" torch==2.13.0``). On one machine::
 
