@@ -49,8 +49,10 @@ class OrbitCloudEnv(gym.Env):
     ``Discrete(M + 1)``. In ``all_nodes`` mode, M = satellites + data centres and action i places the job on global
     node i (satellites first); in ``candidates`` mode, M = ``candidates_k`` and action i places it on the i-th
     listed candidate (the valid nodes of lowest estimated latency; the best data centre is always listed).
-    Action M rejects the job. :meth:`action_masks` gives the valid actions; a masked-out action is a rejection with
-    an extra penalty (``info["invalid_action"]``). An action outside the space raises ``ValueError``.
+    Action M rejects the job. The valid actions (``node_valid`` of the rows, then reject, always valid) are in
+    ``info["action_mask"]`` (int8, at reset and every step: Gymnasium's convention, stacked by vector envs) and
+    :meth:`action_masks` (bool, sb3-contrib's protocol); a masked-out action is a rejection with an extra penalty
+    (``info["invalid_action"]``). An action outside the space raises ``ValueError``.
 
     ## Observation Space
     A ``Dict`` of float32 arrays, one row per node (M rows), never NaN or infinite:
@@ -101,7 +103,7 @@ class OrbitCloudEnv(gym.Env):
     ## Episode End
     Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time
     since reset reaches ``episode.max_time_s`` (if > 0), or when a replayed trace runs out. The last step's info
-    has ``episode_metrics``.
+    has ``episode_metrics``. Info numbers are numpy scalars and flags 0-d bool arrays (docs/env_contract.md).
 
     ## Arguments
     | argument | meaning |
