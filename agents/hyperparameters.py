@@ -31,6 +31,7 @@ __all__ = [
     "resolve_hyperparams",
     "build_algo_kwargs",
     "normalize_kwargs",
+    "rollout_rounding_notice",
 ]
 
 #: Default hyperparameter files, shipped as package data: ``agents/hyperparams/<algo>.yml``.
@@ -208,3 +209,28 @@ def normalize_kwargs(value: Any) -> dict[str, Any] | None:
         return parse_policy_kwargs(value)
     except ValueError as exc:
         raise UsageError(f"normalize: {exc}") from None
+
+
+def rollout_rounding_notice(algo: str, algo_kwargs: Mapping[str, Any], n_envs: int, n_timesteps: int) -> str | None:
+    """The line train.py prints when ``-n`` is not a whole number of rollouts of an on-policy algorithm, else None.
+
+    SB3's on-policy ``learn`` collects whole rollouts of ``n_steps`` decisions in each of ``n_envs`` envs and stops
+    at the first rollout end at or past ``total_timesteps``: ``-n 2048`` with 8 envs x ``n_steps`` 2048 trains
+    16,384 steps.
+    """
+    if n_timesteps <= 0:
+        return None
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    from agents.rl import ALGOS
+
+    cls = ALGOS[algo]
+    if not issubclass(cls, OnPolicyAlgorithm):
+        return None
+    n_steps = int(algo_kwargs.get("n_steps", inspect.signature(cls).parameters["n_steps"].default))
+    rollout = n_steps * n_envs
+    total = -(-n_timesteps // rollout) * rollout
+    if total == n_timesteps:
+        return None
+    return (f"Note: -n {n_timesteps} rounds up to {total:,} training steps: {algo} trains whole rollouts of "
+            f"n_steps {n_steps} x {n_envs} envs = {rollout:,} decisions")

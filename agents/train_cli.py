@@ -215,7 +215,8 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
     from agents.cli import check_folder_writable
-    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
+    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams, \
+        rollout_rounding_notice
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
     from agents.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean
@@ -300,6 +301,8 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     n_envs = args.n_envs or hyperparams.get("n_envs", 1)
     if not isinstance(n_envs, int) or isinstance(n_envs, bool) or n_envs < 1:
         raise UsageError(f"n_envs (yml): must be an integer >= 1, got {n_envs!r}")
+    if notice := rollout_rounding_notice(algo, algo_kwargs, n_envs, n_timesteps):  # SB3 trains whole rollouts
+        print(notice)
 
     obs_space, act_space, env_config, maskable = probe_env(env_id, env_kwargs)
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train RLlib PPO (new API stack) on an OrbitCloud id, the action mask honoured by RLlib's action-masking RLModule.
+"""Train RLlib PPO (new API stack) on an OrbitCloud id, the action mask honoured by an action-masking RLModule.
 
 Needs the ``rllib`` extra (``pip install -e ".[rllib]" torch==2.13.0``). On one machine::
 
@@ -9,9 +9,9 @@ On a Ray cluster, start the script on the head node (or pass ``--address HOST:63
 on whichever nodes have free CPUs (docs/scaling.md).
 
 The env is wrapped in :class:`orbitcloud_env.wrappers.ActionMaskInObservation`, which gives the
-``{"action_mask", "observations"}`` observation that ``ActionMaskingTorchRLModule`` (from
-``ray.rllib.examples.rl_modules.classes.action_masking_rlm``) expects: the module adds log(mask) to the logits, so
-masked-out actions get probability ~0. Every iteration prints the mean episode return, the env steps sampled and
+``{"action_mask", "observations"}`` observation that :class:`agents.rllib_masking.MaskedPPOTorchRLModule` expects:
+that module, on RLlib's current RLModule API (``DefaultPPOTorchRLModule``; RLlib's own example module derives from
+the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every iteration prints the mean episode return, the env steps sampled and
 the invalid (masked-out) actions the env saw, which stay 0 when the mask is honoured.
 
 A bad flag prints one line on stderr and exits with status 2 (before Ray starts).
@@ -108,11 +108,13 @@ def _invalid_action_callback():
 
 def build_config(env_id: str, overrides: Mapping[str, Any], *, num_env_runners: int, train_batch_size: int,
                  seed: int, minibatch_size: int = 128, num_epochs: int = 10):
-    """A PPOConfig (new API stack) on ``env_id`` wrapped by ActionMaskInObservation, with the action-masking module."""
+    """A PPOConfig (new API stack) on ``env_id`` wrapped by ActionMaskInObservation, with the action-masking module
+    (:class:`agents.rllib_masking.MaskedPPOTorchRLModule`)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-    from ray.rllib.examples.rl_modules.classes.action_masking_rlm import ActionMaskingTorchRLModule
     from ray.tune.registry import register_env
+
+    from agents.rllib_masking import MaskedPPOTorchRLModule
 
     register_env(RLLIB_ENV_NAME, make_env)
     return (
@@ -121,7 +123,7 @@ def build_config(env_id: str, overrides: Mapping[str, Any], *, num_env_runners: 
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1)
         .training(train_batch_size_per_learner=train_batch_size,
                   minibatch_size=min(minibatch_size, train_batch_size), num_epochs=num_epochs)
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=ActionMaskingTorchRLModule,
+        .rl_module(rl_module_spec=RLModuleSpec(module_class=MaskedPPOTorchRLModule,
                                                model_config={"fcnet_hiddens": [64, 64]}))
         .callbacks(_invalid_action_callback())
         .debugging(seed=seed)

@@ -22,6 +22,13 @@ __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction"
 
 
 
+def _flag(value: Any) -> NDArray[np.bool_]:
+    """A yes/no info field as a 0-d bool array: it has a dtype (TorchRL's info reader needs one) and Gymnasium's
+    vector envs stack it into a bool array (an ``np.bool_`` scalar, not an ``np.number``, would give an object
+    array with ``None`` where a sub-env lacks the key)."""
+    return np.array(bool(value))
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The environment.
 
@@ -42,8 +49,10 @@ class OrbitCloudEnv(gym.Env):
     ``Discrete(M + 1)``. In ``all_nodes`` mode, M = satellites + data centres and action i places the job on global
     node i (satellites first); in ``candidates`` mode, M = ``candidates_k`` and action i places it on the i-th
     listed candidate (the valid nodes of lowest estimated latency; the best data centre is always listed).
-    Action M rejects the job. :meth:`action_masks` gives the valid actions; a masked-out action is a rejection with
-    an extra penalty (``info["invalid_action"]``). An action outside the space raises ``ValueError``.
+    Action M rejects the job. The valid actions (``node_valid`` of the rows, then reject, always valid) are in
+    ``info["action_mask"]`` (int8, at reset and every step: Gymnasium's convention, stacked by vector envs) and
+    :meth:`action_masks` (bool, sb3-contrib's protocol); a masked-out action is a rejection with an extra penalty
+    (``info["invalid_action"]``). An action outside the space raises ``ValueError``.
 
     ## Observation Space
     A ``Dict`` of float32 arrays, one row per node (M rows), never NaN or infinite:
@@ -94,7 +103,7 @@ class OrbitCloudEnv(gym.Env):
     ## Episode End
     Never terminated (no absorbing state). Truncated after ``episode.max_jobs`` decisions, when simulated time
     since reset reaches ``episode.max_time_s`` (if > 0), or when a replayed trace runs out. The last step's info
-    has ``episode_metrics``.
+    has ``episode_metrics``. Info numbers are numpy scalars and flags 0-d bool arrays (docs/env_contract.md).
 
     ## Arguments
     | argument | meaning |
@@ -169,7 +178,8 @@ class OrbitCloudEnv(gym.Env):
         self.sim.reset(self.np_random)
         self._steps = 0
         obs = self._observe()
-        return obs, {"time_s": 0.0, "job_id": self.sim.job.job_id}
+        return obs, {"time_s": np.float64(0.0), "job_id": np.int64(self.sim.job.job_id),
+                     "action_mask": self._mask.astype(np.int8)}
 
     def _observe(self) -> dict[str, NDArray[np.float32]]:
         obs, self._view, self._mask = self._look(self._action)
@@ -235,6 +245,7 @@ class OrbitCloudEnv(gym.Env):
             self._view = None
         else:
             obs = self._observe()
+        info["action_mask"] = self._mask.astype(np.int8)  # the next decision's mask (the last one's at the end)
         if truncated:
             info["episode_metrics"] = self.sim.stats.metrics()
         return obs, reward, False, bool(truncated), info
@@ -269,9 +280,9 @@ class OrbitCloudEnv(gym.Env):
             info["candidate_nodes"] = candidates
         if sim.faults is not None:  # faults section on: why nodes are down (they are masked out)
             info["node_down_reason"] = sim.node_down_reason()
-            info["replaced_from"] = int(out.replaced_from)
+            info["replaced_from"] = np.int64(out.replaced_from)
         if recheck:
-            info["contended"] = contended
+            info["contended"] = _flag(contended)
         return reward, info
 
     def _truncated(self) -> bool:
@@ -297,25 +308,28 @@ class OrbitCloudEnv(gym.Env):
         }
 
     def _info(self, out: Outcome, job: Any, invalid: bool, terms: dict[str, float]) -> dict[str, Any]:
+        """The step's info: numbers as numpy scalars (``np.float64``, ``np.int64``) and flags as 0-d bool arrays,
+        so TorchRL's info reader and Gymnasium's vector envs read them with a dtype (docs/env_contract.md)."""
         sim = self.sim
+        f64 = np.float64
         return {
-            "job_id": job.job_id,
+            "job_id": np.int64(job.job_id),
             "job_class": sim.job_class_names[job.job_class],
-            "site": int(job.site),
+            "site": np.int64(job.site),
             "site_name": sim.sites.names[job.site],
-            "site_lat_deg": float(sim.sites.lat_deg[job.site]),
-            "site_lon_deg": float(sim.sites.lon_deg[job.site]),
-            "node": int(out.node),
-            "is_ground": bool(out.node >= sim.n_sat),
+            "site_lat_deg": f64(sim.sites.lat_deg[job.site]),
+            "site_lon_deg": f64(sim.sites.lon_deg[job.site]),
+            "node": np.int64(out.node),
+            "is_ground": _flag(out.node >= sim.n_sat),
             "outcome": out.outcome.value,
-            "met_deadline": out.met_deadline,
-            "latency_ms": float(out.latency_ms),
-            "deadline_ms": float(job.deadline_ms),
-            "latency_breakdown_ms": {k: float(v) for k, v in out.breakdown.as_dict().items()},
-            "energy_j": float(out.energy_j),
-            "invalid_action": invalid,
-            "rewards": terms,
-            "time_s": float(job.time_s - sim.start_time_s),
+            "met_deadline": _flag(out.met_deadline),
+            "latency_ms": f64(out.latency_ms),
+            "deadline_ms": f64(job.deadline_ms),
+            "latency_breakdown_ms": {k: f64(v) for k, v in out.breakdown.as_dict().items()},
+            "energy_j": f64(out.energy_j),
+            "invalid_action": _flag(invalid),
+            "rewards": {k: f64(v) for k, v in terms.items()},
+            "time_s": f64(job.time_s - sim.start_time_s),
         }
 
     # ------------------------------------------------------------------------------------------------------------

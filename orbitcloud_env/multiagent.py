@@ -234,11 +234,13 @@ class OrbitCloudParallelEnv(ParallelEnv):
         """The agents with a job in the current step, in arrival order (the others are idle)."""
         return list(self._pending)
 
-    def action_mask(self, agent: str) -> NDArray[np.bool_]:
-        """Valid actions of ``agent`` for its current job (reject always; only reject when idle)."""
+    def action_mask(self, agent: str) -> NDArray[np.int8]:
+        """Valid actions of ``agent`` for its current job as int8 1/0 (reject always; only reject when idle).
+
+        int8, not bool: ``Discrete.sample(mask=...)`` and PettingZoo's AEC ``api_test`` take only int8 masks."""
         self._check_agent(agent)
         p = self._pending.get(agent)
-        return (p.mask if p is not None else self._idle_mask).copy()
+        return (p.mask if p is not None else self._idle_mask).astype(np.int8)
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -250,7 +252,7 @@ class OrbitCloudParallelEnv(ParallelEnv):
         self._core._steps = 0
         self.agents = list(self.possible_agents)
         obs = self._observe()
-        return obs, self._infos({a: {"time_s": 0.0} for a in self.possible_agents})
+        return obs, self._infos({a: {"time_s": np.float64(0.0)} for a in self.possible_agents})
 
     def _gather(self) -> list[tuple[str, Job]]:
         """The step's jobs in arrival order: the next arrivals up to the first whose agent already has one, within
@@ -311,13 +313,13 @@ class OrbitCloudParallelEnv(ParallelEnv):
             except ValueError as exc:
                 raise ValueError(f"actions[{agent!r}]{str(exc).removeprefix('action')}") from None
         rewards = dict.fromkeys(self.possible_agents, 0.0)
-        infos: dict[str, dict[str, Any]] = {a: {"idle": True} for a in self.possible_agents}
+        infos: dict[str, dict[str, Any]] = {a: {"idle": np.array(True)} for a in self.possible_agents}
         for k, (agent, p) in enumerate(self._pending.items()):  # arrival order
             if self.sim.job is not p.job:  # pragma: no cover - the lookahead keeps the stream's order
                 raise AssertionError("multi-agent step out of the arrival order")
             rewards[agent], infos[agent] = self._core._decide(index[agent], self._action[agent], p.view, p.mask,
                                                               recheck=k > 0)
-            infos[agent]["idle"] = False
+            infos[agent]["idle"] = np.array(False)
             self._core._steps += 1
         truncated = self._core._truncated()
         if self.sim.exhausted:

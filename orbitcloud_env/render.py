@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from orbitcloud_env.geometry import ecef_to_geodetic
 
-__all__ = ["render_rgb"]
+__all__ = ["render_rgb", "render_title"]
 
 _WIDTH_PX, _HEIGHT_PX, _DPI = 960, 480, 100
 
@@ -21,6 +21,17 @@ def _segments(lon_a: NDArray, lat_a: NDArray, lon_b: NDArray, lat_b: NDArray) ->
     """Line segments, dropping those that wrap around the antimeridian."""
     keep = np.abs(lon_a - lon_b) < 180.0
     return np.stack([np.stack([lon_a[keep], lat_a[keep]], 1), np.stack([lon_b[keep], lat_b[keep]], 1)], 1)
+
+
+def render_title(sim) -> str:
+    """The frame's title: the simulated time since reset and the last job's class, site, outcome and latency
+    (the outcome as its value, ``missed``, not the enum's name)."""
+    title = f"t = {sim.elapsed_s:8.1f} s"
+    out = sim.last_outcome
+    if out is not None:
+        title += (f"   job {out.job.job_id} ({sim.job_class_names[out.job.job_class]}) from "
+                  f"{sim.sites.names[out.job.site]}: {out.outcome.value}, {out.latency_ms:.0f} ms")
+    return title
 
 
 def render_rgb(sim) -> NDArray[np.uint8]:
@@ -64,7 +75,6 @@ def render_rgb(sim) -> NDArray[np.uint8]:
     fig.colorbar(sc, cax=cax, label="satellite queue occupancy")
     # Last job and its route.
     out = sim.last_outcome
-    title = f"t = {sim.elapsed_s:8.1f} s"
     if out is not None:
         s = out.job.site
         slat, slon = float(sites.lat_deg[s]), float(sites.lon_deg[s])
@@ -85,9 +95,7 @@ def render_rgb(sim) -> NDArray[np.uint8]:
             ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.5, zorder=4, label="job route"))
             ax.scatter(pts_lon[-1:], pts_lat[-1:], marker="o", s=70, facecolors="none", edgecolors="#ff3030",
                        linewidths=2.0, zorder=5)
-        title += (f"   job {out.job.job_id} ({sim.job_class_names[out.job.job_class]}) from {sites.names[s]}: "
-                  f"{out.outcome}, {out.latency_ms:.0f} ms")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(render_title(sim), fontsize=9)
     ax.legend(loc="lower left", fontsize=6, framealpha=0.6, markerscale=0.8)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())

@@ -118,6 +118,40 @@ def test_sb3_env_checker_passes(env_id):
     assert [str(w.message) for w in caught if "is out of date" not in str(w.message)] == []
 
 
+def _numeric_leaves(info: dict, prefix: str = ""):
+    """(key, value) of every non-string leaf of an info dict (nested dicts walked, ``episode_metrics`` skipped)."""
+    for k, v in info.items():
+        if k == "episode_metrics" or isinstance(v, str):
+            continue
+        if isinstance(v, dict):
+            yield from _numeric_leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+@pytest.mark.parametrize("env_id", TIERED_IDS)
+def test_info_carries_the_int8_action_mask_and_numpy_numbers(env_id):
+    """``info["action_mask"]`` at reset and every step (the last step included) is int8 and equals
+    ``action_masks()``; every number in info has a dtype (TorchRL's reader needs one); masked actions are valid."""
+    env = _make(env_id, max_jobs=12)
+    rng = np.random.default_rng(0)
+    obs, info = env.reset(seed=2)
+    for step in range(14):
+        mask = env.unwrapped.action_masks()
+        assert info["action_mask"].dtype == np.int8 and info["action_mask"].shape == (env.action_space.n,)
+        np.testing.assert_array_equal(info["action_mask"], mask.astype(np.int8))
+        np.testing.assert_array_equal(info["action_mask"][:-1], obs["node_valid"] > 0.5)  # node_valid + reject
+        assert info["action_mask"][-1] == 1
+        for key, value in _numeric_leaves(info):
+            assert hasattr(value, "dtype"), f"info[{key!r}] is a {type(value).__name__}, not a numpy value"
+        action = int(env.action_space.sample(mask=info["action_mask"]))  # Discrete.sample takes only int8 masks
+        obs, _, terminated, truncated, info = env.step(action)
+        assert not info["invalid_action"]
+        if terminated or truncated:
+            np.testing.assert_array_equal(info["action_mask"], env.unwrapped.action_masks().astype(np.int8))
+            obs, info = env.reset()
+
+
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_spec_round_trips_through_json(env_id):
     spec = gym.spec(env_id)
@@ -313,6 +347,16 @@ def test_render_rgb_array_is_an_image():
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert frame.shape[0] > 100 and frame.std() > 0
     assert env.metadata["render_fps"] > 0
+
+
+def test_render_title_names_the_outcome_by_its_value():
+    from orbitcloud_env.render import render_title
+
+    env = _make("OrbitCloud-Small-v0")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.action_space.n - 1)  # reject: the outcome is known
+    title = render_title(env.unwrapped.sim)
+    assert title.endswith(f"{info['site_name']}: rejected, 0 ms") and "JobOutcome" not in title
 
 
 def _reject_rollout(seed: int, n_steps: int) -> list[tuple[dict, float, bool]]:

@@ -53,6 +53,20 @@ def test_parallel_api_test_passes():
     parallel_api_test(_env(max_jobs=40), num_cycles=40)
 
 
+def test_aec_api_test_passes_with_the_int8_masks():
+    """PettingZoo's AEC ``api_test`` (after ``parallel_to_aec``) samples with the info's mask, which must be int8."""
+    from pettingzoo.test import api_test
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    env = _env(max_jobs=40)
+    env.reset(seed=0)
+    for agent in env.possible_agents:
+        mask = env.action_mask(agent)
+        assert mask.dtype == np.int8 and mask[-1] == 1
+        env.action_space(agent).sample(mask=mask)  # Discrete.sample refuses a bool mask
+    api_test(parallel_to_aec(_env(max_jobs=40)), num_cycles=40)
+
+
 def test_default_agents_are_the_continents_with_sites():
     env = _env()
     sites = user_sites(env.config.ground.n_sites)
@@ -86,7 +100,8 @@ def test_steps_hold_one_job_per_agent_in_arrival_order_and_idle_agents_see_zeros
         idle = [a for a in env.possible_agents if a not in env.acting_agents]
         for a in idle:
             assert all(not v.any() for v in obs[a].values())
-            assert infos[a]["action_mask"].tolist() == [False] * env.config.episode.candidates_k + [True]
+            assert infos[a]["action_mask"].dtype == np.int8
+            assert infos[a]["action_mask"].tolist() == [0] * env.config.episode.candidates_k + [1]
         obs, rew, term, trunc, infos = env.step(_first_valid(infos))
         placed = sorted((i for i in infos.values() if not i["idle"]), key=lambda i: i["job_id"])
         # the step took the next arrivals of the stream, each agent at most once (infos are per agent)
@@ -132,8 +147,8 @@ def test_masked_action_is_a_penalised_rejection():
     env = _env()
     obs, infos = env.reset(seed=2)
     for _ in range(60):
-        bad = {a: int(np.flatnonzero(~i["action_mask"])[0]) for a, i in infos.items()
-               if a in env.acting_agents and (~i["action_mask"]).any()}
+        bad = {a: int(np.flatnonzero(i["action_mask"] == 0)[0]) for a, i in infos.items()
+               if a in env.acting_agents and (i["action_mask"] == 0).any()}
         if bad:
             break
         obs, _, _, _, infos = env.step(_first_valid(infos))

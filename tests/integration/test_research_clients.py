@@ -82,6 +82,66 @@ def test_torchrl_gym_env_specs_and_rollout_match_gymnasium(env_id, categorical):
     genv.close()
 
 
+def test_torchrl_default_info_reader_reads_every_key_through_numpy_info():
+    """TorchRL's ``set_info_dict_reader()`` (the default reader, every key, specs from a dummy rollout) reads the
+    whole info of the NumpyInfo-wrapped env, its own spec check passes, and the values are the env's."""
+    pytest.importorskip("torchrl.envs")
+    import torch
+    from torchrl.envs import GymWrapper
+    from torchrl.envs.utils import check_env_specs
+
+    from orbitcloud_env.wrappers import NumpyInfo
+
+    env = GymWrapper(NumpyInfo(gym.make("OrbitCloud-Small-v1", max_jobs=MAX_JOBS)), categorical_action_encoding=True)
+    env.set_info_dict_reader()
+    spec = env.observation_spec
+    assert spec["action_mask"].dtype == torch.int8 and spec["invalid_action"].dtype == torch.bool
+    assert spec["latency_ms"].dtype == torch.float64 and spec["rewards.latency"].dtype == torch.float64
+    check_env_specs(env, seed=0)
+
+    genv = gym.make("OrbitCloud-Small-v1", max_jobs=MAX_JOBS)
+    rng = np.random.default_rng(0)
+
+    def policy(td):  # the mask read by TorchRL from info
+        td["action"] = torch.tensor(_valid_action(td["action_mask"].numpy(), rng))
+        return td
+
+    env.set_seed(3)
+    td = env.rollout(ROLLOUT_STEPS, policy, break_when_any_done=False)
+    assert not td["next", "invalid_action"].any()
+    _, info = genv.reset(seed=3)
+    _, info = genv.reset()
+    for i, a in enumerate(td["action"].tolist()):
+        np.testing.assert_array_equal(td["action_mask"][i].numpy(), info["action_mask"])
+        _, _, _, trunc, info = genv.step(a)
+        assert float(td["next", "latency_ms"][i]) == info["latency_ms"]
+        assert float(td["next", "rewards.miss"][i]) == info["rewards"]["miss"]
+        assert bool(td["next", "met_deadline"][i]) == info["met_deadline"]
+        if trunc:
+            _, info = genv.reset()
+    env.close()
+    genv.close()
+
+
+def test_torchrl_reader_with_keys_reads_the_bare_env():
+    """Without the wrapper, a reader given the numeric keys reads the env's numpy values as they are."""
+    pytest.importorskip("torchrl.envs")
+    import torch
+    from torchrl.data import Unbounded
+    from torchrl.envs import GymEnv, default_info_dict_reader
+    from torchrl.envs.utils import check_env_specs
+
+    env = GymEnv("OrbitCloud-Small-v1", max_jobs=MAX_JOBS, categorical_action_encoding=True)
+    n = int(env.action_spec.space.n)
+    keys = {"latency_ms": Unbounded((), dtype=torch.float64), "node": Unbounded((), dtype=torch.int64),
+            "invalid_action": Unbounded((), dtype=torch.bool), "action_mask": Unbounded((n,), dtype=torch.int8)}
+    env.set_info_dict_reader(default_info_dict_reader(list(keys), spec=keys))
+    check_env_specs(env, seed=0)
+    td = env.rollout(ROLLOUT_STEPS, break_when_any_done=False)
+    assert td["next", "action_mask"].dtype == torch.int8 and (td["next", "action_mask"][:, -1] == 1).all()
+    env.close()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Gymnasium AsyncVectorEnv with spawned workers
 

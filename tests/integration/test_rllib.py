@@ -76,3 +76,21 @@ def test_bad_flag_is_one_line_and_exit_2(args, message):
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"rllib_ppo.py: error: {message}"), proc.stderr
+
+
+#: The one deprecation notice RLlib 2.60 logs for any RLModule, its own default PPO module on CartPole included:
+#: ``RLModule.__init__`` builds the deprecated ``RLModuleConfig`` for old custom models (rl_module.py:463).
+RLLIB_OWN_NOTICE = "`RLModule(config=[RLModuleConfig object])` has been deprecated"
+
+
+def test_example_logs_no_deprecation_notice_of_its_own():
+    """The example's module is on the current RLModule API: no "PPOTorchRLModule has been deprecated" (RLlib's
+    example module) and no deprecation notice at all besides the one RLlib logs for every module."""
+    proc = subprocess.run([sys.executable, str(EXAMPLE), "--num-env-runners", "0", "--iterations", "1",
+                           "--train-batch-size", "64", "--env-kwargs", "max_jobs:30"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "invalid_actions=0" in proc.stdout
+    notices = [line for line in (proc.stdout + proc.stderr).splitlines() if "deprecat" in line.lower()]
+    assert "PPOTorchRLModule" not in "\n".join(notices)
+    assert [n for n in notices if RLLIB_OWN_NOTICE not in n] == []

@@ -305,6 +305,7 @@ def test_tiny_run_in_process_with_pretrain(tmp_path, monkeypatch, capsys):
     names = sorted(p.name for p in run_dir.iterdir())
     assert names == sorted([BEST_MODEL, "command.txt", "config.yml", "evaluations.npz", f"{ENV_ID}.zip"]), names
     assert "Pretraining: collecting 40 decisions of earliest-finish" in out
+    assert "rounds up" not in out  # -n 64 is two whole rollouts of 32 x 1 env: no rounding notice
     assert saves and saves[0] == 32  # the first evaluation is always a new best, saved through the atomic path
     assert agents.load(run_dir / BEST_MODEL).algo == "maskable_ppo"
     assert (run_dir / "command.txt").read_text().startswith("python train.py --algo maskable_ppo")

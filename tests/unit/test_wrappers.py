@@ -52,3 +52,53 @@ def test_needs_a_discrete_action_space_and_action_masks():
         ActionMaskInObservation(gym.make("CartPole-v1"))
     with pytest.raises(ValueError, match="env: .*Discrete"):
         ActionMaskInObservation(gym.make("Pendulum-v1"))
+
+
+def test_tianshou_layout_keys_and_int8_mask():
+    """obs_key/mask_key/dtype give Tianshou's {"obs", "mask"} layout; the mask follows action_masks()."""
+    env = ActionMaskInObservation(gym.make("OrbitCloud-Small-v1", max_jobs=10), obs_key="obs", mask_key="mask",
+                                  dtype=np.int8)
+    n = int(env.action_space.n)
+    assert set(env.observation_space) == {"obs", "mask"}
+    assert env.observation_space["mask"] == spaces.Box(0, 1, (n,), np.int8)
+    obs, info = env.reset(seed=0)
+    for _ in range(12):
+        assert env.observation_space.contains(obs)
+        assert obs["mask"].dtype == np.int8
+        np.testing.assert_array_equal(obs["mask"], info["action_mask"])
+        np.testing.assert_array_equal(obs["mask"], env.unwrapped.action_masks())
+        obs, _, term, trunc, info = env.step(int(env.action_space.sample(mask=obs["mask"])))
+        assert not info["invalid_action"]
+        if term or trunc:
+            obs, info = env.reset()
+
+
+@pytest.mark.parametrize("kw,match", [({"dtype": bool}, "dtype: expected one of float32"),
+                                      ({"dtype": "int"}, "dtype: "),
+                                      ({"obs_key": ""}, "obs_key: expected a non-empty string"),
+                                      ({"obs_key": "m", "mask_key": "m"}, "mask_key: must differ")])
+def test_bad_keys_and_dtypes_are_one_line_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ActionMaskInObservation(gym.make("OrbitCloud-Small-v1", max_jobs=10), **kw)
+
+
+def test_numpy_info_flattens_and_gives_every_value_a_dtype():
+    from orbitcloud_env.wrappers import NumpyInfo, numpy_info
+
+    flat = numpy_info({"a": 1, "b": 2.5, "c": True, "s": "x", "d": {"e": 3.0, "f": {"g": np.int64(4)}},
+                       "m": np.zeros(3, np.int8), "names": np.array(["x"])})
+    assert set(flat) == {"a", "b", "c", "d.e", "d.f.g", "m"}
+    assert all(hasattr(v, "dtype") for v in flat.values())
+    assert flat["a"].dtype == np.int64 and flat["b"].dtype == np.float64 and flat["c"].dtype == np.bool_
+    env = NumpyInfo(gym.make("OrbitCloud-Small-v1", max_jobs=3))
+    bare = gym.make("OrbitCloud-Small-v1", max_jobs=3)
+    _, info = env.reset(seed=1)
+    bare.reset(seed=1)
+    for _ in range(3):
+        _, r, _, trunc, info = env.step(env.action_space.n - 1)
+        _, r_b, _, trunc_b, info_b = bare.step(bare.action_space.n - 1)
+        assert (r, trunc) == (r_b, trunc_b)
+        assert info["rewards.rejection"] == info_b["rewards"]["rejection"]
+        assert info["latency_breakdown_ms.total"] == info_b["latency_breakdown_ms"]["total"]
+        assert "outcome" not in info and all(hasattr(v, "dtype") for v in info.values())
+    assert info["episode_metrics.rejection_rate"] == 1.0
