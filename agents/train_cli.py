@@ -28,8 +28,15 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, environment_versions, parse_key_values, prog_name, \
-    resolve_env_id
+from agents.cli import (
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    environment_versions,
+    parse_key_values,
+    prog_name,
+    resolve_env_id,
+)
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "build_parser", "main", "parse_key_values",
            "importable_env_id", "probe_env", "check_device", "probe_model"]
@@ -364,7 +371,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         remove_run_dir(run_dir, created)
         if isinstance(exc.cause, UsageError):
             raise exc.cause from None
-        raise exc.cause
+        raise exc.cause from exc
 
 
 class _NotStarted(Exception):

@@ -116,7 +116,7 @@ class FaultProcess:
         self.n_elements = int(self._offsets[-1])
         p_fail = np.zeros(self.n_elements)
         p_repair = np.ones(self.n_elements)
-        for i, (kind, rate, repair) in enumerate(FaultsConfig.KINDS):
+        for i, (_kind, rate, repair) in enumerate(FaultsConfig.KINDS):
             sl = slice(self._offsets[i], self._offsets[i + 1])
             p_fail[sl] = -math.expm1(-getattr(config, rate) * topology_dt_s / SECONDS_PER_HOUR)
             p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, repair))

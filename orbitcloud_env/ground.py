@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.constants import C_FIBRE_KM_S
 from orbitcloud_env.config import GroundConfig
+from orbitcloud_env.constants import C_FIBRE_KM_S
 from orbitcloud_env.geometry import great_circle_km
 from orbitcloud_env.suggest import did_you_mean
 

@@ -33,9 +33,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
-from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
+from orbitcloud_env.config import LinksConfig
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.faults import MAX_STEP_GAP, jump_two_state
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import ComputeConfig, PowerConfig
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.geometry import JD_J2000, teme_to_ecef
 
 __all__ = [

@@ -33,14 +33,14 @@ from orbitcloud_env.compute import ComputeNodes
 from orbitcloud_env.config import MAX_ALTITUDE_KM, ScenarioConfig, load_config
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_DAY
 from orbitcloud_env.constellation import Constellation
-from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
-from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.demand import ArrivalRates, BackgroundLoad, LoadRegimes
 from orbitcloud_env.faults import NODE_DOWN_REASONS, FaultProcess, FaultState
-from orbitcloud_env.timeline import OrbitTimeline
+from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
+from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
 from orbitcloud_env.network import Network, NetworkSnapshot
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
+from orbitcloud_env.timeline import OrbitTimeline
 from orbitcloud_env.workload import Job, PoissonWorkload, TraceWorkload, load_trace, make_workload
 
 __all__ = ["Simulator", "NodeView", "Outcome", "TopologyState", "build_constellation", "POSITION_SCALE_KM"]

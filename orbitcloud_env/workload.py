@@ -27,9 +27,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.config import MAX_EPISODE_TIME_S, WorkloadConfig
+from orbitcloud_env.constants import SECONDS_PER_DAY
 from orbitcloud_env.demand import LoadRegimes
 from orbitcloud_env.suggest import closest
-from orbitcloud_env.constants import SECONDS_PER_DAY
 
 __all__ = [
     "Job",

@@ -9,8 +9,14 @@ import pytest
 
 import orbitcloud_env  # noqa: F401 - registers the ids
 from agents import train_cli
-from agents.distill import (DemonstrationsError, check_demonstrations, collect_expert_demonstrations,
-                            load_demonstrations, project_demonstrations, save_demonstrations)
+from agents.distill import (
+    DemonstrationsError,
+    check_demonstrations,
+    collect_expert_demonstrations,
+    load_demonstrations,
+    project_demonstrations,
+    save_demonstrations,
+)
 from agents.heuristics import EarliestFinishAdmitPolicy
 
 ENV_ID = "OrbitCloud-Small-v1"

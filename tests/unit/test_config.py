@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from orbitcloud_env.config import (PRESETS, ConfigError, ScenarioConfig, ShellConfig, load_config)
+from orbitcloud_env.config import PRESETS, ConfigError, ScenarioConfig, ShellConfig, load_config
 
 
 @pytest.mark.parametrize("name", PRESETS)
