@@ -497,16 +497,16 @@ class WorkloadConfig:
             _check_range(m, f"regime_multipliers[{i}]", 0.0, 100.0, low_open=True)
         _check_range(self.regime_mean_duration_s, "regime_mean_duration_s", 1.0, 86_400.0)
         _check_range(self.episode_level_sigma, "episode_level_sigma", 0.0, 2.0)
-
-    @property
-    def modulated(self) -> bool:
-        """True when demand regimes or a per-episode level multiply the arrival rate (v1)."""
-        return bool(self.regime_multipliers) or self.episode_level_sigma > 0
         _check(len(self.job_classes) >= 1, "job_classes", "needs at least one job class")
         names = [c.name for c in self.job_classes]
         _check(len(set(names)) == len(names), "job_classes", f"names must be unique, got {names}")
         if self.trace_path is not None:
             _check(Path(self.trace_path).is_file(), "trace_path", f"no such file: {self.trace_path!r}")
+
+    @property
+    def modulated(self) -> bool:
+        """True when demand regimes or a per-episode level multiply the arrival rate (v1)."""
+        return bool(self.regime_multipliers) or self.episode_level_sigma > 0
 
 
 @dataclass(frozen=True)
