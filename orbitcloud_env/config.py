@@ -31,6 +31,7 @@ import numpy as np
 import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
+from orbitcloud_env.data import read_table, resolve_data_path
 from orbitcloud_env.suggest import closest, did_you_mean
 
 __all__ = [
@@ -216,8 +217,6 @@ class ConstellationConfig:
             raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
                               f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None
         if self.tle_path is not None:
-            from orbitcloud_env.data import resolve_data_path
-
             try:
                 resolve_data_path(self.tle_path)
             except FileNotFoundError:
@@ -269,9 +268,7 @@ class GroundConfig:
     fibre_route_factor: float = 1.5
 
     def __post_init__(self) -> None:
-        from orbitcloud_env.ground import load_cities  # here: ground imports this module
-
-        _check_range(self.n_sites, "n_sites", 1, len(load_cities()))
+        _check_range(self.n_sites, "n_sites", 1, len(read_table("cities.csv")[1]))
         _check(len(set(self.data_centres)) == len(self.data_centres), "data_centres",
                f"ids must be unique, got {list(self.data_centres)}")
         _check_range(self.fibre_route_factor, "fibre_route_factor", 1.0, 5.0)
