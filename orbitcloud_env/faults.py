@@ -196,6 +196,22 @@ class FaultProcess:
             state = self._step(state, nb)
         return state
 
+    def get_state(self) -> tuple:
+        """The chains' computed buckets (history, checkpoints, jumps, cached states), for :meth:`set_state`.
+
+        The containers are copied, the per-bucket arrays shared (they are never changed once computed). Restoring
+        them means buckets a lookahead computed are computed again in the episode's own query order, so a jump
+        taken only by the lookahead never shows in the episode."""
+        return (self._latest, OrderedDict(self._history), dict(self._checkpoints), list(self._checkpoint_keys),
+                list(self._gaps), OrderedDict(self._states))
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (copied again: it can be restored many times)."""
+        latest, history, checkpoints, keys, gaps, states = state
+        self._latest = latest
+        self._history, self._checkpoints = OrderedDict(history), dict(checkpoints)
+        self._checkpoint_keys, self._gaps, self._states = list(keys), list(gaps), OrderedDict(states)
+
     def state(self, b: int) -> FaultState:
         """The :class:`FaultState` of topology bucket ``b`` (cached for recent buckets)."""
         got = self._states.get(b)

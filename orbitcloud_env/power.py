@@ -367,6 +367,16 @@ class Batteries:
         self._energy_wh = self._initial_soc * self._capacity_wh
         self.ledger = EnergyLedger(self._energy_wh)
 
+    def get_state(self) -> tuple[NDArray[np.float64], "EnergyLedger"]:
+        """A copy of the stored energy [Wh] and the energy ledger, for :meth:`set_state`."""
+        return self._energy_wh.copy(), self.ledger.copy()
+
+    def set_state(self, state: tuple[NDArray[np.float64], "EnergyLedger"]) -> None:
+        """Return to a state from :meth:`get_state` (copied again: it can be restored many times)."""
+        energy_wh, ledger = state
+        self._energy_wh = energy_wh.copy()
+        self.ledger = ledger.copy()
+
     def advance(self, dt_s: float, sunlit: ArrayLike) -> NDArray[np.float64]:
         """Integrate solar charging and the base load over ``dt_s`` (topology clock).
 

@@ -21,7 +21,7 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -83,6 +83,12 @@ class Workload(Protocol):
 
     def peek_time_s(self) -> float | None:
         """[s] Arrival time of the job :meth:`next_job` would return, without consuming it (None: exhausted)."""
+
+    def get_state(self) -> Any:
+        """The source's position, for :meth:`set_state` (the simulator's save for lookahead)."""
+
+    def set_state(self, state: Any) -> None:
+        """Return to a position from :meth:`get_state`: the same jobs come out again, in the same order."""
 
 
 def diurnal_factor(local_hour: ArrayLike, amplitude: float, peak_local_hour: float) -> NDArray[np.float64]:
@@ -277,6 +283,16 @@ class PoissonWorkload:
     def jobs_issued(self) -> int:
         """[-] Jobs returned by :meth:`next_job` so far."""
         return self._next_id - (len(self._buf) - self._pos)
+
+    def get_state(self) -> tuple:
+        """The generator's position (its random stream, the drawn batch and the cursor), for :meth:`set_state`.
+        The batch list is shared, not copied: a refill replaces it, never changes it."""
+        return self._rng.bit_generator.state, self._t_candidate, self._next_id, self._buf, self._pos
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a position from :meth:`get_state`: the same jobs come out again."""
+        rng_state, self._t_candidate, self._next_id, self._buf, self._pos = state
+        self._rng.bit_generator.state = rng_state
 
 
 # ---------------------------------------------------------------------------------------------------- traces
@@ -500,6 +516,14 @@ class TraceWorkload:
         p = self._pos
         return float(self._arrays["time_s"][p] + self.start_time_s) if p < self._n else None
 
+    def get_state(self) -> int:
+        """The replay's cursor (the parsed arrays never change), for :meth:`set_state`."""
+        return self._pos
+
+    def set_state(self, state: int) -> None:
+        """Send the cursor back (or forward) to a position from :meth:`get_state`."""
+        self._pos = int(state)
+
 
 #: Rows parsed per block by the column-wise reader (bounds its transient memory).
 _FAST_BLOCK_ROWS = 65_536
@@ -675,6 +699,15 @@ class LookaheadWorkload:
     def peek_time_s(self) -> float | None:
         job = self.peek(0)
         return None if job is None else job.time_s
+
+    def get_state(self) -> tuple:
+        """The wrapped source's state and the jobs already drawn ahead, for :meth:`set_state`."""
+        return self.inner.get_state(), tuple(self._ahead)
+
+    def set_state(self, state: tuple) -> None:
+        inner, ahead = state
+        self.inner.set_state(inner)
+        self._ahead = deque(ahead)
 
 
 # -------------------------------------------------------------------------------------------------- factory

@@ -78,6 +78,33 @@ def test_same_seed_same_episode_and_different_seeds_differ():
     assert rew_c != rew_a
 
 
+def test_simulator_state_round_trip_with_the_lookahead_workload():
+    """The parallel env installs a LookaheadWorkload (jobs drawn ahead); Simulator.get_state/set_state saves it
+    through its own get_state, so the same jobs and outcomes come out again after a restore."""
+    from orbitcloud_env.workload import LookaheadWorkload
+
+    env = _env(max_jobs=400)
+    _, infos = env.reset(seed=3)
+    for _ in range(5):
+        _, _, _, _, infos = env.step(_first_valid(infos))
+    sim = env.sim
+    assert isinstance(sim.workload, LookaheadWorkload)
+    assert sim.workload.peek(4) is not None and len(sim.workload._ahead) >= 5  # jobs drawn ahead, not consumed
+    saved = sim.get_state()
+
+    def run() -> list:
+        outs = [sim.place(sim.n_sat + k % sim.n_dc if k % 3 else None) for k in range(60)]
+        return [(o.job, o.node, o.outcome, o.latency_ms, o.energy_j) for o in outs] + [sim.stats.metrics()]
+
+    first = run()
+    sim.set_state(saved)
+    again = run()
+    assert again == first
+    assert {o[2].name for o in first[:-1]} >= {"REJECTED", "MET"}, "placed and rejected jobs both replayed"
+    sim.set_state(saved)
+    assert sim.job == saved["job"] and sim.workload.peek(0) == first[1][0]
+
+
 def test_steps_hold_one_job_per_agent_in_arrival_order_and_idle_agents_see_zeros():
     env = _env(max_jobs=80)
     obs, infos = env.reset(seed=1)
