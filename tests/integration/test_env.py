@@ -170,8 +170,14 @@ def test_same_seed_same_episode_across_processes(ids):
     assert len(set(theirs.values())) == len(ids)  # the digests tell the ids apart
 
 
-def test_the_two_tiers_cover_every_id():
-    assert sorted(SMALL_IDS + LARGE_IDS) == ALL_IDS and SMALL_IDS
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_the_tier_split_counts_the_satellites_the_env_builds(env_id):
+    """The split reads satellite counts from the config without building; they must be the built scenario's, and
+    exactly the ids above the bound go to the slow tier."""
+    n = _n_satellites(env_id)
+    assert n == gym.make(env_id).unwrapped.sim.n_sat
+    marked_slow = [p for p in TIERED_IDS if getattr(p, "values", (p,))[0] == env_id and getattr(p, "marks", ())]
+    assert bool(marked_slow) == (n > LARGE_SCENARIO_SATELLITES) == (env_id in LARGE_IDS)
 
 
 @pytest.mark.parametrize("env_id", TIERED_IDS)

@@ -49,8 +49,19 @@ def test_unknown_keyword_is_a_type_error_naming_this_class():
         _env(maxjobs=10)
 
 
-def test_parallel_api_test_passes():
-    parallel_api_test(_env(max_jobs=40), num_cycles=40)
+def test_parallel_api_test_passes_and_an_episode_ends_after_max_jobs_decisions():
+    env = _env(max_jobs=40)
+    parallel_api_test(env, num_cycles=40)  # raises on any API violation
+    obs, infos = env.reset(seed=0)
+    assert set(obs) == set(infos) == set(env.agents) == set(env.possible_agents)
+    steps = 0
+    while env.agents:
+        obs, rewards, terminated, truncated, infos = env.step(_first_valid(infos))
+        steps += 1
+        assert all(env.observation_space(a).contains(o) for a, o in obs.items())
+        assert set(rewards) == set(obs) and all(np.isfinite(r) for r in rewards.values())
+    assert all(truncated.values()) and not any(terminated.values())
+    assert env.sim.stats.n_jobs == 40 and 1 <= steps <= 40  # several jobs per step when sites contend
 
 
 def test_default_agents_are_the_continents_with_sites():
