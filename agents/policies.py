@@ -37,10 +37,10 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from agents.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
+
 __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 
-#: Per-row keys whose sum is the estimated finish in deadlines (agents/heuristics.py ``_finish_time``).
-_FINISH_KEYS = ("node_latency", "node_wait", "node_compute")
 
 
 def _row_keys(observation_space: spaces.Dict) -> tuple[list[str], int, int]:

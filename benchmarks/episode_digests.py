@@ -29,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 
 import orbitcloud_env  # noqa: F401  (registers the ids)
+from agents.heuristics import estimated_finish
 
 #: Info keys left out of every digest: ``action_mask`` repeats ``env.action_masks()``, which the episode determines.
 IGNORED_INFO_KEYS: tuple[str, ...] = ("action_mask",)
@@ -42,8 +43,7 @@ STORED_DROP_METRICS: tuple[str, ...] = ("elapsed_s",)
 
 
 def _finish_action(obs: dict, mask: np.ndarray) -> int:
-    finish = obs["node_latency"].astype(np.float64) + obs["node_wait"] + obs["node_compute"]
-    finish = np.where(mask[:-1], finish, np.inf)
+    finish = np.where(mask[:-1], estimated_finish(obs), np.inf)
     return int(np.argmin(finish)) if np.isfinite(finish).any() else len(mask) - 1
 
 
