@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from orbitcloud_env.config import MIN_SHELL_SATS as _MIN_SHELL_SATS
+
 __all__ = [
     "CatalogueShell",
     "CatalogueStructure",
@@ -60,8 +62,8 @@ BAND_MARGIN_KM = 3.0
 INCLINATION_TOL_DEG = 0.15
 #: [km] A smaller altitude peak within this distance of a shell belongs to it (outside its band: raising/lowering).
 MERGE_KM = 30.0
-#: [-] Default least number of satellites of a shell.
-MIN_SHELL_SATS = 50
+#: [-] Default least number of satellites of a shell (its home is config.py: every default lives there).
+MIN_SHELL_SATS = _MIN_SHELL_SATS
 #: [deg] Consecutive planes whose RAAN gap is at most this are adjacent: missing planes are bridged (whether a long
 #: link is in range is decided per bucket by the ISL range check), while the ~180 deg seam of a star shell, between
 #: counter-rotating planes, is not.

@@ -32,6 +32,7 @@ import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
 from orbitcloud_env.data import read_table, resolve_data_path
+from orbitcloud_env.plain import to_plain
 from orbitcloud_env.suggest import closest, did_you_mean
 
 __all__ = [
@@ -67,6 +68,13 @@ _BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
 #: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
 MIN_ALTITUDE_KM = 160.0
 MAX_ALTITUDE_KM = 2_000.0
+#: [-] Default least number of satellites of a catalogue shell that is meshed (``constellation.min_shell_sats``;
+#: used by catalogue.infer_structure too). docs/physics_network.md.
+MIN_SHELL_SATS = 50
+#: [s] Default period at which the +Grid of catalogue shells is re-paired from the current phases (Network's
+#: ``regrid_s``): in the shipped catalogue 0.1 % of the pairs change per hour, 2.5 % per day
+#: (docs/physics_network.md).
+CATALOGUE_REGRID_S = 3_600.0
 
 # Physical and size bounds (decades, not aeons; sizes a 128 GB machine can hold). A value past one is a ConfigError
 # naming the field, never a MemoryError, an overflow or a silent loss of time precision.
@@ -207,7 +215,7 @@ class ConstellationConfig:
     tle_path: str | None = None
     epoch_utc: str = "2026-03-20T00:00:00Z"
     keep_non_operational: bool = False
-    min_shell_sats: int = 50
+    min_shell_sats: int = MIN_SHELL_SATS
 
     def __post_init__(self) -> None:
         _validate_shell(self, "")
@@ -754,12 +762,7 @@ class ScenarioConfig:
 # Building dataclasses from nested mappings, with precise errors.
 
 
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    return value
+_to_plain = to_plain  # dicts and lists all the way down (orbitcloud_env/plain.py)
 
 
 def _field_names(cls: type) -> list[str]:

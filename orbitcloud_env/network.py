@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
-from orbitcloud_env.config import LinksConfig
+from orbitcloud_env.config import CATALOGUE_REGRID_S, LinksConfig
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.faults import MAX_STEP_GAP, jump_two_state
@@ -1058,7 +1058,7 @@ class Network:
         topology_dt_s: float = 10.0,
         lazy_routing: bool = False,
         cache_buckets: int = 4,
-        regrid_s: float | None = 3600.0,
+        regrid_s: float | None = CATALOGUE_REGRID_S,
         inter_shell_isls: bool = False,
     ):
         if not isinstance(constellation, Constellation):
