@@ -659,6 +659,22 @@ class EpisodeConfig:
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
 
 
+class FaultKind(typing.NamedTuple):
+    """One kind of fault (a record of :attr:`FaultsConfig.KINDS`; a tuple, so ``name, rate, repair, _ = kind``).
+
+    Attributes:
+        name: the kind, also the field of :class:`orbitcloud_env.faults.FaultState` holding its elements.
+        rate_field: the :class:`FaultsConfig` field of its failure rate [1/h].
+        repair_field: the :class:`FaultsConfig` field of its mean repair time [s].
+        elements: what one element is: "satellite", "datacentre", "site" or "site x datacentre" (one per pair).
+    """
+
+    name: str
+    rate_field: str
+    repair_field: str
+    elements: str
+
+
 @dataclass(frozen=True)
 class FaultsConfig:
     """Random faults of nodes and links (off by default: every rate 0). See docs/faults.md.
@@ -707,17 +723,19 @@ class FaultsConfig:
 
     #: Allowed values of ``failed_jobs``.
     FAILED_JOB_MODES = ("lost", "replace")
-    #: The fault kinds, in the order of :data:`orbitcloud_env.faults.FAULT_KINDS`: (rate field, repair field).
-    KINDS = (("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s"),
-             ("payload", "payload_failure_rate_per_hour", "payload_repair_time_s"),
-             ("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s"),
-             ("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s"),
-             ("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s"))
+    #: The fault kinds, one record each (the order of :data:`orbitcloud_env.faults.FAULT_KINDS`).
+    KINDS = (  # a class constant (no annotation: not a dataclass field)
+        FaultKind("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s", "satellite"),
+        FaultKind("payload", "payload_failure_rate_per_hour", "payload_repair_time_s", "satellite"),
+        FaultKind("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s", "datacentre"),
+        FaultKind("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s", "site"),
+        FaultKind("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s", "site x datacentre"),
+    )
 
     def __post_init__(self) -> None:
-        for _, rate, repair in self.KINDS:
-            _check_range(getattr(self, rate), rate, 0.0, MAX_FAILURE_RATE_PER_HOUR)
-            _check_range(getattr(self, repair), repair, 0.0, MAX_REPAIR_TIME_S, low_open=True)
+        for kind in self.KINDS:
+            _check_range(getattr(self, kind.rate_field), kind.rate_field, 0.0, MAX_FAILURE_RATE_PER_HOUR)
+            _check_range(getattr(self, kind.repair_field), kind.repair_field, 0.0, MAX_REPAIR_TIME_S, low_open=True)
         modes = self.FAILED_JOB_MODES
         _check(self.failed_jobs in modes, "failed_jobs", f"unknown value {self.failed_jobs!r}"
                f"{did_you_mean(self.failed_jobs, modes)} (allowed: {', '.join(repr(m) for m in modes)})")
@@ -725,7 +743,7 @@ class FaultsConfig:
     @property
     def enabled(self) -> bool:
         """True when any fault kind has a rate > 0."""
-        return any(getattr(self, rate) > 0.0 for _, rate, _ in self.KINDS)
+        return any(getattr(self, kind.rate_field) > 0.0 for kind in self.KINDS)
 
 
 @dataclass(frozen=True)

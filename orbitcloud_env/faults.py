@@ -23,6 +23,7 @@ it. Same seed and same queries give the same states; a query order that jumps wh
 from __future__ import annotations
 
 import bisect
+import enum
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from numpy.typing import NDArray
 from orbitcloud_env.config import FaultsConfig
 from orbitcloud_env.constants import SECONDS_PER_HOUR
 
-__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "MAX_STEP_GAP", "FaultState", "FaultProcess", "jump_two_state"]
+__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "NodeDownReason", "MAX_STEP_GAP", "FaultState", "FaultProcess",
+           "jump_two_state"]
 
 #: [buckets] Gaps longer than this are crossed with one exact k-step draw (see the module docstring).
 MAX_STEP_GAP = 2_048
@@ -51,9 +53,24 @@ def jump_two_state(down: NDArray[np.bool_], p_fail: NDArray[np.float64], p_repai
     p_down = pi + (down.astype(np.float64) - pi) * np.power(1.0 - total, k)
     return rng.random(down.shape[0]) < p_down
 
-#: The fault kinds, in the order of ``FaultsConfig.KINDS``.
-FAULT_KINDS: tuple[str, ...] = tuple(k for k, _, _ in FaultsConfig.KINDS)
-#: Why a node is down (``Simulator.node_down_reason`` codes; index = code, 0: not down by a fault).
+#: The fault kinds' names, in the order of ``FaultsConfig.KINDS`` (the records: rate and repair fields, elements).
+FAULT_KINDS: tuple[str, ...] = tuple(kind.name for kind in FaultsConfig.KINDS)
+
+
+class NodeDownReason(enum.IntEnum):
+    """Why a node is down by a fault (:meth:`FaultState.node_reason` codes; text in :data:`NODE_DOWN_REASONS`)."""
+
+    UP = 0
+    SATELLITE_FAILURE = 1
+    PAYLOAD_FAILURE = 2
+    DATACENTRE_OUTAGE = 3
+
+    @property
+    def text(self) -> str:
+        return NODE_DOWN_REASONS[self]
+
+
+#: Why a node is down (``Simulator.node_down_reason`` texts; index = :class:`NodeDownReason` code).
 NODE_DOWN_REASONS: tuple[str, ...] = ("up", "satellite failure", "payload failure", "data centre outage")
 
 
@@ -79,9 +96,9 @@ class FaultState:
         """(N + D,) index into :data:`NODE_DOWN_REASONS` per global node (satellites, then data centres)."""
         n = self.satellite.shape[0]
         code = np.zeros(n + self.datacentre.shape[0], np.uint8)
-        code[:n][self.payload] = 2
-        code[:n][self.satellite] = 1
-        code[n:][self.datacentre] = 3
+        code[:n][self.payload] = NodeDownReason.PAYLOAD_FAILURE
+        code[:n][self.satellite] = NodeDownReason.SATELLITE_FAILURE  # a whole satellite down outranks its payload
+        code[n:][self.datacentre] = NodeDownReason.DATACENTRE_OUTAGE
         return code
 
     def node_down(self) -> NDArray[np.bool_]:
@@ -113,15 +130,17 @@ class FaultProcess:
                       "ground_link": (n_sites,), "fibre": (n_sites, n_dc)}
         sizes = [int(np.prod(self.shape[k])) for k in FAULT_KINDS]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        #: Each kind's elements in the flat state vector (satellites, payloads, data centres, sites, fibre paths).
+        self._slice = {k: slice(int(self._offsets[i]), int(self._offsets[i + 1])) for i, k in enumerate(FAULT_KINDS)}
         self.n_elements = int(self._offsets[-1])
         p_fail = np.zeros(self.n_elements)
         p_repair = np.ones(self.n_elements)
-        for i, (_kind, rate, repair) in enumerate(FaultsConfig.KINDS):
-            sl = slice(self._offsets[i], self._offsets[i + 1])
-            p_fail[sl] = -math.expm1(-getattr(config, rate) * topology_dt_s / SECONDS_PER_HOUR)
-            p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, repair))
+        for kind in FaultsConfig.KINDS:
+            sl = self._slice[kind.name]
+            p_fail[sl] = -math.expm1(-getattr(config, kind.rate_field) * topology_dt_s / SECONDS_PER_HOUR)
+            p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, kind.repair_field))
         if compute_sats is not None and n_sat:
-            sl = slice(self._offsets[1], self._offsets[2])
+            sl = self._slice["payload"]
             p_fail[sl] = np.where(np.asarray(compute_sats, bool), p_fail[sl], 0.0)
         self._p_fail, self._p_repair = p_fail, p_repair
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -218,8 +237,8 @@ class FaultProcess:
         if got is None:
             down = self._down(b)
             parts = {}
-            for i, kind in enumerate(FAULT_KINDS):
-                a = down[self._offsets[i]:self._offsets[i + 1]].reshape(self.shape[kind])
+            for kind in FAULT_KINDS:
+                a = down[self._slice[kind]].reshape(self.shape[kind])
                 a.flags.writeable = False
                 parts[kind] = a
             got = FaultState(**parts)
@@ -236,9 +255,9 @@ class FaultProcess:
         """The first bucket of [b_from, b_to] in which global ``node`` is down (None: up throughout)."""
         n_sat = self.shape["satellite"][0]
         if node < n_sat:
-            idx = (self._offsets[0] + node, self._offsets[1] + node)
+            idx = (self._slice["satellite"].start + node, self._slice["payload"].start + node)
         else:
-            idx = (self._offsets[2] + node - n_sat,)
+            idx = (self._slice["datacentre"].start + node - n_sat,)
         if not any(self._p_fail[i] > 0 for i in idx):
             return None
         # Bucket by bucket up to MAX_STEP_GAP ahead; a longer job is also checked at its last bucket (reached by

@@ -21,6 +21,7 @@ Default figures, cited:
 from __future__ import annotations
 
 import bisect
+import enum
 import math
 from collections import OrderedDict
 from functools import cached_property
@@ -52,6 +53,7 @@ __all__ = [
     "Network",
     "satellite_faults",
     "FAULT_REASONS",
+    "SatelliteFault",
     "DEFAULT_ISL_CAPACITY_GBPS",
     "DEFAULT_GSL_CAPACITY_GBPS",
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -76,7 +78,22 @@ SANE_ALTITUDE_KM: tuple[float, float] = (100.0, 2500.0)
 #: [km/s] Sanity band of Earth-fixed speed: circular LEO speeds are 6.9-7.85 km/s inertial
 #: (sqrt(MU/r) at 2,000-160 km), and Earth rotation changes them by at most 0.6 km/s (omega * r).
 SANE_SPEED_KM_S: tuple[float, float] = (5.5, 8.6)
-#: Reasons of :func:`satellite_faults` codes (index = code); code 0 is a usable satellite.
+class SatelliteFault(enum.IntEnum):
+    """Why a satellite is down in a topology bucket (:func:`satellite_faults` codes; text in :data:`FAULT_REASONS`)."""
+
+    OK = 0
+    NOT_OPERATIONAL = 1
+    SGP4_ERROR = 2
+    ALTITUDE = 3
+    SPEED = 4
+    RANDOM_FAILURE = 5
+
+    @property
+    def text(self) -> str:
+        return FAULT_REASONS[self]
+
+
+#: Reasons of :func:`satellite_faults` codes (index = :class:`SatelliteFault` code); code 0 is a usable satellite.
 FAULT_REASONS: tuple[str, ...] = (
     "ok",
     "not operational (catalogue status)",
@@ -316,11 +333,11 @@ def satellite_faults(
     r = np.sqrt(np.einsum("nk,nk->n", sat_ecef_km, sat_ecef_km)) - EARTH_RADIUS_EQ_KM
     v = np.sqrt(np.einsum("nk,nk->n", sat_vel_ecef_km_s, sat_vel_ecef_km_s))
     code = np.zeros(r.shape[0], np.uint8)
-    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = 4
-    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = 3
-    code[~np.asarray(sgp4_ok, bool)] = 2
+    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = SatelliteFault.SPEED
+    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = SatelliteFault.ALTITUDE
+    code[~np.asarray(sgp4_ok, bool)] = SatelliteFault.SGP4_ERROR
     if operational is not None:
-        code[~np.asarray(operational, bool)] = 1
+        code[~np.asarray(operational, bool)] = SatelliteFault.NOT_OPERATIONAL
     return code
 
 
@@ -1263,8 +1280,8 @@ class Network:
         site_down = None
         if self.fault_hook is not None:
             sat_down, site_down = self.fault_hook(b)
-            fault[(fault == 0) & sat_down] = FAULT_REASONS.index("random satellite failure (faults section)")
-        ok = fault == 0
+            fault[(fault == SatelliteFault.OK) & sat_down] = SatelliteFault.RANDOM_FAILURE
+        ok = fault == SatelliteFault.OK
         up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         n_grid = len(pairs)
         if self._bridge_member is not None:

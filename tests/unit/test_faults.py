@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -274,3 +276,25 @@ def test_replaced_jobs_in_gym_info_and_metrics():
             break
     assert info["episode_metrics"]["replaced_rate"] == n_replaced / 300
     env.close()
+
+
+def test_fault_kinds_are_records_and_reasons_are_int_enums():
+    from orbitcloud_env.faults import FAULT_KINDS, NODE_DOWN_REASONS, FaultState, NodeDownReason
+    from orbitcloud_env.network import FAULT_REASONS, SatelliteFault, satellite_faults
+
+    assert [k.name for k in FaultsConfig.KINDS] == list(FAULT_KINDS) == [f.name for f in
+                                                                        dataclasses.fields(FaultState)]
+    cfg = FaultsConfig()
+    assert all(hasattr(cfg, k.rate_field) and hasattr(cfg, k.repair_field) for k in FaultsConfig.KINDS)
+    assert [r.text for r in NodeDownReason] == list(NODE_DOWN_REASONS)
+    assert [r.text for r in SatelliteFault] == list(FAULT_REASONS)
+    state = FaultState(satellite=np.array([True, False, False]), payload=np.array([True, True, False]),
+                       datacentre=np.array([False, True]), ground_link=np.zeros(1, bool), fibre=np.zeros((1, 2), bool))
+    assert [NodeDownReason(c) for c in state.node_reason()] == [
+        NodeDownReason.SATELLITE_FAILURE, NodeDownReason.PAYLOAD_FAILURE, NodeDownReason.UP, NodeDownReason.UP,
+        NodeDownReason.DATACENTRE_OUTAGE]
+    pos = np.array([[7_000.0, 0, 0], [7_000.0, 0, 0], [60_000.0, 0, 0]])
+    vel = np.array([[0, 7.5, 0], [0, 7.5, 0], [0, 7.5, 0]])
+    codes = satellite_faults(pos, vel, np.array([True, False, True]), np.array([True, True, True]))
+    assert [SatelliteFault(c) for c in codes] == [SatelliteFault.OK, SatelliteFault.SGP4_ERROR,
+                                                  SatelliteFault.ALTITUDE]
