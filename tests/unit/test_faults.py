@@ -176,10 +176,11 @@ def test_isl_chain_crosses_a_long_gap_in_one_draw():
     net = sim.network
     far = sim.start_time_s + 1e7  # 10^6 buckets ahead
     failed = net._failed_at(net.bucket(far))
-    assert net._failure_gaps and len(net._failure_checkpoints) < 10
+    chains = net._link_chains
+    assert chains.gaps and len(chains._checkpoints) < 10
     expected = 2.0 / 3600 * 900 / (1 + 2.0 / 3600 * 900)
     assert abs(failed.mean() - expected) < 0.15
-    assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(net._failure_gaps[0][0]))
+    assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(chains.gaps[0][0]))
 
 
 # ---- faults.failed_jobs: "lost" (default) or "replace" ----
@@ -298,3 +299,24 @@ def test_fault_kinds_are_records_and_reasons_are_int_enums():
     codes = satellite_faults(pos, vel, np.array([True, False, True]), np.array([True, True, True]))
     assert [SatelliteFault(c) for c in codes] == [SatelliteFault.OK, SatelliteFault.SGP4_ERROR,
                                                   SatelliteFault.ALTITUDE]
+
+
+def test_links_and_nodes_share_one_failure_chain_class():
+    """Network's ISL failures and FaultProcess run on faults.TwoStateChains: the same seed, rates and queries give
+    the same states (the per-bucket streams and the stationary start are one implementation)."""
+    from orbitcloud_env.faults import TwoStateChains
+
+    sim = Simulator(load_config("small", {"links.isl_failure_rate_per_hour": 30.0, "links.isl_repair_time_s": 300.0,
+                                          "power.warmup_orbits": 0}))
+    sim.reset(np.random.default_rng(4))
+    net = sim.network
+    assert isinstance(net._link_chains, TwoStateChains) and isinstance(FaultProcess(
+        FaultsConfig(), 3, 1, 1, 10.0)._chains, TwoStateChains)
+    lf, n = net.failures, net.failures.n_links
+    p_fail, p_repair = lf.step_probabilities(net.topology_dt_s)
+    twin = TwoStateChains(np.full(n, p_fail), np.full(n, p_repair))
+    twin.reset(net._failure_seed, net._failure_b0)
+    b0 = net._failure_b0
+    for b in (b0, b0 + 3, b0 + 40, b0 + 5_000, b0 + 5_010, b0 + 20):
+        assert np.array_equal(net._failed_at(b), twin.down(b))
+    assert 0 < twin.down(b0 + 40).mean() < 1  # stationary share 30/h * 300 s: 2.5 / 3.5 = 0.71
