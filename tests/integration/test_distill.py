@@ -106,6 +106,7 @@ def test_check_refuses_other_spaces(demos):
         check_demonstrations(demos, env.observation_space, int(env.action_space.n))
 
 
+@pytest.mark.slow  # it trains (behaviour cloning through train.py): the end-to-end tier
 def test_train_cli_clones_saved_demonstrations(demos, tmp_path, capsys):
     """--pretrain-demos with -n 0: the cloned policy is saved, onto an env without a recorded group too."""
     full = gym.make(ENV_ID)

@@ -305,6 +305,7 @@ def test_shipped_hyperparameters_are_package_data():
 # --------------------------------------------------------------------------------------------------------------
 # In-process: a tiny run (pretraining included) and the atomic best model.
 
+@pytest.mark.slow  # it trains (pretraining and PPO): the end-to-end tier, as the project's tiers say
 def test_tiny_run_in_process_with_pretrain(tmp_path, monkeypatch, capsys):
     from agents.callbacks import BEST_MODEL, MaskableMetricsEvalCallback
 
