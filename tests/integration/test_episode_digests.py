@@ -25,11 +25,9 @@ def test_the_stored_digests_use_the_script_settings():
         f"(on the commit before any behaviour change)")
 
 
-@pytest.mark.parametrize("env_id", sorted(_stored()["digests"]))
-def test_episodes_of_a_stored_id_are_unchanged(env_id):
+def _check_unchanged(env_id: str, expected: dict[str, str]) -> None:
     if env_id not in D.registered_ids():
         pytest.fail(f"{env_id} has a stored digest but is not registered any more: a released id stays registered")
-    expected = _stored()["digests"][env_id]
     got = D.stored_digests(env_id)
     changed = sorted(k for k in expected if got.get(k) != expected[k])
     assert not changed, (
@@ -37,6 +35,19 @@ def test_episodes_of_a_stored_id_are_unchanged(env_id):
         f"tests/data/episode_digests.json). A change to an existing id's dynamics, reward, observation or info is "
         f"forbidden: bump the id's version (register it as a new -vN, keep the old one as it was) and store the new "
         f"id's digests with `{WRITE} --ids <new id>`.")
+
+
+@pytest.mark.parametrize("env_id", sorted(_stored()["digests"]))
+def test_episodes_of_a_stored_id_are_unchanged(env_id):
+    _check_unchanged(env_id, _stored()["digests"][env_id])
+
+
+def test_a_changed_episode_fails_asking_for_a_version_bump(monkeypatch):
+    stored = _stored()["digests"]["OrbitCloud-Small-v1"]
+    monkeypatch.setattr(D, "stored_digests", lambda env_id: {**stored, "0/random": "0" * 64})
+    with pytest.raises(AssertionError, match=r"OrbitCloud-Small-v1: the episodes changed \(0/random .*bump the id's "
+                                             r"version"):
+        _check_unchanged("OrbitCloud-Small-v1", stored)
 
 
 def test_every_registered_id_has_a_stored_digest():
