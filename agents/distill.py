@@ -53,7 +53,6 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
-
     from agents.lookahead import LookaheadPolicy
 
     env = gym.make(env_id, **dict(env_kwargs))

@@ -27,6 +27,8 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = [
+    "FINISH_KEYS",
+    "estimated_finish",
     "HeuristicPolicy",
     "RandomPolicy",
     "RoundRobinPolicy",
@@ -129,10 +131,20 @@ class HeuristicPolicy:
         raise NotImplementedError
 
 
-def _finish_time(obs: dict[str, np.ndarray]) -> np.ndarray:
-    """Estimated finish time in deadlines: network latency + queue wait + compute (all / deadline)."""
+#: Per-row keys whose sum is the estimated finish in deadlines (:func:`estimated_finish`).
+FINISH_KEYS: tuple[str, ...] = ("node_latency", "node_wait", "node_compute")
+
+
+def estimated_finish(obs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Estimated finish time in deadlines per row, in float64: network latency + queue wait + compute (all divided
+    by the deadline, as the observation gives them; >= 1 misses). The one home of this estimate on the agents' side
+    (heuristics, lookahead, the digest script's earliest-finish policy; the torch prior of agents/policies.py sums
+    the same :data:`FINISH_KEYS`); the env's own is ``NodeView.finish_ms`` (in ms)."""
     return (obs["node_latency"].astype(np.float64) + obs["node_wait"].astype(np.float64)
             + obs["node_compute"].astype(np.float64))
+
+
+_finish_time = estimated_finish  # the former private name (kept for code that imported it)
 
 
 class RandomPolicy(HeuristicPolicy):
@@ -209,7 +221,7 @@ class EarliestFinishPolicy(HeuristicPolicy):
     name = "earliest-finish"
 
     def _scores(self, obs):
-        return _finish_time(obs)
+        return estimated_finish(obs)
 
 
 class EnergyAwarePolicy(HeuristicPolicy):
@@ -250,7 +262,7 @@ class EnergyAwarePolicy(HeuristicPolicy):
         eclipse_risk = 1.0 - sunlit_now * sunlit_soon
         penalty = self.battery_weight * low_battery + self.eclipse_weight * eclipse_risk
         is_satellite = 1.0 - obs["node_is_ground"].astype(np.float64)
-        return _finish_time(obs) + is_satellite * penalty
+        return estimated_finish(obs) + is_satellite * penalty
 
 
 class GroundOnlyPolicy(HeuristicPolicy):
@@ -259,7 +271,7 @@ class GroundOnlyPolicy(HeuristicPolicy):
     name = "ground-only"
 
     def _act(self, obs, valid, episode_start):
-        return _argmin_or_reject(_finish_time(obs), valid & (obs["node_is_ground"] > 0.5))
+        return _argmin_or_reject(estimated_finish(obs), valid & (obs["node_is_ground"] > 0.5))
 
 
 class EarliestFinishAdmitPolicy(HeuristicPolicy):
@@ -280,7 +292,7 @@ class EarliestFinishAdmitPolicy(HeuristicPolicy):
         self.admit_threshold = float(admit_threshold)
 
     def _act(self, obs, valid, episode_start):
-        finish = _finish_time(obs)
+        finish = estimated_finish(obs)
         actions = _argmin_or_reject(finish, valid)
         n_rows = valid.shape[1]
         placed = actions < n_rows
@@ -312,7 +324,7 @@ class SlackAwarePolicy(HeuristicPolicy):
         self.margin = float(margin)
 
     def _act(self, obs, valid, episode_start):
-        finish = _finish_time(obs)
+        finish = estimated_finish(obs)
         job = obs.get("job")
         if job is None:  # no job features: every job counts as tight
             tolerant = np.zeros(finish.shape[0], dtype=bool)

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from agents.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, _finish_time
+from agents.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, estimated_finish
 
 __all__ = ["LookaheadPolicy"]
 
@@ -70,7 +70,7 @@ class LookaheadPolicy:
         if valid.ndim != 1:
             raise ValueError("lookahead plans for one env at a time (observation of shape (M,), not batched)")
         n_rows = valid.shape[0]
-        finish = np.where(valid, _finish_time({k: np.asarray(v)[None] for k, v in observation.items()})[0], np.inf)
+        finish = np.where(valid, estimated_finish({k: np.asarray(v)[None] for k, v in observation.items()})[0], np.inf)
         order = np.argsort(finish, kind="stable")[: self.n_candidates]
         candidates = [int(a) for a in order if np.isfinite(finish[a])] + [n_rows]
         self.last_values = {}

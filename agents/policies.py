@@ -42,10 +42,10 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from agents.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
+
 __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 
-#: Per-row keys whose sum is the estimated finish in deadlines (agents/heuristics.py ``_finish_time``).
-_FINISH_KEYS = ("node_latency", "node_wait", "node_compute")
 #: Job feature index of the first entry of the class one-hot (orbitcloud_env/observation.py's base job features).
 _JOB_CLASS_START = 8
 #: The keys a ``prior_params`` entry may hold (tuned-admit's parameters that act on the row table).

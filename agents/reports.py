@@ -23,6 +23,7 @@ import numpy as np
 from agents import stats
 from agents.episode_metrics import METRICS, REGION_NAMES, EpisodeResult, region_column
 from agents.io import write_text_atomic
+from orbitcloud_env.plain import to_plain
 
 __all__ = [
     "NOT_BASELINES",
@@ -242,18 +243,8 @@ def _csv_value(v: Any) -> Any:
 
 
 def json_safe(obj: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, tuples -> lists (strict JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    """NaN/inf -> None, numpy scalars -> Python, tuples -> lists: strict JSON (orbitcloud_env.plain.to_plain)."""
+    return to_plain(obj, json_numbers=True)
 
 
 def to_dict(result: EpisodeResult) -> dict[str, Any]:

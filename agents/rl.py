@@ -21,7 +21,6 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from agents.hyperparameters import HYPERPARAMS_DIR, hyperparams_for  # noqa: F401 - re-exported (moved there)
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
@@ -29,13 +28,11 @@ __all__ = [
     "PACKAGE_POLICIES",
     "resolve_policy",
     "POLICY",
-    "HYPERPARAMS_DIR",
     "IncompatibleSpaceError",
     "LoadedPolicy",
     "available_algorithms",
     "check_algo_env",
     "detect_algo",
-    "hyperparams_for",
     "linear_schedule",
     "load",
     "load_model",

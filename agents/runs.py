@@ -12,7 +12,9 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from orbitcloud_env.plain import to_plain
 
 __all__ = ["next_run_dir", "remove_run_dir", "plain"]
 
@@ -48,22 +50,14 @@ def remove_run_dir(run_dir: Path, created: list[Path] = ()) -> None:
             break
 
 
-def plain(value: Any) -> Any:
-    """YAML-safe copy: containers recursively, numbers/strings/bools as they are, anything else as its repr."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None:
-        return None
-    for kind in (bool, int, float, str):  # exact builtins: safe_dump rejects subclasses (numpy, TorchVersion)
-        if isinstance(value, kind):
-            return kind(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        try:
-            return plain(value.item())
-        except (TypeError, ValueError):
-            pass
+def _describe(value: Any) -> str:
+    """A class as ``module.Name``, a function by its qualified name, anything else by its repr."""
     if isinstance(value, type):
         return f"{value.__module__}.{value.__qualname__}"
     return getattr(value, "__qualname__", None) or repr(value)
+
+
+def plain(value: Any) -> Any:
+    """YAML-safe copy (:func:`orbitcloud_env.plain.to_plain`): containers recursively, numbers/strings/bools as the
+    exact builtins, a class or function by its name, anything else as its repr."""
+    return to_plain(value, other=_describe)

@@ -28,8 +28,15 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, environment_versions, parse_key_values, prog_name, \
-    resolve_env_id
+from agents.cli import (
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    environment_versions,
+    parse_key_values,
+    prog_name,
+    resolve_env_id,
+)
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "build_parser", "main", "parse_key_values",
            "importable_env_id", "probe_env", "check_device", "probe_model"]
@@ -215,8 +222,13 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
     from agents.cli import check_folder_writable
-    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams, \
-        rollout_rounding_notice
+    from agents.hyperparameters import (
+        SPECIAL_KEYS,
+        build_algo_kwargs,
+        normalize_kwargs,
+        resolve_hyperparams,
+        rollout_rounding_notice,
+    )
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
     from agents.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean
@@ -367,7 +379,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         remove_run_dir(run_dir, created)
         if isinstance(exc.cause, UsageError):
             raise exc.cause from None
-        raise exc.cause
+        raise exc.cause from exc
 
 
 class _NotStarted(Exception):

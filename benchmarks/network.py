@@ -21,11 +21,9 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-
-import numpy as np
-
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from orbitcloud_env.config import PRESETS, ConfigError, ScenarioConfig, load_config
@@ -37,7 +35,6 @@ from orbitcloud_env.network import (
     isl_state,
     shortest_delays,
 )
-
 
 _PRESET_DIR = Path(__file__).resolve().parent.parent / "orbitcloud_env" / "presets"
 

@@ -11,8 +11,8 @@ on whichever nodes have free CPUs (docs/scaling.md).
 The env is wrapped in :class:`orbitcloud_env.wrappers.ActionMaskInObservation`, which gives the
 ``{"action_mask", "observations"}`` observation that :class:`agents.rllib_masking.MaskedPPOTorchRLModule` expects:
 that module, on RLlib's current RLModule API (``DefaultPPOTorchRLModule``; RLlib's own example module derives from
-the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every iteration prints the mean episode return, the env steps sampled and
-the invalid (masked-out) actions the env saw, which stay 0 when the mask is honoured.
+the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every
+iteration prints the mean episode return, the env steps sampled and the invalid (masked-out) actions the env saw, which stay 0 when the mask is honoured.
 
 A bad flag prints one line on stderr and exits with status 2 (before Ray starts).
 """
@@ -30,8 +30,15 @@ from typing import Any, Mapping, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, check_folder_writable, parse_key_values, \
-    prog_name, resolve_env_id  # noqa: E402
+from agents.cli import (
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    check_folder_writable,
+    parse_key_values,
+    prog_name,
+    resolve_env_id,
+)
 
 PROG = "rllib_ppo.py"
 #: The name the env creator is registered under with ``ray.tune.registry.register_env``.
@@ -132,8 +139,12 @@ def build_config(env_id: str, overrides: Mapping[str, Any], *, num_env_runners: 
 
 def summarize(result: Mapping[str, Any]) -> dict[str, float]:
     """The figures printed per iteration, from an ``Algorithm.train()`` result."""
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED, \
-        NUM_ENV_STEPS_SAMPLED_LIFETIME
+    from ray.rllib.utils.metrics import (
+        ENV_RUNNER_RESULTS,
+        EPISODE_RETURN_MEAN,
+        NUM_ENV_STEPS_SAMPLED,
+        NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    )
 
     runners = result.get(ENV_RUNNER_RESULTS, {})
     sampled = float(runners.get(NUM_ENV_STEPS_SAMPLED, 0))

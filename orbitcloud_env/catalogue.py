@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from orbitcloud_env.config import MIN_SHELL_SATS as _MIN_SHELL_SATS
+
 __all__ = [
     "CatalogueShell",
     "CatalogueStructure",
@@ -71,8 +73,8 @@ BAND_MARGIN_KM = 3.0
 INCLINATION_TOL_DEG = 0.15
 #: [km] A smaller altitude peak within this distance of a shell belongs to it (outside its band: raising/lowering).
 MERGE_KM = 30.0
-#: [-] Default least number of satellites of a shell.
-MIN_SHELL_SATS = 50
+#: [-] Default least number of satellites of a shell (its home is config.py: every default lives there).
+MIN_SHELL_SATS = _MIN_SHELL_SATS
 #: [deg] Two altitude peaks whose median inclinations differ by more are two shells however close in altitude
 #: (Starlink in 2023: shell 1 at 550 km / 53.0 deg and shell 4 at 540 km / 53.2 deg), and an altitude peak holding
 #: two dense inclination runs of ``min_shell_sats`` each, with medians further apart, is split into two. The

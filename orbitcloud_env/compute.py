@@ -64,6 +64,18 @@ class ComputeNodes:
         self.held = np.zeros(m, dtype=np.int64)
         self._finishing: list[tuple[float, int]] = []  # heap of (finish_s, node)
 
+    def get_state(self) -> tuple:
+        """A copy of the queues (servers' free times, jobs held, the finishing heap), for :meth:`set_state`."""
+        return self.server_free_at_s.copy(), self.free_at_s.copy(), self.held.copy(), list(self._finishing)
+
+    def set_state(self, state: tuple) -> None:
+        """Return to queues from :meth:`get_state` (copied again: one saved state can be restored many times)."""
+        server_free_at_s, free_at_s, held, finishing = state
+        self.server_free_at_s = server_free_at_s.copy()
+        self.free_at_s = free_at_s.copy()
+        self.held = held.copy()
+        self._finishing = list(finishing)
+
     def advance(self, time_s: float) -> None:
         """Release the jobs whose compute finished at or before ``time_s`` [s]."""
         heap = self._finishing

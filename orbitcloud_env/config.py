@@ -31,6 +31,8 @@ import numpy as np
 import yaml
 
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2
+from orbitcloud_env.data import NotARegularFileError, read_table, resolve_data_path
+from orbitcloud_env.plain import to_plain
 from orbitcloud_env.suggest import closest, did_you_mean
 
 __all__ = [
@@ -66,6 +68,13 @@ _BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
 #: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
 MIN_ALTITUDE_KM = 160.0
 MAX_ALTITUDE_KM = 2_000.0
+#: [-] Default least number of satellites of a catalogue shell that is meshed (``constellation.min_shell_sats``;
+#: used by catalogue.infer_structure too). docs/physics_network.md.
+MIN_SHELL_SATS = 50
+#: [s] Default period at which the +Grid of catalogue shells is re-paired from the current phases (Network's
+#: ``regrid_s``): in the shipped catalogue 0.1 % of the pairs change per hour, 2.5 % per day
+#: (docs/physics_network.md).
+CATALOGUE_REGRID_S = 3_600.0
 
 # Physical and size bounds (decades, not aeons; sizes a 128 GB machine can hold). A value past one is a ConfigError
 # naming the field, never a MemoryError, an overflow or a silent loss of time precision.
@@ -206,7 +215,7 @@ class ConstellationConfig:
     tle_path: str | None = None
     epoch_utc: str = "2026-03-20T00:00:00Z"
     keep_non_operational: bool = False
-    min_shell_sats: int = 50
+    min_shell_sats: int = MIN_SHELL_SATS
 
     def __post_init__(self) -> None:
         _validate_shell(self, "")
@@ -216,8 +225,6 @@ class ConstellationConfig:
             raise ConfigError(f"epoch_utc: must be an ISO-8601 UTC time such as "
                               f"'2026-03-20T00:00:00Z', got {self.epoch_utc!r}") from None
         if self.tle_path is not None:
-            from orbitcloud_env.data import NotARegularFileError, resolve_data_path
-
             try:
                 resolve_data_path(self.tle_path)
             except NotARegularFileError as exc:
@@ -271,9 +278,7 @@ class GroundConfig:
     fibre_route_factor: float = 1.5
 
     def __post_init__(self) -> None:
-        from orbitcloud_env.ground import load_cities  # here: ground imports this module
-
-        _check_range(self.n_sites, "n_sites", 1, len(load_cities()))
+        _check_range(self.n_sites, "n_sites", 1, len(read_table("cities.csv")[1]))
         _check(len(set(self.data_centres)) == len(self.data_centres), "data_centres",
                f"ids must be unique, got {list(self.data_centres)}")
         _check_range(self.fibre_route_factor, "fibre_route_factor", 1.0, 5.0)
@@ -499,16 +504,16 @@ class WorkloadConfig:
             _check_range(m, f"regime_multipliers[{i}]", 0.0, 100.0, low_open=True)
         _check_range(self.regime_mean_duration_s, "regime_mean_duration_s", 1.0, 86_400.0)
         _check_range(self.episode_level_sigma, "episode_level_sigma", 0.0, 2.0)
-
-    @property
-    def modulated(self) -> bool:
-        """True when demand regimes or a per-episode level multiply the arrival rate (v1)."""
-        return bool(self.regime_multipliers) or self.episode_level_sigma > 0
         _check(len(self.job_classes) >= 1, "job_classes", "needs at least one job class")
         names = [c.name for c in self.job_classes]
         _check(len(set(names)) == len(names), "job_classes", f"names must be unique, got {names}")
         if self.trace_path is not None:
             _check(Path(self.trace_path).is_file(), "trace_path", f"no such file: {self.trace_path!r}")
+
+    @property
+    def modulated(self) -> bool:
+        """True when demand regimes or a per-episode level multiply the arrival rate (v1)."""
+        return bool(self.regime_multipliers) or self.episode_level_sigma > 0
 
 
 @dataclass(frozen=True)
@@ -656,6 +661,22 @@ class EpisodeConfig:
         _check_range(self.time_clip, "time_clip", 1.0, 1_000.0)
 
 
+class FaultKind(typing.NamedTuple):
+    """One kind of fault (a record of :attr:`FaultsConfig.KINDS`; a tuple, so ``name, rate, repair, _ = kind``).
+
+    Attributes:
+        name: the kind, also the field of :class:`orbitcloud_env.faults.FaultState` holding its elements.
+        rate_field: the :class:`FaultsConfig` field of its failure rate [1/h].
+        repair_field: the :class:`FaultsConfig` field of its mean repair time [s].
+        elements: what one element is: "satellite", "datacentre", "site" or "site x datacentre" (one per pair).
+    """
+
+    name: str
+    rate_field: str
+    repair_field: str
+    elements: str
+
+
 @dataclass(frozen=True)
 class FaultsConfig:
     """Random faults of nodes and links (off by default: every rate 0). See docs/faults.md.
@@ -704,17 +725,19 @@ class FaultsConfig:
 
     #: Allowed values of ``failed_jobs``.
     FAILED_JOB_MODES = ("lost", "replace")
-    #: The fault kinds, in the order of :data:`orbitcloud_env.faults.FAULT_KINDS`: (rate field, repair field).
-    KINDS = (("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s"),
-             ("payload", "payload_failure_rate_per_hour", "payload_repair_time_s"),
-             ("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s"),
-             ("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s"),
-             ("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s"))
+    #: The fault kinds, one record each (the order of :data:`orbitcloud_env.faults.FAULT_KINDS`).
+    KINDS = (  # a class constant (no annotation: not a dataclass field)
+        FaultKind("satellite", "satellite_failure_rate_per_hour", "satellite_repair_time_s", "satellite"),
+        FaultKind("payload", "payload_failure_rate_per_hour", "payload_repair_time_s", "satellite"),
+        FaultKind("datacentre", "datacentre_outage_rate_per_hour", "datacentre_repair_time_s", "datacentre"),
+        FaultKind("ground_link", "ground_link_outage_rate_per_hour", "ground_link_repair_time_s", "site"),
+        FaultKind("fibre", "fibre_cut_rate_per_hour", "fibre_repair_time_s", "site x datacentre"),
+    )
 
     def __post_init__(self) -> None:
-        for _, rate, repair in self.KINDS:
-            _check_range(getattr(self, rate), rate, 0.0, MAX_FAILURE_RATE_PER_HOUR)
-            _check_range(getattr(self, repair), repair, 0.0, MAX_REPAIR_TIME_S, low_open=True)
+        for kind in self.KINDS:
+            _check_range(getattr(self, kind.rate_field), kind.rate_field, 0.0, MAX_FAILURE_RATE_PER_HOUR)
+            _check_range(getattr(self, kind.repair_field), kind.repair_field, 0.0, MAX_REPAIR_TIME_S, low_open=True)
         modes = self.FAILED_JOB_MODES
         _check(self.failed_jobs in modes, "failed_jobs", f"unknown value {self.failed_jobs!r}"
                f"{did_you_mean(self.failed_jobs, modes)} (allowed: {', '.join(repr(m) for m in modes)})")
@@ -722,7 +745,7 @@ class FaultsConfig:
     @property
     def enabled(self) -> bool:
         """True when any fault kind has a rate > 0."""
-        return any(getattr(self, rate) > 0.0 for _, rate, _ in self.KINDS)
+        return any(getattr(self, kind.rate_field) > 0.0 for kind in self.KINDS)
 
 
 @dataclass(frozen=True)
@@ -759,12 +782,7 @@ class ScenarioConfig:
 # Building dataclasses from nested mappings, with precise errors.
 
 
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_plain(v) for v in value]
-    return value
+_to_plain = to_plain  # dicts and lists all the way down (orbitcloud_env/plain.py)
 
 
 def _field_names(cls: type) -> list[str]:

@@ -29,8 +29,8 @@ from sgp4.exporter import export_tle
 
 from orbitcloud_env import catalogue as _cat
 from orbitcloud_env.catalogue import CatalogueShell
-from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
 from orbitcloud_env.config import MAX_ALTITUDE_KM, MIN_ALTITUDE_KM, ConstellationConfig
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
 from orbitcloud_env.data import resolve_data_path
 from orbitcloud_env.geometry import (
     datetime_to_jd,

@@ -193,6 +193,8 @@ class ArrivalRates:
         """A copy of the state (lookahead)."""
         return self._t, self._global, self._region.copy()
 
+    get_state = state  # the name every component's save uses (Simulator.get_state)
+
     def set_state(self, state: tuple[float, float, NDArray[np.float64]]) -> None:
         self._t, self._global, region = state
         self._region = region.copy()

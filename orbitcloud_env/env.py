@@ -9,8 +9,14 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from orbitcloud_env.actions import ACTION_TYPES, ActionType, AllNodesAction, CandidatesAction, \
-    action_type_names, make_action_type
+from orbitcloud_env.actions import (
+    ACTION_TYPES,
+    ActionType,
+    AllNodesAction,
+    CandidatesAction,
+    action_type_names,
+    make_action_type,
+)
 from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
 from orbitcloud_env.metrics import JobOutcome
 from orbitcloud_env.observation import NodeObservation

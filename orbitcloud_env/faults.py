@@ -23,6 +23,7 @@ it. Same seed and same queries give the same states; a query order that jumps wh
 from __future__ import annotations
 
 import bisect
+import enum
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from numpy.typing import NDArray
 from orbitcloud_env.config import FaultsConfig
 from orbitcloud_env.constants import SECONDS_PER_HOUR
 
-__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "MAX_STEP_GAP", "FaultState", "FaultProcess", "jump_two_state"]
+__all__ = ["FAULT_KINDS", "NODE_DOWN_REASONS", "NodeDownReason", "MAX_STEP_GAP", "FaultState", "FaultProcess",
+           "TwoStateChains", "jump_two_state"]
 
 #: [buckets] Gaps longer than this are crossed with one exact k-step draw (see the module docstring).
 MAX_STEP_GAP = 2_048
@@ -51,9 +53,24 @@ def jump_two_state(down: NDArray[np.bool_], p_fail: NDArray[np.float64], p_repai
     p_down = pi + (down.astype(np.float64) - pi) * np.power(1.0 - total, k)
     return rng.random(down.shape[0]) < p_down
 
-#: The fault kinds, in the order of ``FaultsConfig.KINDS``.
-FAULT_KINDS: tuple[str, ...] = tuple(k for k, _, _ in FaultsConfig.KINDS)
-#: Why a node is down (``Simulator.node_down_reason`` codes; index = code, 0: not down by a fault).
+#: The fault kinds' names, in the order of ``FaultsConfig.KINDS`` (the records: rate and repair fields, elements).
+FAULT_KINDS: tuple[str, ...] = tuple(kind.name for kind in FaultsConfig.KINDS)
+
+
+class NodeDownReason(enum.IntEnum):
+    """Why a node is down by a fault (:meth:`FaultState.node_reason` codes; text in :data:`NODE_DOWN_REASONS`)."""
+
+    UP = 0
+    SATELLITE_FAILURE = 1
+    PAYLOAD_FAILURE = 2
+    DATACENTRE_OUTAGE = 3
+
+    @property
+    def text(self) -> str:
+        return NODE_DOWN_REASONS[self]
+
+
+#: Why a node is down (``Simulator.node_down_reason`` texts; index = :class:`NodeDownReason` code).
 NODE_DOWN_REASONS: tuple[str, ...] = ("up", "satellite failure", "payload failure", "data centre outage")
 
 
@@ -79,14 +96,122 @@ class FaultState:
         """(N + D,) index into :data:`NODE_DOWN_REASONS` per global node (satellites, then data centres)."""
         n = self.satellite.shape[0]
         code = np.zeros(n + self.datacentre.shape[0], np.uint8)
-        code[:n][self.payload] = 2
-        code[:n][self.satellite] = 1
-        code[n:][self.datacentre] = 3
+        code[:n][self.payload] = NodeDownReason.PAYLOAD_FAILURE
+        code[:n][self.satellite] = NodeDownReason.SATELLITE_FAILURE  # a whole satellite down outranks its payload
+        code[n:][self.datacentre] = NodeDownReason.DATACENTRE_OUTAGE
         return code
 
     def node_down(self) -> NDArray[np.bool_]:
         """(N + D,) True for nodes that cannot compute (satellite or payload down, or data centre outage)."""
         return np.concatenate([self.satellite | self.payload, self.datacentre])
+
+
+class TwoStateChains:
+    """Independent two-state (up/down) Markov chains of E elements, one step per topology bucket: the one failure
+    chain of the simulator, behind the node and link faults (:class:`FaultProcess`) and the ISL failures
+    (``network.Network``). See the module docstring for the stepping, the stationary start, the long-gap jumps and
+    why a bucket's state never depends on the order in which buckets are asked for.
+
+    Args:
+        p_fail: (E,) [-] per-step probability that an up element fails (0: it never fails and is never drawn).
+        p_repair: (E,) [-] per-step probability that a down element is repaired.
+        history: [buckets] recent states kept (older ones are replayed from a checkpoint).
+        packed: keep the checkpoints bit-packed (long ISL lists).
+    """
+
+    CHECKPOINT_EVERY = 32
+
+    def __init__(self, p_fail: NDArray[np.float64], p_repair: NDArray[np.float64], history: int = 256,
+                 packed: bool = False) -> None:
+        self.p_fail, self.p_repair = p_fail, p_repair
+        self.n_elements = int(p_fail.shape[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.p_down0 = np.where(p_fail > 0, p_fail / (p_fail + p_repair), 0.0)
+        #: Only elements that can fail are drawn (the rest stay up).
+        self.active = np.flatnonzero(p_fail > 0)
+        self.history_size, self.packed = int(history), bool(packed)
+        self.seed = self.b0 = self.latest = 0
+        self.stationary = True
+        self._history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict()
+        self._checkpoints: dict[int, NDArray] = {}
+        self._checkpoint_keys: list[int] = []
+        self.gaps: list[tuple[int, int]] = []  # (last stepped bucket, bucket reached by a jump)
+
+    def reset(self, seed: int, b0: int, stationary: bool = True) -> None:
+        """Start at bucket ``b0`` with streams from ``seed``: drawn from the chains' stationary distribution, or
+        (``stationary=False``) all up and stepped bucket by bucket however far a query goes (no jumps)."""
+        self.seed, self.b0, self.stationary = int(seed), int(b0), bool(stationary)
+        down = np.zeros(self.n_elements, bool)
+        if stationary:
+            u = np.random.default_rng([self.seed, self.b0, 0]).random(self.active.shape[0])
+            down[self.active] = u < self.p_down0[self.active]
+        self.latest = self.b0
+        self._history = OrderedDict({self.b0: down})
+        self._checkpoints = {}
+        self._checkpoint_keys = []
+        self._checkpoint(self.b0, down)
+        self.gaps = []
+
+    def _checkpoint(self, b: int, down: NDArray[np.bool_]) -> None:
+        self._checkpoints[b] = np.packbits(down) if self.packed else down
+        self._checkpoint_keys.append(b)
+
+    def _step(self, down: NDArray[np.bool_], b: int) -> NDArray[np.bool_]:
+        """The state of bucket ``b`` from that of ``b - 1`` (its own stream ``default_rng([seed, b])``)."""
+        act = self.active
+        u = np.random.default_rng([self.seed, b]).random(act.shape[0])
+        new = down.copy()
+        was = down[act]
+        new[act] = np.where(was, u >= self.p_repair[act], u < self.p_fail[act])
+        return new
+
+    def down(self, b: int) -> NDArray[np.bool_]:
+        """(E,) down flags in bucket ``b`` (buckets before the first read as it); do not modify."""
+        b = max(int(b), self.b0)
+        if self.stationary and b - self.latest > MAX_STEP_GAP:  # a long gap: one exact k-step draw
+            act = self.active
+            new = np.zeros(self.n_elements, bool)
+            new[act] = jump_two_state(self._history[self.latest][act], self.p_fail[act], self.p_repair[act],
+                                      b - self.latest, np.random.default_rng([self.seed, b, 1]))
+            self.gaps.append((self.latest, b))
+            self.latest = b
+            self._history[b] = new
+            self._checkpoint(b, new)
+        while self.latest < b:
+            nb = self.latest + 1
+            state = self._step(self._history[self.latest], nb)
+            self.latest = nb
+            self._history[nb] = state
+            if len(self._history) > self.history_size:
+                self._history.popitem(last=False)
+            if nb - self._checkpoint_keys[-1] >= self.CHECKPOINT_EVERY:
+                self._checkpoint(nb, state)
+        got = self._history.get(b)
+        if got is not None:
+            return got
+        for before, after in self.gaps:
+            if before < b < after:  # inside a skipped gap: the state before it
+                return self.down(before)
+        start = self._checkpoint_keys[bisect.bisect_right(self._checkpoint_keys, b) - 1]
+        state = self._checkpoints[start]
+        if self.packed:
+            state = np.unpackbits(state, count=self.n_elements).astype(bool)
+        for nb in range(start + 1, b + 1):
+            state = self._step(state, nb)
+        return state
+
+    def get_state(self) -> tuple:
+        """The computed buckets (history, checkpoints, jumps), for :meth:`set_state`: containers copied, the
+        per-bucket arrays shared (never changed once computed)."""
+        return (self.latest, OrderedDict(self._history), dict(self._checkpoints), list(self._checkpoint_keys),
+                list(self.gaps))
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (copied again: it can be restored many times)."""
+        latest, history, checkpoints, keys, gaps = state
+        self.latest = latest
+        self._history, self._checkpoints = OrderedDict(history), dict(checkpoints)
+        self._checkpoint_keys, self.gaps = list(keys), list(gaps)
 
 
 class FaultProcess:
@@ -100,7 +225,6 @@ class FaultProcess:
     """
 
     _HISTORY = 256
-    _CHECKPOINT_EVERY = 32
 
     def __init__(self, config: FaultsConfig, n_sat: int, n_dc: int, n_sites: int, topology_dt_s: float,
                  compute_sats: NDArray[np.bool_] | None = None) -> None:
@@ -112,89 +236,59 @@ class FaultProcess:
         self.shape = {"satellite": (n_sat,), "payload": (n_sat,), "datacentre": (n_dc,),
                       "ground_link": (n_sites,), "fibre": (n_sites, n_dc)}
         sizes = [int(np.prod(self.shape[k])) for k in FAULT_KINDS]
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.n_elements = int(self._offsets[-1])
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        #: Each kind's elements in the flat state vector (satellites, payloads, data centres, sites, fibre paths).
+        self._slice = {k: slice(int(offsets[i]), int(offsets[i + 1])) for i, k in enumerate(FAULT_KINDS)}
+        self.n_elements = int(offsets[-1])
         p_fail = np.zeros(self.n_elements)
         p_repair = np.ones(self.n_elements)
-        for i, (kind, rate, repair) in enumerate(FaultsConfig.KINDS):
-            sl = slice(self._offsets[i], self._offsets[i + 1])
-            p_fail[sl] = -math.expm1(-getattr(config, rate) * topology_dt_s / SECONDS_PER_HOUR)
-            p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, repair))
+        for kind in FaultsConfig.KINDS:
+            sl = self._slice[kind.name]
+            p_fail[sl] = -math.expm1(-getattr(config, kind.rate_field) * topology_dt_s / SECONDS_PER_HOUR)
+            p_repair[sl] = -math.expm1(-topology_dt_s / getattr(config, kind.repair_field))
         if compute_sats is not None and n_sat:
-            sl = slice(self._offsets[1], self._offsets[2])
+            sl = self._slice["payload"]
             p_fail[sl] = np.where(np.asarray(compute_sats, bool), p_fail[sl], 0.0)
-        self._p_fail, self._p_repair = p_fail, p_repair
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self._p_down0 = np.where(p_fail > 0, p_fail / (p_fail + p_repair), 0.0)
-        #: Only elements that can fail are drawn (the rest stay up).
-        self._active = np.flatnonzero(p_fail > 0)
+        self._p_fail = p_fail
+        self._chains = TwoStateChains(p_fail, p_repair, history=self._HISTORY)
         self.topology_dt_s = float(topology_dt_s)
-        self._seed = 0
-        self._b0 = 0
-        self._latest = 0
-        self._history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict()
-        self._checkpoints: dict[int, NDArray[np.bool_]] = {}
-        self._checkpoint_keys: list[int] = []
-        self._gaps: list[tuple[int, int]] = []  # (last stepped bucket, bucket reached by a jump)
         self._states: OrderedDict[int, FaultState] = OrderedDict()
+
+    @property
+    def _b0(self) -> int:
+        """The episode's first bucket."""
+        return self._chains.b0
+
+    @property
+    def _latest(self) -> int:
+        return self._chains.latest
+
+    @property
+    def _gaps(self) -> list[tuple[int, int]]:
+        return self._chains.gaps
 
     def reset(self, rng: np.random.Generator, start_time_s: float) -> None:
         """Start an episode at ``start_time_s`` [s since epoch]: one seed from ``rng``, stationary first bucket."""
-        self._seed = int(rng.integers(2**63 - 1))
-        self._b0 = int(math.floor(start_time_s / self.topology_dt_s))
-        u = np.random.default_rng([self._seed, self._b0, 0]).random(self._active.shape[0])
-        down = np.zeros(self.n_elements, bool)
-        down[self._active] = u < self._p_down0[self._active]
-        self._latest = self._b0
-        self._history = OrderedDict({self._b0: down})
-        self._checkpoints = {self._b0: down}
-        self._checkpoint_keys = [self._b0]
-        self._gaps = []
+        seed = int(rng.integers(2**63 - 1))
+        self._chains.reset(seed, int(math.floor(start_time_s / self.topology_dt_s)))
         self._states = OrderedDict()
-
-    def _step(self, down: NDArray[np.bool_], b: int) -> NDArray[np.bool_]:
-        """The state of bucket ``b`` from that of ``b - 1``."""
-        act = self._active
-        u = np.random.default_rng([self._seed, b]).random(act.shape[0])
-        new = down.copy()
-        was = down[act]
-        new[act] = np.where(was, u >= self._p_repair[act], u < self._p_fail[act])
-        return new
 
     def _down(self, b: int) -> NDArray[np.bool_]:
         """(E,) down flags of every element in bucket ``b`` (buckets before the episode's first read as it)."""
-        b = max(int(b), self._b0)
-        if b - self._latest > MAX_STEP_GAP:  # a long gap: one exact k-step draw
-            act = self._active
-            new = np.zeros(self.n_elements, bool)
-            new[act] = jump_two_state(self._history[self._latest][act], self._p_fail[act], self._p_repair[act],
-                                      b - self._latest, np.random.default_rng([self._seed, b, 1]))
-            self._gaps.append((self._latest, b))
-            self._latest = b
-            self._history[b] = new
-            self._checkpoints[b] = new
-            self._checkpoint_keys.append(b)
-        while self._latest < b:
-            nb = self._latest + 1
-            state = self._step(self._history[self._latest], nb)
-            self._latest = nb
-            self._history[nb] = state
-            if len(self._history) > self._HISTORY:
-                self._history.popitem(last=False)
-            if nb - self._checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
-                self._checkpoints[nb] = state
-                self._checkpoint_keys.append(nb)
-        got = self._history.get(b)
-        if got is not None:
-            return got
-        for before, after in self._gaps:
-            if before < b < after:  # inside a skipped gap: the state before it
-                return self._down(before)
-        start = self._checkpoint_keys[bisect.bisect_right(self._checkpoint_keys, b) - 1]
-        state = self._checkpoints[start]
-        for nb in range(start + 1, b + 1):
-            state = self._step(state, nb)
-        return state
+        return self._chains.down(b)
+
+    def get_state(self) -> tuple:
+        """The chains' computed buckets and the cached states, for :meth:`set_state`.
+
+        Restoring them means buckets a lookahead computed are computed again in the episode's own query order, so a
+        jump taken only by the lookahead never shows in the episode."""
+        return self._chains.get_state(), OrderedDict(self._states)
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (copied again: it can be restored many times)."""
+        chains, states = state
+        self._chains.set_state(chains)
+        self._states = OrderedDict(states)
 
     def state(self, b: int) -> FaultState:
         """The :class:`FaultState` of topology bucket ``b`` (cached for recent buckets)."""
@@ -202,8 +296,8 @@ class FaultProcess:
         if got is None:
             down = self._down(b)
             parts = {}
-            for i, kind in enumerate(FAULT_KINDS):
-                a = down[self._offsets[i]:self._offsets[i + 1]].reshape(self.shape[kind])
+            for kind in FAULT_KINDS:
+                a = down[self._slice[kind]].reshape(self.shape[kind])
                 a.flags.writeable = False
                 parts[kind] = a
             got = FaultState(**parts)
@@ -220,9 +314,9 @@ class FaultProcess:
         """The first bucket of [b_from, b_to] in which global ``node`` is down (None: up throughout)."""
         n_sat = self.shape["satellite"][0]
         if node < n_sat:
-            idx = (self._offsets[0] + node, self._offsets[1] + node)
+            idx = (self._slice["satellite"].start + node, self._slice["payload"].start + node)
         else:
-            idx = (self._offsets[2] + node - n_sat,)
+            idx = (self._slice["datacentre"].start + node - n_sat,)
         if not any(self._p_fail[i] > 0 for i in idx):
             return None
         # Bucket by bucket up to MAX_STEP_GAP ahead; a longer job is also checked at its last bucket (reached by

@@ -12,19 +12,17 @@ Sources and simplifications are in ``docs/physics_ground_power.md``.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from dataclasses import dataclass
-from importlib import resources
 from numbers import Integral
 from typing import Callable, Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.constants import C_FIBRE_KM_S
 from orbitcloud_env.config import GroundConfig
+from orbitcloud_env.constants import C_FIBRE_KM_S
+from orbitcloud_env.data import read_table
 from orbitcloud_env.geometry import great_circle_km
 from orbitcloud_env.suggest import did_you_mean
 
@@ -51,9 +49,6 @@ __all__ = [
 #: of light in fibre" and find 1.3x (median) for the shortest paths through the US long-haul conduits.
 #: 1.5 is the optimistic end of the typical range, which favours terrestrial data centres.
 DEFAULT_ROUTE_FACTOR: float = GroundConfig.fibre_route_factor
-
-_DATA_PACKAGE = "orbitcloud_env"
-_DATA_DIR = "data"
 
 
 def _readonly(a: ArrayLike, dtype: type = np.float64) -> NDArray:
@@ -159,22 +154,8 @@ class Sites:
 
 
 # ----------------------------------------------------------------------------------------------- tables
-@functools.lru_cache(maxsize=None)
-def _read_table(filename: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """Header and rows of a packaged CSV, ``#`` comment lines skipped; cached per file."""
-    text = resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR, filename).read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    header = tuple(h.strip() for h in rows[0])
-    body = tuple(tuple(c.strip() for c in r) for r in rows[1:])
-    for r in body:
-        if len(r) != len(header):
-            raise ValueError(f"{filename}: row {r} has {len(r)} fields, header {header} has {len(header)}")
-    return header, body
-
-
 def _columns(filename: str) -> dict[str, list[str]]:
-    header, body = _read_table(filename)
+    header, body = read_table(filename)
     return {h: [r[i] for r in body] for i, h in enumerate(header)}
 
 

@@ -175,6 +175,17 @@ class EpisodeStats:
         if not is_ground:
             self.orbital_served += 1
 
+    def get_state(self) -> tuple:
+        """How far the records reach and the running totals, for :meth:`set_state` (records are only appended, so
+        a restore truncates them: nothing is copied)."""
+        return (len(self.outcomes), len(self.latencies_ms), len(self.energies_j), self.orbital_served,
+                self.episode_return, self.replaced)
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (records added since are dropped)."""
+        n_out, n_lat, n_en, self.orbital_served, self.episode_return, self.replaced = state
+        del self.outcomes[n_out:], self.latencies_ms[n_lat:], self.energies_j[n_en:]
+
     def metrics(self) -> dict[str, float]:
         """The episode metrics so far (definitions in docs/env_contract.md)."""
         return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,

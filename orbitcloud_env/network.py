@@ -20,7 +20,7 @@ Default figures, cited:
 
 from __future__ import annotations
 
-import bisect
+import enum
 import math
 from collections import OrderedDict
 from functools import cached_property
@@ -33,11 +33,11 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
-from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
+from orbitcloud_env.config import CATALOGUE_REGRID_S, LinksConfig
+from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.constellation import Constellation
-from orbitcloud_env.faults import MAX_STEP_GAP, jump_two_state
+from orbitcloud_env.faults import TwoStateChains
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "Network",
     "satellite_faults",
     "FAULT_REASONS",
+    "SatelliteFault",
     "DEFAULT_ISL_CAPACITY_GBPS",
     "DEFAULT_GSL_CAPACITY_GBPS",
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -76,7 +77,22 @@ SANE_ALTITUDE_KM: tuple[float, float] = (100.0, 2500.0)
 #: [km/s] Sanity band of Earth-fixed speed: circular LEO speeds are 6.9-7.85 km/s inertial
 #: (sqrt(MU/r) at 2,000-160 km), and Earth rotation changes them by at most 0.6 km/s (omega * r).
 SANE_SPEED_KM_S: tuple[float, float] = (5.5, 8.6)
-#: Reasons of :func:`satellite_faults` codes (index = code); code 0 is a usable satellite.
+class SatelliteFault(enum.IntEnum):
+    """Why a satellite is down in a topology bucket (:func:`satellite_faults` codes; text in :data:`FAULT_REASONS`)."""
+
+    OK = 0
+    NOT_OPERATIONAL = 1
+    SGP4_ERROR = 2
+    ALTITUDE = 3
+    SPEED = 4
+    RANDOM_FAILURE = 5
+
+    @property
+    def text(self) -> str:
+        return FAULT_REASONS[self]
+
+
+#: Reasons of :func:`satellite_faults` codes (index = :class:`SatelliteFault` code); code 0 is a usable satellite.
 FAULT_REASONS: tuple[str, ...] = (
     "ok",
     "not operational (catalogue status)",
@@ -316,11 +332,11 @@ def satellite_faults(
     r = np.sqrt(np.einsum("nk,nk->n", sat_ecef_km, sat_ecef_km)) - EARTH_RADIUS_EQ_KM
     v = np.sqrt(np.einsum("nk,nk->n", sat_vel_ecef_km_s, sat_vel_ecef_km_s))
     code = np.zeros(r.shape[0], np.uint8)
-    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = 4
-    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = 3
-    code[~np.asarray(sgp4_ok, bool)] = 2
+    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = SatelliteFault.SPEED
+    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = SatelliteFault.ALTITUDE
+    code[~np.asarray(sgp4_ok, bool)] = SatelliteFault.SGP4_ERROR
     if operational is not None:
-        code[~np.asarray(operational, bool)] = 1
+        code[~np.asarray(operational, bool)] = SatelliteFault.NOT_OPERATIONAL
     return code
 
 
@@ -1038,8 +1054,7 @@ class Network:
             never take part, so Walker constellations get no bridges.
     """
 
-    _FAILURE_HISTORY = 64
-    _CHECKPOINT_EVERY = 32
+    _FAILURE_HISTORY = 64  # [buckets] recent link-failure states kept (TwoStateChains checkpoints the rest)
 
     def __init__(
         self,
@@ -1058,7 +1073,7 @@ class Network:
         topology_dt_s: float = 10.0,
         lazy_routing: bool = False,
         cache_buckets: int = 4,
-        regrid_s: float | None = 3600.0,
+        regrid_s: float | None = CATALOGUE_REGRID_S,
         inter_shell_isls: bool = False,
     ):
         if not isinstance(constellation, Constellation):
@@ -1110,7 +1125,6 @@ class Network:
         #: Optional hook of the ``faults`` section: bucket -> (satellites down (N,), sites whose ground links are
         #: down (S,)) (set by the simulator when faults are on; None: no such faults).
         self.fault_hook: Callable[[int], tuple[NDArray[np.bool_], NDArray[np.bool_]]] | None = None
-        self._failure_b0 = 0
         self._restart_failures()
 
     @classmethod
@@ -1171,23 +1185,24 @@ class Network:
     def _restart_failures(self, start_time_s: float | None = None) -> None:
         lf = self.failures
         self._failure_seed = int(lf.rng.integers(2**63)) if lf.failure_rate_per_hour > 0.0 else 0
-        b0 = 0
-        if start_time_s is not None and lf.failure_rate_per_hour > 0.0:
-            b0 = self.bucket(start_time_s)
-            p_fail, p_repair = lf.step_probabilities(self.topology_dt_s)
-            u = np.random.default_rng([self._failure_seed, b0, 0]).random(lf.n_links)
-            lf._failed = u < p_fail / (p_fail + p_repair)
-        self._failure_b0 = b0
         #: Stationary start (the simulator's episodes): long gaps are crossed with one exact k-step draw.
-        self._failure_stationary = start_time_s is not None and lf.failure_rate_per_hour > 0.0
-        self._failure_gaps: list[tuple[int, int]] = []
-        self._failure_bucket = b0
-        self._failure_history: OrderedDict[int, NDArray[np.bool_]] = OrderedDict({b0: lf.failed})
-        self._failure_checkpoints: dict[int, NDArray[np.uint8]] = {b0: np.packbits(lf.failed)}
-        self._failure_checkpoint_keys: list[int] = [b0]
+        stationary = start_time_s is not None and lf.failure_rate_per_hour > 0.0
+        b0 = self.bucket(start_time_s) if stationary else 0
+        p_fail, p_repair = lf.step_probabilities(self.topology_dt_s)
+        #: The links' failure chains (orbitcloud_env.faults.TwoStateChains, as the node faults'); one per link.
+        self._link_chains = TwoStateChains(np.full(lf.n_links, p_fail), np.full(lf.n_links, p_repair),
+                                           history=self._FAILURE_HISTORY, packed=True)
+        self._link_chains.reset(self._failure_seed, b0, stationary)
 
-    def _step_rng(self, b: int) -> np.random.Generator:
-        return np.random.default_rng([self._failure_seed, b])
+    @property
+    def _failure_b0(self) -> int:
+        """The failure chains' first bucket."""
+        return self._link_chains.b0
+
+    @property
+    def _failure_bucket(self) -> int:
+        """The latest bucket the failure chains were stepped to."""
+        return self._link_chains.latest
 
     def bucket(self, time_s: float) -> int:
         """Topology bucket index ``floor(time_s / topology_dt_s)`` of ``time_s`` [s] >= 0."""
@@ -1199,42 +1214,7 @@ class Network:
     def _failed_at(self, b: int) -> NDArray[np.bool_]:
         if self.failures.failure_rate_per_hour == 0.0:
             return np.zeros(len(self._pairs_at(b)), dtype=bool)
-        b = max(b, self._failure_b0)  # before the episode's stationary start: its first state
-        lf, dt = self.failures, self.topology_dt_s
-        if self._failure_stationary and b - self._failure_bucket > MAX_STEP_GAP:
-            # A long gap (stationary-start episodes only): one exact k-step draw (orbitcloud_env.faults).
-            n = lf.n_links
-            p_fail, p_repair = (np.full(n, p) for p in lf.step_probabilities(dt))
-            lf._failed = jump_two_state(self._failure_history[self._failure_bucket], p_fail, p_repair,
-                                        b - self._failure_bucket, np.random.default_rng([self._failure_seed, b, 1]))
-            self._failure_gaps.append((self._failure_bucket, b))
-            self._failure_bucket = b
-            self._failure_history[b] = lf.failed
-            self._failure_checkpoints[b] = np.packbits(lf.failed)
-            self._failure_checkpoint_keys.append(b)
-        while self._failure_bucket < b:
-            nb = self._failure_bucket + 1
-            failed = lf.step(dt, rng=self._step_rng(nb))
-            self._failure_bucket = nb
-            self._failure_history[nb] = failed
-            if len(self._failure_history) > self._FAILURE_HISTORY:
-                self._failure_history.popitem(last=False)
-            if nb - self._failure_checkpoint_keys[-1] >= self._CHECKPOINT_EVERY:
-                self._failure_checkpoints[nb] = np.packbits(failed)
-                self._failure_checkpoint_keys.append(nb)
-        if b not in self._failure_history:  # older than the recent history: replay from a checkpoint
-            for before, after in self._failure_gaps:
-                if before < b < after:  # inside a skipped gap: the state before it
-                    return self._failed_at(before)
-            keys = self._failure_checkpoint_keys
-            start = keys[bisect.bisect_right(keys, b) - 1]
-            replay = LinkFailures(lf.n_links, lf.failure_rate_per_hour, lf.repair_time_s, lf.rng)
-            replay._failed = np.unpackbits(self._failure_checkpoints[start], count=lf.n_links).astype(bool)
-            failed = replay.failed
-            for nb in range(start + 1, b + 1):
-                failed = replay.step(dt, rng=self._step_rng(nb))
-            return failed
-        return self._failure_history[b]
+        return self._link_chains.down(b)
 
     def snapshot(self, time_s: float, current: bool = False) -> NetworkSnapshot:
         """The :class:`NetworkSnapshot` of the bucket containing ``time_s`` [s since epoch].
@@ -1263,8 +1243,8 @@ class Network:
         site_down = None
         if self.fault_hook is not None:
             sat_down, site_down = self.fault_hook(b)
-            fault[(fault == 0) & sat_down] = FAULT_REASONS.index("random satellite failure (faults section)")
-        ok = fault == 0
+            fault[(fault == SatelliteFault.OK) & sat_down] = SatelliteFault.RANDOM_FAILURE
+        ok = fault == SatelliteFault.OK
         up, dist = isl_state(pos, pairs, self.isl_max_range_km, self.atmosphere_margin_km)
         n_grid = len(pairs)
         if self._bridge_member is not None:

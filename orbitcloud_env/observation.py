@@ -127,8 +127,8 @@ class NodeObservation:
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
         # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
-        finish = (np.minimum((at.latency_ms + at.wait_ms + at.compute_ms) / sim.job.deadline_ms,
-                             clip) if "ranking" in self.groups else None)  # NodeView.finish_ms of the rows only
+        finish = (np.minimum(at.finish_ms / sim.job.deadline_ms, clip)
+                  if "ranking" in self.groups else None)  # the listed rows only
         for key, _ in self.extra_keys:
             value = self._extra_row(key, view, at, rows, idx, finish)
             if rows is not None and rows[-1] < 0:

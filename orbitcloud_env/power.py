@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.config import ComputeConfig, PowerConfig
+from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, SECONDS_PER_HOUR
 from orbitcloud_env.geometry import JD_J2000, teme_to_ecef
 
 __all__ = [
@@ -366,6 +366,16 @@ class Batteries:
             self._initial_soc = _per_node(initial_soc, self._n, "initial_soc", "-", 0.0, 1.0)
         self._energy_wh = self._initial_soc * self._capacity_wh
         self.ledger = EnergyLedger(self._energy_wh)
+
+    def get_state(self) -> tuple[NDArray[np.float64], "EnergyLedger"]:
+        """A copy of the stored energy [Wh] and the energy ledger, for :meth:`set_state`."""
+        return self._energy_wh.copy(), self.ledger.copy()
+
+    def set_state(self, state: tuple[NDArray[np.float64], "EnergyLedger"]) -> None:
+        """Return to a state from :meth:`get_state` (copied again: it can be restored many times)."""
+        energy_wh, ledger = state
+        self._energy_wh = energy_wh.copy()
+        self.ledger = ledger.copy()
 
     def advance(self, dt_s: float, sunlit: ArrayLike) -> NDArray[np.float64]:
         """Integrate solar charging and the base load over ``dt_s`` (topology clock).

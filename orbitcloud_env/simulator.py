@@ -33,14 +33,14 @@ from orbitcloud_env.compute import ComputeNodes
 from orbitcloud_env.config import MAX_ALTITUDE_KM, ScenarioConfig, load_config
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_DAY
 from orbitcloud_env.constellation import Constellation
-from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
-from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.demand import ArrivalRates, BackgroundLoad, LoadRegimes
 from orbitcloud_env.faults import NODE_DOWN_REASONS, FaultProcess, FaultState
-from orbitcloud_env.timeline import OrbitTimeline
+from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
+from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
 from orbitcloud_env.network import Network, NetworkSnapshot
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
+from orbitcloud_env.timeline import OrbitTimeline
 from orbitcloud_env.workload import Job, PoissonWorkload, TraceWorkload, load_trace, make_workload
 
 __all__ = ["Simulator", "NodeView", "Outcome", "TopologyState", "build_constellation", "POSITION_SCALE_KM"]
@@ -954,48 +954,34 @@ class Simulator:
     def get_state(self) -> dict[str, Any]:
         """A snapshot of everything a placement changes, for :meth:`set_state` (cheap: no topology copies).
 
-        Topology, regimes, background surges and the orbit timeline are deterministic functions of the episode's
-        seed and time, generated lazily in time order, so they are shared rather than copied.
+        Each component saves its own state (``get_state``: batteries, compute queues, workload, episode records,
+        arrival rates, faults); this composes them with the simulator's clock. Topology, regimes, background surges
+        and the orbit timeline are deterministic functions of the episode's seed and time, generated lazily in time
+        order, so they are shared rather than copied.
         """
-        comp, wl, st = self.compute, self.workload, self.stats
-        state: dict[str, Any] = {
+        return {
             "time_s": self.time_s, "job": self.job, "power_time_s": self._power_time_s,
-            "power_ok": self._power_ok.copy(), "energy_wh": self.batteries.energy_wh.copy(),
-            "energy_ledger": self.batteries.ledger.copy(),
-            "topology": self.topology, "last_outcome": self.last_outcome,
-            "server_free_at_s": comp.server_free_at_s.copy(), "free_at_s": comp.free_at_s.copy(),
-            "held": comp.held.copy(), "finishing": list(comp._finishing),
-            "stats": (len(st.outcomes), len(st.latencies_ms), len(st.energies_j), st.orbital_served,
-                      st.episode_return, st.replaced),
-            "arrival_rates": self.arrival_rates.state(),
+            "power_ok": self._power_ok.copy(), "topology": self.topology, "last_outcome": self.last_outcome,
+            "batteries": self.batteries.get_state(), "compute": self.compute.get_state(),
+            "stats": self.stats.get_state(), "arrival_rates": self.arrival_rates.get_state(),
+            "workload": None if self.workload is None else self.workload.get_state(),
+            "faults": None if self.faults is None else self.faults.get_state(),
         }
-        if isinstance(wl, PoissonWorkload):
-            state["workload"] = (wl._rng.bit_generator.state, wl._t_candidate, wl._next_id, wl._buf, wl._pos)
-        elif wl is not None:
-            state["workload"] = wl._pos
-        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Return to a state from :meth:`get_state` of this episode (observers refresh their bucket rows)."""
-        comp, wl, st = self.compute, self.workload, self.stats
         self.time_s, self.job = state["time_s"], state["job"]
         self._power_time_s = state["power_time_s"]
         self._power_ok = state["power_ok"].copy()
-        self.batteries._energy_wh = state["energy_wh"].copy()
-        self.batteries.ledger = state["energy_ledger"].copy()
         self.topology, self.last_outcome = state["topology"], state["last_outcome"]
-        comp.server_free_at_s = state["server_free_at_s"].copy()
-        comp.free_at_s = state["free_at_s"].copy()
-        comp.held = state["held"].copy()
-        comp._finishing = list(state["finishing"])
-        n_out, n_lat, n_en, st.orbital_served, st.episode_return, st.replaced = state["stats"]
-        del st.outcomes[n_out:], st.latencies_ms[n_lat:], st.energies_j[n_en:]
+        self.batteries.set_state(state["batteries"])
+        self.compute.set_state(state["compute"])
+        self.stats.set_state(state["stats"])
         self.arrival_rates.set_state(state["arrival_rates"])
-        if isinstance(wl, PoissonWorkload):
-            rng_state, wl._t_candidate, wl._next_id, wl._buf, wl._pos = state["workload"]
-            wl._rng.bit_generator.state = rng_state
-        elif wl is not None:
-            wl._pos = state["workload"]
+        if self.workload is not None:
+            self.workload.set_state(state["workload"])
+        if self.faults is not None:
+            self.faults.set_state(state["faults"])
         self.topology_version += 1  # never reuse a version: observers rebuild their per-bucket rows
 
     # ------------------------------------------------------------------------------------------------------------

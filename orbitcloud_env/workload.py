@@ -21,15 +21,15 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from orbitcloud_env.config import MAX_EPISODE_TIME_S, WorkloadConfig
+from orbitcloud_env.constants import SECONDS_PER_DAY
 from orbitcloud_env.demand import LoadRegimes
 from orbitcloud_env.suggest import closest
-from orbitcloud_env.constants import SECONDS_PER_DAY
 
 __all__ = [
     "Job",
@@ -83,6 +83,12 @@ class Workload(Protocol):
 
     def peek_time_s(self) -> float | None:
         """[s] Arrival time of the job :meth:`next_job` would return, without consuming it (None: exhausted)."""
+
+    def get_state(self) -> Any:
+        """The source's position, for :meth:`set_state` (the simulator's save for lookahead)."""
+
+    def set_state(self, state: Any) -> None:
+        """Return to a position from :meth:`get_state`: the same jobs come out again, in the same order."""
 
 
 def diurnal_factor(local_hour: ArrayLike, amplitude: float, peak_local_hour: float) -> NDArray[np.float64]:
@@ -278,6 +284,16 @@ class PoissonWorkload:
         """[-] Jobs returned by :meth:`next_job` so far."""
         return self._next_id - (len(self._buf) - self._pos)
 
+    def get_state(self) -> tuple:
+        """The generator's position (its random stream, the drawn batch and the cursor), for :meth:`set_state`.
+        The batch list is shared, not copied: a refill replaces it, never changes it."""
+        return self._rng.bit_generator.state, self._t_candidate, self._next_id, self._buf, self._pos
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a position from :meth:`get_state`: the same jobs come out again."""
+        rng_state, self._t_candidate, self._next_id, self._buf, self._pos = state
+        self._rng.bit_generator.state = rng_state
+
 
 # ---------------------------------------------------------------------------------------------------- traces
 
@@ -403,64 +419,8 @@ class TraceWorkload:
             TraceError: ``"<path>, line <n>: <what is wrong and what is allowed>"``.
         """
         src = str(path)
-        site_lookup = _name_lookup(site_names)
-        class_lookup = _name_lookup(class_names)
-        fast = _fast_columns(path, site_names, class_names, site_lookup, class_lookup, max_jobs)
-        if fast is not None:  # a well-formed trace, parsed column-wise; otherwise the row-wise pass names the line
-            return cls(*fast, start_time_s=start_time_s, max_jobs=max_jobs, source=src)
-
-        def fail(line: int, what: str) -> TraceError:
-            return TraceError(f"{src}, line {line}: {what}")
-
-        try:
-            fh = open(path, newline="", encoding="utf-8-sig")
-        except OSError as exc:
-            raise TraceError(f"{src}, line 0: cannot open the trace: {exc.strerror or exc}") from None
-        rows: dict[str, list] = {c: [] for c in TRACE_COLUMNS}
-        with fh:
-            reader = csv.reader(fh)
-            header: list[str] | None = None
-            header_line = 0
-            last_t = -math.inf
-            last_line = 0
-            try:
-                for row in reader:
-                    line = reader.line_num
-                    last_line = line
-                    if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
-                        continue
-                    if header is None:
-                        header, header_line = _check_header(row, f"{src}, line {line}: "), line
-                        continue
-                    if max_jobs is not None and len(rows["time_s"]) >= max_jobs:
-                        break
-                    if len(row) != len(header):
-                        raise fail(line, f"expected {len(header)} comma-separated values ({','.join(header)}), "
-                                         f"got {len(row)}")
-                    values = dict(zip(header, (c.strip() for c in row)))
-                    for name in ("time_s", "work_gflop", "input_mb", "output_mb", "deadline_ms"):
-                        rows[name].append(_number(values[name], name, fail, line))
-                    t = rows["time_s"][-1]
-                    if t < last_t:
-                        raise fail(line, f"time_s goes backwards ({t:g} s after {last_t:g} s); rows must be "
-                                         f"sorted by arrival time (non-decreasing time_s)")
-                    last_t = t
-                    rows["site"].append(_index(values["site"], "site", site_lookup, site_names, fail, line))
-                    rows["job_class"].append(_index(values["job_class"], "job_class", class_lookup, class_names,
-                                                    fail, line))
-            except UnicodeDecodeError:
-                raise fail(last_line + 1, "not UTF-8 text; save the trace as UTF-8 CSV") from None
-            except csv.Error as exc:
-                raise fail(reader.line_num, f"malformed CSV: {exc}") from None
-        if header is None:
-            raise fail(max(last_line, 1), f"empty trace: no header row; expected the columns "
-                                          f"{','.join(TRACE_COLUMNS)}")
-        if not rows["time_s"]:
-            raise fail(header_line, "empty trace: the header has no job rows after it; add at least one job")
-        return cls(rows["time_s"], np.array(rows["site"], dtype=np.int64),
-                   np.array(rows["job_class"], dtype=np.int64), rows["work_gflop"], rows["input_mb"],
-                   rows["output_mb"], rows["deadline_ms"], start_time_s=start_time_s, max_jobs=max_jobs,
-                   source=src)
+        columns = _read_trace_columns(path, site_names, class_names, max_jobs, src)
+        return cls(*columns, start_time_s=start_time_s, max_jobs=max_jobs, source=src)
 
     def replay(self, start_time_s: float | None = None) -> "TraceWorkload":
         """A fresh pass over the same jobs (sharing the parsed arrays), optionally starting at another time."""
@@ -500,87 +460,135 @@ class TraceWorkload:
         p = self._pos
         return float(self._arrays["time_s"][p] + self.start_time_s) if p < self._n else None
 
+    def get_state(self) -> int:
+        """The replay's cursor (the parsed arrays never change), for :meth:`set_state`."""
+        return self._pos
 
-#: Rows parsed per block by the column-wise reader (bounds its transient memory).
+    def set_state(self, state: int) -> None:
+        """Send the cursor back (or forward) to a position from :meth:`get_state`."""
+        self._pos = int(state)
+
+
+#: Rows parsed per block by the trace reader (bounds its transient memory).
 _FAST_BLOCK_ROWS = 65_536
+_NUMERIC = ("time_s", "work_gflop", "input_mb", "output_mb", "deadline_ms")
 
 
-def _fast_columns(path, site_names: Sequence[str], class_names: Sequence[str], site_lookup: dict[str, int],
-                  class_lookup: dict[str, int], max_jobs: int | None) -> tuple | None:
-    """The trace's columns as arrays, parsed block-wise (C csv reader, one ``float`` per value, names mapped once
-    per distinct text), or None when anything is off: the caller's row-wise pass then reports the first bad line.
+def _read_trace_columns(path, site_names: Sequence[str], class_names: Sequence[str], max_jobs: int | None,
+                        src: str) -> tuple:
+    """The trace's columns as arrays (the one trace parser; format in :meth:`TraceWorkload.from_csv`).
 
-    Same acceptance as the row-wise pass (Python ``float`` on the stripped text, the same name lookup), so a trace
-    reads the same either way; ~10x faster and without a Python object per value kept."""
+    Rows are read with the C csv reader and converted a block at a time, column-wise (one ``float`` per value, each
+    distinct site or class text looked up once); a block in which anything is off is walked again row by row, which
+    raises the error of its first bad line. Errors come in file order: a bad value before a short row, a short row
+    before undecodable bytes.
+
+    Raises:
+        TraceError: ``"<path>, line <n>: <what is wrong and what is allowed>"``.
+    """
+    def fail(line: int, what: str) -> TraceError:
+        return TraceError(f"{src}, line {line}: {what}")
+
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
-    except OSError:
-        return None
-    numeric = ("time_s", "work_gflop", "input_mb", "output_mb", "deadline_ms")
-    parts: dict[str, list[NDArray]] = {c: [] for c in TRACE_COLUMNS}
+    except OSError as exc:
+        raise TraceError(f"{src}, line 0: cannot open the trace: {exc.strerror or exc}") from None
+    lookups = {"site": (_name_lookup(site_names), site_names), "job_class": (_name_lookup(class_names), class_names)}
     maps: dict[str, dict[str, int]] = {"site": {}, "job_class": {}}
-    lookups = {"site": (site_lookup, site_names), "job_class": (class_lookup, class_names)}
-    n_rows = 0
+    parts: dict[str, list[NDArray]] = {c: [] for c in TRACE_COLUMNS}
+    header: list[str] = []
+    block: list[list[str]] = []
+    lines: list[int] = []
+    last_t = -math.inf  # [s] arrival time of the last row of the blocks converted so far
 
-    def flush(block: list[list[str]], header: list[str]) -> bool:
+    def columns_of_block() -> dict[str, NDArray] | None:
+        """The block's columns, or None when any value would fail a row check."""
         cols = list(zip(*block))
-        for name in numeric:
-            parts[name].append(np.array(list(map(float, cols[header.index(name)])), dtype=np.float64))
+        out: dict[str, NDArray] = {}
+        try:
+            for name in _NUMERIC:
+                a = np.array(list(map(float, cols[header.index(name)])), dtype=np.float64)
+                if not np.all(np.isfinite(a)) or np.any(a < 0.0) or \
+                        (name in ("work_gflop", "deadline_ms") and np.any(a == 0.0)):
+                    return None
+                out[name] = a
+        except ValueError:
+            return None
+        t = out["time_s"]
+        if t[0] < last_t or np.any(np.diff(t) < 0.0):
+            return None
         for name in ("site", "job_class"):
             col = cols[header.index(name)]
             mapping = maps[name]
             lookup, names = lookups[name]
             for text in set(col).difference(mapping):
-                t = text.strip()
-                if t.isdigit():
-                    i = int(t) if int(t) < len(names) else None
-                else:
-                    i = lookup.get(t.casefold())
+                i = _lookup_index(text.strip(), lookup, len(names))
                 if i is None:
-                    return False
+                    return None
                 mapping[text] = i
-            parts[name].append(np.array([mapping[t] for t in col], dtype=np.int64))
-        return True
+            out[name] = np.array([mapping[c] for c in col], dtype=np.int64)
+        return out
 
-    try:
-        with fh:
-            reader = csv.reader(fh)
-            header: list[str] | None = None
-            block: list[list[str]] = []
-            width = 0
+    def flush() -> None:
+        """Convert the pending rows; a bad one raises its line's error (row by row, in file order)."""
+        nonlocal last_t
+        if not block:
+            return
+        out = columns_of_block()
+        if out is None:
+            t_before = last_t
+            for row, line in zip(block, lines):
+                values = dict(zip(header, (c.strip() for c in row)))
+                t = [_number(values[name], name, fail, line) for name in _NUMERIC][0]
+                if t < t_before:
+                    raise fail(line, f"time_s goes backwards ({t:g} s after {t_before:g} s); rows must be "
+                                     f"sorted by arrival time (non-decreasing time_s)")
+                t_before = t
+                for name in ("site", "job_class"):
+                    _index(values[name], name, *lookups[name], fail, line)
+            raise AssertionError(f"{src}: a block failed the column checks but no row did")  # pragma: no cover
+        for name, a in out.items():
+            parts[name].append(a)
+        last_t = float(out["time_s"][-1])
+        block.clear()
+        lines.clear()
+
+    header_line = last_line = n_rows = 0
+    with fh:
+        reader = csv.reader(fh)
+        try:
             for row in reader:
+                line = last_line = reader.line_num
                 c0 = row[0].lstrip() if row else ""
                 if not c0 or c0[0] == "#":  # a comment or blank line (tested fully only when it may be one)
                     if not row or c0 or all(not c.strip() for c in row):
                         continue
-                if header is None:
-                    header = _check_header(row, "")
-                    width = len(header)
+                if not header:
+                    header, header_line = _check_header(row, f"{src}, line {line}: "), line
                     continue
                 if max_jobs is not None and n_rows >= max_jobs:
                     break
-                if len(row) != width:
-                    return None
+                if len(row) != len(header):
+                    flush()  # a bad value on an earlier line is reported first
+                    raise fail(line, f"expected {len(header)} comma-separated values ({','.join(header)}), "
+                                     f"got {len(row)}")
                 block.append(row)
+                lines.append(line)
                 n_rows += 1
                 if len(block) >= _FAST_BLOCK_ROWS:
-                    if not flush(block, header):
-                        return None
-                    block = []
-            if header is None or n_rows == 0:
-                return None
-            if block and not flush(block, header):
-                return None
-    except (ValueError, csv.Error, UnicodeDecodeError):  # TraceError is a ValueError too
-        return None
+                    flush()
+        except UnicodeDecodeError:
+            flush()
+            raise fail(last_line + 1, "not UTF-8 text; save the trace as UTF-8 CSV") from None
+        except csv.Error as exc:
+            flush()
+            raise fail(reader.line_num, f"malformed CSV: {exc}") from None
+        flush()
+    if not header:
+        raise fail(max(last_line, 1), f"empty trace: no header row; expected the columns {','.join(TRACE_COLUMNS)}")
+    if n_rows == 0:
+        raise fail(header_line, "empty trace: the header has no job rows after it; add at least one job")
     cols = {c: np.concatenate(parts[c]) for c in TRACE_COLUMNS}
-    for name in numeric:
-        a = cols[name]
-        if not np.all(np.isfinite(a)) or np.any(a < 0.0) or \
-                (name in ("work_gflop", "deadline_ms") and np.any(a == 0.0)):
-            return None
-    if np.any(np.diff(cols["time_s"]) < 0.0):
-        return None
     return (cols["time_s"], cols["site"], cols["job_class"], cols["work_gflop"], cols["input_mb"],
             cols["output_mb"], cols["deadline_ms"])
 
@@ -627,15 +635,21 @@ def _name_lookup(names: Sequence[str]) -> dict[str, int]:
     return lookup
 
 
-def _index(text: str, column: str, lookup: dict[str, int], names: Sequence[str], fail, line: int) -> int:
-    if text.isdigit():  # an index (ASCII digits only; "-1" and "1.0" are not indices)
+def _lookup_index(text: str, lookup: dict[str, int], n_names: int) -> int | None:
+    """The index a stripped site or class cell names (an index, or a name in any case), None when it names none."""
+    if text.isascii() and text.isdigit():  # an index ("-1" and "1.0" are not indices)
         i = int(text)
-        if i >= len(names):
-            raise fail(line, f"{column} index {i} is out of range; allowed: 0..{len(names) - 1} or a name")
-        return i
-    i = lookup.get(text.casefold())
+        return i if i < n_names else None
+    return lookup.get(text.casefold())
+
+
+def _index(text: str, column: str, lookup: dict[str, int], names: Sequence[str], fail, line: int) -> int:
+    """:func:`_lookup_index`, or raise ``fail(line, ...)`` saying what is allowed (and the closest names)."""
+    i = _lookup_index(text, lookup, len(names))
     if i is not None:
         return i
+    if text.isascii() and text.isdigit():
+        raise fail(line, f"{column} index {int(text)} is out of range; allowed: 0..{len(names) - 1} or a name")
     close = difflib.get_close_matches(text.casefold(), list(lookup), n=3, cutoff=0.6)
     if close:
         hint = "; did you mean " + " or ".join(repr(str(names[lookup[c]])) for c in close) + "?"
@@ -675,6 +689,15 @@ class LookaheadWorkload:
     def peek_time_s(self) -> float | None:
         job = self.peek(0)
         return None if job is None else job.time_s
+
+    def get_state(self) -> tuple:
+        """The wrapped source's state and the jobs already drawn ahead, for :meth:`set_state`."""
+        return self.inner.get_state(), tuple(self._ahead)
+
+    def set_state(self, state: tuple) -> None:
+        inner, ahead = state
+        self.inner.set_state(inner)
+        self._ahead = deque(ahead)
 
 
 # -------------------------------------------------------------------------------------------------- factory

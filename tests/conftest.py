@@ -1,14 +1,30 @@
 """Fixtures shared by the test modules (built once per session).
 
+Hypothesis runs derandomised (profile "ci" below; HYPOTHESIS_PROFILE=explore for fresh examples).
+
 Tiers: ``pytest -m "not slow"`` is the quick default tier; ``@pytest.mark.slow`` marks the end-to-end tests that
 train, spawn worker processes or start a CLI in a subprocess. ``.ci/run`` runs both.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+try:
+    from hypothesis import settings
+except ImportError:  # pragma: no cover - hypothesis is in the dev extra
+    settings = None
+
+if settings is not None:
+    # Derandomised by default: the property tests draw the same examples on every run and machine, so a failure in
+    # CI reproduces locally and a pass means the same thing everywhere (no example database written either).
+    # HYPOTHESIS_PROFILE=explore draws fresh examples for a bug hunt.
+    settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Env of the saved models (all-nodes action mode; the spaces do not depend on ``max_jobs``).
 MODEL_ENV_ID = "OrbitCloud-Small-v0"

@@ -1,14 +1,18 @@
 """Package data: cities, gateways, data centres, and the shipped Starlink catalogue (see README.md here).
 
-:func:`resolve_data_path` is dependency-free so that the config module can check a ``tle_path`` without importing
-the simulation core.
+:func:`resolve_data_path` and :func:`read_table` are dependency-free (standard library only) so that the config
+module, the bottom layer, can check a ``tle_path`` or a site count without importing the simulation core.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
+from importlib import resources
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "PACKAGE_PREFIX", "NotARegularFileError", "resolve_data_path"]
+__all__ = ["DATA_DIR", "PACKAGE_PREFIX", "NotARegularFileError", "read_table", "resolve_data_path"]
 
 #: Folder of the package data files.
 DATA_DIR = Path(__file__).resolve().parent
@@ -45,3 +49,22 @@ def resolve_data_path(path: str | Path) -> Path:
         return DATA_DIR / text
     raise FileNotFoundError(f"{text!r}: no such file (searched the working directory and, for a bare name, "
                             f"the package data folder {DATA_DIR})")
+
+
+@functools.lru_cache(maxsize=None)
+def read_table(filename: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Header and rows of a packaged CSV (``cities.csv``, ``gateways.csv``, ``data_centres.csv``), ``#`` comment
+    lines skipped, cells stripped; cached per file.
+
+    Raises:
+        ValueError: a row whose field count differs from the header's.
+    """
+    text = resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    header = tuple(h.strip() for h in rows[0])
+    body = tuple(tuple(c.strip() for c in r) for r in rows[1:])
+    for r in body:
+        if len(r) != len(header):
+            raise ValueError(f"{filename}: row {r} has {len(r)} fields, header {header} has {len(header)}")
+    return header, body

@@ -9,8 +9,14 @@ import pytest
 
 import orbitcloud_env  # noqa: F401 - registers the ids
 from agents import train_cli
-from agents.distill import (DemonstrationsError, check_demonstrations, collect_expert_demonstrations,
-                            load_demonstrations, project_demonstrations, save_demonstrations)
+from agents.distill import (
+    DemonstrationsError,
+    check_demonstrations,
+    collect_expert_demonstrations,
+    load_demonstrations,
+    project_demonstrations,
+    save_demonstrations,
+)
 from agents.heuristics import EarliestFinishAdmitPolicy
 
 ENV_ID = "OrbitCloud-Small-v1"
@@ -100,6 +106,7 @@ def test_check_refuses_other_spaces(demos):
         check_demonstrations(demos, env.observation_space, int(env.action_space.n))
 
 
+@pytest.mark.slow  # it trains (behaviour cloning through train.py): the end-to-end tier
 def test_train_cli_clones_saved_demonstrations(demos, tmp_path, capsys):
     """--pretrain-demos with -n 0: the cloned policy is saved, onto an env without a recorded group too."""
     full = gym.make(ENV_ID)

@@ -134,9 +134,8 @@ def test_info_carries_the_int8_action_mask_and_numpy_numbers(env_id):
     """``info["action_mask"]`` at reset and every step (the last step included) is int8 and equals
     ``action_masks()``; every number in info has a dtype (TorchRL's reader needs one); masked actions are valid."""
     env = _make(env_id, max_jobs=12)
-    rng = np.random.default_rng(0)
     obs, info = env.reset(seed=2)
-    for step in range(14):
+    for _ in range(14):
         mask = env.unwrapped.action_masks()
         assert info["action_mask"].dtype == np.int8 and info["action_mask"].shape == (env.action_space.n,)
         np.testing.assert_array_equal(info["action_mask"], mask.astype(np.int8))
@@ -204,8 +203,14 @@ def test_same_seed_same_episode_across_processes(ids):
     assert len(set(theirs.values())) == len(ids)  # the digests tell the ids apart
 
 
-def test_the_two_tiers_cover_every_id():
-    assert sorted(SMALL_IDS + LARGE_IDS) == ALL_IDS and SMALL_IDS
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_the_tier_split_counts_the_satellites_the_env_builds(env_id):
+    """The split reads satellite counts from the config without building; they must be the built scenario's, and
+    exactly the ids above the bound go to the slow tier."""
+    n = _n_satellites(env_id)
+    assert n == gym.make(env_id).unwrapped.sim.n_sat
+    marked_slow = [p for p in TIERED_IDS if getattr(p, "values", (p,))[0] == env_id and getattr(p, "marks", ())]
+    assert bool(marked_slow) == (n > LARGE_SCENARIO_SATELLITES) == (env_id in LARGE_IDS)
 
 
 @pytest.mark.parametrize("env_id", TIERED_IDS)

@@ -188,23 +188,46 @@ def test_rerun_without_plots_removes_the_earlier_plots(tmp_path, capsys):
     assert set(json.loads((out / "run.json").read_text())["outputs"]) <= names
 
 
+#: Run evaluate.py with its third episode blocking after writing a flag file: the parent kills the process while it
+#: is certainly mid-run, two episodes journaled (a sleep-then-kill would race the run's own speed).
+_BLOCK_THIRD = """
+import sys, time
+from pathlib import Path
+from agents import rollouts
+from agents.evaluate_cli import main
+flag, real, calls = Path(sys.argv[1]), rollouts._run_task, []
+def task(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        flag.write_text("blocked")
+        time.sleep(600)
+    return real(*args, **kwargs)
+rollouts._run_task = task
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_in_a_subprocess(tmp_path, uninterrupted):
     out = tmp_path / "results"
+    flag = tmp_path / "blocked.flag"
     cmd = [sys.executable, str(ROOT / "evaluate.py"), *BASE, "-o", str(out)]
-    env = dict(os.environ, PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, PYTHONWARNINGS="ignore", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCK_THIRD, str(flag), *cmd[2:]], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(read_journal(out)) < 2:
+        while time.monotonic() < deadline and not flag.exists() and proc.poll() is None:
             time.sleep(0.05)
+        assert flag.exists(), f"the run never reached its third episode (exit status {proc.poll()})"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     kept = len(read_journal(out))
-    assert 2 <= kept < TOTAL and not (out / "summary.md").exists()
+    assert kept == 2 and not (out / "summary.md").exists()
     done = subprocess.run([*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"Resuming: {kept} of {TOTAL} episodes" in done.stdout

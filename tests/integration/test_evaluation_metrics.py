@@ -17,7 +17,6 @@ from agents.episode_metrics import (
 )
 from agents.rollouts import UPPER_BOUND, EvaluationError, resolve_policy
 
-
 # ----------------------------------------------------------------------------------------------------------------
 # Per-episode metrics from infos (synthetic infos in the contract's format)
 

@@ -4,8 +4,10 @@ observations stay finite and inside the space, and whose outcomes add up."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -13,9 +15,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orbitcloud_env.config import ConfigError, ScenarioConfig
+from orbitcloud_env.constellation import TLEError
 from orbitcloud_env.data import resolve_data_path
 from orbitcloud_env.env import OrbitCloudEnv
 from orbitcloud_env.ground import user_sites
+from orbitcloud_env.workload import TraceError
 
 _ALL = Path(resolve_data_path("package:starlink-2026-05-12.tle")).read_text().splitlines()
 #: Every 5th 53-degree satellite of the shipped catalogue (first 600): enough for a meshable shell, small to load.
@@ -71,6 +76,23 @@ _trace_row = st.tuples(
 ).map(lambda r: ",".join(str(v) for v in r))
 
 
+#: The scenario's sections: a config error starts with ``<section>.<field>: ``.
+_SECTIONS = {f.name for f in dataclasses.fields(ScenarioConfig)}
+
+
+def _assert_names_what_is_wrong(exc: ValueError, folder: Path) -> None:
+    """A TLE or trace error starts with the file (and line: ``<path>, line <n>: ``), any other one with the config
+    field at fault (``workload.arrival_rate_per_s: ``); a ValueError from deep inside numpy names neither."""
+    msg = str(exc)
+    if isinstance(exc, (TLEError, TraceError)):
+        # the line, or for a check over whole columns the file alone (the message then names the job row)
+        assert re.match(rf"{re.escape(str(folder))}/(c\.tle|t\.csv)(, line \d+)?: \S", msg), msg
+        return
+    field = re.match(r"([a-z_]+)\.([a-z_]+)(\[\d+\])?(\.[a-z_]+)?: \S", msg)
+    assert field and field.group(1) in _SECTIONS, f"{type(exc).__name__} names no config field: {msg}"
+    assert isinstance(exc, ConfigError) or field.group(0).startswith("workload.trace_path"), msg
+
+
 #: Examples per run (bounded: ~10 s here); FUZZ_EXAMPLES=500 for a longer hunt.
 _EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 
@@ -103,6 +125,7 @@ def test_fuzzed_configs_tles_traces_and_actions(tmp_path_factory, overrides, tle
             if os.environ.get("FUZZ_PRINT"):
                 print(type(exc).__name__, msg[:200])
             assert msg and "Traceback" not in msg and len(msg) < 2_000
+            _assert_names_what_is_wrong(exc, folder)
             return
         if os.environ.get("FUZZ_PRINT"):
             print("OK episode", sorted(over))

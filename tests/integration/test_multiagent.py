@@ -49,8 +49,19 @@ def test_unknown_keyword_is_a_type_error_naming_this_class():
         _env(maxjobs=10)
 
 
-def test_parallel_api_test_passes():
-    parallel_api_test(_env(max_jobs=40), num_cycles=40)
+def test_parallel_api_test_passes_and_an_episode_ends_after_max_jobs_decisions():
+    env = _env(max_jobs=40)
+    parallel_api_test(env, num_cycles=40)  # raises on any API violation
+    obs, infos = env.reset(seed=0)
+    assert set(obs) == set(infos) == set(env.agents) == set(env.possible_agents)
+    steps = 0
+    while env.agents:
+        obs, rewards, terminated, truncated, infos = env.step(_first_valid(infos))
+        steps += 1
+        assert all(env.observation_space(a).contains(o) for a, o in obs.items())
+        assert set(rewards) == set(obs) and all(np.isfinite(r) for r in rewards.values())
+    assert all(truncated.values()) and not any(terminated.values())
+    assert env.sim.stats.n_jobs == 40 and 1 <= steps <= 40  # several jobs per step when sites contend
 
 
 def test_aec_api_test_passes_with_the_int8_masks():
@@ -90,6 +101,33 @@ def test_same_seed_same_episode_and_different_seeds_differ():
                 np.testing.assert_array_equal(oa[agent][key], ob[agent][key])
     _, rew_c = _episode(_env(), seed=6)
     assert rew_c != rew_a
+
+
+def test_simulator_state_round_trip_with_the_lookahead_workload():
+    """The parallel env installs a LookaheadWorkload (jobs drawn ahead); Simulator.get_state/set_state saves it
+    through its own get_state, so the same jobs and outcomes come out again after a restore."""
+    from orbitcloud_env.workload import LookaheadWorkload
+
+    env = _env(max_jobs=400)
+    _, infos = env.reset(seed=3)
+    for _ in range(5):
+        _, _, _, _, infos = env.step(_first_valid(infos))
+    sim = env.sim
+    assert isinstance(sim.workload, LookaheadWorkload)
+    assert sim.workload.peek(4) is not None and len(sim.workload._ahead) >= 5  # jobs drawn ahead, not consumed
+    saved = sim.get_state()
+
+    def run() -> list:
+        outs = [sim.place(sim.n_sat + k % sim.n_dc if k % 3 else None) for k in range(60)]
+        return [(o.job, o.node, o.outcome, o.latency_ms, o.energy_j) for o in outs] + [sim.stats.metrics()]
+
+    first = run()
+    sim.set_state(saved)
+    again = run()
+    assert again == first
+    assert {o[2].name for o in first[:-1]} >= {"REJECTED", "MET"}, "placed and rejected jobs both replayed"
+    sim.set_state(saved)
+    assert sim.job == saved["job"] and sim.workload.peek(0) == first[1][0]
 
 
 def test_steps_hold_one_job_per_agent_in_arrival_order_and_idle_agents_see_zeros():

@@ -145,7 +145,7 @@ def test_shipped_catalogue_mesh_has_four_isls_nearly_everywhere_and_one_componen
     op = c.operational
     assert deg.max() <= 4 and np.all(deg[~op] == 0)
     assert np.mean(deg[op] >= 3) > 0.95 and np.mean(deg[op] == 4) > 0.85 and np.all(deg[op] >= 2)
-    for s, info in enumerate(c.shells):
+    for s, _info in enumerate(c.shells):
         idx = np.nonzero((c.shell == s) & op)[0]
         if idx.size:
             assert _components(pairs, idx, len(c)) == 1, f"shell {s} is broken into pieces"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from orbitcloud_env.config import (PRESETS, ConfigError, ScenarioConfig, ShellConfig, load_config)
+from orbitcloud_env.config import PRESETS, ConfigError, ScenarioConfig, ShellConfig, load_config
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -70,6 +70,10 @@ def test_user_yaml_with_base_preset(tmp_path):
     ({"ground.fibre_route_factor": 0.5}, r"ground.fibre_route_factor: must be >= 1"),
     ({"power.initial_soc_max": 0.1, "power.initial_soc_min": 0.5}, r"power.initial_soc_max"),
     ({"ground": 5}, r"ground: expected a mapping"),
+    ({"workload.job_classes": []}, r"workload.job_classes: needs at least one job class"),
+    ({"workload.job_classes": [{"name": "a"}, {"name": "b"}, {"name": "a"}]},
+     r"workload.job_classes: names must be unique, got \['a', 'b', 'a'\]"),
+    ({"workload.trace_path": "/no/such/trace.csv"}, r"workload.trace_path: no such file: '/no/such/trace.csv'"),
 ])
 def test_bad_values_name_the_field(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -98,3 +102,21 @@ def test_configs_are_frozen():
     cfg = ScenarioConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.constellation.altitude_km = 1.0  # type: ignore[misc]
+
+
+def test_workload_checks_run_on_the_dataclass_too():
+    """The job-class and trace checks sit in WorkloadConfig.__post_init__ itself (they once sat after a return)."""
+    from orbitcloud_env.config import JobClassConfig, WorkloadConfig
+
+    with pytest.raises(ConfigError, match="job_classes: needs at least one"):
+        WorkloadConfig(job_classes=())
+    with pytest.raises(ConfigError, match="names must be unique"):
+        WorkloadConfig(job_classes=(JobClassConfig("x"), JobClassConfig("x")))
+    with pytest.raises(ConfigError, match="trace_path: no such file"):
+        WorkloadConfig(trace_path="/no/such/trace.csv")
+    assert WorkloadConfig(job_classes=(JobClassConfig("x"), JobClassConfig("y"))).job_classes[1].name == "y"
+
+
+def test_every_preset_still_loads():
+    for name in PRESETS:
+        assert load_config(name).workload.job_classes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
 
 import numpy as np
 import pytest
@@ -176,10 +176,11 @@ def test_isl_chain_crosses_a_long_gap_in_one_draw():
     net = sim.network
     far = sim.start_time_s + 1e7  # 10^6 buckets ahead
     failed = net._failed_at(net.bucket(far))
-    assert net._failure_gaps and len(net._failure_checkpoints) < 10
+    chains = net._link_chains
+    assert chains.gaps and len(chains._checkpoints) < 10
     expected = 2.0 / 3600 * 900 / (1 + 2.0 / 3600 * 900)
     assert abs(failed.mean() - expected) < 0.15
-    assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(net._failure_gaps[0][0]))
+    assert np.array_equal(net._failed_at(net.bucket(far) - 5), net._failed_at(chains.gaps[0][0]))
 
 
 # ---- faults.failed_jobs: "lost" (default) or "replace" ----
@@ -276,3 +277,46 @@ def test_replaced_jobs_in_gym_info_and_metrics():
             break
     assert info["episode_metrics"]["replaced_rate"] == n_replaced / 300
     env.close()
+
+
+def test_fault_kinds_are_records_and_reasons_are_int_enums():
+    from orbitcloud_env.faults import FAULT_KINDS, NODE_DOWN_REASONS, FaultState, NodeDownReason
+    from orbitcloud_env.network import FAULT_REASONS, SatelliteFault, satellite_faults
+
+    assert [k.name for k in FaultsConfig.KINDS] == list(FAULT_KINDS) == [f.name for f in
+                                                                        dataclasses.fields(FaultState)]
+    cfg = FaultsConfig()
+    assert all(hasattr(cfg, k.rate_field) and hasattr(cfg, k.repair_field) for k in FaultsConfig.KINDS)
+    assert [r.text for r in NodeDownReason] == list(NODE_DOWN_REASONS)
+    assert [r.text for r in SatelliteFault] == list(FAULT_REASONS)
+    state = FaultState(satellite=np.array([True, False, False]), payload=np.array([True, True, False]),
+                       datacentre=np.array([False, True]), ground_link=np.zeros(1, bool), fibre=np.zeros((1, 2), bool))
+    assert [NodeDownReason(c) for c in state.node_reason()] == [
+        NodeDownReason.SATELLITE_FAILURE, NodeDownReason.PAYLOAD_FAILURE, NodeDownReason.UP, NodeDownReason.UP,
+        NodeDownReason.DATACENTRE_OUTAGE]
+    pos = np.array([[7_000.0, 0, 0], [7_000.0, 0, 0], [60_000.0, 0, 0]])
+    vel = np.array([[0, 7.5, 0], [0, 7.5, 0], [0, 7.5, 0]])
+    codes = satellite_faults(pos, vel, np.array([True, False, True]), np.array([True, True, True]))
+    assert [SatelliteFault(c) for c in codes] == [SatelliteFault.OK, SatelliteFault.SGP4_ERROR,
+                                                  SatelliteFault.ALTITUDE]
+
+
+def test_links_and_nodes_share_one_failure_chain_class():
+    """Network's ISL failures and FaultProcess run on faults.TwoStateChains: the same seed, rates and queries give
+    the same states (the per-bucket streams and the stationary start are one implementation)."""
+    from orbitcloud_env.faults import TwoStateChains
+
+    sim = Simulator(load_config("small", {"links.isl_failure_rate_per_hour": 30.0, "links.isl_repair_time_s": 300.0,
+                                          "power.warmup_orbits": 0}))
+    sim.reset(np.random.default_rng(4))
+    net = sim.network
+    assert isinstance(net._link_chains, TwoStateChains) and isinstance(FaultProcess(
+        FaultsConfig(), 3, 1, 1, 10.0)._chains, TwoStateChains)
+    lf, n = net.failures, net.failures.n_links
+    p_fail, p_repair = lf.step_probabilities(net.topology_dt_s)
+    twin = TwoStateChains(np.full(n, p_fail), np.full(n, p_repair))
+    twin.reset(net._failure_seed, net._failure_b0)
+    b0 = net._failure_b0
+    for b in (b0, b0 + 3, b0 + 40, b0 + 5_000, b0 + 5_010, b0 + 20):
+        assert np.array_equal(net._failed_at(b), twin.down(b))
+    assert 0 < twin.down(b0 + 40).mean() < 1  # stationary share 30/h * 300 s: 2.5 / 3.5 = 0.71

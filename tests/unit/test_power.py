@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM, MU_EARTH_KM3_S2, SECONDS_PER_DAY
 from orbitcloud_env.geometry import gmst_rad, teme_to_ecef
 from orbitcloud_env.power import (
-    DEFAULT_COMPUTE_POWER_W,
     DEFAULT_BASE_LOAD_W,
     DEFAULT_BATTERY_CAPACITY_WH,
     DEFAULT_CHARGE_EFFICIENCY,
+    DEFAULT_COMPUTE_POWER_W,
     DEFAULT_PANEL_POWER_W,
     Batteries,
     eclipse_fraction,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from orbitcloud_env.config import load_config
 from orbitcloud_env import simulator as simulator_module
+from orbitcloud_env.config import load_config
 from orbitcloud_env.simulator import Simulator
 
 

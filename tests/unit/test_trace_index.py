@@ -1,4 +1,4 @@
-"""Large traces: parsed column-wise once, replayed through lazily built Job records (reset cost independent of size)."""
+"""Large traces: parsed once (one parser, column-wise per block), replayed through lazily built Job records (reset cost independent of size)."""
 
 from __future__ import annotations
 
@@ -28,17 +28,41 @@ def _write(tmp_path, n: int, name: str = "t.csv") -> str:
     return str(path)
 
 
-def test_column_wise_parse_equals_the_row_wise_parse(tmp_path, monkeypatch):
+def test_block_size_does_not_change_the_parse_and_it_matches_the_rows(tmp_path, monkeypatch):
+    """One parser, converting blocks column-wise: any block size gives the same arrays, and they are the rows."""
     path = _write(tmp_path, 5_000)
-    fast = TraceWorkload.from_csv(path, SITES, CLASSES)
-    monkeypatch.setattr(wl_mod, "_fast_columns", lambda *a, **k: None)
-    slow = TraceWorkload.from_csv(path, SITES, CLASSES)
-    assert fast._arrays.keys() == slow._arrays.keys()
-    for k in fast._arrays:
-        assert np.array_equal(fast._arrays[k], slow._arrays[k]) and fast._arrays[k].dtype == slow._arrays[k].dtype
-    assert [fast.next_job() for _ in range(3000)] == [slow.next_job() for _ in range(3000)]
+    whole = TraceWorkload.from_csv(path, SITES, CLASSES)
+    monkeypatch.setattr(wl_mod, "_FAST_BLOCK_ROWS", 7)  # many blocks: time order checked across their edges
+    blocks = TraceWorkload.from_csv(path, SITES, CLASSES)
+    assert whole._arrays.keys() == blocks._arrays.keys()
+    for k in whole._arrays:
+        assert np.array_equal(whole._arrays[k], blocks._arrays[k]) and whole._arrays[k].dtype == blocks._arrays[k].dtype
+    rows = [ln.split(",") for ln in open(path, encoding="utf-8-sig").read().splitlines()[3:]
+            if ln and not ln.startswith("#")]
+    assert whole._arrays["time_s"].tolist() == [float(r[0]) for r in rows]
+    names = [s.lower() for s in SITES]
+    assert whole._arrays["site"].tolist() == [int(c) if c.strip().isdigit() else names.index(c.strip().lower())
+                                             for c in (r[1] for r in rows)]
+    assert [whole.next_job() for _ in range(3000)] == [blocks.next_job() for _ in range(3000)]
     limited = TraceWorkload.from_csv(path, SITES, CLASSES, max_jobs=10)
     assert len(limited) == 10
+
+
+@pytest.mark.parametrize("block_rows", [7, 65_536])
+def test_errors_come_in_file_order_and_across_block_edges(tmp_path, monkeypatch, block_rows):
+    monkeypatch.setattr(wl_mod, "_FAST_BLOCK_ROWS", block_rows)
+    head = "time_s,site,job_class,work_gflop,input_mb,output_mb,deadline_ms\n"
+    good = "".join(f"{i},Tokyo,interactive,1,0.5,0.1,150\n" for i in range(1, 8))  # lines 2..8: one block of 7
+    path = tmp_path / "t.csv"
+    path.write_text(head + good + "0.5,Tokyo,interactive,1,0.5,0.1,150\n")  # line 9 goes back in time
+    with pytest.raises(TraceError, match=r"t.csv, line 9: time_s goes backwards \(0.5 s after 7 s\)"):
+        TraceWorkload.from_csv(path, SITES, CLASSES)
+    path.write_text(head + good + "9,Tokyo,poker,1,0.5,0.1,150\n10,Tokyo\n")  # a bad value, then a short row
+    with pytest.raises(TraceError, match=r"t.csv, line 9: unknown job_class 'poker'"):
+        TraceWorkload.from_csv(path, SITES, CLASSES)
+    path.write_text(head + "1,\u00b2,interactive,1,0.5,0.1,150\n")  # a non-ASCII digit is a (bad) name, not an index
+    with pytest.raises(TraceError, match=r"t.csv, line 2: unknown site"):
+        TraceWorkload.from_csv(path, SITES, CLASSES)
 
 
 @pytest.mark.parametrize("bad_row, message", [
