@@ -12,7 +12,8 @@ The env is wrapped in :class:`orbitcloud_env.wrappers.ActionMaskInObservation`, 
 ``{"action_mask", "observations"}`` observation that :class:`agents.rllib_masking.MaskedPPOTorchRLModule` expects:
 that module, on RLlib's current RLModule API (``DefaultPPOTorchRLModule``; RLlib's own example module derives from
 the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every
-iteration prints the mean episode return, the env steps sampled and the invalid (masked-out) actions the env saw, which stay 0 when the mask is honoured.
+iteration prints the mean episode return, the env steps sampled and the invalid (masked-out) actions the env saw,
+which stay 0 when the mask is honoured.
 
 A bad flag prints one line on stderr and exits with status 2 (before Ray starts).
 """
