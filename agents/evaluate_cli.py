@@ -89,6 +89,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="deterministic actions for trained models")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    p.add_argument("--trust-model", action=argparse.BooleanOptionalAction, default=False,
+                   help="load the model files (and vecnormalize.pkl) with Stable-Baselines3's own unpickling, which "
+                        "runs any code they hold; only for files whose source you trust (default: safe loading, "
+                        "which refuses such files; docs/evaluation.md)")
     return p
 
 
@@ -244,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     f"choose from {', '.join(E.METRICS)}")
         env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
         out_dir, stored = _check_output_dir(args.output, args.overwrite, args.resume)
-        specs = [E.resolve_policy(text, agents.available_policies()) for text in args.policies]
+        specs = [E.resolve_policy(text, agents.available_policies(), trust=args.trust_model) for text in args.policies]
         labels = [s.label for s in specs]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:

@@ -71,6 +71,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="YAML hyperparameters overriding the shipped agents/hyperparams/<algo>.yml: keyed by env id "
                         "like it, or flat")
     p.add_argument("-i", "--trained-agent", default="", help="continue training this saved .zip")
+    p.add_argument("--trust-model", action=argparse.BooleanOptionalAction, default=False,
+                   help="load --trained-agent (and its vecnormalize.pkl) with Stable-Baselines3's own unpickling, "
+                        "which runs any code the file holds; only for files whose source you trust (default: safe "
+                        "loading, which refuses such files; docs/training.md)")
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
     p.add_argument("--pretrain", default=None, metavar="POLICY",
@@ -184,7 +188,7 @@ def _stand_in_vec_env(observation_space: Any, action_space: Any, n_envs: int) ->
 
 
 def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_space: Any, act_space: Any,
-                n_envs: int, device: str, seed: int | None, trained_agent: Path | None) -> None:
+                n_envs: int, device: str, seed: int | None, trained_agent: Path | None, trust: bool = False) -> None:
     """Build the model (or load ``trained_agent``) on a stand-in env with the real spaces: out-of-range
     hyperparameters, a bad ``policy``/``policy_kwargs`` or a trained agent of other spaces become a UsageError here,
     before the run folder is created, not a traceback after it."""
@@ -197,7 +201,8 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
             if trained_agent is not None:
                 reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
                 try:
-                    load_model(trained_agent, env=venv, device=device, algo=algo, seed=seed, verbose=0, **reload)
+                    load_model(trained_agent, env=venv, device=device, algo=algo, seed=seed, verbose=0, trust=trust,
+                               **reload)
                 except ValueError as exc:
                     raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
             else:
@@ -325,7 +330,16 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         import numpy as np
 
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))  # OS entropy; recorded in config.yml
-    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent)
+    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent,
+                args.trust_model)
+    stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent is not None else None
+    if stats is not None and norm_kwargs is not None and stats.is_file() and not args.trust_model:
+        from agents.safeload import load_vecnormalize
+
+        try:  # read safely here, so a refused file stops the run before its folder exists
+            load_vecnormalize(stats)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
     if args.seed is None:
         print(f"Seed: {seed} (none given)")
 
@@ -388,6 +402,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         from agents.callbacks import MaskableMetricsEvalCallback, MetricsEvalCallback, TrainEpisodeMetrics
         from agents.io import atomic_path
         from agents.rl import ALGOS, load_model
+        from agents.safeload import load_vecnormalize
 
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
@@ -407,7 +422,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent else None
             if stats is not None and stats.is_file():
                 print(f"Loading normalisation statistics from {stats}")
-                env = VecNormalize.load(str(stats), env)
+                env = load_vecnormalize(stats, env, trust=args.trust_model)
             else:
                 env = VecNormalize(env, **norm_kwargs)
             if eval_env is not None:
@@ -421,7 +436,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             print(f"Continuing training of {trained_agent}")
             reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
             model = load_model(trained_agent, env=env, device=args.device, algo=algo, seed=seed,
-                               tensorboard_log=tb, verbose=args.verbose, **reload)
+                               tensorboard_log=tb, verbose=args.verbose, trust=args.trust_model, **reload)
         else:
             model = ALGOS[algo](policy, env, seed=seed, device=args.device, tensorboard_log=tb,
                                 verbose=args.verbose, **algo_kwargs)
