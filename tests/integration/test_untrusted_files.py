@@ -47,7 +47,8 @@ def _rewrite_zip(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
 
 def _poison_field(src: Path, dst: Path, field: str, marker: Path) -> Path:
     data = json.loads(zipfile.ZipFile(src).read("data"))
-    data[field] = {":type:": "<class 'type'>", ":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode()}
+    payload = base64.b64encode(pickle.dumps(_Payload(marker))).decode()
+    data[field] = {":type:": "<class 'type'>", ":serialized:": payload}
     return _rewrite_zip(src, dst, {"data": json.dumps(data).encode()})
 
 
