@@ -28,11 +28,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, environment_versions, parse_key_values, prog_name, \
-    resolve_env_id
+from agents.cli import EXIT_TERMINATED, EXIT_USAGE, OneLineParser, Terminated, UsageError, environment_versions, \
+    parse_key_values, prog_name, resolve_env_id, sigterm_as_interrupt
 
-__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "build_parser", "main", "parse_key_values",
-           "importable_env_id", "probe_env", "check_device", "probe_model"]
+__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "UsageError", "build_parser", "main",
+           "parse_key_values", "importable_env_id", "probe_env", "check_device", "probe_model"]
 
 EXIT_INTERRUPTED = 130
 PROG = "train.py"
@@ -345,6 +345,10 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
 
     # ---- run folder, config and command, after every check and before anything trains ----
     run_dir, created = next_run_dir(args.log_folder, algo, env_id)
+    from agents.locks import lock_folder
+
+    # Held until the run ends: an evaluate.py -o into this folder meanwhile is refused (agents/locks.py).
+    lock = lock_folder(run_dir, "run folder", command)
     import yaml
 
     from agents.io import write_text_atomic
@@ -379,6 +383,8 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         if isinstance(exc.cause, UsageError):
             raise exc.cause from None
         raise exc.cause
+    finally:
+        lock.release()
 
 
 class _NotStarted(Exception):
@@ -395,11 +401,11 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
     try:
         import torch
         from sb3_contrib.common.maskable.utils import is_masking_supported
-        from stable_baselines3.common.callbacks import CheckpointCallback
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-        from agents.callbacks import MaskableMetricsEvalCallback, MetricsEvalCallback, TrainEpisodeMetrics
+        from agents.callbacks import AtomicCheckpointCallback, MaskableMetricsEvalCallback, MetricsEvalCallback, \
+            TrainEpisodeMetrics
         from agents.io import atomic_path
         from agents.rl import ALGOS, load_model
         from agents.safeload import load_vecnormalize
@@ -457,9 +463,9 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
 
         callbacks = [TrainEpisodeMetrics()]
         if args.save_freq > 0:
-            callbacks.append(CheckpointCallback(save_freq=max(args.save_freq // n_envs, 1), save_path=str(run_dir),
-                                                name_prefix="rl_model", save_vecnormalize=norm_kwargs is not None,
-                                                verbose=args.verbose))
+            callbacks.append(AtomicCheckpointCallback(save_freq=max(args.save_freq // n_envs, 1),
+                                                      save_path=str(run_dir), name_prefix="rl_model",
+                                                      save_vecnormalize=norm_kwargs is not None, verbose=args.verbose))
         if eval_env is not None:
             cls = MaskableMetricsEvalCallback if algo == "maskable_ppo" else MetricsEvalCallback
             callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
@@ -473,9 +479,10 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             if n_timesteps > 0:  # 0: the cloned policy is the result (--pretrain / --pretrain-demos)
                 model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
                             tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
-        except KeyboardInterrupt:
-            print("\nInterrupted: saving the model before exit", file=sys.stderr, flush=True)
-            status = EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): save, then exit 130 / 143
+            what = "Terminated (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+            print(f"\n{what}: saving the model before exit", file=sys.stderr, flush=True)
+            status = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
         elapsed = time.perf_counter() - started
         steps = model.num_timesteps - steps_before
         final = run_dir / f"{short}.zip"
@@ -543,19 +550,22 @@ def _command_line(argv: Sequence[str] | None, args_list: Sequence[str], prog: st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (without the program name; default ``sys.argv[1:]``); return the exit status:
-    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C (the model is saved)."""
+    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C and 143 after SIGTERM (the
+    model is saved in both cases once training has started)."""
     prog = prog_name(PROG, argv)
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(prog)
     args = parser.parse_args(args_list)
     try:
-        return run(args, prog, _command_line(argv, args_list, prog))
+        with sigterm_as_interrupt():
+            return run(args, prog, _command_line(argv, args_list, prog))
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # before training started: nothing to save
-        print("\nInterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # before training started: nothing to save
+        terminated = isinstance(exc, Terminated)
+        print(f"\n{'Terminated (SIGTERM)' if terminated else 'Interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
