@@ -122,6 +122,7 @@ def test_two_evaluations_on_one_folder_one_refuses(tmp_path):
     assert codes == [0, 2], outputs
     winner, loser = (first, second) if first.returncode == 0 else (second, first)
     refusal = [ln for ln in outputs[[first, second].index(loser)].splitlines() if "error:" in ln]
-    assert len(refusal) == 1 and refusal[0].startswith("evaluate.py: error: -o:") and "in use by pid" in refusal[0] and f"pid {winner.pid}" in refusal[0], refusal
+    assert len(refusal) == 1 and refusal[0].startswith("evaluate.py: error: -o:"), refusal
+    assert "in use by pid" in refusal[0] and f"pid {winner.pid}" in refusal[0], refusal
     rows = (out / "episodes.jsonl").read_text().splitlines()
     assert len(rows) == 2 * 12  # the winner's episodes, each once
