@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agents import evaluation as E
     from agents.cli import environment_versions, parse_key_values, resolve_env_id
     from agents.io import write_text_atomic
-    from agents.journal import JOURNAL, EpisodeJournal, read_journal
+    from agents.journal import JOURNAL, EpisodeJournal, JournalError, command_hash, read_journal
 
     # ---- validate everything before any episode runs -----------------------------------------------------
     try:
@@ -303,13 +303,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             env.close()
         command = _normalised_command(args, env_kwargs, specs)
+        stored_form = json.loads(json.dumps(E.json_safe(command)))  # as in command.json
+        run_hash = command_hash({k: stored_form.get(k) for k in RESUME_KEYS})  # stamped on every journal row
         previous: list[Any] = []
         if stored is not None:
             diffs = _resume_differences(stored, command)
             if diffs:
                 raise UsageError(f"--resume: the command differs from the interrupted run's in {'; '.join(diffs)}; "
                                  f"rerun it as stored in {out_dir / COMMAND_FILE}, or use another -o")
-            previous = read_journal(out_dir)
+            episodes = {(label, args.seed + i) for label in [*labels, *([E.UPPER_BOUND] if args.bound else [])]
+                        for i in range(args.episodes)}
+            try:
+                previous = read_journal(out_dir, command_sha256=run_hash, episodes=episodes)
+            except JournalError as exc:
+                raise UsageError(f"--resume: {exc}; its episodes cannot be trusted: rerun with --overwrite, or use "
+                                 "another -o") from None
     except UsageError as exc:
         return fail(str(exc))
 
@@ -334,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous:
         print(f"Resuming: {len(previous)} of {total} episodes already in {out_dir / JOURNAL}", flush=True)
     t0 = time.time()
-    with EpisodeJournal(out_dir, previous) as journal:
+    with EpisodeJournal(out_dir, previous, command_sha256=run_hash) as journal:
         try:
             with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: the finished episodes are in the journal
                 results = E.evaluate(env_spec, specs, n_episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs,
