@@ -4,9 +4,10 @@
 The lock file holds the holder's pid, host, command and start time (JSON), so a second run on the same folder
 refuses at once with one line naming the running process. The lock is the kernel's ``flock`` on an open file, not
 the file's existence: when a run dies (``kill -9``, out-of-memory kill, a crash) the kernel releases it, so a lock
-file left by a killed run is stale by construction and the next run takes it over. The file itself stays (removing
-it would let a run that opened it just before lock a file no longer at that path). ``flock`` locks are local to
-one machine: on a network file system two hosts may not see each other's lock.
+file left by a killed run is stale by construction and the next run takes it over. A run that ends removes the
+file while it still holds the lock; a run that locked a file just removed sees that the path no longer names the
+file it locked (inode check) and tries again, so two runs never hold "the" lock at once. ``flock`` locks are local
+to one machine: on a network file system two hosts may not see each other's lock.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class FolderLock:
     def release(self) -> None:
         if self._fd is not None:
             try:
+                if _same_file(self._fd, self.folder / LOCK_FILE):
+                    os.unlink(self.folder / LOCK_FILE)  # while still held: see the module docstring
+            except OSError:
+                pass
+            try:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
                 os.close(self._fd)
@@ -84,18 +90,31 @@ class FolderLock:
         self.release()
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def _try_lock(path: Path) -> tuple[int | None, str]:
     """(fd, "") with the lock held, or (None, the holder's description)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    holder = "another process"
     for attempt in range(_RETRIES):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd, ""
         except BlockingIOError:
+            holder = _describe(_read(fd))
+            os.close(fd)
             if attempt + 1 < _RETRIES:
                 time.sleep(_RETRY_S)
-    holder = _describe(_read(fd))
-    os.close(fd)
+            continue
+        if _same_file(fd, path):
+            return fd, ""
+        os.close(fd)  # locked a file its holder removed on release: lock the one now at the path
     return None, holder
 
 

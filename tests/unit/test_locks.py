@@ -51,6 +51,7 @@ def test_a_live_holder_is_named_and_a_killed_ones_lock_taken_over(tmp_path, hold
         info = json.loads((tmp_path / LOCK_FILE).read_text())
         assert info["pid"] == os.getpid() and info["command"] == "second run"
     assert not lock.held and folder_holder(tmp_path) is None
+    assert not (tmp_path / LOCK_FILE).exists()  # a run that ends removes its lock file
 
 
 def test_a_second_lock_in_one_process_is_refused_until_released(tmp_path):
