@@ -24,6 +24,7 @@ _EXPORTS = {
     "HEURISTICS": "agents.heuristics",
     "HeuristicPolicy": "agents.heuristics",
     "LoadedPolicy": "agents.rl",
+    "UntrustedFileError": "agents.safeload",
     "available": "agents.registry",
     "available_policies": "agents.registry",
     "available_algorithms": "agents.registry",

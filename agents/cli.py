@@ -14,17 +14,49 @@ import argparse
 import ast
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-__all__ = ["EXIT_USAGE", "UsageError", "OneLineParser", "prog_name", "parse_value", "parse_key_values",
-           "resolve_env_id", "check_folder_writable", "environment_versions"]
+__all__ = ["EXIT_USAGE", "EXIT_TERMINATED", "Terminated", "UsageError", "OneLineParser", "prog_name", "parse_value",
+           "parse_key_values", "resolve_env_id", "check_folder_writable", "environment_versions",
+           "sigterm_as_interrupt"]
 
 #: Exit status of a usage error (argparse's).
 EXIT_USAGE = 2
+#: Exit status after SIGTERM (128 + 15, what a shell reports for a process the signal ended).
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's or ``timeout``'s stop), raised in the main thread where Ctrl-C raises
+    KeyboardInterrupt, so the commands handle both in one place (save / keep the finished work)."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread; a second SIGTERM while the first
+    is being handled (the model being saved) is ignored. Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class UsageError(ValueError):

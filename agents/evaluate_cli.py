@@ -38,7 +38,15 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, prog_name
+from agents.cli import (
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    OneLineParser,
+    Terminated,
+    UsageError,
+    prog_name,
+    sigterm_as_interrupt,
+)
 
 __all__ = ["build_parser", "main", "COMMAND_FILE", "RESUME_KEYS"]
 
@@ -89,6 +97,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="deterministic actions for trained models")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
+    p.add_argument("--trust-model", action=argparse.BooleanOptionalAction, default=False,
+                   help="load the model files (and vecnormalize.pkl) with Stable-Baselines3's own unpickling, which "
+                        "runs any code they hold; only for files whose source you trust (default: safe loading, "
+                        "which refuses such files; docs/evaluation.md)")
     return p
 
 
@@ -105,6 +117,13 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _has_entries(folder: Path) -> bool:
+    """Whether ``folder`` holds anything besides the lock file (agents/locks.py)."""
+    from agents.locks import LOCK_FILE
+
+    return folder.is_dir() and any(p.name != LOCK_FILE for p in folder.iterdir())
+
+
 def _check_output_dir(path: str, overwrite: bool, resume: bool) -> tuple[Path, dict[str, Any] | None]:
     """The results folder and, for ``--resume``, the stored command of the run to continue (None: start afresh).
     UsageError for a folder that is a file, lies under one or cannot be written, or an existing non-empty folder
@@ -114,8 +133,14 @@ def _check_output_dir(path: str, overwrite: bool, resume: bool) -> tuple[Path, d
     if overwrite and resume:
         raise UsageError("--resume and --overwrite: choose one (resume keeps the finished episodes, overwrite "
                          "starts afresh)")
+    from agents.locks import folder_holder
+
     p = check_folder_writable(path, "-o/--output")
-    non_empty = p.is_dir() and any(p.iterdir())
+    holder = folder_holder(p) if p.is_dir() else None
+    if holder is not None:
+        raise UsageError(f"-o: results folder {p} is in use by {holder}; wait for that run to end, or choose "
+                         "another folder")
+    non_empty = _has_entries(p)
     if resume:
         if not non_empty:
             return p, None  # nothing to resume: a fresh run
@@ -211,7 +236,8 @@ def _previous_outputs(out_dir: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (without the program name; default ``sys.argv[1:]``); return the exit status:
-    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C (finished episodes kept)."""
+    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C and 143 after SIGTERM
+    (finished episodes kept)."""
     prog = prog_name(PROG, argv)
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(prog).parse_args(args_list)
@@ -225,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agents import evaluation as E
     from agents.cli import environment_versions, parse_key_values, resolve_env_id
     from agents.io import write_text_atomic
-    from agents.journal import JOURNAL, EpisodeJournal, read_journal
+    from agents.journal import JOURNAL, EpisodeJournal, JournalError, command_hash, read_journal
 
     # ---- validate everything before any episode runs -----------------------------------------------------
     try:
@@ -244,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     f"choose from {', '.join(E.METRICS)}")
         env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
         out_dir, stored = _check_output_dir(args.output, args.overwrite, args.resume)
-        specs = [E.resolve_policy(text, agents.available_policies()) for text in args.policies]
+        specs = [E.resolve_policy(text, agents.available_policies(), trust=args.trust_model) for text in args.policies]
         labels = [s.label for s in specs]
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
@@ -284,19 +310,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             env.close()
         command = _normalised_command(args, env_kwargs, specs)
+        stored_form = json.loads(json.dumps(E.json_safe(command)))  # as in command.json
+        run_hash = command_hash({k: stored_form.get(k) for k in RESUME_KEYS})  # stamped on every journal row
         previous: list[Any] = []
         if stored is not None:
             diffs = _resume_differences(stored, command)
             if diffs:
                 raise UsageError(f"--resume: the command differs from the interrupted run's in {'; '.join(diffs)}; "
                                  f"rerun it as stored in {out_dir / COMMAND_FILE}, or use another -o")
-            previous = read_journal(out_dir)
+            episodes = {(label, args.seed + i) for label in [*labels, *([E.UPPER_BOUND] if args.bound else [])]
+                        for i in range(args.episodes)}
+            try:
+                previous = read_journal(out_dir, command_sha256=run_hash, episodes=episodes)
+            except JournalError as exc:
+                raise UsageError(f"--resume: {exc}; its episodes cannot be trusted: rerun with --overwrite, or use "
+                                 "another -o") from None
     except UsageError as exc:
         return fail(str(exc))
 
     # ---- run ---------------------------------------------------------------------------------------------
     previous_outputs = _previous_outputs(out_dir) if out_dir.is_dir() else []
     out_dir.mkdir(parents=True, exist_ok=True)
+    from agents.locks import lock_folder
+
+    try:  # one run per folder: a second one started at the same time stops here (agents/locks.py)
+        lock = lock_folder(out_dir, "-o", command=" ".join([prog, *(shlex.quote(a) for a in args_list)]))
+    except UsageError as exc:
+        return fail(str(exc))
+    if stored is None and not args.overwrite and _has_entries(out_dir):
+        lock.release()
+        return fail(f"-o: results folder {out_dir} was written by another run while this one was checking its "
+                    "inputs; pass --resume to continue it, --overwrite to replace it, or choose another")
     for stale in ("run.json", "summary.md", "summary.csv", "summary.json", "probability_of_improvement.csv"):
         if (out_dir / stale).is_file():  # an earlier run's report must not pass for this run's while it runs
             (out_dir / stale).unlink()
@@ -305,16 +349,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous:
         print(f"Resuming: {len(previous)} of {total} episodes already in {out_dir / JOURNAL}", flush=True)
     t0 = time.time()
-    with EpisodeJournal(out_dir, previous) as journal:
+    with EpisodeJournal(out_dir, previous, command_sha256=run_hash) as journal:
         try:
-            results = E.evaluate(env_spec, specs, n_episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs,
-                                 deterministic=args.deterministic, progress=args.progress, upper_bound=args.bound,
-                                 done=previous, on_result=journal.append)
-        except KeyboardInterrupt:
+            with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: the finished episodes are in the journal
+                results = E.evaluate(env_spec, specs, n_episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs,
+                                     deterministic=args.deterministic, progress=args.progress,
+                                     upper_bound=args.bound, done=previous, on_result=journal.append)
+        except KeyboardInterrupt as exc:
             n_done = len(read_journal(out_dir))
-            print(f"{prog}: interrupted after {n_done} of {total} episodes (kept in {out_dir / JOURNAL}); the same "
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            print(f"{prog}: {what} after {n_done} of {total} episodes (kept in {out_dir / JOURNAL}); the same "
                   "command plus --resume continues", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            lock.release()
+            return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     eval_s = time.time() - t0
     lower, upper, source = _baselines(args, specs, results)
     agg = E.summarize_results(results, score_metric=args.score_metric, lower=lower, upper=upper,
@@ -354,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Removed {', '.join(removed)} of an earlier run (not written by this one)")
     run_info["outputs"] = [p.name for p in written] + ["run.json"]
     write_text_atomic(out_dir / "run.json", json.dumps(E.json_safe(run_info), indent=2) + "\n")
+    lock.release()
 
     print(E.format_summary_md(agg, title=title, footer=run_info["footer"]))
     n_episodes = sum(not r.reference for r in results)

@@ -42,6 +42,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--episodes", "-n", type=int, default=3, help="evaluation episodes per policy")
     p.add_argument("--seed", type=int, default=100, help="evaluation episode i uses reset(seed=SEED + i)")
     p.add_argument("--model", default=None, help="a saved MaskablePPO .zip to evaluate instead of training")
+    p.add_argument("--trust-model", action=argparse.BooleanOptionalAction, default=False,
+                   help="load --model with Stable-Baselines3's own unpickling, which runs any code the file holds "
+                        "(default: safe loading, which refuses such a file; docs/evaluation.md)")
     p.add_argument("--timesteps", type=int, default=20_000,
                    help="training agent-steps (rows of the vector env, idle rows included)")
     p.add_argument("--train-seed", type=int, default=0, help="seed of the training run and its episodes")
@@ -92,7 +95,8 @@ def _check(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict[str, Any
     policies: dict[str, Any] = {}
     if args.model is not None:
         try:
-            policies[f"shared model ({Path(args.model).name})"] = make_policy(Path(args.model), env=spaces)
+            model = make_policy(Path(args.model), env=spaces, trust=args.trust_model)
+            policies[f"shared model ({Path(args.model).name})"] = model
         except (FileNotFoundError, ValueError) as exc:
             raise UsageError(f"--model: {exc}") from None
     else:

@@ -38,7 +38,7 @@ def _looks_like_path(name: str) -> bool:
 
 
 def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = None,
-                device: str = "cpu") -> HeuristicPolicy | LoadedPolicy:
+                device: str = "cpu", trust: bool = False) -> HeuristicPolicy | LoadedPolicy:
     """A heuristic by name (``available()``), or a saved model when given a path to a ``.zip``.
 
     Args:
@@ -47,13 +47,16 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
             its spaces equal the env's.
         seed: seed of the policy's own generator (``random``); ignored by deterministic policies and models.
         device: torch device for a model.
+        trust: for a model file: False (default) reads it without running code from it and refuses a file that
+            would need some (:mod:`agents.safeload`); True loads it with SB3's own unpickling (a file you trust).
 
     Raises:
-        ValueError: unknown name (with a "did you mean"), or an unusable model file / env.
+        ValueError: unknown name (with a "did you mean"), or an unusable model file / env
+            (``agents.UntrustedFileError`` for a file refused by safe loading).
         FileNotFoundError: a model path that does not exist.
     """
     if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
-        return load(name_or_path, env=env, device=device)
+        return load(name_or_path, env=env, device=device, trust=trust)
     key = _normalise(str(name_or_path))
     if key == LookaheadPolicy.name:
         return LookaheadPolicy(env=env, seed=seed)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -21,6 +20,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from agents.safeload import UntrustedFileError, load_vecnormalize, open_model_archive
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "POLICY",
     "IncompatibleSpaceError",
     "LoadedPolicy",
+    "UntrustedFileError",
     "available_algorithms",
     "check_algo_env",
     "detect_algo",
@@ -260,26 +261,61 @@ def _check_spaces(path: Path, model_obs: spaces.Space, model_act: spaces.Space, 
         raise ValueError(f"model {path} does not fit this env: {' | '.join(problems)}{hint}")
 
 
+def _algo_of_policy(policy_class: Any, data: Mapping[str, Any]) -> str | None:
+    """The algorithm of a (safely decoded) policy class: MaskablePPO, DQN, or PPO/A2C (told apart by clip_range)."""
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.dqn.policies import DQNPolicy
+
+    if not isinstance(policy_class, type):
+        return None
+    if issubclass(policy_class, MaskableActorCriticPolicy):
+        return "maskable_ppo"
+    if issubclass(policy_class, DQNPolicy):
+        return "dqn"
+    if issubclass(policy_class, ActorCriticPolicy):
+        return "ppo" if "clip_range" in data else "a2c"
+    return None
+
+
 def load_model(path: str | Path, env: Any = None, device: str = "cpu", algo: str | None = None,
-               **kwargs: Any) -> BaseAlgorithm:
+               trust: bool = False, **kwargs: Any) -> BaseAlgorithm:
     """Load a saved SB3 model (any algorithm in :data:`ALGOS`) and return the SB3 object itself.
 
     With ``env`` (a gymnasium Env or a VecEnv) the spaces are checked first and a mismatch raises ValueError
     naming the space; the env is then attached (for continued training). ``kwargs`` go to ``Algo.load``.
+
+    Unless ``trust``, nothing in the file is unpickled with the full unpickler (:mod:`agents.safeload`): the
+    ``data`` fields are decoded from an allow-list of classes, the weights are read as tensors only, and a file
+    that needs anything else raises :class:`UntrustedFileError` (a ValueError) naming ``trust=True`` /
+    ``--trust-model``, which restore SB3's own loading for a file the user vouches for.
     """
-    p, _ = _open_zip(path)
+    p, data = _open_zip(path)
+    custom: dict[str, Any] | None = None
+    if not trust:
+        try:
+            custom = open_model_archive(p)
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise ValueError(f"unreadable Stable-Baselines3 model {p}: {exc}") from None
+        policy_class = custom.get("policy_class", data.get("policy_class"))
+        if not isinstance(policy_class, (type, str)):
+            raise ValueError(f"model {p}: its policy_class is not a policy class")
+        custom.update(kwargs.pop("custom_objects", None) or {})
+        if algo is None:
+            algo = _algo_of_policy(policy_class, data)
     name = resolve_algo(algo) if algo else detect_algo(p)
     candidates = [name] if name else list(ALGOS)
     errors = []
+    extra = {} if custom is None else {"custom_objects": custom}
     for cand in candidates:
         try:
-            model = ALGOS[cand].load(p, env=None, device=device, **kwargs)
+            model = ALGOS[cand].load(p, env=None, device=device, **extra, **kwargs)
         except Exception as exc:  # noqa: BLE001 - try the next algorithm, report all at the end
             errors.append(f"{cand}: {type(exc).__name__}: {exc}")
             continue
         if env is not None:
             _check_spaces(p, model.observation_space, model.action_space, env)
-            model = ALGOS[cand].load(p, env=env, device=device, **kwargs)
+            model = ALGOS[cand].load(p, env=env, device=device, **extra, **kwargs)
         return model
     raise ValueError(f"cannot load {p} as any of {candidates}: " + "; ".join(errors))
 
@@ -332,18 +368,17 @@ class LoadedPolicy:
         return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
 
 
-def _load_normalizer(model_path: Path) -> Any:
+def _load_normalizer(model_path: Path, trust: bool = False) -> Any:
     stats = model_path.parent / "vecnormalize.pkl"
     if not stats.is_file():
         return None
-    with open(stats, "rb") as fh:
-        norm = pickle.load(fh)  # our own file, written by train.py next to the model
+    norm = load_vecnormalize(stats, trust=trust)  # restricted unpickler unless trusted (agents/safeload.py)
     norm.training = False
     norm.norm_reward = False
     return norm
 
 
-def load(path: str | Path, env: Any = None, device: str = "cpu") -> LoadedPolicy:
+def load(path: str | Path, env: Any = None, device: str = "cpu", trust: bool = False) -> LoadedPolicy:
     """Load a saved model whatever its algorithm, ready for evaluation.
 
     Args:
@@ -351,15 +386,17 @@ def load(path: str | Path, env: Any = None, device: str = "cpu") -> LoadedPolicy
         env: optional env or VecEnv; its observation/action spaces must equal the model's (ValueError naming the
             differing space otherwise).
         device: torch device for the policy.
+        trust: False (default): read the file without running code from it (:mod:`agents.safeload`; a
+            ``vecnormalize.pkl`` beside it too); True: SB3's own loading, for a file whose source you trust.
 
     Raises:
         FileNotFoundError: the file does not exist.
+        UntrustedFileError: (a ValueError) the file needs code or a class off the allow-list and ``trust`` is False.
         ValueError: not a zip / not an SB3 model / unreadable, or spaces differ from ``env``'s.
     """
     p, _ = _open_zip(path)
-    algo = detect_algo(p)
-    model = load_model(p, env=None, device=device, algo=algo)
-    algo = algo or next(name for name, cls in ALGOS.items() if type(model) is cls)
+    model = load_model(p, env=None, device=device, trust=trust)
+    algo = next((name for name, cls in ALGOS.items() if type(model) is cls), None) or detect_algo(p) or "ppo"
     if env is not None:
         _check_spaces(p, model.observation_space, model.action_space, env)
-    return LoadedPolicy(model, algo, p, _load_normalizer(p))
+    return LoadedPolicy(model, algo, p, _load_normalizer(p, trust))

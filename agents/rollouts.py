@@ -87,12 +87,15 @@ class PolicySpec:
         source: heuristic name, or the model's absolute path.
         is_model: True for a model file.
         vecnormalize: absolute path of ``vecnormalize.pkl`` beside the model, when present.
+        trust: load the model with SB3's own unpickling (``evaluate.py --trust-model``); default: safe loading,
+            which refuses a file that needs code (agents/safeload.py).
     """
 
     label: str
     source: str
     is_model: bool
     vecnormalize: str | None = None
+    trust: bool = False
 
 
 def _model_label(path: Path) -> str:
@@ -105,12 +108,13 @@ def _model_label(path: Path) -> str:
     return "/".join(parts[-3:])
 
 
-def resolve_policy(text: str, heuristics: Iterable[str]) -> PolicySpec:
+def resolve_policy(text: str, heuristics: Iterable[str], trust: bool = False) -> PolicySpec:
     """Turn one ``--policies`` item into a :class:`PolicySpec`.
 
     A model is recognised by its path (ends with ``.zip`` or is an existing file); anything else must be a
     heuristic name. ``LABEL=SPEC`` sets the label. Raises :class:`EvaluationError` with a one-line message for
-    a missing model file or an unknown heuristic (naming the valid ones).
+    a missing model file or an unknown heuristic (naming the valid ones). ``trust`` is passed on to a model's
+    spec (:attr:`PolicySpec.trust`).
     """
     heuristics = list(heuristics)
     label, sep, spec = text.partition("=")
@@ -126,7 +130,7 @@ def resolve_policy(text: str, heuristics: Iterable[str]) -> PolicySpec:
         path = path.resolve()
         vecnorm = path.parent / "vecnormalize.pkl"
         return PolicySpec(label or _model_label(Path(spec)), str(path), True,
-                          str(vecnorm) if vecnorm.is_file() else None)
+                          str(vecnorm) if vecnorm.is_file() else None, trust)
     if spec not in heuristics:
         close = closest(spec, heuristics)
         hint = f" (did you mean {close!r}?)" if close else ""
@@ -163,13 +167,14 @@ def build_policy(spec: PolicySpec, env: Any = None, seed: int | None = None) -> 
     the env it will run on: ``lookahead`` plans on it), ``agents.load`` for a model.
 
     ``agents.load`` applies a ``vecnormalize.pkl`` found beside the model (frozen observation statistics; reward
-    normalisation off), so the model sees observations as in training.
+    normalisation off), so the model sees observations as in training. Both are read without running code from
+    them unless the spec is trusted (agents/safeload.py).
     """
     import agents
 
     if not spec.is_model:
         return agents.make_policy(spec.source, env=env, seed=seed)
-    return agents.load(spec.source, env=env, device="cpu")
+    return agents.load(spec.source, env=env, device="cpu", trust=spec.trust)
 
 
 # ----------------------------------------------------------------------------------------------------------------

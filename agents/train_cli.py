@@ -29,17 +29,20 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from agents.cli import (
+    EXIT_TERMINATED,
     EXIT_USAGE,
     OneLineParser,
+    Terminated,
     UsageError,
     environment_versions,
     parse_key_values,
     prog_name,
     resolve_env_id,
+    sigterm_as_interrupt,
 )
 
-__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "build_parser", "main", "parse_key_values",
-           "importable_env_id", "probe_env", "check_device", "probe_model"]
+__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "UsageError", "build_parser", "main",
+           "parse_key_values", "importable_env_id", "probe_env", "check_device", "probe_model"]
 
 EXIT_INTERRUPTED = 130
 PROG = "train.py"
@@ -78,6 +81,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="YAML hyperparameters overriding the shipped agents/hyperparams/<algo>.yml: keyed by env id "
                         "like it, or flat")
     p.add_argument("-i", "--trained-agent", default="", help="continue training this saved .zip")
+    p.add_argument("--trust-model", action=argparse.BooleanOptionalAction, default=False,
+                   help="load --trained-agent (and its vecnormalize.pkl) with Stable-Baselines3's own unpickling, "
+                        "which runs any code the file holds; only for files whose source you trust (default: safe "
+                        "loading, which refuses such files; docs/training.md)")
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
     p.add_argument("--pretrain", default=None, metavar="POLICY",
@@ -191,7 +198,7 @@ def _stand_in_vec_env(observation_space: Any, action_space: Any, n_envs: int) ->
 
 
 def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_space: Any, act_space: Any,
-                n_envs: int, device: str, seed: int | None, trained_agent: Path | None) -> None:
+                n_envs: int, device: str, seed: int | None, trained_agent: Path | None, trust: bool = False) -> None:
     """Build the model (or load ``trained_agent``) on a stand-in env with the real spaces: out-of-range
     hyperparameters, a bad ``policy``/``policy_kwargs`` or a trained agent of other spaces become a UsageError here,
     before the run folder is created, not a traceback after it."""
@@ -204,7 +211,8 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
             if trained_agent is not None:
                 reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
                 try:
-                    load_model(trained_agent, env=venv, device=device, algo=algo, seed=seed, verbose=0, **reload)
+                    load_model(trained_agent, env=venv, device=device, algo=algo, seed=seed, verbose=0, trust=trust,
+                               **reload)
                 except ValueError as exc:
                     raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
             else:
@@ -340,12 +348,25 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         import numpy as np
 
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))  # OS entropy; recorded in config.yml
-    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent)
+    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent,
+                args.trust_model)
+    stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent is not None else None
+    if stats is not None and norm_kwargs is not None and stats.is_file() and not args.trust_model:
+        from agents.safeload import load_vecnormalize
+
+        try:  # read safely here, so a refused file stops the run before its folder exists
+            load_vecnormalize(stats)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
     if args.seed is None:
         print(f"Seed: {seed} (none given)")
 
     # ---- run folder, config and command, after every check and before anything trains ----
     run_dir, created = next_run_dir(args.log_folder, algo, env_id)
+    from agents.locks import lock_folder
+
+    # Held until the run ends: an evaluate.py -o into this folder meanwhile is refused (agents/locks.py).
+    lock = lock_folder(run_dir, "run folder", command)
     import yaml
 
     from agents.io import write_text_atomic
@@ -380,6 +401,8 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         if isinstance(exc.cause, UsageError):
             raise exc.cause from None
         raise exc.cause from exc
+    finally:
+        lock.release()
 
 
 class _NotStarted(Exception):
@@ -396,13 +419,18 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
     try:
         import torch
         from sb3_contrib.common.maskable.utils import is_masking_supported
-        from stable_baselines3.common.callbacks import CheckpointCallback
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-        from agents.callbacks import MaskableMetricsEvalCallback, MetricsEvalCallback, TrainEpisodeMetrics
+        from agents.callbacks import (
+            AtomicCheckpointCallback,
+            MaskableMetricsEvalCallback,
+            MetricsEvalCallback,
+            TrainEpisodeMetrics,
+        )
         from agents.io import atomic_path
         from agents.rl import ALGOS, load_model
+        from agents.safeload import load_vecnormalize
 
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
@@ -422,7 +450,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent else None
             if stats is not None and stats.is_file():
                 print(f"Loading normalisation statistics from {stats}")
-                env = VecNormalize.load(str(stats), env)
+                env = load_vecnormalize(stats, env, trust=args.trust_model)
             else:
                 env = VecNormalize(env, **norm_kwargs)
             if eval_env is not None:
@@ -436,7 +464,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             print(f"Continuing training of {trained_agent}")
             reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
             model = load_model(trained_agent, env=env, device=args.device, algo=algo, seed=seed,
-                               tensorboard_log=tb, verbose=args.verbose, **reload)
+                               tensorboard_log=tb, verbose=args.verbose, trust=args.trust_model, **reload)
         else:
             model = ALGOS[algo](policy, env, seed=seed, device=args.device, tensorboard_log=tb,
                                 verbose=args.verbose, **algo_kwargs)
@@ -457,9 +485,9 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
 
         callbacks = [TrainEpisodeMetrics()]
         if args.save_freq > 0:
-            callbacks.append(CheckpointCallback(save_freq=max(args.save_freq // n_envs, 1), save_path=str(run_dir),
-                                                name_prefix="rl_model", save_vecnormalize=norm_kwargs is not None,
-                                                verbose=args.verbose))
+            callbacks.append(AtomicCheckpointCallback(save_freq=max(args.save_freq // n_envs, 1),
+                                                      save_path=str(run_dir), name_prefix="rl_model",
+                                                      save_vecnormalize=norm_kwargs is not None, verbose=args.verbose))
         if eval_env is not None:
             cls = MaskableMetricsEvalCallback if algo == "maskable_ppo" else MetricsEvalCallback
             callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
@@ -473,9 +501,10 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
             if n_timesteps > 0:  # 0: the cloned policy is the result (--pretrain / --pretrain-demos)
                 model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
                             tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
-        except KeyboardInterrupt:
-            print("\nInterrupted: saving the model before exit", file=sys.stderr, flush=True)
-            status = EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): save, then exit 130 / 143
+            what = "Terminated (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+            print(f"\n{what}: saving the model before exit", file=sys.stderr, flush=True)
+            status = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
         elapsed = time.perf_counter() - started
         steps = model.num_timesteps - steps_before
         final = run_dir / f"{short}.zip"
@@ -543,19 +572,22 @@ def _command_line(argv: Sequence[str] | None, args_list: Sequence[str], prog: st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (without the program name; default ``sys.argv[1:]``); return the exit status:
-    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C (the model is saved)."""
+    0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C and 143 after SIGTERM (the
+    model is saved in both cases once training has started)."""
     prog = prog_name(PROG, argv)
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(prog)
     args = parser.parse_args(args_list)
     try:
-        return run(args, prog, _command_line(argv, args_list, prog))
+        with sigterm_as_interrupt():
+            return run(args, prog, _command_line(argv, args_list, prog))
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # before training started: nothing to save
-        print("\nInterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # before training started: nothing to save
+        terminated = isinstance(exc, Terminated)
+        print(f"\n{'Terminated (SIGTERM)' if terminated else 'Interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

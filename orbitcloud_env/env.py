@@ -117,7 +117,7 @@ class OrbitCloudEnv(gym.Env):
     | preset | "starlink" (default), "small", "kuiper", "mega", "giga", "starlink2026", their ``-v0`` light-load
       versions ("starlink-v0", ...), or a YAML path |
     | config | a ScenarioConfig, a nested mapping of overrides, or a YAML path |
-    | render_mode | None or "rgb_array" (a world map) |
+    | render_mode | None, "rgb_array" (a world map) or "human" (that map in a matplotlib window, each step) |
     | **overrides | dotted or unique short config fields, e.g. ``action_mode="all_nodes"``, ``max_jobs=200`` |
 
     ## Registered Configurations
@@ -136,7 +136,7 @@ class OrbitCloudEnv(gym.Env):
       spaces are v1's, the network differs (``OrbitCloud-Starlink2026-v1`` stays registered, bit-identical).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
     def __init__(self, preset: str | Path | None = "starlink", config: ScenarioConfig | Mapping[str, Any] | str |
                  Path | None = None, render_mode: str | None = None, **overrides: Any) -> None:
@@ -144,6 +144,12 @@ class OrbitCloudEnv(gym.Env):
             raise ValueError(f"render_mode: must be None or one of {self.metadata['render_modes']}, got "
                              f"{render_mode!r}")
         self.render_mode = render_mode
+        self._window = None
+        if render_mode == "human":  # a window needs an interactive matplotlib backend: say so now, in one line
+            from orbitcloud_env.render import HumanWindow, check_human_display
+
+            check_human_display()
+            self._window = HumanWindow(self.metadata["render_fps"])
         try:
             self.config = self._resolve_config(preset, config, overrides)
         except UnknownFieldError as exc:
@@ -184,6 +190,8 @@ class OrbitCloudEnv(gym.Env):
         self.sim.reset(self.np_random)
         self._steps = 0
         obs = self._observe()
+        if self.render_mode == "human":
+            self.render()
         return obs, {"time_s": np.float64(0.0), "job_id": np.int64(self.sim.job.job_id),
                      "action_mask": self._mask.astype(np.int8)}
 
@@ -254,6 +262,8 @@ class OrbitCloudEnv(gym.Env):
         info["action_mask"] = self._mask.astype(np.int8)  # the next decision's mask (the last one's at the end)
         if truncated:
             info["episode_metrics"] = self.sim.stats.metrics()
+        if self.render_mode == "human":
+            self.render()
         return obs, reward, False, bool(truncated), info
 
     def _decide(self, a: int, action: ActionType, view: NodeView, mask: NDArray[np.bool_], recheck: bool = False
@@ -353,4 +363,13 @@ class OrbitCloudEnv(gym.Env):
             return None
         from orbitcloud_env.render import render_rgb
 
-        return render_rgb(self.sim)
+        frame = render_rgb(self.sim)
+        if self.render_mode == "human":
+            self._window.show(frame)
+            return None
+        return frame
+
+    def close(self) -> None:
+        if getattr(self, "_window", None) is not None:
+            self._window.close()
+        super().close()

@@ -3,6 +3,10 @@
 Satellites are coloured by queue occupancy, up ISLs drawn as thin lines, user sites as grey dots sized by demand,
 data centres as squares, the last job's site as a star and its route (site -> first satellite -> ISL hops -> node)
 as a thick line. Uses matplotlib's Agg canvas only (no display needed).
+
+``render_mode="human"`` shows the same frames in a matplotlib window (:class:`HumanWindow`), not gymnasium's pygame
+window: matplotlib is already a dependency, so there is no extra to install. Where matplotlib cannot open a window
+(its backend is a non-interactive one such as Agg: no display), :func:`check_human_display` says so at make.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from numpy.typing import NDArray
 
 from orbitcloud_env.geometry import ecef_to_geodetic
 
-__all__ = ["render_rgb", "render_title"]
+__all__ = ["HumanWindow", "check_human_display", "render_rgb", "render_title"]
 
 _WIDTH_PX, _HEIGHT_PX, _DPI = 960, 480, 100
 
@@ -100,3 +104,53 @@ def render_rgb(sim) -> NDArray[np.uint8]:
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[..., :3])
+
+
+def check_human_display() -> None:
+    """ValueError (one line) when matplotlib's backend cannot open a window here (``render_mode="human"``)."""
+    import matplotlib
+
+    backend = str(matplotlib.get_backend())
+    try:  # matplotlib >= 3.9
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        interactive = {b.lower() for b in backend_registry.list_builtin(BackendFilter.INTERACTIVE)}
+    except ImportError:
+        from matplotlib import rcsetup
+
+        interactive = {b.lower() for b in rcsetup.interactive_bk}
+    # a third-party backend (module://..., e.g. a notebook's) is the user's choice: trusted to show frames
+    if backend.lower() not in interactive and not backend.startswith("module://"):
+        raise ValueError(f"render_mode='human': matplotlib's backend here is {backend!r}, which cannot open a window "
+                         "(no display?); use render_mode='rgb_array' for frames as arrays, or run where a display "
+                         "and an interactive backend (e.g. MPLBACKEND=TkAgg) are available; no pygame is needed")
+
+
+class HumanWindow:
+    """A matplotlib window showing one frame after another (``render_mode="human"``), ``fps`` frames per second."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = float(fps)
+        self._fig = None
+        self._image = None
+
+    def show(self, frame: NDArray[np.uint8]) -> None:
+        import matplotlib.pyplot as plt
+
+        if self._fig is None or not plt.fignum_exists(self._fig.number):
+            self._fig = plt.figure(figsize=(frame.shape[1] / _DPI, frame.shape[0] / _DPI), dpi=_DPI)
+            ax = self._fig.add_axes((0.0, 0.0, 1.0, 1.0))
+            ax.set_axis_off()
+            self._image = ax.imshow(frame)
+            plt.show(block=False)
+        else:
+            self._image.set_data(frame)
+        self._fig.canvas.draw_idle()
+        plt.pause(1.0 / self.fps)
+
+    def close(self) -> None:
+        if self._fig is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._fig)
+            self._fig = self._image = None

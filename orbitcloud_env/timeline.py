@@ -6,6 +6,11 @@ Pure numpy (no Gymnasium). One vectorised SGP4 call (sgp4's SatrecArray, through
 cost is a few SGP4 samples per minute of simulated time. Resolution: the grid step (``STEP_S``); an event is placed
 at the first grid time at which it has happened (so times are late by less than one step).
 
+Memory follows the work, not the configured horizon: the first chunk spans at most ``MAX_CHUNK_S`` (a ten-year
+``max_time_s`` does not allocate ten years of grid), and once more than ``KEEP_ROWS`` rows are held, the rows before
+the time of the current query are dropped (the simulator's clock only advances; a query before the kept rows
+recomputes them). Grid times and values do not depend on the chunking, so neither changes any result.
+
 Only the satellites a policy can see need the grid: the timeline may track a subset (``tracked``; the simulator
 passes the compute satellites in candidates mode, whose rows list valid nodes only), propagated through
 :meth:`Constellation.subset`, whose rows are bit-identical to the whole set's. Untracked satellites read as no
@@ -22,7 +27,7 @@ from numpy.typing import NDArray
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.geometry import elevation_deg
 
-__all__ = ["OrbitTimeline", "STEP_S", "LIGHT_HORIZON_S", "VIEW_HORIZON_S"]
+__all__ = ["OrbitTimeline", "STEP_S", "LIGHT_HORIZON_S", "VIEW_HORIZON_S", "MAX_CHUNK_S", "KEEP_ROWS"]
 
 #: [s] grid step: +-15 s on eclipse and pass times (a LEO pass above 25 deg lasts a few minutes).
 STEP_S = 30.0
@@ -30,6 +35,10 @@ STEP_S = 30.0
 LIGHT_HORIZON_S = 3_600.0
 #: [s] how far ahead the end of a pass is looked for.
 VIEW_HORIZON_S = 600.0
+#: [s] largest span computed at once (the first chunk is ``min(horizon_s, MAX_CHUNK_S)``).
+MAX_CHUNK_S = 3_600.0
+#: [-] rows held before the rows behind the current query time are dropped (4 light horizons of grid).
+KEEP_ROWS = 4 * int(LIGHT_HORIZON_S / STEP_S)
 
 
 class OrbitTimeline:
@@ -40,7 +49,7 @@ class OrbitTimeline:
             ``whole.subset(tracked)``, built once per scenario by the caller).
         sunlit_fn: ``(pos_km (T, n, 3), times_s (T,)) -> (T, n) bool``, the simulator's sunlight model.
         start_time_s: [s] episode start (event clock).
-        horizon_s: [s] first chunk's span (grown on demand).
+        horizon_s: [s] first chunk's span (grown on demand), at most ``MAX_CHUNK_S``.
         tracked: (n,) sorted global indices of the satellites ``constellation`` holds, out of ``n_sat``; None:
             every satellite (``constellation`` is the whole set).
         n_sat: [-] N, the whole set's size (with ``tracked``).
@@ -62,21 +71,40 @@ class OrbitTimeline:
         self._column = np.arange(n) if tracked is None else np.full(self.n_sat, -1, dtype=np.int64)
         if self.tracked is not None:
             self._column[self.tracked] = np.arange(n)
+        self._chunk_s = min(float(horizon_s), MAX_CHUNK_S)
+        self._clear(0)
+        self._ensure(self.start_time_s + self._chunk_s + LIGHT_HORIZON_S)
+
+    def _clear(self, k0: int) -> None:
+        """Hold no rows; the next one computed is grid index ``k0``."""
+        n = len(self.constellation)
+        #: grid index of the first row held (rows before it were dropped)
+        self._k0 = int(k0)
         self._times = np.zeros(0)
         self._pos = np.zeros((0, n, 3))
         self._ok = np.zeros((0, n), dtype=bool)
         self._lit = np.zeros((0, n), dtype=bool)
-        self._chunk_s = float(horizon_s)
-        self._ensure(self.start_time_s + horizon_s + LIGHT_HORIZON_S)
 
     def tracks(self, sats: NDArray[np.int64]) -> NDArray[np.bool_]:
         """(len(sats),) True for the satellites (global indices) this timeline tracks."""
         return self._column[sats] >= 0
 
+    def _keep_from(self, time_s: float) -> None:
+        """Make the rows held start at or before ``time_s``'s row: drop earlier rows when more than ``KEEP_ROWS``
+        are held; recompute from ``time_s`` when it lies before the rows held (a clock that went back)."""
+        if self._k0 > 0 and (not self._times.size or time_s < self._times[0]):
+            self._clear(max(0, int(np.floor((time_s - self.start_time_s) / STEP_S)) - 1))
+        elif self._times.size > KEEP_ROWS:
+            drop = int(np.searchsorted(self._times, time_s, side="left"))
+            if drop:
+                self._k0 += drop
+                self._times, self._pos = self._times[drop:].copy(), self._pos[drop:].copy()
+                self._ok, self._lit = self._ok[drop:].copy(), self._lit[drop:].copy()
+
     def _ensure(self, until_s: float) -> None:
         if self._times.size and self._times[-1] >= until_s:
             return
-        k0 = self._times.size  # grid times are start + k * STEP_S, whatever the chunking
+        k0 = self._k0 + self._times.size  # grid times are start + k * STEP_S, whatever the chunking
         k1 = max(int(np.ceil((until_s - self.start_time_s) / STEP_S)), k0 + int(self._chunk_s / STEP_S)) + 1
         times = self.start_time_s + STEP_S * np.arange(k0, k1)
         pos, _, ok = self.constellation.propagate(times)
@@ -94,6 +122,7 @@ class OrbitTimeline:
         """[s] (N,) time from ``time_s`` until each satellite's sunlight differs from ``sunlit_now`` (N,) (eclipse
         entry for a sunlit satellite, exit for one in shadow), capped at ``LIGHT_HORIZON_S`` (untracked
         satellites: ``LIGHT_HORIZON_S``)."""
+        self._keep_from(time_s)
         self._ensure(time_s + LIGHT_HORIZON_S)
         k0 = self._index(time_s)
         k1 = self._index(time_s + LIGHT_HORIZON_S) + 1
@@ -117,6 +146,7 @@ class OrbitTimeline:
         cols = self._column[sats]
         if cols.min() < 0:
             raise ValueError(f"sats: satellite {int(sats[np.argmin(cols)])} is not tracked by this timeline")
+        self._keep_from(time_s)
         self._ensure(time_s + VIEW_HORIZON_S)
         k0 = self._index(time_s)
         k1 = self._index(time_s + VIEW_HORIZON_S) + 1

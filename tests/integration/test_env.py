@@ -428,7 +428,32 @@ def test_config_errors_surface_at_make():
     with pytest.raises(ValueError, match="did you mean 'episode.max_jobs'"):
         gym.make("OrbitCloud-Small-v0", max_job=3)
     with pytest.raises(ValueError, match="render_mode"):
-        orbitcloud_env.OrbitCloudEnv(preset="small", render_mode="human")
+        orbitcloud_env.OrbitCloudEnv(preset="small", render_mode="ascii")
+
+
+def test_human_render_mode_without_a_display_is_one_line_naming_the_alternative(monkeypatch):
+    """No pygame needed: "human" draws with matplotlib; without a window-capable backend, make says so."""
+    import matplotlib
+
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
+    with pytest.raises(ValueError) as info:
+        gym.make("OrbitCloud-Small-v1", render_mode="human")
+    message = str(info.value)
+    assert "\n" not in message and "render_mode='human'" in message and "rgb_array" in message
+
+
+def test_human_render_mode_shows_a_frame_per_step(monkeypatch):
+    from orbitcloud_env import render
+
+    frames = []
+    monkeypatch.setattr(render, "check_human_display", lambda: None)
+    monkeypatch.setattr(render.HumanWindow, "show", lambda self, frame: frames.append(frame.shape))
+    env = gym.make("OrbitCloud-Small-v1", render_mode="human", max_jobs=5)
+    env.reset(seed=0)
+    env.step(env.action_space.n - 1)
+    assert env.render() is None
+    assert frames == [(480, 960, 3)] * 3
+    env.close()
 
 
 def test_preset_and_overrides_select_the_scenario():

@@ -232,3 +232,65 @@ def test_kill_9_then_resume_in_a_subprocess(tmp_path, uninterrupted):
     assert done.returncode == 0, done.stderr
     assert f"Resuming: {kept} of {TOTAL} episodes" in done.stdout
     assert _comparable(_rows(out / "episodes.csv")) == _comparable(_rows(uninterrupted / "episodes.csv"))
+
+
+def _interrupted_journal(tmp_path, monkeypatch) -> Path:
+    out = tmp_path / "results"
+    _interrupt_after(monkeypatch, 3)
+    assert main([*BASE, "-o", str(out)]) == 130
+    monkeypatch.undo()
+    return out
+
+
+def _rewrite_line(out: Path, number: int, edit) -> None:
+    lines = (out / JOURNAL).read_text().splitlines(keepends=True)
+    lines[number - 1] = edit(lines[number - 1])
+    (out / JOURNAL).write_text("".join(lines))
+
+
+def _resign(line: str, change) -> str:
+    """The row after ``change`` (a function of its dict), with a checksum recomputed as the journal computes it."""
+    from agents.journal import _sha256
+
+    d = json.loads(line)
+    d.pop("row_sha256")
+    change(d)
+    body = json.dumps(d, separators=(",", ":"))
+    return f'{body[:-1]},"row_sha256":"{_sha256(body)}"}}\n'
+
+
+def _assert_resume_refused(out: Path, capsys, words: list[str]) -> None:
+    before = (out / JOURNAL).read_text()
+    capsys.readouterr()
+    assert main([*BASE, "-o", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(w in err[0] for w in words), err
+    assert (out / JOURNAL).read_text() == before  # nothing rewritten
+
+
+def test_rows_carry_the_command_hash_and_a_checksum(tmp_path, monkeypatch):
+    out = _interrupted_journal(tmp_path, monkeypatch)
+    rows = [json.loads(line) for line in (out / JOURNAL).read_text().splitlines()]
+    assert len(rows) == 3 and len({r["command_sha256"] for r in rows}) == 1
+    assert all(list(r)[-1] == "row_sha256" and len(r["row_sha256"]) == 64 for r in rows)
+
+
+def test_resume_refuses_an_edited_row_naming_the_line(tmp_path, monkeypatch, capsys):
+    out = _interrupted_journal(tmp_path, monkeypatch)
+    _rewrite_line(out, 2, lambda line: line.replace('"episode_return":', '"episode_return":12345.0,"x":', 1))
+    _assert_resume_refused(out, capsys, ["--resume:", "line 2", "checksum"])
+
+
+def test_resume_refuses_a_row_of_another_policy_or_seed_or_command(tmp_path, monkeypatch, capsys):
+    out = _interrupted_journal(tmp_path, monkeypatch)
+    original = (out / JOURNAL).read_text()
+    for change, words in [
+        (lambda d: d.update(policy="oracle"), ["line 1", "'oracle'", "not an episode"]),
+        (lambda d: d.update(seed=99), ["line 1", "seed 99", "not an episode"]),
+        (lambda d: d.update(command_sha256="0" * 64), ["line 1", "another command"]),
+    ]:
+        (out / JOURNAL).write_text(original)
+        _rewrite_line(out, 1, lambda line, change=change: _resign(line, change))
+        _assert_resume_refused(out, capsys, words)
+    (out / JOURNAL).write_text(original)
+    assert main([*BASE, "-o", str(out), "--resume"]) == 0  # the journal as written resumes

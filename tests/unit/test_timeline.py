@@ -62,3 +62,30 @@ def test_all_nodes_mode_tracks_every_satellite():
     sim = Simulator(load_config("small", {"action_mode": "all_nodes"}))
     sim.reset(np.random.default_rng(0))
     assert sim.timeline.tracked is None and sim.timeline.tracks(np.arange(sim.n_sat)).all()
+
+
+def test_windowed_grid_gives_the_same_answers_in_bounded_memory(candidates_sim, monkeypatch):
+    """Dropping rows behind the query time (and recomputing them when a query goes back) changes no answer; a
+    ten-year horizon allocates one chunk, not ten years of grid."""
+    from orbitcloud_env import timeline as T
+
+    sim = candidates_sim
+    lat, lon = float(sim.sites.lat_deg[0]), float(sim.sites.lon_deg[0])
+    rows = np.flatnonzero(sim.sat_has_compute)
+    ten_years_s = 10 * 365.25 * 86_400.0
+    windowed = OrbitTimeline(sim._row_constellation, sim._sunlit_many, sim.start_time_s, ten_years_s,
+                             tracked=sim._row_sats, n_sat=sim.n_sat)
+    assert windowed._times.size <= (T.MAX_CHUNK_S + LIGHT_HORIZON_S) / T.STEP_S + 2
+    monkeypatch.setattr(T, "KEEP_ROWS", 10**9)  # the reference keeps every row
+    whole = OrbitTimeline(sim._row_constellation, sim._sunlit_many, sim.start_time_s, 600.0,
+                          tracked=sim._row_sats, n_sat=sim.n_sat)
+    times = [*(sim.start_time_s + 977.0 * k for k in range(60)), sim.start_time_s + 1_000.0]  # last: back in time
+    held = []
+    for t in times:
+        monkeypatch.setattr(T, "KEEP_ROWS", 10**9)
+        expected = (whole.time_to_light_change_s(t, sim.sunlit), whole.time_in_view_s(t, lat, lon, rows, 25.0))
+        monkeypatch.setattr(T, "KEEP_ROWS", 480)
+        got = (windowed.time_to_light_change_s(t, sim.sunlit), windowed.time_in_view_s(t, lat, lon, rows, 25.0))
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+        held.append(windowed._times.size)
+    assert max(held) < 480 + (T.MAX_CHUNK_S + LIGHT_HORIZON_S) / T.STEP_S + 2 < whole._times.size
