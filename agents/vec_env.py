@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from copy import deepcopy
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -87,7 +87,8 @@ class OrbitCloudVecEnv(VecEnv):
                 obs, self.reset_infos[i] = env.reset()
             self.venv.put(i, obs)
             infos.append(info)
-        return self.venv.observations(), self._rews.copy(), self._dones.copy(), deepcopy(infos)
+        # No deepcopy (DummyVecEnv copies its reused info buffers): each step's info dicts are new.
+        return self.venv.observations(), self._rews.copy(), self._dones.copy(), infos
 
     def action_masks(self) -> NDArray[np.bool_]:
         """(N, n_actions) valid actions of each copy's current job."""

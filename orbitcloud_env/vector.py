@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -103,6 +104,8 @@ class OrbitCloudVectorEnv(VectorEnv):
             shared: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
             for env in self.envs:
                 env.sim.network.shared_snapshots = shared
+        for env in self.envs[1:]:  # per-site route limits (work only, never results): learnt once for all copies
+            env.sim.share_route_limits(first.sim)
         self._keys = tuple(self.single_observation_space.spaces)
         self._obs = self._empty_obs()
         self._masks = np.zeros((self.num_envs, int(self.single_action_space.n)), dtype=bool)

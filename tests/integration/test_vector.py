@@ -76,6 +76,12 @@ def test_batched_equals_single_envs_candidates(share):
     _rollout_pair("OrbitCloud-v1", 2, 28, "NextStep", share=share, start_time_spread_s=0.0, **KW)
 
 
+def test_batched_equals_single_envs_default_start_spread():
+    """The v1 default scenario as registered (copies start in different buckets; the per-site route limits that
+    one copy learns are used by all, which changes only the work)."""
+    _rollout_pair("OrbitCloud-v1", 3, 30, "NextStep", **KW)
+
+
 def test_snapshots_are_shared_only_where_the_scenario_allows():
     venv = OrbitCloudVectorEnv(3, preset="small", max_jobs=5, start_time_spread_s=0.0)
     assert venv.shares_topology
