@@ -6,10 +6,12 @@ of masked uniform random valid actions (episodes reset as in training) after 300
 base, this tree, base, this tree, ... so that load drifting on a shared machine hits both alike. Two rates per run:
 env steps per **CPU second** of the process (``time.process_time``; steadier when other jobs share the core) and
 per **wall second**. The table gives each tree's median and range over the rounds, and the ratio of the medians.
+With ``--copies N`` each run steps N copies behind SB3's VecEnv API instead (env steps summed over the copies): the
+batched vector env in a tree that has ``agents.vec_env``, N single envs in a ``DummyVecEnv`` in one that has not.
 
 Usage (base tree: ``git worktree add /tmp/base <commit>``; remove it afterwards):
     python benchmarks/side_by_side.py --base /tmp/base [--ids OrbitCloud-v1 OrbitCloud-Small-v0] [--rounds 5]
-        [--steps 3000] [--core 0]
+        [--steps 3000] [--core 0] [--copies 16]
 """
 
 from __future__ import annotations
@@ -45,8 +47,39 @@ print(steps / (time.process_time() - c), steps / (time.perf_counter() - w))
 """
 
 
-def _run(tree: Path, env_id: str, steps: int, seed: int, core: int | None) -> tuple[float, float]:
+#: ``--copies N``: N copies behind SB3's VecEnv API, masks through ``env_method("action_masks")`` as MaskablePPO
+#: asks for them; the batched env where the tree has it (agents.vec_env), else a DummyVecEnv of N ``gym.make`` envs.
+_RUN_COPIES = """
+import sys, time, warnings
+import numpy as np
+warnings.filterwarnings("ignore")
+import orbitcloud_env  # noqa: F401
+env_id, steps, seed, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+try:
+    from agents.vec_env import make_batched_vec_env
+    venv = make_batched_vec_env(env_id, n, seed=seed)
+except ImportError:
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+    venv = make_vec_env(env_id, n_envs=n, seed=seed, vec_env_cls=DummyVecEnv)
+venv.reset()
+rng = np.random.default_rng(seed)
+def run(k):
+    for _ in range(k):
+        masks = np.stack(venv.env_method("action_masks"))
+        venv.step(np.argmax(rng.random(masks.shape) * masks, axis=1))
+run(max(300 // n, 5))
+k = -(-steps // n)
+c, w = time.process_time(), time.perf_counter()
+run(k)
+print(k * n / (time.process_time() - c), k * n / (time.perf_counter() - w))
+"""
+
+
+def _run(tree: Path, env_id: str, steps: int, seed: int, core: int | None, copies: int = 0) -> tuple[float, float]:
     cmd = [sys.executable, "-c", _RUN, env_id, str(steps), str(seed)]
+    if copies:
+        cmd = [sys.executable, "-c", _RUN_COPIES, env_id, str(steps), str(seed), str(copies)]
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -69,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=3000, help="timed steps per run, >= 1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--core", type=int, default=0, help="core to pin to (taskset); < 0: no pinning")
+    p.add_argument("--copies", type=int, default=0,
+                   help="N > 0: time N copies behind SB3's VecEnv (the batched env where a tree has agents.vec_env, "
+                        "else N single envs in a DummyVecEnv) instead of one env")
     args = p.parse_args(argv)
-    if args.rounds < 1 or args.steps < 1:
-        p.error("--rounds / --steps: must be integers >= 1")
+    if args.rounds < 1 or args.steps < 1 or args.copies < 0:
+        p.error("--rounds / --steps: must be integers >= 1; --copies >= 0")
     if not (args.base / "orbitcloud_env").is_dir():
         p.error(f"--base: {args.base} holds no orbitcloud_env package")
     core = args.core if args.core >= 0 and shutil.which("taskset") else None
@@ -82,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     for env_id in args.ids:
         got: dict[str, list[tuple[float, float]]] = {"base": [], "this": []}
         for _ in range(args.rounds):
-            got["base"].append(_run(args.base.resolve(), env_id, args.steps, args.seed, core))
-            got["this"].append(_run(here, env_id, args.steps, args.seed, core))
+            got["base"].append(_run(args.base.resolve(), env_id, args.steps, args.seed, core, args.copies))
+            got["this"].append(_run(here, env_id, args.steps, args.seed, core, args.copies))
         rows.append((env_id, got))
         print(f"# {env_id}: base {got['base']}, this {got['this']}", flush=True)
     print(f"# load average after {'/'.join(f'{x:.2f}' for x in os.getloadavg())}\n")
