@@ -31,8 +31,8 @@ Autoreset: Gymnasium's modes (``autoreset_mode``): ``NextStep`` (default, as ``S
 from __future__ import annotations
 
 import weakref
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
