@@ -62,7 +62,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the model and of the envs (env i gets seed + i); default: a fresh one, recorded")
     p.add_argument("--n-envs", type=int, default=None, help="parallel training envs; default: n_envs from the yml")
-    p.add_argument("--vec-env", choices=("dummy", "subproc"), default="dummy", help="VecEnv class")
+    p.add_argument("--vec-env", choices=("batched", "dummy", "subproc"), default="batched",
+                   help="VecEnv class: batched (the copies in one process, agents.vec_env; dummy for ids without it)")
     p.add_argument("--vec-env-start-method", choices=("forkserver", "spawn", "fork"), default="forkserver",
                    help="multiprocessing start method for --vec-env subproc")
     p.add_argument("-f", "--log-folder", default="logs", help="root folder of the runs")
@@ -431,6 +432,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         from agents.io import atomic_path
         from agents.rl import ALGOS, load_model
         from agents.safeload import load_vecnormalize
+        from agents.vec_env import make_batched_vec_env, supports_batched
 
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
@@ -440,8 +442,11 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         short = env_id.split(":", 1)[-1]
         vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
         vec_kwargs = {"start_method": args.vec_env_start_method} if vec_cls is SubprocVecEnv else None
-        env = make_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
-                           vec_env_kwargs=vec_kwargs)
+        if args.vec_env == "batched" and supports_batched(make_id):
+            env = make_batched_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+        else:
+            env = make_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
+                               vec_env_kwargs=vec_kwargs)
         if args.eval_freq > 0:
             # Evaluation envs get seeds disjoint from the training envs'.
             eval_env = make_vec_env(make_id, n_envs=args.n_eval_envs, seed=seed + 10_000, env_kwargs=env_kwargs,

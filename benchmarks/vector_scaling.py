@@ -1,27 +1,39 @@
-"""Steps per second of OrbitCloud in subprocess vector envs (1, 2, 4, 8 workers) and of MaskablePPO training on them.
+"""Steps per second of OrbitCloud vector envs (the batched env against N single envs) and of MaskablePPO training.
 
-Three measurements per env count ``n``:
+Per env count ``n`` (``--n-envs``, default 1 4 16 64), in rounds that alternate the kinds (``--rounds``, default 3;
+the table gives the median and the range of each kind, and the ratios of the medians, all from this one run):
 
-* **SubprocVecEnv**: Stable-Baselines3's ``SubprocVecEnv`` (``make_vec_env``, env i seeded ``seed + i``), each step
-  asking the workers for their action masks (``env_method("action_masks")``, as MaskablePPO does) and sending a
-  uniformly drawn valid action per env; SB3 resets finished envs inside the step.
-* **AsyncVectorEnv**: Gymnasium's ``AsyncVectorEnv`` with the same start method, masks through
-  ``call("action_masks")``; its autoreset (next-step mode) spends one step per finished episode on the reset.
-* **MaskablePPO**: ``sb3_contrib.MaskablePPO.learn`` on a ``SubprocVecEnv`` of ``n`` workers, with the project's
-  hyperparameters for the id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.hyperparameters`) except
-  ``n_steps`` (``--n-steps``, so a run is short) and ``batch_size`` (at most ``n_steps x n``). "env share" is the
-  wall time ``learn()`` spent inside the VecEnv (reset, step, action masks; timed by a ``VecEnvWrapper``) over
-  ``learn()``'s wall time; the rest is policy inference, the rollout buffer and the gradient updates.
+* **batched**: :class:`agents.vec_env.OrbitCloudVecEnv`, the ``n`` copies stepped in this process by the batched
+  vector env (``orbitcloud_env.vector``; shared topology snapshots and route limits where the scenario allows);
+* **dummy**: SB3's ``DummyVecEnv`` of ``n`` ``gym.make`` envs in this process (what ``train.py --vec-env dummy``
+  builds): N single envs, one after the other;
+* **subproc**: SB3's ``SubprocVecEnv`` of ``n`` worker processes (``--start-method``), only up to
+  ``--max-workers`` (default 16: each worker holds its own simulator);
+* **async** (``--async``): Gymnasium's ``AsyncVectorEnv``, masks through ``call("action_masks")``; its autoreset
+  (next-step mode) spends one step per finished episode on the reset.
 
-Steps are env decisions summed over the envs (``--steps`` per measurement, rounded up to a multiple of ``n``);
-each vector measurement first runs ``--warmup`` vector steps untimed (worker start-up, first topology buckets).
-The first line measures one env in this process with the same policy: the rate without inter-process traffic.
-The machine line gives the core count, the CPU model and the load average before and after: on a shared machine
-the load says how many cores the run really had.
+Every kind gets masked uniform random valid actions, the masks asked for each step as MaskablePPO does
+(``env_method("action_masks")``); env i is seeded ``seed + i``. Steps are env decisions summed over the envs
+(``--steps`` per measurement, rounded up to a multiple of ``n``); each measurement first runs ``--warmup`` vector
+steps untimed (resets, first topology buckets, worker start-up).
+
+**MaskablePPO** (unless ``--no-train``): ``sb3_contrib.MaskablePPO.learn`` with the shipped hyperparameters for the
+id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.hyperparameters`: for OrbitCloud-v1 8 envs, n_steps
+2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on the ``--train-vec`` VecEnv (default batched; several may be
+given), for ``--train-steps`` steps rounded up to whole rollouts (default: one rollout, 16,384 steps on v1).
+``--n-steps`` / ``--train-n-envs`` override the yml for short runs. "env share" is the wall time ``learn()`` spent
+inside the VecEnv (reset, step, action masks; timed by a ``VecEnvWrapper``) over ``learn()``'s wall time; the rest
+is policy inference, the rollout buffer and the gradient updates.
+
+The first line measures one env in this process with the same policy, outside any vector env. The machine line
+gives the core count, the CPU model and the load average before and after: on a shared machine the load says how
+many cores the run really had. Pin to one core for per-core figures: ``taskset -c 0 python ...`` (the subprocess
+workers then share that core).
 
 Usage:
-    python benchmarks/vector_scaling.py [--env-id OrbitCloud-v1] [--steps 4000] [--n-envs 1 2 4 8]
-        [--train-steps 4096] [--n-steps 128] [--start-method forkserver] [--no-train]
+    python benchmarks/vector_scaling.py [--env-id OrbitCloud-v1] [--steps 4000] [--n-envs 1 4 16 64] [--rounds 3]
+        [--max-workers 16] [--async] [--train-vec batched subproc] [--train-steps N] [--n-steps N]
+        [--train-n-envs N] [--start-method forkserver] [--no-train]
 """
 
 from __future__ import annotations
@@ -117,6 +129,33 @@ def bench_async(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed:
         envs.close()
 
 
+def bench_batched(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed: int) -> float:
+    """Env steps/s of the batched vector env behind SB3's VecEnv API (agents.vec_env) with masked random actions."""
+    from agents.vec_env import make_batched_vec_env
+
+    venv = make_batched_vec_env(make_id, n_envs, seed=seed)
+    try:
+        venv.reset()
+        return _timed_steps(venv.step, lambda: np.stack(venv.env_method("action_masks")), n_envs, vector_steps,
+                            warmup, seed)
+    finally:
+        venv.close()
+
+
+def bench_dummy(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed: int) -> float:
+    """Env steps/s of SB3's DummyVecEnv (N single envs in this process) with masked random actions."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = make_vec_env(make_id, n_envs=n_envs, seed=seed, vec_env_cls=DummyVecEnv)
+    try:
+        venv.reset()
+        return _timed_steps(venv.step, lambda: np.stack(venv.env_method("action_masks")), n_envs, vector_steps,
+                            warmup, seed)
+    finally:
+        venv.close()
+
+
 def _timing_wrapper():
     """A VecEnvWrapper class that adds the wall time spent in the wrapped VecEnv to ``env_s`` (built lazily so that
     ``--help`` and flag errors do not import Stable-Baselines3)."""
@@ -147,23 +186,34 @@ def _timing_wrapper():
     return EnvTimer
 
 
-def bench_training(make_id: str, env_id: str, n_envs: int, train_steps: int, n_steps: int, seed: int,
-                   start_method: str) -> tuple[float, float, int]:
-    """(training steps/s, env share of learn()'s wall time, steps trained) of MaskablePPO on ``n_envs`` workers."""
+def bench_training(make_id: str, env_id: str, vec: str, train_steps: int | None, n_steps: int | None,
+                   n_envs: int | None, seed: int, start_method: str) -> tuple[float, float, int, int]:
+    """(training steps/s, env share of learn()'s wall time, steps trained, envs) of MaskablePPO with the shipped
+    hyperparameters of ``env_id`` on a ``vec`` VecEnv (batched, dummy or subproc); ``n_steps`` / ``n_envs``
+    override the yml's when given, and ``train_steps`` (default one rollout) is rounded up to whole rollouts."""
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import SubprocVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     from agents.hyperparameters import build_algo_kwargs, hyperparams_for
     from agents.rl import ALGOS, resolve_policy
+    from agents.vec_env import make_batched_vec_env
 
     hyperparams, _ = hyperparams_for(ALGO, env_id)
     kwargs = build_algo_kwargs(ALGO, hyperparams)
-    kwargs["n_steps"] = n_steps
+    n_envs = n_envs or int(hyperparams.get("n_envs", 1))
+    if n_steps is not None:
+        kwargs["n_steps"] = n_steps
+    n_steps = int(kwargs.get("n_steps", 2048))
     kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), n_steps * n_envs)
     rollout = n_steps * n_envs
-    total = -(-train_steps // rollout) * rollout  # whole rollouts
-    venv = _timing_wrapper()(make_vec_env(make_id, n_envs=n_envs, seed=seed, vec_env_cls=SubprocVecEnv,
-                                          vec_env_kwargs={"start_method": start_method}))
+    total = -(-(train_steps or rollout) // rollout) * rollout  # whole rollouts
+    if vec == "batched":
+        inner = make_batched_vec_env(make_id, n_envs, seed=seed)
+    else:
+        inner = make_vec_env(make_id, n_envs=n_envs, seed=seed,
+                             vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
+                             vec_env_kwargs={"start_method": start_method} if vec == "subproc" else None)
+    venv = _timing_wrapper()(inner)
     try:
         policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), ALGO)
         model = ALGOS[ALGO](policy, venv, seed=seed, device="cpu", verbose=0, **kwargs)
@@ -172,7 +222,7 @@ def bench_training(make_id: str, env_id: str, n_envs: int, train_steps: int, n_s
         wall = time.perf_counter() - t0
     finally:
         venv.close()
-    return total / wall, venv.env_s / wall, total
+    return total / wall, venv.env_s / wall, total, n_envs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,10 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=4000,
                    help="timed env steps (summed over envs) per vector-env measurement, >= 1")
     p.add_argument("--warmup", type=int, default=20, help="untimed vector steps before each measurement, >= 0")
-    p.add_argument("--n-envs", type=int, nargs="+", default=[1, 2, 4, 8], help="env counts (worker processes), >= 1")
-    p.add_argument("--train-steps", type=int, default=4096,
-                   help="MaskablePPO steps per env count (rounded up to whole rollouts of n_steps x n_envs), >= 1")
-    p.add_argument("--n-steps", type=int, default=128, help="MaskablePPO n_steps (rollout length per env), >= 2")
+    p.add_argument("--n-envs", type=int, nargs="+", default=[1, 4, 16, 64], help="env counts, >= 1")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternating rounds of every kind per env count (median and range reported), >= 1")
+    p.add_argument("--max-workers", type=int, default=16,
+                   help="largest env count measured with SubprocVecEnv (one process per env), >= 0")
+    p.add_argument("--async", dest="async_", action="store_true", help="also measure Gymnasium's AsyncVectorEnv")
+    p.add_argument("--train-vec", nargs="+", choices=("batched", "dummy", "subproc"), default=["batched"],
+                   help="VecEnvs of the MaskablePPO measurement")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="MaskablePPO steps per VecEnv (rounded up to whole rollouts), >= 1; default: one rollout")
+    p.add_argument("--n-steps", type=int, default=None,
+                   help="MaskablePPO n_steps (rollout length per env), >= 2; default: the yml's (shipped)")
+    p.add_argument("--train-n-envs", type=int, default=None, help="MaskablePPO envs, >= 1; default: the yml's")
     p.add_argument("--no-train", action="store_true", help="skip the MaskablePPO measurement")
     p.add_argument("--start-method", choices=("forkserver", "spawn", "fork"), default="forkserver",
                    help="multiprocessing start method of the workers (train.py's default: forkserver)")
@@ -197,20 +256,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """UsageError naming the flag for a value outside its range (argparse checks the types and choices)."""
-    for flag, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0),
-                             ("--train-steps", args.train_steps, 1), ("--n-steps", args.n_steps, 2),
+    for flag, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0), ("--rounds", args.rounds, 1),
+                             ("--max-workers", args.max_workers, 0), ("--train-steps", args.train_steps, 1),
+                             ("--n-steps", args.n_steps, 2), ("--train-n-envs", args.train_n_envs, 1),
                              ("--torch-threads", args.torch_threads, 1)):
-        if value < low:
+        if value is not None and value < low:
             raise UsageError(f"{flag}: must be an integer >= {low}, got {value}")
     bad = [n for n in args.n_envs if n < 1]
     if bad:
         raise UsageError(f"--n-envs: every count must be an integer >= 1, got {bad[0]}")
     if len(set(args.n_envs)) != len(args.n_envs):
         raise UsageError(f"--n-envs: a count is given twice in {args.n_envs}")
+    if len(set(args.train_vec)) != len(args.train_vec):
+        raise UsageError(f"--train-vec: a VecEnv is given twice in {args.train_vec}")
     try:
         resolve_env_id(args.env_id)
     except UsageError as exc:  # its message names --env (train.py's flag): name ours
         raise UsageError(str(exc).replace("--env:", "--env-id:", 1)) from None
+
+
+def _cell(values: list[float]) -> str:
+    """``median (low-high)`` of a kind's rounds, or n/a."""
+    if not values:
+        return "n/a"
+    med = float(np.median(values))
+    return f"{med:,.0f} ({min(values):,.0f}-{max(values):,.0f})" if len(values) > 1 else f"{med:,.0f}"
+
+
+def _ratio(a: list[float], b: list[float]) -> str:
+    return f"{np.median(a) / np.median(b):.2f}x" if a and b else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,39 +298,60 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from agents.train_cli import importable_env_id
+    from agents.vec_env import supports_batched
 
     torch.set_num_threads(args.torch_threads)
     env_id = args.env_id.split(":", 1)[-1]
     make_id = importable_env_id(args.env_id)
+    if not supports_batched(make_id):
+        parser.error(f"--env-id: {env_id} has no batched vector env (vector_entry_point)")
+    t_start = time.perf_counter()
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# machine: {_cpu_model()}, nproc={affinity} (os.cpu_count()={os.cpu_count()}), load average before "
           f"{_load()}; python {platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}, "
           f"torch {torch.__version__} ({args.torch_threads} thread(s))")
-    print(f"# {env_id}: {args.steps} timed steps per vector measurement (masked uniform random valid actions), "
-          f"start method {args.start_method}; MaskablePPO: "
-          + ("skipped (--no-train)" if args.no_train else f"{args.train_steps} steps, n_steps {args.n_steps}"))
+    print(f"# command: {' '.join(['python', 'benchmarks/vector_scaling.py'] + (sys.argv[1:] if argv is None else argv))}")
+    print(f"# {env_id}: {args.steps} timed steps per measurement, {args.rounds} alternating rounds (masked uniform "
+          f"random valid actions), start method {args.start_method}")
     print(f"# one env in this process (no vector env): "
           f"{bench_in_process(make_id, args.steps, args.warmup, args.seed):,.0f} steps/s", flush=True)
+    kinds = ["batched", "dummy", "subproc"] + (["async"] if args.async_ else [])
     rows = []
     for n in args.n_envs:
         vector_steps = -(-args.steps // n)
-        sub = bench_subproc(make_id, n, vector_steps, args.warmup, args.seed, args.start_method)
-        asy = bench_async(make_id, n, vector_steps, args.warmup, args.seed, args.start_method)
-        train = (None if args.no_train else
-                 bench_training(make_id, env_id, n, args.train_steps, args.n_steps, args.seed, args.start_method))
-        rows.append((n, sub, asy, train))
-        print(f"# n_envs={n}: SubprocVecEnv {sub:.0f}, AsyncVectorEnv {asy:.0f}"
-              + ("" if train is None else f", MaskablePPO {train[0]:.0f} steps/s (env share {train[1]:.0%} "
-                                          f"of {train[2]} steps)"), flush=True)
-    print(f"# load average after {_load()}\n")
-    print("| envs | SubprocVecEnv steps/s (x first row) | AsyncVectorEnv steps/s (x first row) | MaskablePPO steps/s "
-          "| env share of learn() |")
-    print("|---:|---:|---:|---:|---:|")
-    base_sub, base_asy = rows[0][1], rows[0][2]
-    for n, sub, asy, train in rows:
-        ppo = "n/a" if train is None else f"{train[0]:,.0f}"
-        share = "n/a" if train is None else f"{train[1]:.0%}"
-        print(f"| {n} | {sub:,.0f} ({sub / base_sub:.2f}x) | {asy:,.0f} ({asy / base_asy:.2f}x) | {ppo} | {share} |")
+        got: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(args.rounds):
+            got["batched"].append(bench_batched(make_id, n, vector_steps, args.warmup, args.seed))
+            got["dummy"].append(bench_dummy(make_id, n, vector_steps, args.warmup, args.seed))
+            if n <= args.max_workers:
+                got["subproc"].append(bench_subproc(make_id, n, vector_steps, args.warmup, args.seed,
+                                                    args.start_method))
+                if args.async_:
+                    got["async"].append(bench_async(make_id, n, vector_steps, args.warmup, args.seed,
+                                                    args.start_method))
+        rows.append((n, got))
+        print(f"# n_envs={n}: " + ", ".join(f"{k} {_cell(v)}" for k, v in got.items()), flush=True)
+    trains = []
+    if not args.no_train:
+        for vec in args.train_vec:
+            sps, share, total, n = bench_training(make_id, env_id, vec, args.train_steps, args.n_steps,
+                                                  args.train_n_envs, args.seed, args.start_method)
+            trains.append((vec, sps, share, total, n))
+            print(f"# MaskablePPO on {vec} x{n}: {sps:,.0f} steps/s, env share {share:.0%} of {total} steps",
+                  flush=True)
+    print(f"# load average after {_load()}; {time.perf_counter() - t_start:.0f} s\n")
+    print("| envs | batched steps/s | N single envs in one process (DummyVecEnv) | SubprocVecEnv | "
+          + ("AsyncVectorEnv | " if args.async_ else "") + "batched / single | batched / subproc |")
+    print("|---:|---:|---:|---:|" + ("---:|" if args.async_ else "") + "---:|---:|")
+    for n, got in rows:
+        print(f"| {n} | {_cell(got['batched'])} | {_cell(got['dummy'])} | {_cell(got['subproc'])} | "
+              + (f"{_cell(got['async'])} | " if args.async_ else "")
+              + f"{_ratio(got['batched'], got['dummy'])} | {_ratio(got['batched'], got['subproc'])} |")
+    if trains:
+        print("\n| MaskablePPO VecEnv | envs | steps | steps/s | env share of learn() |")
+        print("|---|---:|---:|---:|---:|")
+        for vec, sps, share, total, n in trains:
+            print(f"| {vec} | {n} | {total:,} | {sps:,.0f} | {share:.0%} |")
     return 0
 
 

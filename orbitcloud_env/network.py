@@ -24,7 +24,7 @@ import enum
 import math
 from collections import OrderedDict
 from functools import cached_property
-from typing import Callable
+from typing import Callable, MutableMapping
 
 import networkx as nx
 import numpy as np
@@ -1125,6 +1125,10 @@ class Network:
         #: Optional hook of the ``faults`` section: bucket -> (satellites down (N,), sites whose ground links are
         #: down (S,)) (set by the simulator when faults are on; None: no such faults).
         self.fault_hook: Callable[[int], tuple[NDArray[np.bool_], NDArray[np.bool_]]] | None = None
+        #: Optional bucket -> snapshot mapping shared with other networks of the same scenario (the batched vector
+        #: env's copies, :mod:`orbitcloud_env.vector`): a bucket one of them built is reused, not built again. Only
+        #: for networks whose snapshots are a function of the bucket alone (no random link failures, no fault hook).
+        self.shared_snapshots: MutableMapping[int, NetworkSnapshot] | None = None
         self._restart_failures()
 
     @classmethod
@@ -1235,6 +1239,24 @@ class Network:
             self._cache.move_to_end(b)
             self.pairs = snap.pairs
             return snap
+        shared = self.shared_snapshots
+        snap = shared.get(b) if shared is not None else None
+        if snap is None:
+            snap = self._build_snapshot(b)
+            if shared is not None:
+                shared[b] = snap
+        self._cache[b] = snap
+        if len(self._cache) > self.cache_buckets:
+            past = [k for k in self._cache if k < self._now_bucket]
+            if past:
+                del self._cache[min(past)]
+            else:
+                self._cache.popitem(last=False)
+        self.pairs = snap.pairs
+        return snap
+
+    def _build_snapshot(self, b: int) -> NetworkSnapshot:
+        """Propagate, link and (unless lazy) route bucket ``b``."""
         failed = self._failed_at(b)
         t0 = b * self.topology_dt_s
         pairs = self._pairs_at(b)
@@ -1249,21 +1271,12 @@ class Network:
         n_grid = len(pairs)
         if self._bridge_member is not None:
             pairs, up, dist, failed = self._with_bridges(b, pos, ok, pairs, up, dist, failed)
-        snap = build_snapshot(
+        return build_snapshot(
             t0, pos, ok, pairs, up & ~failed, dist, self.site_lat_deg, self.site_lon_deg,
             self.min_elevation_deg, self.isl_capacity_gbps, self.gsl_capacity_gbps,
             lazy_routing=self.lazy_routing, sat_fault=fault, site_gsl_down=site_down,
             isl_bridge=np.arange(len(pairs)) >= n_grid,
         )
-        self._cache[b] = snap
-        if len(self._cache) > self.cache_buckets:
-            past = [k for k in self._cache if k < self._now_bucket]
-            if past:
-                del self._cache[min(past)]
-            else:
-                self._cache.popitem(last=False)
-        self.pairs = snap.pairs
-        return snap
 
     def _with_bridges(
         self, b: int, pos: NDArray[np.float64], ok: NDArray[np.bool_], pairs: NDArray[np.int64],

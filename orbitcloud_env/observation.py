@@ -27,6 +27,7 @@ TIME_NODE_KEYS = ("node_wait", "node_latency", "node_compute")
 #: All per-node keys, in the row order of the observation's feature matrix.
 NODE_KEYS = POSITION_KEYS + UNIT_NODE_KEYS + TIME_NODE_KEYS
 _ROW = {key: i for i, key in enumerate(NODE_KEYS)}
+_TIME_ROWS = slice(_ROW[TIME_NODE_KEYS[0]], _ROW[TIME_NODE_KEYS[-1]] + 1)
 #: Optional groups (``observation.groups``): their per-node keys and range, and their job features.
 GROUP_NODE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "backlog": (("node_backlog", "time"),),
@@ -78,6 +79,9 @@ class NodeObservation:
         self._inv_queue_limit = (1.0 / sim.compute.queue_limit).astype(np.float32)
         self._topology_version = -1
         self._site_lat_lon = [(float(a), float(b)) for a, b in zip(sim.sites.lat_deg, sim.sites.lon_deg)]
+        #: Per site, the job features that depend on the site alone: (lat / 90, sin lon, cos lon).
+        self._site_features = [(lat / 90.0, math.sin(math.radians(lon)), math.cos(math.radians(lon)))
+                               for lat, lon in self._site_lat_lon]
         self._one_hot = [[1.0 if i == c else 0.0 for i in range(self.n_classes)] for c in range(self.n_classes)]
         # Optional groups' state: per-bucket sunlight change (N,), per-(bucket, site) view time (M,).
         self._light = np.ones(m_all, dtype=np.float32)
@@ -118,11 +122,12 @@ class NodeObservation:
         out[_ROW["node_direct"]] = at.direct
         out[_ROW["node_queue"]] = sim.compute.held[idx] * self._inv_queue_limit[idx]
         out[_ROW["node_valid"]] = at.valid
-        for key, value in (("node_wait", at.wait_ms), ("node_latency", at.latency_ms),
-                           ("node_compute", at.compute_ms)):
-            row = out[_ROW[key]]
-            np.multiply(value, inv_deadline, out=row, casting="same_kind")
-            np.minimum(row, clip, out=row)
+        # The three time rows (consecutive in NODE_KEYS) in one multiply and one minimum: the float64 product,
+        # rounded to float32, then clipped, as row by row.
+        rows_t = out[_TIME_ROWS]
+        np.multiply(np.stack((at.wait_ms, at.latency_ms, at.compute_ms)), inv_deadline, out=rows_t,
+                    casting="same_kind")
+        np.minimum(rows_t, clip, out=rows_t)
         if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
             out[:, rows < 0] = 0.0
         obs = dict(zip(NODE_KEYS, out))
@@ -201,8 +206,8 @@ class NodeObservation:
     def _job_features(self) -> NDArray[np.float32]:
         sim = self.sim
         job = sim.job
-        lat_deg, lon_deg = self._site_lat_lon[job.site]
-        lon = math.radians(lon_deg)
+        lon_deg = self._site_lat_lon[job.site][1]
+        lat_f, sin_lon, cos_lon = self._site_features[job.site]
         utc_hour = ((sim.epoch_second_of_day_utc + sim.time_s) / 3600.0) % 24.0
         local_hour = (utc_hour + lon_deg / 15.0) % 24.0
         f = [
@@ -210,9 +215,9 @@ class NodeObservation:
             min(math.log10(1.0 + job.input_mb) / 4.0, 1.0),
             min(math.log10(1.0 + job.output_mb) / 4.0, 1.0),
             min(max(math.log10(max(job.deadline_ms, 1e-9)) / 7.0, -1.0), 1.0),
-            lat_deg / 90.0,
-            math.sin(lon),
-            math.cos(lon),
+            lat_f,
+            sin_lon,
+            cos_lon,
             min(local_hour / 24.0, 1.0),
         ] + self._one_hot[job.job_class]
         if self.extra_job:

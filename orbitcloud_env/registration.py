@@ -7,6 +7,8 @@ import gymnasium as gym
 __all__ = ["ENV_IDS", "register_envs"]
 
 _ENTRY_POINT = "orbitcloud_env.env:OrbitCloudEnv"
+#: The batched vector env of every id: ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
+_VECTOR_ENTRY_POINT = "orbitcloud_env.vector:OrbitCloudVectorEnv"
 
 #: Registered ids and their keyword arguments (each is a preset plus an action mode). The ``-v1`` ids are the
 #: default, congested and time-varying scenarios; the ``-v0`` ids keep the first release's light-load dynamics and
@@ -32,9 +34,12 @@ def register_envs() -> None:
 
     The horizon is the scenario's ``episode.max_jobs`` (the env truncates itself), so no ``max_episode_steps`` is
     set in the spec: a ``TimeLimit`` there would silently cut episodes that a user lengthened with ``max_jobs``.
+    Each id's ``vector_entry_point`` is the batched :class:`~orbitcloud_env.vector.OrbitCloudVectorEnv` (so
+    ``gym.make_vec(id, num_envs=N)`` returns it unless another ``vectorization_mode`` is asked for).
     """
     first = next(iter(ENV_IDS))
     if first in gym.registry:
         return
     for env_id, kwargs in ENV_IDS.items():
-        gym.register(id=env_id, entry_point=_ENTRY_POINT, kwargs=dict(kwargs))
+        gym.register(id=env_id, entry_point=_ENTRY_POINT, vector_entry_point=_VECTOR_ENTRY_POINT,
+                     kwargs=dict(kwargs))

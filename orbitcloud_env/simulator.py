@@ -379,8 +379,9 @@ class Simulator:
         # v1 demand: regimes and the regions' background load (None when the config turns them off).
         self.regimes: LoadRegimes | None = None
         self.background: BackgroundLoad | None = None
-        #: Recent arrival rates (observation group "load").
+        #: Recent arrival rates (observation group "load"; kept only with that group).
         self.arrival_rates = ArrivalRates(self.n_dc, tau_s=_RATE_WINDOW_S)
+        self._track_arrivals = "load" in cfg.observation.groups
         #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
@@ -644,6 +645,14 @@ class Simulator:
             self._site_route_ms[site] = float(np.partition(near, pool - 1)[pool - 1]) * _ROUTE_LIMIT_MARGIN
         return delay
 
+    def share_route_limits(self, other: Simulator) -> None:
+        """Use ``other``'s per-site first route limits (a simulator of the same scenario; the batched vector env's
+        copies): what one copy learnt about the reach a site needs saves the others the widening searches. The
+        limits set only the work, never a result."""
+        if other.config.constellation != self.config.constellation or len(other.sites.names) != len(self.sites.names):
+            raise ValueError("other: share_route_limits needs a simulator of the same constellation and sites")
+        self._site_route_ms = other._site_route_ms
+
     def _back_route_ms(self, site: int, route_ms: float) -> float:
         """[ms] Limit of the route from ``site`` in a later bucket, to read the return delay of a satellite whose
         one-way route takes ``route_ms`` now: the site's usual reach, or that route plus 25 % (it has moved a little
@@ -767,8 +776,10 @@ class Simulator:
         return out
 
     def observe_arrival(self) -> None:
-        """Count the current job in the recent arrival rates (observation group "load"; called by the env)."""
-        self.arrival_rates.add(self.job.time_s, int(self.site_region[self.job.site]))
+        """Count the current job in the recent arrival rates (observation group "load"; called by the env). Without
+        that group nothing reads the rates, and they are not kept."""
+        if self._track_arrivals:
+            self.arrival_rates.add(self.job.time_s, int(self.site_region[self.job.site]))
 
     @property
     def exhausted(self) -> bool:
@@ -788,8 +799,10 @@ class Simulator:
         self.batteries.draw_one(node, energy_j)
         if self.batteries.soc_at(node) < self.config.power.min_soc_for_compute:
             self._power_ok[node] = False
-        battery_j = float(self._battery_need_j(run_ms, bool(self.topology.sunlit[node]),
-                                               float(self.compute.server_power_w[node])))
+        # _battery_need_j of one job, in Python floats (np.maximum's 0.0 for a -0.0 product included).
+        battery_j = ((float(self.compute.server_power_w[node]) - self._surplus_w * bool(self.topology.sunlit[node]))
+                     * (run_ms * 1e-3))
+        battery_j = battery_j if battery_j > 0.0 else 0.0
         if fail_s is not None:
             return self._fault_replace(job, node, fail_s, energy_j, battery_j)
         route = self.snapshot.path(s, node)

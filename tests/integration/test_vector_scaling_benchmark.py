@@ -16,6 +16,11 @@ from benchmarks import vector_scaling
     (["--train-steps", "0"], "--train-steps"),
     (["--n-steps", "1"], "--n-steps"),
     (["--torch-threads", "0"], "--torch-threads"),
+    (["--rounds", "0"], "--rounds"),
+    (["--max-workers", "-1"], "--max-workers"),
+    (["--train-n-envs", "0"], "--train-n-envs"),
+    (["--train-vec", "batched", "batched"], "--train-vec"),
+    (["--train-vec", "ray"], "--train-vec"),
     (["--env-id", "OrbitCloud-v9"], "--env-id"),
     (["--start-method", "thread"], "--start-method"),
 ])
@@ -30,14 +35,29 @@ def test_bad_flag_is_one_line_naming_it(argv, flag, capsys):
 
 @pytest.mark.slow
 def test_tiny_run_prints_the_table(capsys):
-    """One spawned worker per vector env, a few steps and two MaskablePPO rollouts: every cell is filled."""
+    """One spawned worker, a few steps of each kind and one tiny MaskablePPO rollout on the batched env: every
+    cell is filled, and the ratios are those of the medians."""
     assert vector_scaling.main(["--env-id", "OrbitCloud-Small-v1", "--n-envs", "1", "--steps", "20",
-                                "--warmup", "2", "--train-steps", "8", "--n-steps", "4",
-                                "--start-method", "spawn"]) == 0
+                                "--warmup", "2", "--rounds", "1", "--train-steps", "8", "--n-steps", "4",
+                                "--train-n-envs", "2", "--start-method", "spawn"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| 1 |")]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert len(cells) == 5 and "n/a" not in cells
-    assert float(cells[3].replace(",", "")) > 0 and 0 < int(cells[4].rstrip("%")) <= 100
-    assert "# machine:" in out and "one env in this process" in out
+    assert len(cells) == 6 and "n/a" not in cells
+    batched, single, subproc = (float(c.replace(",", "")) for c in cells[1:4])
+    assert cells[4] == f"{batched / single:.2f}x" and cells[5] == f"{batched / subproc:.2f}x"
+    train = [line for line in out.splitlines() if line.startswith("| batched |")]
+    assert len(train) == 1
+    tcells = [c.strip() for c in train[0].strip("|").split("|")]
+    assert tcells[1] == "2" and tcells[2] == "8" and 0 < int(tcells[4].rstrip("%")) <= 100
+    assert "# machine:" in out and "one env in this process" in out and "# command:" in out
+
+
+def test_max_workers_zero_skips_the_subprocesses(capsys):
+    """--max-workers 0: no worker process starts, the subprocess cells read n/a."""
+    assert vector_scaling.main(["--env-id", "OrbitCloud-Small-v1", "--n-envs", "2", "--steps", "4", "--warmup", "1",
+                                "--rounds", "1", "--max-workers", "0", "--no-train"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 2 |")][0]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == "n/a" and cells[5] == "n/a" and cells[4].endswith("x")
