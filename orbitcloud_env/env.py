@@ -14,6 +14,7 @@ from orbitcloud_env.actions import ACTION_TYPES, ActionType, AllNodesAction, Can
 from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
 from orbitcloud_env.metrics import JobOutcome
 from orbitcloud_env.observation import NodeObservation
+from orbitcloud_env.reward import reward_terms, total
 from orbitcloud_env.simulator import NodeView, Outcome, Simulator
 
 __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction", "NodeObservation",
@@ -146,6 +147,7 @@ class OrbitCloudEnv(gym.Env):
         self._mask: NDArray[np.bool_] | None = None
         self._last_obs: dict[str, NDArray[np.float32]] | None = None
         self._steps = 0
+        self._value_objective = self.config.reward.objective == "value"
 
     @staticmethod
     def _resolve_config(preset: Any, config: Any, overrides: Mapping[str, Any]) -> ScenarioConfig:
@@ -262,7 +264,7 @@ class OrbitCloudEnv(gym.Env):
                 node = None
         out = sim.place(node, view)
         terms = self._rewards(out, invalid)
-        reward = float(sum(terms.values()))
+        reward = float(total(terms))
         sim.stats.episode_return += reward
         info = self._info(out, job, invalid, terms)
         if self.config.episode.action_mode == "candidates":
@@ -272,6 +274,8 @@ class OrbitCloudEnv(gym.Env):
             info["replaced_from"] = int(out.replaced_from)
         if recheck:
             info["contended"] = contended
+        if self._value_objective:
+            info["job_value"] = self.sim.job_value(job)
         return reward, info
 
     def _truncated(self) -> bool:
@@ -281,20 +285,14 @@ class OrbitCloudEnv(gym.Env):
                     or (ep.max_time_s > 0 and self.sim.elapsed_s >= ep.max_time_s))
 
     def _rewards(self, out: Outcome, invalid: bool) -> dict[str, float]:
-        """The named reward terms of one decision (weights from ``config.reward``)."""
+        """The named reward terms of one decision (orbitcloud_env/reward.py; weights from ``config.reward``)."""
         w = self.config.reward
-        served = out.outcome.served
-        return {
-            "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
-            else 0.0,
-            "miss": -w.miss_penalty if out.outcome is JobOutcome.MISSED else 0.0,
-            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED or out.outcome is JobOutcome.FAILED
-            else 0.0,
-            "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
-            "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
-            "energy": -w.energy_weight * (out.energy_j if w.energy_source == "all" else out.battery_j)
-            / w.energy_scale_j,
-        }
+        o = out.outcome
+        return reward_terms(w, served=o.served, missed=o is JobOutcome.MISSED,
+                            lost=o is JobOutcome.DROPPED or o is JobOutcome.FAILED, rejected=o is JobOutcome.REJECTED,
+                            invalid=invalid, latency_ratio=out.latency_ms / out.job.deadline_ms,
+                            energy_j=out.energy_j if w.energy_source == "all" else out.battery_j,
+                            value=self.sim.job_value(out.job) if self._value_objective else 0.0)
 
     def _info(self, out: Outcome, job: Any, invalid: bool, terms: dict[str, float]) -> dict[str, Any]:
         sim = self.sim
