@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
             steps = sum(r[1] for r in results)
             earned = np.mean([r[2]["value_earned_share"] for r in results])
             means[regime][rule.name] = float(rets.mean())
-            print(f"  {regime:>6} {rule.name:>22}: return {rets.mean():9.1f} (seeds {', '.join(f'{x:.0f}' for x in rets)})"
+            per_seed = ", ".join(f"{x:.0f}" for x in rets)
+            print(f"  {regime:>6} {rule.name:>22}: return {rets.mean():9.1f} (seeds {per_seed})"
                   f"  value earned {100 * earned:5.1f} %  {steps / wall:6.0f} steps/s", flush=True)
         env.close()
     print("\nmean return per regime, gap to the regime's best rule:")

@@ -12,7 +12,9 @@ the per-node reward terms are otherwise identical; rejection and invalid actions
 reward. One caveat, documented in docs/scenarios.md: a result delayed by queueing returns on a later bucket's
 topology, whose path may be shorter by a few ms; in practice the bound's margin dwarfs this.
 
-No Gymnasium import: the function drives the env's simulator and reward weights directly.
+No Gymnasium import: the function drives the env's simulator and scores each (job, node) with the env's own reward
+function (orbitcloud_env/reward.py). Under the value objective (v2) the argument holds too: queueing can only make a
+job late (forfeiting its value, paying the SLA credit) and its value-weighted latency share larger.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     n_sat = sim.n_sat
     reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
     value = sim.job_value(job)
-    best = float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True, invalid=False,
-                                    latency_ratio=0.0, energy_j=0.0, value=value)))
+    best = float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True,
+                                           invalid=False, latency_ratio=0.0, energy_j=0.0, value=value)))
     nodes = np.flatnonzero(reachable)
     if nodes.size == 0:
         return best
