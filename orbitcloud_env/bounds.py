@@ -12,7 +12,9 @@ the per-node reward terms are otherwise identical; rejection and invalid actions
 reward. One caveat, documented in docs/scenarios.md: a result delayed by queueing returns on a later bucket's
 topology, whose path may be shorter by a few ms; in practice the bound's margin dwarfs this.
 
-No Gymnasium import: the function drives the env's simulator and reward weights directly.
+No Gymnasium import: the function drives the env's simulator and scores each (job, node) with the env's own reward
+function (orbitcloud_env/reward.py). Under the value objective (v2) the argument holds too: queueing can only make a
+job late (forfeiting its value, paying the SLA credit) and its value-weighted latency share larger.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from orbitcloud_env.reward import reward_terms
+from orbitcloud_env.reward import total as reward_total
 
 __all__ = ["episode_upper_bound", "job_upper_bound"]
 
@@ -35,7 +40,9 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     view = sim.node_view(complete=True)
     n_sat = sim.n_sat
     reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
-    best = -reward.reject_penalty
+    value = sim.job_value(job)
+    best = float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True,
+                                           invalid=False, latency_ratio=0.0, energy_j=0.0, value=value)))
     nodes = np.flatnonzero(reachable)
     if nodes.size == 0:
         return best
@@ -64,10 +71,10 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     if w.energy_source != "all":  # battery energy: satellites only, net of the solar surplus while sunlit
         sunlit = np.concatenate([sim.topology.sunlit, np.zeros(sim.n_dc, bool)])[nodes]
         energy_j = np.where(is_sat, sim._battery_need_j(compute_ms, sunlit, sim.compute.server_power_w[nodes]), 0.0)
-    energy_term = -w.energy_weight * energy_j / w.energy_scale_j
     ratio = np.where(served, total, 0.0) / job.deadline_ms
-    r = np.where(served, -w.latency_weight * np.minimum(ratio, w.latency_clip) - w.miss_penalty * (ratio > 1.0),
-                 -w.drop_penalty) + energy_term
+    no = np.zeros(nodes.size, dtype=bool)
+    r = reward_total(reward_terms(w, served=served, missed=served & (ratio > 1.0), lost=~served, rejected=no,
+                                  invalid=no, latency_ratio=ratio, energy_j=energy_j, value=value))
     return float(max(best, r.max()))
 
 
