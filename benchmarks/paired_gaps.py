@@ -7,7 +7,7 @@ means alone is dominated by a few overloaded seeds; the median and the wins are 
 
 Usage::
 
-    python benchmarks/paired_gaps.py results/v1-tuned/episodes.csv --baselines earliest-finish-admit tuned-admit
+    python benchmarks/paired_gaps.py results/v1/episodes.csv results/v1-tuned/episodes.csv --baselines earliest-finish-admit tuned-admit
 """
 
 from __future__ import annotations
@@ -38,16 +38,20 @@ def read_returns(path: str, metric: str = "episode_return") -> dict[str, dict[in
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("episodes_csv")
+    p.add_argument("episodes_csv", nargs="+", help="episodes.csv of one or more runs on the same seeds (a policy "
+                                                   "in several: the later file wins)")
     p.add_argument("--baselines", nargs="+", required=True)
     p.add_argument("--metric", default="episode_return")
     p.add_argument("--n-resamples", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     args = p.parse_args()
-    data = read_returns(args.episodes_csv, args.metric)
+    data: dict[str, dict[int, float]] = {}
+    for path in args.episodes_csv:
+        for pol, vals in read_returns(path, args.metric).items():
+            data.setdefault(pol, {}).update(vals)
     missing = [b for b in args.baselines if b not in data]
     if missing:
-        p.error(f"--baselines: {missing[0]!r} is not in {args.episodes_csv} (policies: {', '.join(data)})")
+        p.error(f"--baselines: {missing[0]!r} is not in {', '.join(args.episodes_csv)} (policies: {', '.join(data)})")
     print("| policy | baseline | mean gap % [95 % CI] | median per-seed gap % | wins |")
     print("|---|---|---:|---:|---:|")
     for base in args.baselines:
