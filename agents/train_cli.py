@@ -504,7 +504,13 @@ def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwar
 
         return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
                                              n_workers=args.pretrain_workers, seed=seed, verbose=args.verbose)
-    return collect_demonstrations(vec_env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
+    if args.pretrain == "tuned-admit":  # the id's tuned parameters (a VecEnv has no spec to read them from)
+        from agents.heuristics import TunedAdmitPolicy
+
+        expert = TunedAdmitPolicy(seed=seed, env_id=env_id)
+    else:
+        expert = _agents.make_policy(args.pretrain, seed=seed)
+    return collect_demonstrations(vec_env, expert, args.pretrain_steps)
 
 
 def _close(env: Any) -> None:

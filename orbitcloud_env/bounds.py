@@ -26,7 +26,7 @@ import numpy as np
 from orbitcloud_env.reward import reward_terms
 from orbitcloud_env.reward import total as reward_total
 
-__all__ = ["episode_upper_bound", "job_upper_bound"]
+__all__ = ["episode_upper_bound", "job_upper_bound", "episode_capacity_bound", "CAPACITY_WINDOWS_S"]
 
 
 def job_upper_bound(sim: Any, reward: Any) -> float:
@@ -100,3 +100,209 @@ def episode_upper_bound(env: Any, seed: int) -> float:
         if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
             break
     return total
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A capacity-aware bound: the same per-job relaxation, plus each node's compute-seconds.
+
+#: [s] lengths of the arrival windows of the capacity constraints (besides one window over the whole episode).
+CAPACITY_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
+#: Pairs (job, node) per job given to the LP that prices the capacity (the bound itself counts every pair).
+_LP_PAIRS_PER_JOB = 8
+
+
+#: The reward fields whose terms :func:`episode_capacity_bound` models (its proof's ``f`` and ``u_jn``).
+_MODELLED_REWARD_FIELDS = frozenset({"latency_weight", "latency_clip", "miss_penalty", "drop_penalty", "reject_penalty",
+                                     "invalid_action_penalty", "energy_weight", "energy_scale_j", "energy_source"})
+
+
+def _check_reward_terms(reward: Any) -> None:
+    """ValueError (one line) when the reward config has a term the capacity bound does not model and it is on."""
+    fields = getattr(reward, "__dataclass_fields__", {})
+    extra = sorted(k for k in fields if k not in _MODELLED_REWARD_FIELDS and getattr(reward, k))
+    if extra:
+        raise ValueError(f"episode_capacity_bound models the reward terms {sorted(_MODELLED_REWARD_FIELDS)}; this "
+                         f"env's reward also sets {extra}: its proof does not cover them")
+
+
+def _job_node_rewards(sim: Any, reward: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(nodes, reward, ratio, busy_s)`` of the current job on each reachable node under the relaxation of
+    :func:`job_upper_bound` (no wait, full batteries): its reward there, latency / deadline, and the seconds of one
+    server of the node it occupies (the simulator's own compute time: work over the per-server rate, over the
+    share a data centre's background load leaves; ``NodeView.compute_ms``).
+
+    The reward terms are those of :func:`job_upper_bound` (kept in step with it: same latency, miss and energy terms).
+    """
+    job = sim.job
+    view = sim.node_view(complete=True)
+    n_sat = sim.n_sat
+    reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
+    nodes = np.flatnonzero(reachable)
+    if nodes.size == 0:
+        empty = np.empty(0)
+        return nodes, empty, empty, empty
+    compute_ms = view.compute_ms[nodes]
+    finish_ms = view.inbound_ms[nodes] + compute_ms
+    total = np.empty(nodes.size)
+    is_sat = nodes < n_sat
+    dc = ~is_sat
+    if dc.any():
+        fibre_ms = sim.site_dc_ms[job.site, nodes[dc] - n_sat]
+        total[dc] = finish_ms[dc] + fibre_ms + job.output_mb * sim._fibre_ms_per_mb
+    if is_sat.any():
+        sats = nodes[is_sat]
+        finish_s = sim.time_s + finish_ms[is_sat] * 1e-3
+        back = np.empty(sats.size)
+        buckets = np.floor(finish_s / sim.config.episode.topology_dt_s)
+        for b in np.unique(buckets):
+            sel = buckets == b
+            snap = sim.network.snapshot(float(finish_s[sel][0]))
+            back[sel] = snap.site_delay_ms(job.site)[sats[sel]]
+        total[is_sat] = finish_ms[is_sat] + back + job.output_mb * sim._gsl_ms_per_mb
+    served = np.isfinite(total)
+    w = reward
+    energy_j = sim.compute.server_power_w[nodes] * compute_ms * 1e-3
+    if w.energy_source != "all":
+        sunlit = np.concatenate([sim.topology.sunlit, np.zeros(sim.n_dc, bool)])[nodes]
+        energy_j = np.where(is_sat, sim._battery_need_j(compute_ms, sunlit, sim.compute.server_power_w[nodes]), 0.0)
+    energy_term = -w.energy_weight * energy_j / w.energy_scale_j
+    ratio = np.where(served, total, np.inf) / job.deadline_ms
+    r = np.where(served, -w.latency_weight * np.minimum(np.where(served, ratio, 0.0), w.latency_clip)
+                 - w.miss_penalty * (ratio > 1.0), -w.drop_penalty) + energy_term
+    return nodes, r, ratio, compute_ms * 1e-3
+
+
+def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = CAPACITY_WINDOWS_S,
+                           details: bool = False) -> float | dict[str, Any]:
+    """Upper bound on the return of any policy on ``env.reset(seed=seed)``'s episode that also counts each node's
+    compute-seconds; never above :func:`episode_upper_bound` (it is the smaller of the two).
+
+    Walks the episode like :func:`episode_upper_bound` (rejecting every job, which keeps the queues empty and does
+    not change the job stream) and records, for every job ``j`` and reachable node ``n``, the relaxed reward
+    ``u_jn`` (no wait, full batteries, as in :func:`job_upper_bound`), whether the job would be on time there
+    (relaxed latency <= deadline) and ``c_jn``, the seconds of one of the node's ``s_n`` servers it occupies.
+
+    **The bound.** Let ``f = max(-w_rej, -w_lat min(1, clip) - w_miss, -w_drop)``, the most a job can score without
+    being on time: rejected ``-w_rej`` (an invalid action adds a penalty), late at most ``-w_lat min(1, clip) -
+    w_miss`` (its latency ratio exceeds 1), dropped or failed at most ``-w_drop``; the energy term is never positive.
+    Let ``g_jn = u_jn - f`` for the on-time pairs with ``u_jn > f``. For capacity rows ``k`` = (node ``n``, arrival
+    window ``[t, t + L)``, deadline level ``d``) let ``A_k`` = the pairs of jobs arriving in the window with deadline
+    <= ``d`` on node ``n``, and ``cap_k = s_n (L + d)``. For any prices ``lambda_k >= 0``::
+
+        B(lambda) = N f + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
+
+    The returned bound is ``min(B(lambda*), B(0), episode_upper_bound)`` with ``lambda*`` the capacity rows' dual
+    prices of the LP ``max sum g x`` subject to ``sum_n x_jn <= 1`` and the capacity rows (solved by HiGHS on the
+    ``_LP_PAIRS_PER_JOB`` best pairs of each job; any prices would do).
+
+    **Proof that no policy's return exceeds it** (same seed, so the same job stream, topology and background: none
+    depends on the policy). Take any policy's episode; let ``S`` be its on-time jobs, job ``j`` in ``S`` on node
+    ``n(j)``. (1) A job not in ``S`` scores at most ``f`` (above). (2) A job in ``S`` scores at most ``u_{j n(j)}``:
+    queueing only adds wait, the other terms are those of the relaxation (the caveat of :func:`job_upper_bound` on a
+    later bucket's return path applies here too), and its relaxed latency is then within the deadline, so
+    ``(j, n(j))`` is an on-time pair. Hence return <= ``N f + sum_{j in S} g_{j n(j)}`` (pairs with ``g <= 0`` only
+    lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds inside ``[a_j, a_j +
+    D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of ``S`` of row ``k``
+    run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)} <= cap_k``: ``x_jn
+    = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible ``x`` and ``lambda >=
+    0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k + sum_j sum_n x_jn (g_jn -
+    sum lambda c) <= B(lambda) - N f`` since each job has at most one ``x_jn = 1``. So every ``B(lambda)`` bounds the
+    return, whatever the LP solver returned, and so does the minimum of valid bounds. ``B(0)`` is the per-job bound
+    with late jobs valued at ``f``.
+
+    Args:
+        env: an OrbitCloud env (wrapped or not); reset (its current episode is lost).
+        seed: the episode's seed.
+        windows_s: [s] arrival-window lengths of the capacity rows (the whole episode is always one window).
+        details: return a dict (``bound``, ``relaxation``, ``lagrangian``, ``no_capacity``, ``n_pairs``, ``n_rows``)
+            instead of the number.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    base = env.unwrapped
+    _check_reward_terms(base.config.reward)
+    base.reset(seed=seed)
+    sim, ep, w = base.sim, base.config.episode, base.config.reward
+    f = max(-w.reject_penalty, -w.latency_weight * min(1.0, w.latency_clip) - w.miss_penalty, -w.drop_penalty)
+    relaxation, steps = 0.0, 0
+    p_job, p_node, p_gain, p_busy = [], [], [], []
+    arrival, deadline_s = [], []
+    t0 = sim.time_s
+    while sim.job is not None:
+        job = sim.job
+        relaxation += job_upper_bound(sim, w)
+        nodes, r, ratio, busy = _job_node_rewards(sim, w)
+        keep = (ratio <= 1.0) & (r > f)
+        j = len(arrival)
+        arrival.append(job.time_s - t0)
+        deadline_s.append(job.deadline_ms * 1e-3)
+        p_job.append(np.full(int(keep.sum()), j))
+        p_node.append(nodes[keep])
+        p_gain.append(r[keep] - f)
+        p_busy.append(busy[keep])
+        sim.observe_arrival()
+        sim.place(None)
+        steps += 1
+        if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
+            break
+    n_jobs = len(arrival)
+    arrival_a, dl = np.asarray(arrival), np.asarray(deadline_s)
+    job_of, node_of = np.concatenate(p_job).astype(np.int64), np.concatenate(p_node).astype(np.int64)
+    gain, busy = np.concatenate(p_gain), np.concatenate(p_busy)
+    servers = sim.compute.servers.astype(np.float64)
+
+    # Capacity rows: (window scale, window index, deadline level, node); a pair joins every level >= its deadline.
+    levels = np.unique(dl)  # any levels are valid; a few keep the LP small
+    if levels.size > 8:
+        levels = np.unique(np.quantile(dl, [0.25, 0.5, 0.75, 1.0]))
+    span = float(arrival_a.max(initial=0.0)) + 1e-9
+    rows_of_pair, pair_idx, caps = [], [], []
+    n_rows = 0
+    for scale in (*windows_s, span):
+        win = np.floor(arrival_a[job_of] / scale).astype(np.int64)
+        for d in levels:
+            sel = np.flatnonzero(dl[job_of] <= d)
+            key = (win[sel] * sim.n_nodes + node_of[sel])
+            uniq, inv = np.unique(key, return_inverse=True)
+            rows_of_pair.append(n_rows + inv)
+            pair_idx.append(sel)
+            caps.append(servers[uniq % sim.n_nodes] * (scale + d))
+            n_rows += uniq.size
+    row = np.concatenate(rows_of_pair) if rows_of_pair else np.empty(0, np.int64)
+    col = np.concatenate(pair_idx) if pair_idx else np.empty(0, np.int64)
+    cap = np.concatenate(caps) if caps else np.empty(0)
+
+    def lagrangian(lam: np.ndarray) -> float:
+        if gain.size == 0:
+            return n_jobs * f
+        priced = gain - np.bincount(col, weights=lam[row] * busy[col], minlength=gain.size)
+        best = np.zeros(n_jobs)
+        np.maximum.at(best, job_of, priced)
+        return float(n_jobs * f + lam @ cap + best.sum())
+
+    no_capacity = lagrangian(np.zeros(n_rows))
+    lam = np.zeros(n_rows)
+    if gain.size and n_rows:
+        # The LP on each job's best pairs (prices from a smaller LP are still valid prices).
+        order = np.lexsort((-gain, job_of))
+        rank = np.arange(order.size) - np.searchsorted(job_of[order], job_of[order])
+        top = np.zeros(gain.size, bool)
+        top[order[rank < _LP_PAIRS_PER_JOB]] = True
+        keep_cols = np.flatnonzero(top)
+        remap = np.full(gain.size, -1)
+        remap[keep_cols] = np.arange(keep_cols.size)
+        sel = top[col]
+        a_cap = sparse.csr_matrix((busy[col[sel]], (row[sel], remap[col[sel]])), shape=(n_rows, keep_cols.size))
+        a_job = sparse.csr_matrix((np.ones(keep_cols.size), (job_of[keep_cols], np.arange(keep_cols.size))),
+                                  shape=(n_jobs, keep_cols.size))
+        res = linprog(-gain[keep_cols], A_ub=sparse.vstack([a_cap, a_job]).tocsr(),
+                      b_ub=np.concatenate([cap, np.ones(n_jobs)]), bounds=(0, None), method="highs")
+        if res.status == 0 and res.ineqlin is not None:
+            lam = np.maximum(-np.asarray(res.ineqlin.marginals[:n_rows], dtype=np.float64), 0.0)
+    lagr = lagrangian(lam)
+    bound = min(lagr, no_capacity, relaxation)
+    if details:
+        return {"bound": bound, "relaxation": relaxation, "lagrangian": lagr, "no_capacity": no_capacity,
+                "n_pairs": int(gain.size), "n_rows": int(n_rows), "n_jobs": n_jobs}
+    return bound
