@@ -29,23 +29,23 @@ from orbitcloud_env.reward import total as reward_total
 __all__ = ["episode_upper_bound", "job_upper_bound", "episode_capacity_bound", "CAPACITY_WINDOWS_S"]
 
 
-def job_upper_bound(sim: Any, reward: Any) -> float:
-    """The relaxed best reward of the simulator's current job (see the module docstring).
+def _relaxed_rewards(sim: Any, reward: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The current job under the relaxation (no wait, full batteries) on each reachable node.
 
-    Args:
-        sim: a :class:`~orbitcloud_env.simulator.Simulator` after reset, with a current job.
-        reward: the scenario's :class:`~orbitcloud_env.config.RewardConfig`.
+    Returns ``(nodes, reward, ratio, busy_s, value)``: the reachable nodes, the job's reward there (the shared
+    reward function, orbitcloud_env/reward.py), its latency / deadline (``inf`` where the result cannot come back),
+    the seconds of one server of the node it occupies (the simulator's own compute time: work over the per-server
+    rate, over the share a data centre's background load leaves; ``NodeView.compute_ms``) and the job's value.
     """
     job = sim.job
     view = sim.node_view(complete=True)
     n_sat = sim.n_sat
     reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
     value = sim.job_value(job)
-    best = float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True,
-                                           invalid=False, latency_ratio=0.0, energy_j=0.0, value=value)))
     nodes = np.flatnonzero(reachable)
     if nodes.size == 0:
-        return best
+        empty = np.empty(0)
+        return nodes, empty, empty, empty, value
     compute_ms = view.compute_ms[nodes]
     finish_ms = view.inbound_ms[nodes] + compute_ms  # arrival to compute done, no wait
     total = np.empty(nodes.size)
@@ -75,7 +75,39 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     no = np.zeros(nodes.size, dtype=bool)
     r = reward_total(reward_terms(w, served=served, missed=served & (ratio > 1.0), lost=~served, rejected=no,
                                   invalid=no, latency_ratio=ratio, energy_j=energy_j, value=value))
-    return float(max(best, r.max()))
+    return nodes, np.asarray(r, dtype=np.float64), np.where(served, ratio, np.inf), compute_ms * 1e-3, value
+
+
+def _reject_reward(reward: Any, value: float) -> float:
+    """The reward of rejecting a job of this value (the shared reward function)."""
+    return float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True,
+                                           invalid=False, latency_ratio=0.0, energy_j=0.0, value=value)))
+
+
+def _not_on_time_max(reward: Any, value: float) -> float:
+    """``f``: the most a job of this value can score without being on time (see :func:`episode_capacity_bound`).
+
+    Rejected: the rejection reward (an invalid action adds a penalty). Late: at most the reward of a result exactly
+    at its deadline with no energy (the latency term only falls as latency grows past the deadline, and the energy
+    term is never positive). Lost (dropped or failed): the lost reward with no energy.
+    """
+    late = reward_terms(reward, served=True, missed=True, lost=False, rejected=False, invalid=False,
+                        latency_ratio=1.0, energy_j=0.0, value=value)
+    lost = reward_terms(reward, served=False, missed=False, lost=True, rejected=False, invalid=False,
+                        latency_ratio=0.0, energy_j=0.0, value=value)
+    return max(_reject_reward(reward, value), float(reward_total(late)), float(reward_total(lost)))
+
+
+def job_upper_bound(sim: Any, reward: Any) -> float:
+    """The relaxed best reward of the simulator's current job (see the module docstring).
+
+    Args:
+        sim: a :class:`~orbitcloud_env.simulator.Simulator` after reset, with a current job.
+        reward: the scenario's :class:`~orbitcloud_env.config.RewardConfig`.
+    """
+    _, r, _, _, value = _relaxed_rewards(sim, reward)
+    best = _reject_reward(reward, value)
+    return float(max(best, r.max())) if r.size else best
 
 
 def episode_upper_bound(env: Any, seed: int) -> float:
@@ -111,9 +143,10 @@ CAPACITY_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
 _LP_PAIRS_PER_JOB = 8
 
 
-#: The reward fields whose terms :func:`episode_capacity_bound` models (its proof's ``f`` and ``u_jn``).
+#: The reward fields whose terms :func:`episode_capacity_bound` models (its proof's ``f_j`` and ``u_jn``).
 _MODELLED_REWARD_FIELDS = frozenset({"latency_weight", "latency_clip", "miss_penalty", "drop_penalty", "reject_penalty",
-                                     "invalid_action_penalty", "energy_weight", "energy_scale_j", "energy_source"})
+                                     "invalid_action_penalty", "energy_weight", "energy_scale_j", "energy_source",
+                                     "objective", "sla_penalty_fraction"})
 
 
 def _check_reward_terms(reward: Any) -> None:
@@ -123,53 +156,6 @@ def _check_reward_terms(reward: Any) -> None:
     if extra:
         raise ValueError(f"episode_capacity_bound models the reward terms {sorted(_MODELLED_REWARD_FIELDS)}; this "
                          f"env's reward also sets {extra}: its proof does not cover them")
-
-
-def _job_node_rewards(sim: Any, reward: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(nodes, reward, ratio, busy_s)`` of the current job on each reachable node under the relaxation of
-    :func:`job_upper_bound` (no wait, full batteries): its reward there, latency / deadline, and the seconds of one
-    server of the node it occupies (the simulator's own compute time: work over the per-server rate, over the
-    share a data centre's background load leaves; ``NodeView.compute_ms``).
-
-    The reward terms are those of :func:`job_upper_bound` (kept in step with it: same latency, miss and energy terms).
-    """
-    job = sim.job
-    view = sim.node_view(complete=True)
-    n_sat = sim.n_sat
-    reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
-    nodes = np.flatnonzero(reachable)
-    if nodes.size == 0:
-        empty = np.empty(0)
-        return nodes, empty, empty, empty
-    compute_ms = view.compute_ms[nodes]
-    finish_ms = view.inbound_ms[nodes] + compute_ms
-    total = np.empty(nodes.size)
-    is_sat = nodes < n_sat
-    dc = ~is_sat
-    if dc.any():
-        fibre_ms = sim.site_dc_ms[job.site, nodes[dc] - n_sat]
-        total[dc] = finish_ms[dc] + fibre_ms + job.output_mb * sim._fibre_ms_per_mb
-    if is_sat.any():
-        sats = nodes[is_sat]
-        finish_s = sim.time_s + finish_ms[is_sat] * 1e-3
-        back = np.empty(sats.size)
-        buckets = np.floor(finish_s / sim.config.episode.topology_dt_s)
-        for b in np.unique(buckets):
-            sel = buckets == b
-            snap = sim.network.snapshot(float(finish_s[sel][0]))
-            back[sel] = snap.site_delay_ms(job.site)[sats[sel]]
-        total[is_sat] = finish_ms[is_sat] + back + job.output_mb * sim._gsl_ms_per_mb
-    served = np.isfinite(total)
-    w = reward
-    energy_j = sim.compute.server_power_w[nodes] * compute_ms * 1e-3
-    if w.energy_source != "all":
-        sunlit = np.concatenate([sim.topology.sunlit, np.zeros(sim.n_dc, bool)])[nodes]
-        energy_j = np.where(is_sat, sim._battery_need_j(compute_ms, sunlit, sim.compute.server_power_w[nodes]), 0.0)
-    energy_term = -w.energy_weight * energy_j / w.energy_scale_j
-    ratio = np.where(served, total, np.inf) / job.deadline_ms
-    r = np.where(served, -w.latency_weight * np.minimum(np.where(served, ratio, 0.0), w.latency_clip)
-                 - w.miss_penalty * (ratio > 1.0), -w.drop_penalty) + energy_term
-    return nodes, r, ratio, compute_ms * 1e-3
 
 
 def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = CAPACITY_WINDOWS_S,
@@ -182,14 +168,17 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
     ``u_jn`` (no wait, full batteries, as in :func:`job_upper_bound`), whether the job would be on time there
     (relaxed latency <= deadline) and ``c_jn``, the seconds of one of the node's ``s_n`` servers it occupies.
 
-    **The bound.** Let ``f = max(-w_rej, -w_lat min(1, clip) - w_miss, -w_drop)``, the most a job can score without
-    being on time: rejected ``-w_rej`` (an invalid action adds a penalty), late at most ``-w_lat min(1, clip) -
-    w_miss`` (its latency ratio exceeds 1), dropped or failed at most ``-w_drop``; the energy term is never positive.
-    Let ``g_jn = u_jn - f`` for the on-time pairs with ``u_jn > f``. For capacity rows ``k`` = (node ``n``, arrival
-    window ``[t, t + L)``, deadline level ``d``) let ``A_k`` = the pairs of jobs arriving in the window with deadline
-    <= ``d`` on node ``n``, and ``cap_k = s_n (L + d)``. For any prices ``lambda_k >= 0``::
+    **The bound.** Let ``f_j`` be the most job ``j`` can score without being on time (:func:`_not_on_time_max`,
+    from the shared reward function): the larger of its rejection reward (an invalid action adds a penalty), its
+    reward late at exactly its deadline with no energy (past the deadline the latency term only falls; the energy
+    term is never positive) and its reward lost with no energy. Count objective (v0, v1): ``f_j = max(-w_rej,
+    -w_lat min(1, clip) - w_miss, -w_drop)`` for every job; value objective (v2): rejection forgoes the value, a late
+    or lost result pays the SLA credit, so ``f_j = -w_rej`` (0). Let ``g_jn = u_jn - f_j`` for the on-time pairs
+    with ``u_jn > f_j``. For capacity rows ``k`` = (node ``n``, arrival window ``[t, t + L)``, deadline level ``d``)
+    let ``A_k`` = the pairs of jobs arriving in the window with deadline <= ``d`` on node ``n``, and ``cap_k = s_n
+    (L + d)``. For any prices ``lambda_k >= 0``::
 
-        B(lambda) = N f + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
+        B(lambda) = sum_j f_j + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
 
     The returned bound is ``min(B(lambda*), B(0), episode_upper_bound)`` with ``lambda*`` the capacity rows' dual
     prices of the LP ``max sum g x`` subject to ``sum_n x_jn <= 1`` and the capacity rows (solved by HiGHS on the
@@ -197,18 +186,18 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
 
     **Proof that no policy's return exceeds it** (same seed, so the same job stream, topology and background: none
     depends on the policy). Take any policy's episode; let ``S`` be its on-time jobs, job ``j`` in ``S`` on node
-    ``n(j)``. (1) A job not in ``S`` scores at most ``f`` (above). (2) A job in ``S`` scores at most ``u_{j n(j)}``:
-    queueing only adds wait, the other terms are those of the relaxation (the caveat of :func:`job_upper_bound` on a
-    later bucket's return path applies here too), and its relaxed latency is then within the deadline, so
-    ``(j, n(j))`` is an on-time pair. Hence return <= ``N f + sum_{j in S} g_{j n(j)}`` (pairs with ``g <= 0`` only
-    lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds inside ``[a_j, a_j +
-    D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of ``S`` of row ``k``
-    run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)} <= cap_k``: ``x_jn
-    = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible ``x`` and ``lambda >=
-    0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k + sum_j sum_n x_jn (g_jn -
-    sum lambda c) <= B(lambda) - N f`` since each job has at most one ``x_jn = 1``. So every ``B(lambda)`` bounds the
-    return, whatever the LP solver returned, and so does the minimum of valid bounds. ``B(0)`` is the per-job bound
-    with late jobs valued at ``f``.
+    ``n(j)``. (1) A job not in ``S`` scores at most ``f_j`` (above). (2) A job in ``S`` scores at most
+    ``u_{j n(j)}``: queueing only adds wait, the other terms are those of the relaxation (the caveat of
+    :func:`job_upper_bound` on a later bucket's return path applies here too), and its relaxed latency is then within
+    the deadline, so ``(j, n(j))`` is an on-time pair. Hence return <= ``sum_j f_j + sum_{j in S} g_{j n(j)}`` (pairs
+    with ``g <= 0`` only lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds
+    inside ``[a_j, a_j + D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of
+    ``S`` of row ``k`` run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)}
+    <= cap_k``: ``x_jn = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible
+    ``x`` and ``lambda >= 0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k +
+    sum_j sum_n x_jn (g_jn - sum lambda c) <= B(lambda) - sum_j f_j`` since each job has at most one ``x_jn = 1``. So
+    every ``B(lambda)`` bounds the return, whatever the LP solver returned, and so does the minimum of valid bounds.
+    ``B(0)`` is the per-job bound with jobs not on time valued at ``f_j``.
 
     Args:
         env: an OrbitCloud env (wrapped or not); reset (its current episode is lost).
@@ -224,15 +213,18 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
     _check_reward_terms(base.config.reward)
     base.reset(seed=seed)
     sim, ep, w = base.sim, base.config.episode, base.config.reward
-    f = max(-w.reject_penalty, -w.latency_weight * min(1.0, w.latency_clip) - w.miss_penalty, -w.drop_penalty)
     relaxation, steps = 0.0, 0
+    f_job: list[float] = []
     p_job, p_node, p_gain, p_busy = [], [], [], []
     arrival, deadline_s = [], []
     t0 = sim.time_s
     while sim.job is not None:
         job = sim.job
-        relaxation += job_upper_bound(sim, w)
-        nodes, r, ratio, busy = _job_node_rewards(sim, w)
+        nodes, r, ratio, busy, value = _relaxed_rewards(sim, w)
+        best = _reject_reward(w, value)
+        relaxation += float(max(best, r.max())) if r.size else best  # job_upper_bound of this job
+        f = _not_on_time_max(w, value)
+        f_job.append(f)
         keep = (ratio <= 1.0) & (r > f)
         j = len(arrival)
         arrival.append(job.time_s - t0)
@@ -247,6 +239,7 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
         if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
             break
     n_jobs = len(arrival)
+    f_sum = float(np.sum(f_job))
     arrival_a, dl = np.asarray(arrival), np.asarray(deadline_s)
     job_of, node_of = np.concatenate(p_job).astype(np.int64), np.concatenate(p_node).astype(np.int64)
     gain, busy = np.concatenate(p_gain), np.concatenate(p_busy)
@@ -275,11 +268,11 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
 
     def lagrangian(lam: np.ndarray) -> float:
         if gain.size == 0:
-            return n_jobs * f
+            return f_sum
         priced = gain - np.bincount(col, weights=lam[row] * busy[col], minlength=gain.size)
         best = np.zeros(n_jobs)
         np.maximum.at(best, job_of, priced)
-        return float(n_jobs * f + lam @ cap + best.sum())
+        return float(f_sum + lam @ cap + best.sum())
 
     no_capacity = lagrangian(np.zeros(n_rows))
     lam = np.zeros(n_rows)

@@ -223,7 +223,8 @@ def _return(env, policy, seed: int) -> float:
     return total
 
 
-@pytest.mark.parametrize("env_id, seed", [("OrbitCloud-v1", 2002), ("OrbitCloud-Small-v1", 2003)])
+@pytest.mark.parametrize("env_id, seed", [("OrbitCloud-v1", 2002), ("OrbitCloud-Small-v1", 2003),
+                                         ("OrbitCloud-v2", 2004), ("OrbitCloud-Small-v2", 2005)])
 def test_capacity_bound_is_above_every_policy_and_below_the_relaxation(env_id, seed):
     env = gym.make(env_id, max_time_s=40.0)
     d = episode_capacity_bound(env, seed, details=True)
