@@ -62,7 +62,8 @@ __all__ = [
 #: time-varying, orbit-scale episodes), then the v0 light-load scenarios of the first release (``*-v0``), then the
 #: v1 scenarios under the v2 value objective (``*-v2``).
 PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega", "giga", "starlink2026", "small-v0",
-                            "starlink-v0", "kuiper-v0", "mega-v0", "starlink-v2", "small-v2", "kuiper-v2")
+                            "starlink-v0", "kuiper-v0", "mega-v0", "starlink-v2", "small-v2", "kuiper-v2",
+                            "starlink2026-v3")
 #: Shipped presets that only serve as a ``base:`` of others (``legacy-v0``: every v0 default that v1 changed;
 #: ``value-v2``: the v2 objective, merged over a v1 scenario by the ``*-v2`` presets).
 _BASE_PRESETS: tuple[str, ...] = ("legacy-v0", "value-v2")

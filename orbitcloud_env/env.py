@@ -121,7 +121,8 @@ class OrbitCloudEnv(gym.Env):
     ``OrbitCloud-Mega-v1``, ``OrbitCloud-Giga-v1`` (20,716 satellites) and ``OrbitCloud-Starlink2026-v1`` (the
     shipped catalogue), candidates mode; ``OrbitCloud-Starlink2026-v2``, the catalogue with inter-shell bridge ISLs
     (``links.inter_shell_isls``, one connected mesh); ``OrbitCloud-v2``, ``OrbitCloud-Small-v2`` and
-    ``OrbitCloud-Kuiper-v2``, the v1 scenarios under the value objective (presets ``*-v2``); and the v0 ids
+    ``OrbitCloud-Kuiper-v2``, the v1 scenarios under the value objective (presets ``*-v2``);
+    ``OrbitCloud-Starlink2026-v3``, the catalogue with bridges under the value objective; and the v0 ids
     ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``, ``OrbitCloud-Kuiper-v0``, ``OrbitCloud-Mega-v0`` on the ``*-v0``
     presets.
 
@@ -137,6 +138,8 @@ class OrbitCloudEnv(gym.Env):
     * v0: initial release (light load; kept registered, bit-identical, on the ``*-v0`` presets).
     * Starlink2026-v2: the v1 catalogue scenario with inter-shell bridge ISLs (``links.inter_shell_isls``); the
       spaces are v1's, the network differs (``OrbitCloud-Starlink2026-v1`` stays registered, bit-identical).
+    * Starlink2026-v3: Starlink2026-v2 under the v2 value objective (spaces, reward and demand level as
+      ``OrbitCloud-v2``'s; Starlink2026-v2 stays registered, bit-identical).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
