@@ -215,7 +215,8 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
     from agents.cli import check_folder_writable
-    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams
+    from agents.hyperparameters import SPECIAL_KEYS, build_algo_kwargs, normalize_kwargs, resolve_hyperparams, \
+        resolve_prior_params
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
     from agents.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean
@@ -285,7 +286,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     check_device(args.device)
 
     hyperparams, source = resolve_hyperparams(args, algo, env_id)
-    algo_kwargs = build_algo_kwargs(algo, hyperparams)
+    algo_kwargs = resolve_prior_params(build_algo_kwargs(algo, hyperparams), env_id)
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
     try:  # a package policy class by name (agents/policies.py), else SB3's alias
         policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), algo)
