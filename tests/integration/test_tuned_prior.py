@@ -76,3 +76,30 @@ def test_train_shorthand_reads_the_tuned_file(tmp_path, monkeypatch):
     assert kwargs["policy_kwargs"]["prior_params"] == "tuned-admit"  # the input is not changed
     assert resolve_prior_params({"policy_kwargs": {"prior_logit": 5.0}}, "OrbitCloud-v2") == {
         "policy_kwargs": {"prior_logit": 5.0}}
+
+
+def test_admission_action_set_leaves_the_placement_row_and_reject():
+    """action_set="admission": two actions stay (the prior's placement row, or the earliest-finishing valid row
+    when the prior rejects, and reject); the untrained policy's greedy action is still the prior's."""
+    rng = np.random.default_rng(1)
+    obs = _obs(rng)
+    m, j = obs["node_valid"].shape[1], obs["job"].shape[1]
+    scorer = RowScorer(m, len(KEYS), j, [8], [8], th.nn.Tanh, prior_logit=3.0, finish_index=[0, 1, 2],
+                       valid_index=3, prior_params=check_prior_params(PARAMS), ground_index=4, soc_index=5,
+                       action_set="admission")
+    rows = th.as_tensor(np.stack([obs[k] for k in KEYS], axis=-1))
+    job = th.as_tensor(obs["job"])
+    allowed = scorer.admission_actions(rows, job).numpy()
+    prior = scorer.prior_choice(rows, job).argmax(dim=1).numpy()
+    any_valid = obs["node_valid"].any(axis=1)
+    assert allowed[:, -1].all() and (allowed.sum(axis=1) == np.where(any_valid, 2, 1)).all()
+    assert allowed[np.arange(len(prior)), prior].all()
+    finish = obs["node_latency"] + obs["node_wait"] + obs["node_compute"]
+    efa = np.argmin(np.where(obs["node_valid"] > 0, finish, np.inf), axis=1)
+    rejected = (prior == m) & any_valid
+    assert allowed[np.flatnonzero(rejected), efa[rejected]].all()
+    with th.no_grad():
+        features = th.cat([rows.flatten(1), job], dim=1)
+        logits = scorer.forward_actor(features)
+    assert np.array_equal(logits.argmax(dim=1).numpy(), prior)
+    assert (logits.numpy()[~allowed] < -1e7).all()
