@@ -21,7 +21,7 @@ range only and refuses a test seed (1000-1999) with a one-line error.
 
 Usage (the shipped OrbitCloud-v1 file was made by this command; see its report)::
 
-    python benchmarks/tune_heuristics.py --env OrbitCloud-v1 --seeds 2000-2007 --trials 40 --n-jobs 2
+    python benchmarks/tune_heuristics.py --env OrbitCloud-v1 --seeds 2000-2005 --trials 24 --n-jobs 2 --journal tune.journal
 
 Needs Optuna: ``pip install -e ".[tune]"``.
 """
