@@ -440,7 +440,7 @@ class TunedAdmitPolicy(HeuristicPolicy):
             if env_id:
                 warnings.warn(f"tuned-admit: no tuned parameters for {env_id} (no {tuned_params_path(env_id)}); "
                               "using the neutral ones, i.e. earliest-finish-admit; benchmarks/tune_heuristics.py "
-                              "tunes them", UserWarning, stacklevel=2)
+                              "tunes them", UserWarning, stacklevel=3)
         n = len(self.classes)
         values = {k: np.full(n, v, dtype=np.float64) for k, v in _NEUTRAL.items()}
         for layer in ((data or {}).get("params") or {}, params or {}, overrides):

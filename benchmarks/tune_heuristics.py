@@ -21,7 +21,7 @@ range only and refuses a test seed (1000-1999) with a one-line error.
 
 Usage (the shipped OrbitCloud-v1 file was made by this command; see its report)::
 
-    python benchmarks/tune_heuristics.py --env OrbitCloud-v1 --seeds 2000-2007 --trials 40 --n-jobs 2
+    python benchmarks/tune_heuristics.py --env OrbitCloud-v1 --seeds 2000-2005 --trials 24 --n-jobs 2 --journal tune.journal
 
 Needs Optuna: ``pip install -e ".[tune]"``.
 """
@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes (episodes of a trial in parallel)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY:VALUE",
                    help="env overrides as key:value (e.g. max_time_s:300 for shorter episodes); recorded in the file")
+    p.add_argument("--journal", default=None, metavar="PATH",
+                   help="Optuna journal file: every finished trial is stored there, and the same command with the "
+                        "same --journal continues an interrupted search (the remaining trials; the sampler restarts "
+                        "from its seed, so the sequence differs from an uninterrupted run)")
     p.add_argument("-o", "--output", default=None,
                    help="parameters file (default: agents/tuned/<env-id>.json, the package data tuned-admit reads)")
     return p
@@ -173,11 +177,22 @@ def main(argv: list[str] | None = None) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=args.sampler_seed, multivariate=True)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.enqueue_trial(_flat(neutral_params(classes)))
-    if "batch" in classes:
-        study.enqueue_trial(_flat(hand_rule_params(classes)))
-    per_seed: dict[int, list[float]] = {}
+    storage = None
+    if args.journal:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(args.journal)))
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage, load_if_exists=True,
+                                study_name=f"tuned-admit {env_id} seeds {args.seeds} env {sorted(env_kwargs.items())}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        study.enqueue_trial(_flat(neutral_params(classes)))
+        if "batch" in classes:
+            study.enqueue_trial(_flat(hand_rule_params(classes)))
+    else:
+        print(f"continuing: {len(done)} trials in {args.journal}", flush=True)
+    per_seed: dict[int, list[float]] = {t.number: t.user_attrs["returns"] for t in done}
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
     with cf.ProcessPoolExecutor(max_workers=args.n_jobs, mp_context=ctx) as pool:
@@ -185,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
             params = _suggest(trial, classes)
             rets = list(pool.map(_episode_return, *zip(*[(env_id, kw, classes, params, s) for s in seeds])))
             per_seed[trial.number] = rets
+            trial.set_user_attr("returns", rets)
             value = float(np.mean(rets))
-            print(f"trial {trial.number:3d}: mean return {value:9.1f}  ({time.perf_counter() - t0:6.0f} s)",
-                  flush=True)
+            print(f"trial {trial.number:3d}: mean return {value:9.1f}  ({time.perf_counter() - t0:6.0f} s)  "
+                  f"{json.dumps(trial.params)}", flush=True)
             return value
 
-        study.optimize(objective, n_trials=args.trials)
+        study.optimize(objective, n_trials=max(args.trials - len(done), 0))
     wall = time.perf_counter() - t0
     best = study.best_trial
     best_params = _suggest(optuna.trial.FixedTrial(best.params), classes)
