@@ -24,6 +24,7 @@ Episodes are short (``--max-time-s`` of simulated time) so that the check takes 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
@@ -73,17 +74,21 @@ def make_rules(class_names: tuple[str, ...], thresholds: list[float]) -> list[An
     return rules
 
 
-def run_episode(env: gym.Env, policy: Any, seed: int) -> tuple[float, int, dict[str, float]]:
-    """One episode: (return, steps, final episode metrics)."""
+def run_episode(env: gym.Env, policy: Any, seed: int) -> tuple[float, int, dict[str, float], dict[str, dict]]:
+    """One episode: (return, steps, final episode metrics, per job class the sum of each reward term)."""
     obs, _ = env.reset(seed=seed)
     total, steps = 0.0, 0
+    terms: dict[str, dict[str, float]] = {}
     while True:
         action, _ = policy.predict(obs, action_masks=env.unwrapped.action_masks())
         obs, reward, terminated, truncated, info = env.step(int(action))
         total += float(reward)
         steps += 1
+        by_class = terms.setdefault(info["job_class"], {})
+        for name, value in info["rewards"].items():
+            by_class[name] = by_class.get(name, 0.0) + value
         if terminated or truncated:
-            return total, steps, info["episode_metrics"]
+            return total, steps, info["episode_metrics"], terms
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,6 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--thresholds", nargs="*", type=float, default=[0.2, 0.5],
                    help="batch thresholds of the class-threshold rules [deadlines] (default 0.2 0.5)")
     p.add_argument("--tolerance", type=float, default=0.05, help="gap to the best counted as a tie (default 0.05)")
+    p.add_argument("--dump", default=None,
+                   help="also write one JSON line per episode (regime, rule, seed, return, per-class sums of the reward "
+                        "terms) to this file: the value terms scale with each class's price, so another price list's "
+                        "returns follow without re-running")
     args = p.parse_args(argv)
     if args.env not in gym.registry:
         raise SystemExit(f"--env: unknown id {args.env!r}")
@@ -109,6 +118,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.env}: {len(args.seeds)} seeds {args.seeds}, {args.max_time_s:g} s episodes, episode level fixed at "
           f"1; regimes = arrival rate x {', '.join(f'{k} {v:g}' for k, v in REGIMES.items())}")
     means: dict[str, dict[str, float]] = {}
+    #: (regime, seed) -> realised arrival rate [jobs/s] (the job stream is the policy's exogenous input: the same
+    #: for every rule on one regime and seed).
+    load: dict[tuple[str, int], float] = {}
+    returns: dict[tuple[str, int], dict[str, float]] = {}
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115 - closed below
     for regime, mult in REGIMES.items():
         env = gym.make(args.env, max_time_s=args.max_time_s, episode_level_sigma=0.0,
                        arrival_rate_per_s=rate * mult)
@@ -117,6 +131,15 @@ def main(argv: list[str] | None = None) -> None:
             t0 = time.perf_counter()
             results = [run_episode(env, rule, s) for s in args.seeds]
             wall = time.perf_counter() - t0
+            for s, r in zip(args.seeds, results):
+                load.setdefault((regime, s), r[1] / max(r[2]["elapsed_s"], 1e-9))
+                returns.setdefault((regime, s), {})[rule.name] = r[0]
+                if dump is not None:
+                    dump.write(json.dumps({"env": args.env, "regime": regime, "multiplier": mult, "rule": rule.name,
+                                           "seed": s, "return": r[0], "max_time_s": args.max_time_s,
+                                           "jobs_per_s": load[(regime, s)], "terms_by_class": r[3]}) + "\n")
+            if dump is not None:
+                dump.flush()
             rets = np.array([r[0] for r in results])
             steps = sum(r[1] for r in results)
             earned = np.mean([r[2]["value_earned_share"] for r in results])
@@ -125,22 +148,44 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {regime:>6} {rule.name:>22}: return {rets.mean():9.1f} (seeds {per_seed})"
                   f"  value earned {100 * earned:5.1f} %  {steps / wall:6.0f} steps/s", flush=True)
         env.close()
-    print("\nmean return per regime, gap to the regime's best rule:")
+    if dump is not None:
+        dump.close()
     names = [r.name for r in rules]
-    print(f"{'rule':>22} " + " ".join(f"{k:>18}" for k in REGIMES))
+    print("\nmean return per regime (arrival-rate multiplier), gap to the regime's best rule:")
+    within = _gap_table(means, names, args.tolerance)
+    print(f"rules within {100 * args.tolerance:g} % of the best on every regime: "
+          f"{', '.join(within) if within else 'none'}")
+    # The realised load of an episode also follows its time of day and its quiet / normal / peak regimes, so the
+    # multiplier is a coarse label: the same episodes again, in terciles of their realised arrival rate.
+    order = sorted(load, key=load.get)
+    thirds = [order[i * len(order) // 3:(i + 1) * len(order) // 3] for i in range(3)]
+    by_load: dict[str, dict[str, float]] = {}
+    for label, group in zip(("light", "busy", "heavy"), thirds):
+        if not group:
+            continue
+        key = f"{label} {load[group[0]]:.1f}-{load[group[-1]]:.1f}/s"
+        by_load[key] = {n: float(np.mean([returns[g][n] for g in group])) for n in names}
+    print(f"\nthe same {len(order)} episodes in terciles of their realised arrival rate [jobs/s]:")
+    within_load = _gap_table(by_load, names, args.tolerance)
+    print(f"rules within {100 * args.tolerance:g} % of the best on every load tercile: "
+          f"{', '.join(within_load) if within_load else 'none'}")
+
+
+def _gap_table(means: dict[str, dict[str, float]], names: list[str], tolerance: float) -> list[str]:
+    """Print each rule's mean return per group and its gap to the group's best; return the rules within
+    ``tolerance`` of the best in every group."""
+    print(f"{'rule':>22} " + " ".join(f"{k:>22}" for k in means))
     within = []
     for name in names:
         cells, ok = [], True
-        for regime in REGIMES:
-            best = max(means[regime].values())
-            gap = (best - means[regime][name]) / abs(best) if best else 0.0
-            ok &= gap <= args.tolerance
-            cells.append(f"{means[regime][name]:9.1f} ({-100 * gap:+5.1f}%)")
+        for group in means:
+            best = max(means[group].values())
+            gap = (best - means[group][name]) / abs(best) if best else 0.0
+            ok &= gap <= tolerance
+            cells.append(f"{means[group][name]:9.1f} ({-100 * gap:+5.1f}%)")
         within += [name] if ok else []
-        print(f"{name:>22} " + " ".join(f"{c:>18}" for c in cells))
-    print(f"\nrules within {100 * args.tolerance:g} % of the best on every regime: "
-          f"{', '.join(within) if within else 'none'}")
-
+        print(f"{name:>22} " + " ".join(f"{c:>22}" for c in cells))
+    return within
 
 if __name__ == "__main__":
     main()

@@ -94,7 +94,7 @@ MAX_SATELLITES = 100_000
 #: [jobs] Most jobs a node may hold, and most decisions per episode.
 MAX_QUEUE_LIMIT = 1_000_000
 MAX_JOBS = 1_000_000_000
-#: [value units / GFLOP] Highest price of a job class's GFLOP (a v2 interactive GFLOP is worth 3e-3).
+#: [value units / GFLOP] Highest price of a job class's GFLOP (a v2 interactive GFLOP is worth 6e-3).
 MAX_PRICE_PER_GFLOP = 1e3
 
 

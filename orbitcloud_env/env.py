@@ -90,8 +90,8 @@ class OrbitCloudEnv(gym.Env):
     ``r = v [met] - sla v [missed, dropped or failed] - w_lat v min(latency / deadline, clip_lat) [served]`` plus
     the terms above (v2: w_miss = w_drop = w_rej = 0, w_lat = 0.1, sla = ``reward.sla_penalty_fraction`` 0.25), so a
     rejection forgoes the value (reward 0) and a late result forfeits it and pays the SLA credit; extra terms
-    ``value`` and ``sla``. Prices (interactive > video > batch per GFLOP; a batch job is still worth ~33 interactive
-    ones), sources and the reward scale (~1.9 value units offered per decision): docs/scenarios.md. The formula
+    ``value`` and ``sla``. Prices (interactive > video > batch per GFLOP; a batch job is still worth ~17 interactive
+    ones), sources and the reward scale (~3.4 value units offered per decision): docs/scenarios.md. The formula
     lives in orbitcloud_env/reward.py, shared with the upper bound (orbitcloud_env/bounds.py).
 
     ## Starting State
