@@ -21,7 +21,7 @@ import numpy as np
 
 from agents.stats import jain_index
 from orbitcloud_env.ground import REGION_NAMES, REGIONS, region_of
-from orbitcloud_env.metrics import EpisodeStats, JobOutcome
+from orbitcloud_env.metrics import CLASS_COUNT_KEYS, CLASS_VALUE_KEYS, VALUE_METRIC_KEYS, EpisodeStats, JobOutcome
 
 __all__ = [
     "MetricInfo",
@@ -70,6 +70,15 @@ METRICS: dict[str, MetricInfo] = {
                                 "Jain's index over the regions' mean latencies"),
     "invalid_action_rate": MetricInfo("Invalid-action rate", "%", False, "invalid (masked-out) actions / jobs"),
     "n_jobs": MetricInfo("Jobs", "", None, "jobs decided in the episode"),
+    # Value objective only (reward.objective "value", the v2 ids; orbitcloud_env.metrics.VALUE_METRIC_KEYS), each
+    # also per job class as "<key>.<class>" with the counts "met.<class>", "late.<class>", "rejected.<class>".
+    "value_offered": MetricInfo("Value offered", "", None, "value of every job decided [value units]"),
+    "value_earned": MetricInfo("Value earned", "", True, "value of the jobs met [value units]"),
+    "value_forfeited": MetricInfo("Value forfeited (late)", "", False,
+                                  "value of the jobs late or lost [value units]"),
+    "value_rejected": MetricInfo("Value rejected", "", None, "value of the jobs rejected [value units]"),
+    "sla_paid": MetricInfo("SLA paid", "", False, "SLA credits paid for late or lost jobs [value units]"),
+    "value_earned_share": MetricInfo("Value earned", "%", True, "value earned / value offered"),
 }
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -139,6 +148,8 @@ class EpisodeRecorder:
         self.reward_terms: dict[str, float] = {}
         self.jobs: list[tuple[int, int, float]] = []
         self._digest = hashlib.sha1()
+        #: The value objective's totals and per-class keys, from the env's final ``info["episode_metrics"]``.
+        self.value_metrics: dict[str, float] = {}
 
     def add(self, reward: float, info: Mapping[str, Any]) -> None:
         """Record one step: its reward and the env's ``info`` (docs/env_contract.md).
@@ -155,7 +166,9 @@ class EpisodeRecorder:
                           bool(info.get("is_ground", False)), int(info.get("replaced_from", -1)) >= 0)
         self.stats.episode_return += float(reward)
         if "episode_metrics" in info:
-            self.stats.elapsed_s = float(info["episode_metrics"].get("elapsed_s", 0.0))
+            em = info["episode_metrics"]
+            self.stats.elapsed_s = float(em.get("elapsed_s", 0.0))
+            self.value_metrics = {k: float(v) for k, v in em.items() if _is_value_metric(k)}
         if outcome.served:
             self.served_regions.append(region_of(info["site_lat_deg"], info["site_lon_deg"]))
         self.n_invalid += bool(info.get("invalid_action", False))
@@ -183,10 +196,17 @@ class EpisodeRecorder:
         n = self.stats.n_jobs
         extras = {"jain_fairness": jain_index(present) if present else 1.0,
                   "invalid_action_rate": self.n_invalid / n if n else 0.0}
-        m = {k: shared[k] if k in shared else extras[k] for k in METRICS}  # columns in METRICS order
+        m = {k: shared[k] if k in shared else extras[k] for k in METRICS  # columns in METRICS order
+             if k not in VALUE_METRIC_KEYS}
+        m.update(self.value_metrics)  # value objective only: its totals, then per class
         for term in sorted(self.reward_terms):
             m[f"reward.{term}"] = self.reward_terms[term]
         return m, region_latency, lat
+
+
+def _is_value_metric(key: str) -> bool:
+    """A key of the value objective's episode metrics (a total, or ``<total or count>.<class>``)."""
+    return key in VALUE_METRIC_KEYS or key.split(".", 1)[0] in CLASS_VALUE_KEYS + CLASS_COUNT_KEYS and "." in key
 
 
 def episode_metrics_from_infos(infos: Sequence[Mapping[str, Any]], rewards: Sequence[float]) -> dict[str, float]:

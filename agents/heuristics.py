@@ -22,6 +22,10 @@ Units: ``node_latency``, ``node_wait`` and ``node_compute`` are times divided by
 
 from __future__ import annotations
 
+import json
+import math
+import warnings
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -39,6 +43,10 @@ __all__ = [
     "GroundOnlyPolicy",
     "EarliestFinishAdmitPolicy",
     "SlackAwarePolicy",
+    "TunedAdmitPolicy",
+    "TUNED_DIR",
+    "tuned_params_path",
+    "load_tuned_params",
     "HEURISTICS",
     "REQUIRED_KEYS",
 ]
@@ -336,9 +344,198 @@ class SlackAwarePolicy(HeuristicPolicy):
         return _argmin_or_reject(finish, rows)
 
 
+#: Job feature index of the first entry of the class one-hot (N_JOB_BASE_FEATURES in orbitcloud_env/observation.py).
+_JOB_CLASS_START = 8
+#: Job classes of every shipped scenario, in the one-hot's order (used when neither the env nor a file names them).
+DEFAULT_CLASSES: tuple[str, ...] = ("interactive", "video", "batch")
+#: Tuned parameters shipped as package data, one file per env id: ``agents/tuned/<env-id>.json``.
+TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+#: The parameters of ``tuned-admit`` and their neutral values (with these it is ``earliest-finish-admit``).
+TUNED_PARAMS = ("admit_threshold", "ground_bias", "battery_reserve", "backlog_cap")
+_NEUTRAL = {"admit_threshold": 1.0, "ground_bias": 0.0, "battery_reserve": 0.0, "backlog_cap": math.inf}
+
+
+def tuned_params_path(env_id: str) -> Path:
+    """The package-data file of ``tuned-admit``'s parameters for ``env_id`` (``module:`` prefixes dropped)."""
+    return TUNED_DIR / f"{str(env_id).split(':')[-1]}.json"
+
+
+def load_tuned_params(env_id: str) -> dict[str, Any] | None:
+    """The stored tuning of ``env_id`` (``{"env_id", "classes", "params", "tuning"}``), or None when none ships.
+
+    Raises:
+        ValueError: a file that is not valid JSON or lacks ``params`` (one line, naming the file).
+    """
+    path = tuned_params_path(env_id)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ValueError(f"{path}: expected an object with a 'params' object")
+    return data
+
+
+def _env_id_of(env: Any) -> str | None:
+    spec = getattr(env, "spec", None) or getattr(getattr(env, "unwrapped", None), "spec", None)
+    return str(spec.id).split(":")[-1] if spec is not None and getattr(spec, "id", None) else None
+
+
+def _env_classes(env: Any) -> tuple[str, ...] | None:
+    sim = getattr(getattr(env, "unwrapped", env), "sim", None)
+    names = getattr(sim, "job_class_names", None)
+    return tuple(str(n) for n in names) if names is not None else None
+
+
+class TunedAdmitPolicy(HeuristicPolicy):
+    """``earliest-finish-admit`` with per-class admission, a ground/orbit preference and a battery reserve, its
+    parameters tuned per env id (docs/evaluation.md, "The tuned baseline").
+
+    Rule, for a job of class ``c`` (read from the job features' class one-hot) with estimated finish ``f`` of each
+    row (``node_latency + node_wait + node_compute``, in deadlines)::
+
+        admissible = valid & (f <= admit_threshold[c])
+                     & (ground | node_soc >= battery_reserve)          # satellites keep a battery reserve
+                     & (node_backlog <= backlog_cap[c])                # only when a cap is set (group "backlog")
+        action     = argmin over admissible rows of f + ground_bias[c] * node_is_ground;  reject when none
+
+    A negative ``ground_bias`` prefers data centres (a ground row wins over a satellite finishing up to
+    ``-ground_bias`` deadlines earlier), a positive one prefers orbit. With every ``admit_threshold`` 1, every
+    ``ground_bias`` 0, ``battery_reserve`` 0 and no backlog cap it is ``earliest-finish-admit`` action for action
+    (tested): the earliest-finishing valid row is admissible exactly when it finishes within 1 deadline.
+
+    Parameters come from, in increasing precedence: the neutral values above; the package-data file of the env's
+    id (``agents/tuned/<env-id>.json``, written by ``benchmarks/tune_heuristics.py``; when the env has an id but no
+    file, a warning says the neutral values are used); the ``params`` mapping; the keyword arguments. Per-class
+    parameters take one number (every class) or a mapping ``{class name: number}`` (classes left out keep the
+    value below them in precedence).
+
+    Args:
+        seed: unused (deterministic).
+        env: the env the policy will act in (optional): its id selects the file, its job classes name the one-hot.
+        env_id: the id whose file to read, instead of the env's (``""``: read none).
+        classes: job class names in the one-hot's order (default: the env's, else the file's, else
+            ``interactive, video, batch``).
+        params: a mapping of the parameters below (e.g. a file's ``params``).
+        admit_threshold: [deadlines] per class, > 0: reject when no row finishes within it.
+        ground_bias: [deadlines] per class, finite: added to data-centre rows' finish when choosing.
+        battery_reserve: [-] in [0, 1]: satellite rows whose ``node_soc`` is below it are skipped.
+        backlog_cap: [60 s per server] per class, > 0 or None (no cap): rows whose ``node_backlog`` exceeds it are
+            skipped (needs the observation group ``backlog``).
+    """
+
+    name = "tuned-admit"
+    #: make_policy passes the env (its id selects the tuned parameters).
+    takes_env = True
+
+    def __init__(self, seed: int | None = None, env: Any = None, env_id: str | None = None,
+                 classes: Any = None, params: Mapping[str, Any] | None = None, **overrides: Any) -> None:
+        super().__init__(seed)
+        unknown = sorted(set(overrides) - set(TUNED_PARAMS))
+        if unknown:
+            raise ValueError(f"tuned-admit: unknown parameter {unknown[0]!r}; allowed: {', '.join(TUNED_PARAMS)}")
+        env_id = _env_id_of(env) if env_id is None and env is not None else env_id
+        data = load_tuned_params(env_id) if env_id else None
+        env_classes = _env_classes(env) if env is not None else None
+        file_classes = tuple(data["classes"]) if data is not None and data.get("classes") else None
+        if env_classes and file_classes and env_classes != file_classes:
+            raise ValueError(f"tuned-admit: {tuned_params_path(env_id)} was tuned for job classes "
+                             f"{list(file_classes)}, the env has {list(env_classes)}")
+        self.classes = tuple(classes) if classes is not None else (env_classes or file_classes or DEFAULT_CLASSES)
+        self.env_id = env_id or None
+        if data is not None:
+            self.source = str(tuned_params_path(env_id).name)
+        else:
+            self.source = "neutral defaults (earliest-finish-admit)"
+            if env_id:
+                warnings.warn(f"tuned-admit: no tuned parameters for {env_id} (no {tuned_params_path(env_id)}); "
+                              "using the neutral ones, i.e. earliest-finish-admit; benchmarks/tune_heuristics.py "
+                              "tunes them", UserWarning, stacklevel=3)
+        n = len(self.classes)
+        values = {k: np.full(n, v, dtype=np.float64) for k, v in _NEUTRAL.items()}
+        for layer in ((data or {}).get("params") or {}, params or {}, overrides):
+            for key, value in layer.items():
+                if key not in TUNED_PARAMS:
+                    raise ValueError(f"tuned-admit: unknown parameter {key!r}; allowed: {', '.join(TUNED_PARAMS)}")
+                self._set(values, key, value)
+        self.admit_threshold, self.ground_bias = values["admit_threshold"], values["ground_bias"]
+        self.battery_reserve = float(values["battery_reserve"][0])
+        self.backlog_cap = values["backlog_cap"]
+        self._per_class = bool(np.ptp(self.admit_threshold) or np.ptp(self.ground_bias)
+                               or np.ptp(np.nan_to_num(self.backlog_cap, posinf=1e300)))
+
+    def _set(self, values: dict[str, np.ndarray], key: str, value: Any) -> None:
+        if key == "battery_reserve":
+            if isinstance(value, Mapping) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"tuned-admit: battery_reserve must be one number in [0, 1], got {value!r}")
+            values[key][:] = float(value)
+            return
+        items = value.items() if isinstance(value, Mapping) else [(c, value) for c in self.classes]
+        for cls, v in items:
+            if cls not in self.classes:
+                raise ValueError(f"tuned-admit: {key}: unknown job class {cls!r}; classes: {', '.join(self.classes)}")
+            if key == "backlog_cap" and v is None:
+                v = math.inf
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+            if key == "admit_threshold":
+                ok = ok and 0.0 < v < math.inf
+                allowed = "a number > 0 (deadlines)"
+            elif key == "ground_bias":
+                ok = ok and math.isfinite(v)
+                allowed = "a finite number (deadlines)"
+            else:
+                ok = ok and v > 0.0
+                allowed = "a number > 0 (60 s per server) or null"
+            if not ok:
+                raise ValueError(f"tuned-admit: {key}[{cls}] must be {allowed}, got {v!r}")
+            values[key][self.classes.index(cls)] = float(v)
+
+    def __repr__(self) -> str:
+        return f"TunedAdmitPolicy(env_id={self.env_id!r}, source={self.source!r})"
+
+    def as_params(self) -> dict[str, Any]:
+        """The parameters as stored in a tuned file (``{name: {class: value}}``; battery_reserve one number)."""
+        def per_class(a: np.ndarray) -> dict[str, float | None]:
+            return {c: (None if math.isinf(v) else float(v)) for c, v in zip(self.classes, a)}
+
+        return {"admit_threshold": per_class(self.admit_threshold), "ground_bias": per_class(self.ground_bias),
+                "battery_reserve": self.battery_reserve, "backlog_cap": per_class(self.backlog_cap)}
+
+    def _class_index(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        n_env = obs["node_valid"].shape[0]
+        if not self._per_class:
+            return np.zeros(n_env, dtype=np.int64)
+        job = obs.get("job")
+        n = len(self.classes)
+        if job is None or job.shape[-1] < _JOB_CLASS_START + n:
+            raise ValueError(f"tuned-admit: per-class parameters need the job features' class one-hot "
+                             f"(job[{_JOB_CLASS_START}:{_JOB_CLASS_START + n}]); the observation has none")
+        return np.argmax(job[:, _JOB_CLASS_START:_JOB_CLASS_START + n], axis=1)
+
+    def _act(self, obs, valid, episode_start):
+        finish = _finish_time(obs)
+        cls = self._class_index(obs)
+        ok = valid & (finish <= self.admit_threshold[cls][:, None])
+        ground = obs["node_is_ground"] > 0.5
+        if self.battery_reserve > 0.0:
+            ok &= ground | (obs["node_soc"].astype(np.float64) >= self.battery_reserve)
+        caps = self.backlog_cap[cls]
+        if np.isfinite(caps).any():
+            if "node_backlog" not in obs:
+                raise ValueError("tuned-admit: backlog_cap needs the observation key 'node_backlog' (observation "
+                                 "group 'backlog')")
+            ok &= obs["node_backlog"].astype(np.float64) <= caps[:, None]
+        bias = self.ground_bias[cls]
+        score = finish + bias[:, None] * ground if np.any(bias) else finish
+        return _argmin_or_reject(score, ok)
+
+
 #: Registry of heuristic classes by name (see agents.available / agents.make_policy).
 HEURISTICS: dict[str, type[HeuristicPolicy]] = {
     cls.name: cls
     for cls in (RandomPolicy, RoundRobinPolicy, NearestPolicy, LeastLoadedPolicy, EarliestFinishPolicy,
-                EnergyAwarePolicy, GroundOnlyPolicy, EarliestFinishAdmitPolicy, SlackAwarePolicy)
+                EnergyAwarePolicy, GroundOnlyPolicy, EarliestFinishAdmitPolicy, SlackAwarePolicy,
+                TunedAdmitPolicy)
 }

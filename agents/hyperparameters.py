@@ -197,6 +197,43 @@ def build_algo_kwargs(algo: str, hyperparams: Mapping[str, Any]) -> dict[str, An
     return kwargs
 
 
+def resolve_prior_params(algo_kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
+    """``policy_kwargs.prior_params: 'tuned-admit'`` replaced by the env id's tuned parameters as plain numbers.
+
+    RowScoringPolicy's residual prior is then ``tuned-admit`` with the parameters shipped for ``env_id``
+    (agents/tuned/<env-id>.json, benchmarks/tune_heuristics.py): per-class admission thresholds and ground bias as
+    lists in the job classes' one-hot order, and the battery reserve. The saved model holds those numbers, so it
+    acts the same wherever it is loaded. A UsageError names the id when none are shipped."""
+    policy_kwargs = algo_kwargs.get("policy_kwargs") or {}
+    if policy_kwargs.get("prior_params") != "tuned-admit":
+        return algo_kwargs
+    from agents.heuristics import load_tuned_params, tuned_params_path
+
+    short = str(env_id).split(":")[-1]
+    try:
+        data = load_tuned_params(short)
+    except ValueError as exc:
+        raise UsageError(f"policy_kwargs.prior_params: {exc}") from None
+    if data is None:
+        raise UsageError(f"policy_kwargs.prior_params 'tuned-admit': no tuned parameters for {short} (no "
+                         f"{tuned_params_path(short)}; benchmarks/tune_heuristics.py makes them)")
+    classes, params = list(data.get("classes") or ()), data["params"]
+    caps = params.get("backlog_cap")
+    if isinstance(caps, dict) and any(v is not None for v in caps.values()):
+        raise UsageError(f"policy_kwargs.prior_params 'tuned-admit': {tuned_params_path(short)} sets a backlog_cap, "
+                         "which the policy's prior does not model")
+
+    def per_class(key: str, neutral: float) -> list[float]:
+        value = params.get(key, neutral)
+        if isinstance(value, dict):
+            return [float(value.get(c, neutral)) for c in classes]
+        return [float(value)] * len(classes)
+
+    resolved = {"admit_threshold": per_class("admit_threshold", 1.0), "ground_bias": per_class("ground_bias", 0.0),
+                "battery_reserve": float(params.get("battery_reserve", 0.0))}
+    return {**algo_kwargs, "policy_kwargs": {**policy_kwargs, "prior_params": resolved}}
+
+
 def normalize_kwargs(value: Any) -> dict[str, Any] | None:
     """``normalize``: false/true, or VecNormalize kwargs as a mapping or a "dict(...)" string; None when off."""
     from agents.rl import parse_policy_kwargs

@@ -48,6 +48,10 @@ __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 
 #: Job feature index of the first entry of the class one-hot (orbitcloud_env/observation.py's base job features).
 _JOB_CLASS_START = 8
+#: Logit of an action the ``admission`` action set leaves out (finite, so no NaN in the softmax or its gradient).
+_MASKED_LOGIT = -1e8
+#: The action sets of RowScoringPolicy: every row and reject, or only the prior's placement row and reject.
+ACTION_SETS = ("all", "admission")
 #: The keys a ``prior_params`` entry may hold (tuned-admit's parameters that act on the row table).
 PRIOR_PARAMS = ("admit_threshold", "ground_bias", "battery_reserve")
 
@@ -120,8 +124,10 @@ class RowScorer(nn.Module):
     def __init__(self, n_rows: int, n_row_features: int, n_job: int, row_arch: Sequence[int],
                  vf_arch: Sequence[int], activation: type[nn.Module], prior_logit: float = 0.0,
                  finish_index: Sequence[int] = (), valid_index: int = -1, admit_threshold: float = 1.0,
-                 prior_params: dict[str, Any] | None = None, ground_index: int = -1, soc_index: int = -1) -> None:
+                 prior_params: dict[str, Any] | None = None, ground_index: int = -1, soc_index: int = -1,
+                 action_set: str = "all") -> None:
         super().__init__()
+        self.action_set = action_set
         self.n_rows, self.n_features, self.n_job = n_rows, n_row_features, n_job
         self.prior_logit = float(prior_logit)
         self.finish_index = [int(i) for i in finish_index]
@@ -159,7 +165,22 @@ class RowScorer(nn.Module):
         logits = th.cat([scores, reject], dim=-1)
         if self.prior_logit:
             logits = logits + self.prior_logit * self.prior_choice(rows, job)
+        if self.action_set == "admission":
+            # Only two actions stay: the placement row (the prior's, or the earliest-finishing valid row when the
+            # prior rejects) and reject; the policy learns when to admit.
+            allowed = self.admission_actions(rows, job)
+            logits = th.where(allowed, logits, th.full_like(logits, _MASKED_LOGIT))
         return logits
+
+    def admission_actions(self, rows: th.Tensor, job: th.Tensor | None = None) -> th.Tensor:
+        """(B, M + 1) bool: the placement row of :meth:`prior_choice` (when the prior rejects, the valid row of lowest
+        estimated finish) and reject; the ``action_set="admission"`` policy chooses between these two."""
+        admit_row, _, efa_row, any_valid = self._prior_rows(rows, job)
+        choice = th.where(admit_row < self.n_rows, admit_row, efa_row)
+        allowed = nn.functional.one_hot(th.where(any_valid, choice, th.full_like(choice, self.n_rows)),
+                                        self.n_rows + 1).bool()
+        allowed[:, -1] = True
+        return allowed
 
     def prior_choice(self, rows: th.Tensor, job: th.Tensor | None = None) -> th.Tensor:
         """(B, M + 1) one-hot of the prior heuristic's action on the (B, M, F) rows and (B, J) job features.
@@ -170,8 +191,17 @@ class RowScorer(nn.Module):
         satellites) at or above the battery reserve; the admissible row of lowest finish plus the class's ground
         bias on data-centre rows; reject when none (agents/heuristics.py; float32 here, so exact ties may break
         otherwise)."""
+        choice, _, _, _ = self._prior_rows(rows, job)
+        return nn.functional.one_hot(choice, self.n_rows + 1).to(rows.dtype)
+
+    def _prior_rows(self, rows: th.Tensor, job: th.Tensor | None) -> tuple[th.Tensor, th.Tensor, th.Tensor,
+                                                                             th.Tensor]:
+        """(prior's action (M = reject), any admissible row, earliest-finishing valid row, any valid row), each (B,)."""
         finish = rows[..., self.finish_index].sum(dim=-1)
         valid = rows[..., self.valid_index] > 0.5
+        inf = th.full_like(finish, float("inf"))
+        _, efa_row = th.where(valid, finish, inf).min(dim=1)
+        any_valid = valid.any(dim=1)
         if self.n_classes and job is not None:
             cls = job[:, _JOB_CLASS_START:_JOB_CLASS_START + self.n_classes].argmax(dim=1)
             threshold, bias = self.class_threshold[cls][:, None], self.class_ground_bias[cls][:, None]
@@ -183,10 +213,10 @@ class RowScorer(nn.Module):
             if self.battery_reserve > 0 and self.soc_index >= 0:
                 admissible = admissible & (ground | (rows[..., self.soc_index] >= self.battery_reserve))
             finish = finish + bias * ground.to(finish.dtype)
-        masked = th.where(admissible, finish, th.full_like(finish, float("inf")))
-        _, choice = masked.min(dim=1)
-        choice = th.where(admissible.any(dim=1), choice, th.full_like(choice, self.n_rows))
-        return nn.functional.one_hot(choice, self.n_rows + 1).to(rows.dtype)
+        _, choice = th.where(admissible, finish, inf).min(dim=1)
+        any_admissible = admissible.any(dim=1)
+        choice = th.where(any_admissible, choice, th.full_like(choice, self.n_rows))
+        return choice, any_admissible, efa_row, any_valid
 
     def forward_critic(self, features: th.Tensor) -> th.Tensor:
         return self.value_net(features)
@@ -202,12 +232,14 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         row_arch: [-] hidden sizes of the per-row MLP (and of the reject MLP), default (128, 128).
         prior_logit: [-] weight of the prior heuristic's action added to the logits (0: no prior).
         prior_params: tuned-admit's parameters for the prior (see the module docstring); None: earliest-finish-admit.
+        action_set: "all" (every row and reject) or "admission" (the prior's placement row, or the earliest-finishing
+            valid row when the prior rejects, and reject: the policy learns when to admit; needs prior_logit > 0).
         net_arch: ``dict(vf=[...])`` hidden sizes of the critic, default [256, 256] (``pi`` is ignored).
     """
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule: Any,
                  row_arch: Sequence[int] = (128, 128), prior_logit: float = 0.0,
-                 prior_params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 prior_params: dict[str, Any] | None = None, action_set: str = "all", **kwargs: Any) -> None:
         _, m, _ = _row_keys(observation_space)
         if not isinstance(action_space, spaces.Discrete) or int(action_space.n) != m + 1:
             raise ValueError(f"RowScoringPolicy needs Discrete(M + 1) = Discrete({m + 1}) actions (the rows and "
@@ -219,6 +251,9 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
             raise ValueError(f"prior_logit: a finite number >= 0, got {prior_logit!r}")
         self.prior_logit = float(prior_logit)
         self.prior_params = check_prior_params(prior_params)
+        if action_set not in ACTION_SETS:
+            raise ValueError(f"action_set: one of {', '.join(ACTION_SETS)}, got {action_set!r}")
+        self.action_set = action_set
         kwargs.setdefault("features_extractor_class", RowFeaturesExtractor)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
@@ -239,6 +274,10 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
                     raise ValueError(f"prior_params needs observation keys {missing}")
                 prior.update(prior_params=self.prior_params, ground_index=keys.index("node_is_ground"),
                              soc_index=keys.index("node_soc"))
+        if self.action_set != "all":
+            if not self.prior_logit:
+                raise ValueError(f"action_set {self.action_set!r} needs prior_logit > 0 (the prior places the job)")
+            prior["action_set"] = self.action_set
         self.mlp_extractor = RowScorer(m, len(keys), j, self.row_arch, vf_arch, self.activation_fn, **prior)
 
     def _build(self, lr_schedule: Any) -> None:
@@ -255,4 +294,6 @@ class RowScoringPolicy(MaskableActorCriticPolicy):
         data["prior_logit"] = self.prior_logit
         if self.prior_params is not None:  # older models have no such key and load as before
             data["prior_params"] = self.prior_params
+        if self.action_set != "all":
+            data["action_set"] = self.action_set
         return data

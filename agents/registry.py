@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
-from agents.lookahead import LookaheadPolicy
+from agents.lookahead import LOOKAHEAD_VARIANTS, LookaheadPolicy
 from agents.rl import ALGOS, LoadedPolicy, load
 from orbitcloud_env.suggest import closest
 
@@ -19,9 +19,9 @@ def available() -> list[str]:
 
 
 def available_policies() -> list[str]:
-    """Every name ``make_policy`` builds: the heuristics, then the reference policy ``lookahead`` (privileged: it
-    reads the simulator, see agents/lookahead.py)."""
-    return available() + [LookaheadPolicy.name]
+    """Every name ``make_policy`` builds: the heuristics, then the reference policies ``lookahead`` and
+    ``lookahead-long`` (privileged: they read the simulator, see agents/lookahead.py)."""
+    return available() + list(LOOKAHEAD_VARIANTS)
 
 
 def available_algorithms() -> list[str]:
@@ -58,8 +58,8 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
     if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
         return load(name_or_path, env=env, device=device, trust=trust)
     key = _normalise(str(name_or_path))
-    if key == LookaheadPolicy.name:
-        return LookaheadPolicy(env=env, seed=seed)
+    if key in LOOKAHEAD_VARIANTS:
+        return LookaheadPolicy(env=env, seed=seed, **LOOKAHEAD_VARIANTS[key])
     if key not in HEURISTICS:
         close = closest(key, HEURISTICS, cutoff=0.5)
         hint = f"; did you mean '{close}'?" if close else ""
@@ -70,4 +70,7 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
         missing = [k for k in REQUIRED_KEYS if k not in keys]
         if missing:
             raise ValueError(f"policy '{key}' needs observation keys {missing} that the env does not have")
-    return HEURISTICS[key](seed=seed)
+    cls = HEURISTICS[key]
+    if getattr(cls, "takes_env", False):  # tuned-admit: the env's id selects its tuned parameters
+        return cls(seed=seed, env=env)
+    return cls(seed=seed)

@@ -32,6 +32,7 @@ __all__ = [
     "strongest_heuristic",
     "summarize_results",
     "format_summary_md",
+    "format_value_table",
     "json_safe",
     "to_dict",
     "write_outputs",
@@ -43,7 +44,7 @@ NOT_BASELINES: tuple[str, ...] = ("lookahead",)
 #: Metrics shown in summary.md (in this order).
 SUMMARY_METRICS: tuple[str, ...] = (
     "episode_return", "mean_latency_ms", "p95_latency_ms", "deadline_miss_rate", "rejection_rate",
-    "success_rate", "energy_j_per_job", "orbital_share", "jain_fairness",
+    "success_rate", "energy_j_per_job", "orbital_share", "jain_fairness", "value_earned_share",
 )
 
 #: Shown for a metric a row does not have (a reference row has the return only).
@@ -215,11 +216,39 @@ def format_summary_md(agg: Mapping[str, Any], *, title: str = "", footer: str = 
                                                                "ci_low": r["ci_low"], "ci_high": r["ci_high"]},
                                                               "", 2))
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    value_lines = format_value_table(agg)
+    if value_lines:
+        lines += ["", *value_lines]
     for note in agg["notes"]:
         lines += ["", f"Note: {note}"]
     if footer:
         lines += ["", footer]
     return "\n".join(lines) + "\n"
+
+
+def format_value_table(agg: Mapping[str, Any]) -> list[str]:
+    """Markdown lines of the value objective's per-class table (v2 ids): for each policy and job class, the mean
+    value earned (met), forfeited (late or lost) and rejected per episode, and the SLA credits paid [value units].
+    No lines when the episodes carry no per-class value metrics (v0, v1)."""
+    reference = set(agg.get("reference", ()))
+    policies = [p for p in agg["policies"] if p not in reference]
+    if not policies:
+        return []
+    keys = agg["metrics"][policies[0]]
+    classes = [k.split(".", 1)[1] for k in keys if k.startswith("value_earned.")]
+    if not classes or not all("sla_paid" in agg["metrics"][p] for p in policies):
+        return []
+    kinds = (("value_earned", "earned"), ("value_forfeited", "late"), ("value_rejected", "rejected"))
+    header = ["Policy"] + [f"{c} {label}" for c in classes for _, label in kinds] + ["SLA paid"]
+    lines = ["Value per job class, mean per episode [value units] (earned: met; late: forfeited by late or lost "
+             "jobs; rejected: forgone):", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for p in policies:
+        m = agg["metrics"][p]
+        cells = [_fmt(m[f"{key}.{c}"]["mean"], "") if f"{key}.{c}" in m else _MISSING
+                 for c in classes for key, _ in kinds]
+        lines.append("| " + " | ".join([p, *cells, _fmt(m["sla_paid"]["mean"], "")]) + " |")
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -236,6 +236,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         build_algo_kwargs,
         normalize_kwargs,
         resolve_hyperparams,
+        resolve_prior_params,
         rollout_rounding_notice,
     )
     from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
@@ -307,7 +308,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     check_device(args.device)
 
     hyperparams, source = resolve_hyperparams(args, algo, env_id)
-    algo_kwargs = build_algo_kwargs(algo, hyperparams)
+    algo_kwargs = resolve_prior_params(build_algo_kwargs(algo, hyperparams), env_id)
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
     try:  # a package policy class by name (agents/policies.py), else SB3's alias
         policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), algo)
@@ -553,7 +554,13 @@ def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwar
 
         return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
                                              n_workers=args.pretrain_workers, seed=seed, verbose=args.verbose)
-    return collect_demonstrations(vec_env, _agents.make_policy(args.pretrain, seed=seed), args.pretrain_steps)
+    if args.pretrain == "tuned-admit":  # the id's tuned parameters (a VecEnv has no spec to read them from)
+        from agents.heuristics import TunedAdmitPolicy
+
+        expert = TunedAdmitPolicy(seed=seed, env_id=env_id)
+    else:
+        expert = _agents.make_policy(args.pretrain, seed=seed)
+    return collect_demonstrations(vec_env, expert, args.pretrain_steps)
 
 
 def _close(env: Any) -> None:

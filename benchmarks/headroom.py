@@ -8,7 +8,12 @@ confidence intervals over the seeds:
 
 - ``EF gap``: (strongest - earliest-finish): what the best fixed rule gains over greedy;
 - ``lookahead gain``: (lookahead - strongest): what planning on the real future gains (a learnable share of it);
-- ``bound gap``: (bound - strongest): room left under the relaxation (not all of it is reachable).
+- ``bound gap``: (bound - strongest): room left under the relaxation (not all of it is reachable);
+- ``capacity gap``: (capacity bound - strongest): the same with each node's compute-seconds counted
+  (``orbitcloud_env.bounds.episode_capacity_bound``; never above the relaxation; ``--no-capacity-bound`` skips it).
+
+The heuristics include ``tuned-admit`` (its parameters for the id from agents/tuned/, or earliest-finish-admit's
+where none ship), so "strongest" is the strongest tuned rule.
 
 Usage (evaluation seeds as in the README, ``--n-jobs`` processes)::
 
@@ -38,12 +43,14 @@ def _episode(env_id: str, policy: str, seed: int) -> tuple[str, str, int, float,
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids)
-    from orbitcloud_env.bounds import episode_upper_bound
+    from orbitcloud_env.bounds import episode_capacity_bound, episode_upper_bound
 
     env = gym.make(env_id)
     t0 = time.perf_counter()
     if policy == "bound":
         ret, steps = episode_upper_bound(env, seed), 0
+    elif policy == "capacity":
+        ret, steps = float(episode_capacity_bound(env, seed)), 0
     else:
         pol = agents.make_policy(policy, env=env, seed=seed)
         obs, _ = env.reset(seed=seed)
@@ -76,9 +83,12 @@ def main() -> None:
     p.add_argument("--seeds", nargs="*", type=int, default=[1000, 1001, 1002, 1003, 1004])
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes")
     p.add_argument("--no-lookahead", action="store_true", help="skip the lookahead planner (the slow part)")
+    p.add_argument("--capacity-bound", action=argparse.BooleanOptionalAction, default=True,
+                   help="also compute the capacity-aware bound (about 4x the CPU of the relaxation)")
     args = p.parse_args()
     ids = args.ids or sorted(k for k in gym.registry if k.startswith("OrbitCloud"))
-    policies = agents.available() + ([] if args.no_lookahead else ["lookahead"]) + ["bound"]
+    policies = (agents.available() + ([] if args.no_lookahead else ["lookahead"]) + ["bound"]
+                + (["capacity"] if args.capacity_bound else []))
     tasks = [(i, pol, s) for i in ids for pol in policies for s in args.seeds]
     results: dict[tuple[str, str], dict[int, float]] = {}
     t0 = time.perf_counter()
@@ -89,9 +99,9 @@ def main() -> None:
     wall = time.perf_counter() - t0
     print(f"Seeds {args.seeds[0]}..{args.seeds[-1]} ({len(args.seeds)} paired episodes per policy); "
           f"{platform.machine()} {platform.python_version()}, {args.n_jobs} worker(s), {wall:.0f} s.\n")
-    print("| id | earliest-finish | strongest heuristic | lookahead | upper bound | EF gap % | lookahead gain % "
-          "| bound gap % |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| id | earliest-finish | strongest heuristic | lookahead | upper bound | capacity bound | EF gap % "
+          "| lookahead gain % | bound gap % | capacity gap % |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for env_id in ids:
         vec = {pol: np.array([results[(env_id, pol)][s] for s in args.seeds]) for pol in policies}
         heur = agents.available()
@@ -105,8 +115,10 @@ def main() -> None:
         la = f"{vec['lookahead'].mean():.0f}" if "lookahead" in vec else "n/a"
         la_gain = fmt(_gap_ci(vec["lookahead"], vec[best], scale)) if "lookahead" in vec else "n/a"
         bound_gap = fmt(_gap_ci(vec["bound"], vec[best], scale))
+        cap = f"{vec['capacity'].mean():.0f}" if "capacity" in vec else "n/a"
+        cap_gap = fmt(_gap_ci(vec["capacity"], vec[best], scale)) if "capacity" in vec else "n/a"
         print(f"| {env_id} | {vec['earliest-finish'].mean():.0f} | {best} ({vec[best].mean():.0f}) | {la} | "
-              f"{vec['bound'].mean():.0f} | {ef_gap} | {la_gain} | {bound_gap} |")
+              f"{vec['bound'].mean():.0f} | {cap} | {ef_gap} | {la_gain} | {bound_gap} | {cap_gap} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ the per-node reward terms are otherwise identical; rejection and invalid actions
 reward. One caveat, documented in docs/scenarios.md: a result delayed by queueing returns on a later bucket's
 topology, whose path may be shorter by a few ms; in practice the bound's margin dwarfs this.
 
-No Gymnasium import: the function drives the env's simulator and reward weights directly.
+No Gymnasium import: the function drives the env's simulator and scores each (job, node) with the env's own reward
+function (orbitcloud_env/reward.py). Under the value objective (v2) the argument holds too: queueing can only make a
+job late (forfeiting its value, paying the SLA credit) and its value-weighted latency share larger.
 """
 
 from __future__ import annotations
@@ -21,24 +23,29 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["episode_upper_bound", "job_upper_bound"]
+from orbitcloud_env.reward import reward_terms
+from orbitcloud_env.reward import total as reward_total
+
+__all__ = ["episode_upper_bound", "job_upper_bound", "episode_capacity_bound", "CAPACITY_WINDOWS_S"]
 
 
-def job_upper_bound(sim: Any, reward: Any) -> float:
-    """The relaxed best reward of the simulator's current job (see the module docstring).
+def _relaxed_rewards(sim: Any, reward: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The current job under the relaxation (no wait, full batteries) on each reachable node.
 
-    Args:
-        sim: a :class:`~orbitcloud_env.simulator.Simulator` after reset, with a current job.
-        reward: the scenario's :class:`~orbitcloud_env.config.RewardConfig`.
+    Returns ``(nodes, reward, ratio, busy_s, value)``: the reachable nodes, the job's reward there (the shared
+    reward function, orbitcloud_env/reward.py), its latency / deadline (``inf`` where the result cannot come back),
+    the seconds of one server of the node it occupies (the simulator's own compute time: work over the per-server
+    rate, over the share a data centre's background load leaves; ``NodeView.compute_ms``) and the job's value.
     """
     job = sim.job
     view = sim.node_view(complete=True)
     n_sat = sim.n_sat
     reachable = np.isfinite(view.inbound_ms) & np.concatenate([sim.topology.sat_ok, np.ones(sim.n_dc, bool)])
-    best = -reward.reject_penalty
+    value = sim.job_value(job)
     nodes = np.flatnonzero(reachable)
     if nodes.size == 0:
-        return best
+        empty = np.empty(0)
+        return nodes, empty, empty, empty, value
     compute_ms = view.compute_ms[nodes]
     finish_ms = view.inbound_ms[nodes] + compute_ms  # arrival to compute done, no wait
     total = np.empty(nodes.size)
@@ -64,11 +71,43 @@ def job_upper_bound(sim: Any, reward: Any) -> float:
     if w.energy_source != "all":  # battery energy: satellites only, net of the solar surplus while sunlit
         sunlit = np.concatenate([sim.topology.sunlit, np.zeros(sim.n_dc, bool)])[nodes]
         energy_j = np.where(is_sat, sim._battery_need_j(compute_ms, sunlit, sim.compute.server_power_w[nodes]), 0.0)
-    energy_term = -w.energy_weight * energy_j / w.energy_scale_j
     ratio = np.where(served, total, 0.0) / job.deadline_ms
-    r = np.where(served, -w.latency_weight * np.minimum(ratio, w.latency_clip) - w.miss_penalty * (ratio > 1.0),
-                 -w.drop_penalty) + energy_term
-    return float(max(best, r.max()))
+    no = np.zeros(nodes.size, dtype=bool)
+    r = reward_total(reward_terms(w, served=served, missed=served & (ratio > 1.0), lost=~served, rejected=no,
+                                  invalid=no, latency_ratio=ratio, energy_j=energy_j, value=value))
+    return nodes, np.asarray(r, dtype=np.float64), np.where(served, ratio, np.inf), compute_ms * 1e-3, value
+
+
+def _reject_reward(reward: Any, value: float) -> float:
+    """The reward of rejecting a job of this value (the shared reward function)."""
+    return float(reward_total(reward_terms(reward, served=False, missed=False, lost=False, rejected=True,
+                                           invalid=False, latency_ratio=0.0, energy_j=0.0, value=value)))
+
+
+def _not_on_time_max(reward: Any, value: float) -> float:
+    """``f``: the most a job of this value can score without being on time (see :func:`episode_capacity_bound`).
+
+    Rejected: the rejection reward (an invalid action adds a penalty). Late: at most the reward of a result exactly
+    at its deadline with no energy (the latency term only falls as latency grows past the deadline, and the energy
+    term is never positive). Lost (dropped or failed): the lost reward with no energy.
+    """
+    late = reward_terms(reward, served=True, missed=True, lost=False, rejected=False, invalid=False,
+                        latency_ratio=1.0, energy_j=0.0, value=value)
+    lost = reward_terms(reward, served=False, missed=False, lost=True, rejected=False, invalid=False,
+                        latency_ratio=0.0, energy_j=0.0, value=value)
+    return max(_reject_reward(reward, value), float(reward_total(late)), float(reward_total(lost)))
+
+
+def job_upper_bound(sim: Any, reward: Any) -> float:
+    """The relaxed best reward of the simulator's current job (see the module docstring).
+
+    Args:
+        sim: a :class:`~orbitcloud_env.simulator.Simulator` after reset, with a current job.
+        reward: the scenario's :class:`~orbitcloud_env.config.RewardConfig`.
+    """
+    _, r, _, _, value = _relaxed_rewards(sim, reward)
+    best = _reject_reward(reward, value)
+    return float(max(best, r.max())) if r.size else best
 
 
 def episode_upper_bound(env: Any, seed: int) -> float:
@@ -93,3 +132,170 @@ def episode_upper_bound(env: Any, seed: int) -> float:
         if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
             break
     return total
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A capacity-aware bound: the same per-job relaxation, plus each node's compute-seconds.
+
+#: [s] lengths of the arrival windows of the capacity constraints (besides one window over the whole episode).
+CAPACITY_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
+#: Pairs (job, node) per job given to the LP that prices the capacity (the bound itself counts every pair).
+_LP_PAIRS_PER_JOB = 8
+
+
+#: The reward fields whose terms :func:`episode_capacity_bound` models (its proof's ``f_j`` and ``u_jn``).
+_MODELLED_REWARD_FIELDS = frozenset({"latency_weight", "latency_clip", "miss_penalty", "drop_penalty", "reject_penalty",
+                                     "invalid_action_penalty", "energy_weight", "energy_scale_j", "energy_source",
+                                     "objective", "sla_penalty_fraction"})
+
+
+def _check_reward_terms(reward: Any) -> None:
+    """ValueError (one line) when the reward config has a term the capacity bound does not model and it is on."""
+    fields = getattr(reward, "__dataclass_fields__", {})
+    extra = sorted(k for k in fields if k not in _MODELLED_REWARD_FIELDS and getattr(reward, k))
+    if extra:
+        raise ValueError(f"episode_capacity_bound models the reward terms {sorted(_MODELLED_REWARD_FIELDS)}; this "
+                         f"env's reward also sets {extra}: its proof does not cover them")
+
+
+def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = CAPACITY_WINDOWS_S,
+                           details: bool = False) -> float | dict[str, Any]:
+    """Upper bound on the return of any policy on ``env.reset(seed=seed)``'s episode that also counts each node's
+    compute-seconds; never above :func:`episode_upper_bound` (it is the smaller of the two).
+
+    Walks the episode like :func:`episode_upper_bound` (rejecting every job, which keeps the queues empty and does
+    not change the job stream) and records, for every job ``j`` and reachable node ``n``, the relaxed reward
+    ``u_jn`` (no wait, full batteries, as in :func:`job_upper_bound`), whether the job would be on time there
+    (relaxed latency <= deadline) and ``c_jn``, the seconds of one of the node's ``s_n`` servers it occupies.
+
+    **The bound.** Let ``f_j`` be the most job ``j`` can score without being on time (:func:`_not_on_time_max`,
+    from the shared reward function): the larger of its rejection reward (an invalid action adds a penalty), its
+    reward late at exactly its deadline with no energy (past the deadline the latency term only falls; the energy
+    term is never positive) and its reward lost with no energy. Count objective (v0, v1): ``f_j = max(-w_rej,
+    -w_lat min(1, clip) - w_miss, -w_drop)`` for every job; value objective (v2): rejection forgoes the value, a late
+    or lost result pays the SLA credit, so ``f_j = -w_rej`` (0). Let ``g_jn = u_jn - f_j`` for the on-time pairs
+    with ``u_jn > f_j``. For capacity rows ``k`` = (node ``n``, arrival window ``[t, t + L)``, deadline level ``d``)
+    let ``A_k`` = the pairs of jobs arriving in the window with deadline <= ``d`` on node ``n``, and ``cap_k = s_n
+    (L + d)``. For any prices ``lambda_k >= 0``::
+
+        B(lambda) = sum_j f_j + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
+
+    The returned bound is ``min(B(lambda*), B(0), episode_upper_bound)`` with ``lambda*`` the capacity rows' dual
+    prices of the LP ``max sum g x`` subject to ``sum_n x_jn <= 1`` and the capacity rows (solved by HiGHS on the
+    ``_LP_PAIRS_PER_JOB`` best pairs of each job; any prices would do).
+
+    **Proof that no policy's return exceeds it** (same seed, so the same job stream, topology and background: none
+    depends on the policy). Take any policy's episode; let ``S`` be its on-time jobs, job ``j`` in ``S`` on node
+    ``n(j)``. (1) A job not in ``S`` scores at most ``f_j`` (above). (2) A job in ``S`` scores at most
+    ``u_{j n(j)}``: queueing only adds wait, the other terms are those of the relaxation (the caveat of
+    :func:`job_upper_bound` on a later bucket's return path applies here too), and its relaxed latency is then within
+    the deadline, so ``(j, n(j))`` is an on-time pair. Hence return <= ``sum_j f_j + sum_{j in S} g_{j n(j)}`` (pairs
+    with ``g <= 0`` only lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds
+    inside ``[a_j, a_j + D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of
+    ``S`` of row ``k`` run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)}
+    <= cap_k``: ``x_jn = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible
+    ``x`` and ``lambda >= 0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k +
+    sum_j sum_n x_jn (g_jn - sum lambda c) <= B(lambda) - sum_j f_j`` since each job has at most one ``x_jn = 1``. So
+    every ``B(lambda)`` bounds the return, whatever the LP solver returned, and so does the minimum of valid bounds.
+    ``B(0)`` is the per-job bound with jobs not on time valued at ``f_j``.
+
+    Args:
+        env: an OrbitCloud env (wrapped or not); reset (its current episode is lost).
+        seed: the episode's seed.
+        windows_s: [s] arrival-window lengths of the capacity rows (the whole episode is always one window).
+        details: return a dict (``bound``, ``relaxation``, ``lagrangian``, ``no_capacity``, ``n_pairs``, ``n_rows``)
+            instead of the number.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    base = env.unwrapped
+    _check_reward_terms(base.config.reward)
+    base.reset(seed=seed)
+    sim, ep, w = base.sim, base.config.episode, base.config.reward
+    relaxation, steps = 0.0, 0
+    f_job: list[float] = []
+    p_job, p_node, p_gain, p_busy = [], [], [], []
+    arrival, deadline_s = [], []
+    t0 = sim.time_s
+    while sim.job is not None:
+        job = sim.job
+        nodes, r, ratio, busy, value = _relaxed_rewards(sim, w)
+        best = _reject_reward(w, value)
+        relaxation += float(max(best, r.max())) if r.size else best  # job_upper_bound of this job
+        f = _not_on_time_max(w, value)
+        f_job.append(f)
+        keep = (ratio <= 1.0) & (r > f)
+        j = len(arrival)
+        arrival.append(job.time_s - t0)
+        deadline_s.append(job.deadline_ms * 1e-3)
+        p_job.append(np.full(int(keep.sum()), j))
+        p_node.append(nodes[keep])
+        p_gain.append(r[keep] - f)
+        p_busy.append(busy[keep])
+        sim.observe_arrival()
+        sim.place(None)
+        steps += 1
+        if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
+            break
+    n_jobs = len(arrival)
+    f_sum = float(np.sum(f_job))
+    arrival_a, dl = np.asarray(arrival), np.asarray(deadline_s)
+    job_of, node_of = np.concatenate(p_job).astype(np.int64), np.concatenate(p_node).astype(np.int64)
+    gain, busy = np.concatenate(p_gain), np.concatenate(p_busy)
+    servers = sim.compute.servers.astype(np.float64)
+
+    # Capacity rows: (window scale, window index, deadline level, node); a pair joins every level >= its deadline.
+    levels = np.unique(dl)  # any levels are valid; a few keep the LP small
+    if levels.size > 8:
+        levels = np.unique(np.quantile(dl, [0.25, 0.5, 0.75, 1.0]))
+    span = float(arrival_a.max(initial=0.0)) + 1e-9
+    rows_of_pair, pair_idx, caps = [], [], []
+    n_rows = 0
+    for scale in (*windows_s, span):
+        win = np.floor(arrival_a[job_of] / scale).astype(np.int64)
+        for d in levels:
+            sel = np.flatnonzero(dl[job_of] <= d)
+            key = (win[sel] * sim.n_nodes + node_of[sel])
+            uniq, inv = np.unique(key, return_inverse=True)
+            rows_of_pair.append(n_rows + inv)
+            pair_idx.append(sel)
+            caps.append(servers[uniq % sim.n_nodes] * (scale + d))
+            n_rows += uniq.size
+    row = np.concatenate(rows_of_pair) if rows_of_pair else np.empty(0, np.int64)
+    col = np.concatenate(pair_idx) if pair_idx else np.empty(0, np.int64)
+    cap = np.concatenate(caps) if caps else np.empty(0)
+
+    def lagrangian(lam: np.ndarray) -> float:
+        if gain.size == 0:
+            return f_sum
+        priced = gain - np.bincount(col, weights=lam[row] * busy[col], minlength=gain.size)
+        best = np.zeros(n_jobs)
+        np.maximum.at(best, job_of, priced)
+        return float(f_sum + lam @ cap + best.sum())
+
+    no_capacity = lagrangian(np.zeros(n_rows))
+    lam = np.zeros(n_rows)
+    if gain.size and n_rows:
+        # The LP on each job's best pairs (prices from a smaller LP are still valid prices).
+        order = np.lexsort((-gain, job_of))
+        rank = np.arange(order.size) - np.searchsorted(job_of[order], job_of[order])
+        top = np.zeros(gain.size, bool)
+        top[order[rank < _LP_PAIRS_PER_JOB]] = True
+        keep_cols = np.flatnonzero(top)
+        remap = np.full(gain.size, -1)
+        remap[keep_cols] = np.arange(keep_cols.size)
+        sel = top[col]
+        a_cap = sparse.csr_matrix((busy[col[sel]], (row[sel], remap[col[sel]])), shape=(n_rows, keep_cols.size))
+        a_job = sparse.csr_matrix((np.ones(keep_cols.size), (job_of[keep_cols], np.arange(keep_cols.size))),
+                                  shape=(n_jobs, keep_cols.size))
+        res = linprog(-gain[keep_cols], A_ub=sparse.vstack([a_cap, a_job]).tocsr(),
+                      b_ub=np.concatenate([cap, np.ones(n_jobs)]), bounds=(0, None), method="highs")
+        if res.status == 0 and res.ineqlin is not None:
+            lam = np.maximum(-np.asarray(res.ineqlin.marginals[:n_rows], dtype=np.float64), 0.0)
+    lagr = lagrangian(lam)
+    bound = min(lagr, no_capacity, relaxation)
+    if details:
+        return {"bound": bound, "relaxation": relaxation, "lagrangian": lagr, "no_capacity": no_capacity,
+                "n_pairs": int(gain.size), "n_rows": int(n_rows), "n_jobs": n_jobs}
+    return bound

@@ -49,6 +49,8 @@ __all__ = [
     "BackgroundConfig",
     "ObservationConfig",
     "OBSERVATION_GROUPS",
+    "V1_OBSERVATION_GROUPS",
+    "REWARD_OBJECTIVES",
     "RewardConfig",
     "EpisodeConfig",
     "FaultsConfig",
@@ -59,11 +61,14 @@ __all__ = [
 ]
 
 #: Names of the presets shipped in ``orbitcloud_env/presets``: the v1 scenarios (the defaults: congested,
-#: time-varying, orbit-scale episodes), then the v0 light-load scenarios of the first release (``*-v0``).
+#: time-varying, orbit-scale episodes), then the v0 light-load scenarios of the first release (``*-v0``), then the
+#: v1 scenarios under the v2 value objective (``*-v2``).
 PRESETS: tuple[str, ...] = ("small", "starlink", "kuiper", "mega", "giga", "starlink2026", "small-v0",
-                            "starlink-v0", "kuiper-v0", "mega-v0")
-#: Shipped presets that only serve as a ``base:`` of others (``legacy-v0``: every v0 default that v1 changed).
-_BASE_PRESETS: tuple[str, ...] = ("legacy-v0",)
+                            "starlink-v0", "kuiper-v0", "mega-v0", "starlink-v2", "small-v2", "kuiper-v2",
+                            "starlink2026-v3")
+#: Shipped presets that only serve as a ``base:`` of others (``legacy-v0``: every v0 default that v1 changed;
+#: ``value-v2``: the v2 objective, merged over a v1 scenario by the ``*-v2`` presets).
+_BASE_PRESETS: tuple[str, ...] = ("legacy-v0", "value-v2")
 
 #: Allowed altitude range of a shell [km] (below ~160 km an orbit decays within days; above 2,000 km is not LEO).
 MIN_ALTITUDE_KM = 160.0
@@ -98,6 +103,8 @@ MAX_SATELLITES = 100_000
 #: [jobs] Most jobs a node may hold, and most decisions per episode.
 MAX_QUEUE_LIMIT = 1_000_000
 MAX_JOBS = 1_000_000_000
+#: [value units / GFLOP] Highest price of a job class's GFLOP (a v2 interactive GFLOP is worth 6e-3).
+MAX_PRICE_PER_GFLOP = 1e3
 
 
 class ConfigError(ValueError):
@@ -433,6 +440,9 @@ class JobClassConfig:
         work_gflop: [GFLOP] median compute work; work_sigma: [-] its log-normal sigma.
         input_mb: [MB] median input size; output_mb: [MB] median output size; size_sigma: [-] their sigma.
         deadline_ms: [ms] deadline from arrival to the result back at the user's site.
+        price_per_gflop: [value units / GFLOP] what a job of the class is worth per GFLOP of its work, used by the
+            value objective (``reward.objective: value``, the v2 ids): a job's value is this x its work. 0 (the
+            default): the class carries no value (v0, v1). Price list and sources: docs/scenarios.md.
     """
 
     name: str = "interactive"
@@ -443,6 +453,7 @@ class JobClassConfig:
     output_mb: float = 0.05
     size_sigma: float = 0.5
     deadline_ms: float = 150.0
+    price_per_gflop: float = 0.0
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "job_classes.name", "must be a non-empty string")
@@ -454,6 +465,7 @@ class JobClassConfig:
         _check_range(self.output_mb, f"{p}output_mb", 0.0)
         _check_range(self.size_sigma, f"{p}size_sigma", 0.0, 3.0)
         _check_range(self.deadline_ms, f"{p}deadline_ms", 0.0, MAX_DEADLINE_MS, low_open=True)
+        _check_range(self.price_per_gflop, f"{p}price_per_gflop", 0.0, MAX_PRICE_PER_GFLOP)
 
 
 #: The v1 job classes: each job is a city's batch of requests (aggregated), so that ~5 decisions per second carry
@@ -562,7 +574,9 @@ class BackgroundConfig:
 
 
 #: Observation groups (``observation.groups``) beyond the base node and job features (docs/env_contract.md).
-OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress", "ranking")
+OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress", "ranking", "value", "trend")
+#: The groups of the v1 observation (the default): every group but the v2 ones ("value", "trend").
+V1_OBSERVATION_GROUPS: tuple[str, ...] = ("backlog", "load", "power", "links", "progress", "ranking")
 
 
 @dataclass(frozen=True)
@@ -573,16 +587,22 @@ class ObservationConfig:
         groups: any of ``backlog`` (queued work per node), ``load`` (recent arrival rates, background
             utilisation), ``power`` (time to the next eclipse entry or exit), ``links`` (time until a satellite
             leaves the job site's view), ``progress`` (episode progress), ``ranking`` (each row's estimated finish
-            time in deadlines and its rank among the valid rows). Empty: the v0 observation.
+            time in deadlines and its rank among the valid rows), ``value`` (the job's value, v2), ``trend``
+            (the arrival rate's trend: short against long window, and the long-window rate, v2). Default: the
+            v1 groups (every group but ``value`` and ``trend``); empty: the v0 observation.
     """
 
-    groups: tuple[str, ...] = OBSERVATION_GROUPS
+    groups: tuple[str, ...] = V1_OBSERVATION_GROUPS
 
     def __post_init__(self) -> None:
         for g in self.groups:
             _check(g in OBSERVATION_GROUPS, "observation.groups",
                    f"unknown group {g!r}{did_you_mean(g, OBSERVATION_GROUPS)} (valid: {', '.join(OBSERVATION_GROUPS)})")
         _check(len(set(self.groups)) == len(self.groups), "observation.groups", f"groups repeat: {list(self.groups)}")
+
+
+#: Reward objectives (``reward.objective``): "count" (v0, v1) and "value" (v2).
+REWARD_OBJECTIVES: tuple[str, ...] = ("count", "value")
 
 
 @dataclass(frozen=True)
@@ -600,6 +620,12 @@ class RewardConfig:
         energy_scale_j: [J] energy scale of the energy term.
         energy_source: what the energy term counts: "satellite_battery" (energy drawn from satellite batteries,
             what eclipse makes scarce; data-centre jobs cost none) or "all" (compute energy wherever spent, v0).
+        objective: "count" (v0, v1: every job weighs the same, the terms above) or "value" (v2: each job is worth
+            its class's ``price_per_gflop`` x its work; an on-time result earns that value, a late or lost one
+            forfeits it and pays ``sla_penalty_fraction`` of it, and the latency term is weighted by it; see
+            orbitcloud_env/reward.py and docs/scenarios.md).
+        sla_penalty_fraction: [-] objective "value": share of a late or lost job's value paid as an SLA credit,
+            0..10 (ignored by "count").
     """
 
     latency_weight: float = 0.25
@@ -611,12 +637,17 @@ class RewardConfig:
     energy_weight: float = 0.0
     energy_scale_j: float = 1_000.0
     energy_source: str = "satellite_battery"
+    objective: str = "count"
+    sla_penalty_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.energy_source in ("satellite_battery", "all"), "energy_source",
                f"must be 'satellite_battery' or 'all', got {self.energy_source!r}")
+        _check(self.objective in REWARD_OBJECTIVES, "objective",
+               f"must be one of {', '.join(repr(o) for o in REWARD_OBJECTIVES)}, got {self.objective!r}")
+        _check_range(self.sla_penalty_fraction, "sla_penalty_fraction", 0.0, 10.0)
         for f in dataclasses.fields(self):
-            if f.name != "energy_source":
+            if f.name not in ("energy_source", "objective"):
                 _check_range(getattr(self, f.name), f"{f.name}", 0.0, 1e6)
         _check_range(self.latency_clip, "latency_clip", 0.0, low_open=True)
         _check_range(self.energy_scale_j, "energy_scale_j", 0.0, low_open=True)
@@ -764,6 +795,12 @@ class ScenarioConfig:
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
     observation: ObservationConfig = field(default_factory=ObservationConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+
+    def __post_init__(self) -> None:
+        if self.reward.objective == "value":
+            _check(any(c.price_per_gflop > 0 for c in self.workload.job_classes),
+                   "workload.job_classes.price_per_gflop",
+                   "reward.objective 'value' needs a job class with a price > 0 (every job would be worth 0)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists for tuples), loadable again by :func:`load_config`."""

@@ -20,6 +20,7 @@ from orbitcloud_env.actions import (
 from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
 from orbitcloud_env.metrics import JobOutcome
 from orbitcloud_env.observation import NodeObservation
+from orbitcloud_env.reward import reward_terms, total
 from orbitcloud_env.simulator import NodeView, Outcome, Simulator
 
 __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction", "NodeObservation",
@@ -87,8 +88,10 @@ class OrbitCloudEnv(gym.Env):
     60 s, [0, clip]), ``node_utilisation`` (a region's background load, [0, 1]), ``node_light_change`` (time to
     the next eclipse entry or exit / 3,600 s), ``node_view_left`` (time until the satellite leaves the site's view /
     600 s), ``node_finish`` (estimated finish in deadlines, [0, clip]) and ``node_rank`` (its rank among the valid
-    rows, [0, 1]), and job features (recent global and regional arrival rates, episode progress): see
-    docs/env_contract.md.
+    rows, [0, 1]), and job features (recent global and regional arrival rates, episode progress); the v2 ids add
+    the groups ``value`` (job feature: log10(1 + job value) / log10(101), [0, 1]) and ``trend`` (job features: the
+    arrival rate's trend, (short - long) / (short + long) over 60 s and 600 s windows, [-1, 1], and the 600 s rate,
+    [0, 1]): see docs/env_contract.md.
 
     ## Rewards
     Named terms (``info["rewards"]``), weights from ``config.reward`` (v1: latency weight 0.25, so deadlines
@@ -97,6 +100,14 @@ class OrbitCloudEnv(gym.Env):
     - w_inv [invalid action] - w_energy energy_j / energy_scale_j``.
     Latency is the job's full latency (up, route, transfer, queue, compute, return on the topology at finish time),
     known at placement because queues are FIFO (over a node's parallel servers) with known work.
+
+    v2 (``reward.objective`` "value"): each job is worth ``v = price_per_gflop(class) x work_gflop`` [value units];
+    ``r = v [met] - sla v [missed, dropped or failed] - w_lat v min(latency / deadline, clip_lat) [served]`` plus
+    the terms above (v2: w_miss = w_drop = w_rej = 0, w_lat = 0.1, sla = ``reward.sla_penalty_fraction`` 0.25), so a
+    rejection forgoes the value (reward 0) and a late result forfeits it and pays the SLA credit; extra terms
+    ``value`` and ``sla``. Prices (interactive > video > batch per GFLOP; a batch job is still worth ~17 interactive
+    ones), sources and the reward scale (~3.4 value units offered per decision): docs/scenarios.md. The formula
+    lives in orbitcloud_env/reward.py, shared with the upper bound (orbitcloud_env/bounds.py).
 
     ## Starting State
     The clock starts at the constellation epoch plus U(0, ``episode.start_time_spread_s``). Batteries start from
@@ -124,16 +135,26 @@ class OrbitCloudEnv(gym.Env):
     ``OrbitCloud-v1`` (starlink, candidates), ``OrbitCloud-Small-v1`` (small, all_nodes), ``OrbitCloud-Kuiper-v1``,
     ``OrbitCloud-Mega-v1``, ``OrbitCloud-Giga-v1`` (20,716 satellites) and ``OrbitCloud-Starlink2026-v1`` (the
     shipped catalogue), candidates mode; ``OrbitCloud-Starlink2026-v2``, the catalogue with inter-shell bridge ISLs
-    (``links.inter_shell_isls``, one connected mesh); and the v0 ids ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``,
-    ``OrbitCloud-Kuiper-v0``, ``OrbitCloud-Mega-v0`` on the ``*-v0`` presets.
+    (``links.inter_shell_isls``, one connected mesh); ``OrbitCloud-v2``, ``OrbitCloud-Small-v2`` and
+    ``OrbitCloud-Kuiper-v2``, the v1 scenarios under the value objective (presets ``*-v2``);
+    ``OrbitCloud-Starlink2026-v3``, the catalogue with bridges under the value objective; and the v0 ids
+    ``OrbitCloud-v0``, ``OrbitCloud-Small-v0``, ``OrbitCloud-Kuiper-v0``, ``OrbitCloud-Mega-v0`` on the ``*-v0``
+    presets.
 
     ## Version History
+    * v2 (``OrbitCloud-v2``, ``-Small-v2``, ``-Kuiper-v2``): the value objective (each job worth its class's
+      price x its work; SLA credit for late results; rejection forgoes the value), a wider per-episode demand level
+      (log-normal sigma 0.4 instead of 0.2), observation groups ``value`` and ``trend`` (3 more job features),
+      per-class value metrics in ``episode_metrics`` and ``info["job_value"]``. Dynamics otherwise v1's; the v1 ids
+      stay registered, bit-identical.
     * v1: congested, time-varying, orbit-scale scenarios (docs/scenarios.md): 600 s episodes of aggregated jobs,
       demand regimes and regional background load, scarce orbital compute, batteries that run low in eclipse and an
       energy mask, latency weight 0.25, observation groups, two data centres among the candidates.
     * v0: initial release (light load; kept registered, bit-identical, on the ``*-v0`` presets).
     * Starlink2026-v2: the v1 catalogue scenario with inter-shell bridge ISLs (``links.inter_shell_isls``); the
       spaces are v1's, the network differs (``OrbitCloud-Starlink2026-v1`` stays registered, bit-identical).
+    * Starlink2026-v3: Starlink2026-v2 under the v2 value objective (spaces, reward and demand level as
+      ``OrbitCloud-v2``'s; Starlink2026-v2 stays registered, bit-identical).
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
@@ -167,6 +188,7 @@ class OrbitCloudEnv(gym.Env):
         self._mask: NDArray[np.bool_] | None = None
         self._last_obs: dict[str, NDArray[np.float32]] | None = None
         self._steps = 0
+        self._value_objective = self.config.reward.objective == "value"
 
     @staticmethod
     def _resolve_config(preset: Any, config: Any, overrides: Mapping[str, Any]) -> ScenarioConfig:
@@ -289,7 +311,7 @@ class OrbitCloudEnv(gym.Env):
                 node = None
         out = sim.place(node, view)
         terms = self._rewards(out, invalid)
-        reward = float(sum(terms.values()))
+        reward = float(total(terms))
         sim.stats.episode_return += reward
         info = self._info(out, job, invalid, terms)
         if self.config.episode.action_mode == "candidates":
@@ -299,6 +321,8 @@ class OrbitCloudEnv(gym.Env):
             info["replaced_from"] = np.int64(out.replaced_from)
         if recheck:
             info["contended"] = _flag(contended)
+        if self._value_objective:
+            info["job_value"] = np.float64(self.sim.job_value(job))
         return reward, info
 
     def _truncated(self) -> bool:
@@ -308,20 +332,14 @@ class OrbitCloudEnv(gym.Env):
                     or (ep.max_time_s > 0 and self.sim.elapsed_s >= ep.max_time_s))
 
     def _rewards(self, out: Outcome, invalid: bool) -> dict[str, float]:
-        """The named reward terms of one decision (weights from ``config.reward``)."""
+        """The named reward terms of one decision (orbitcloud_env/reward.py; weights from ``config.reward``)."""
         w = self.config.reward
-        served = out.outcome.served
-        return {
-            "latency": -w.latency_weight * min(out.latency_ms / out.job.deadline_ms, w.latency_clip) if served
-            else 0.0,
-            "miss": -w.miss_penalty if out.outcome is JobOutcome.MISSED else 0.0,
-            "drop": -w.drop_penalty if out.outcome is JobOutcome.DROPPED or out.outcome is JobOutcome.FAILED
-            else 0.0,
-            "rejection": -w.reject_penalty if out.outcome is JobOutcome.REJECTED else 0.0,
-            "invalid_action": -w.invalid_action_penalty if invalid else 0.0,
-            "energy": -w.energy_weight * (out.energy_j if w.energy_source == "all" else out.battery_j)
-            / w.energy_scale_j,
-        }
+        o = out.outcome
+        return reward_terms(w, served=o.served, missed=o is JobOutcome.MISSED,
+                            lost=o is JobOutcome.DROPPED or o is JobOutcome.FAILED, rejected=o is JobOutcome.REJECTED,
+                            invalid=invalid, latency_ratio=out.latency_ms / out.job.deadline_ms,
+                            energy_j=out.energy_j if w.energy_source == "all" else out.battery_j,
+                            value=self.sim.job_value(out.job) if self._value_objective else 0.0)
 
     def _info(self, out: Outcome, job: Any, invalid: bool, terms: dict[str, float]) -> dict[str, Any]:
         """The step's info: numbers as numpy scalars (``np.float64``, ``np.int64``) and flags as 0-d bool arrays,

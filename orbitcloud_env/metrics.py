@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["JobOutcome", "LatencyBreakdown", "EpisodeStats", "episode_metrics", "METRIC_KEYS", "FAULT_METRIC_KEYS"]
+__all__ = ["JobOutcome", "LatencyBreakdown", "EpisodeStats", "episode_metrics", "value_metrics", "METRIC_KEYS",
+           "FAULT_METRIC_KEYS", "VALUE_METRIC_KEYS", "CLASS_VALUE_KEYS", "CLASS_COUNT_KEYS"]
 
 
 class JobOutcome(str, enum.Enum):
@@ -82,6 +83,14 @@ METRIC_KEYS: tuple[str, ...] = (
 #: Keys :func:`episode_metrics` adds with ``faults=True`` (scenarios whose ``faults`` section enables a fault
 #: kind; kept out of the others so that their metrics stay as they were).
 FAULT_METRIC_KEYS: tuple[str, ...] = ("failure_rate", "replaced_rate")
+#: Totals :func:`value_metrics` reports under the value objective (``reward.objective: value``, the v2 ids) [value
+#: units]; each is also reported per job class as ``<key>.<class>``, with the counts ``met.<class>``,
+#: ``late.<class>`` (missed, dropped or failed) and ``rejected.<class>``. Other scenarios' metrics stay as they were.
+VALUE_METRIC_KEYS: tuple[str, ...] = ("value_offered", "value_earned", "value_forfeited", "value_rejected",
+                                      "sla_paid", "value_earned_share")
+#: Per-class value sums (columns of ``EpisodeStats.class_value``) and counts (``class_count``), in order.
+CLASS_VALUE_KEYS: tuple[str, ...] = ("value_earned", "value_forfeited", "value_rejected", "sla_paid")
+CLASS_COUNT_KEYS: tuple[str, ...] = ("met", "late", "rejected")
 
 
 def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Iterable[float],
@@ -141,6 +150,29 @@ def episode_metrics(outcomes: Sequence[JobOutcome | str], served_latency_ms: Ite
     return out
 
 
+def value_metrics(class_names: Sequence[str], class_value: np.ndarray, class_count: np.ndarray) -> dict[str, float]:
+    """Per-class value totals of an episode under the value objective (keys in :data:`VALUE_METRIC_KEYS`).
+
+    Args:
+        class_names: the job classes' names (C).
+        class_value: [value units] (C, 4) per class: value of the jobs met (earned), late or lost (forfeited),
+            rejected, and the SLA credits paid (columns :data:`CLASS_VALUE_KEYS`).
+        class_count: [jobs] (C, 3) per class: jobs met, late or lost, rejected (columns :data:`CLASS_COUNT_KEYS`).
+
+    Returns:
+        The totals (``value_offered`` = earned + forfeited + rejected; ``value_earned_share`` = earned / offered,
+        0 with nothing offered), then ``<key>.<class>`` for each per-class sum and count.
+    """
+    earned, forfeited, rejected, sla = (float(x) for x in class_value.sum(axis=0))
+    offered = earned + forfeited + rejected
+    out = {"value_offered": offered, "value_earned": earned, "value_forfeited": forfeited,
+           "value_rejected": rejected, "sla_paid": sla, "value_earned_share": earned / offered if offered else 0.0}
+    for c, name in enumerate(class_names):
+        out.update({f"{key}.{name}": float(class_value[c, k]) for k, key in enumerate(CLASS_VALUE_KEYS)})
+        out.update({f"{key}.{name}": float(class_count[c, k]) for k, key in enumerate(CLASS_COUNT_KEYS)})
+    return out
+
+
 @dataclass
 class EpisodeStats:
     """Running per-job records of an episode (compact arrays), turned into metrics by :func:`episode_metrics`."""
@@ -155,16 +187,37 @@ class EpisodeStats:
     faults: bool = False
     #: [-] jobs whose node failed and that ended on another node (``faults.failed_jobs`` "replace"; not failed).
     replaced: int = 0
+    #: Job class names when the scenario's objective is "value" (then :meth:`metrics` adds
+    #: :func:`value_metrics`); empty otherwise.
+    class_names: tuple[str, ...] = ()
+    #: [-] share of a late or lost job's value paid as an SLA credit (``reward.sla_penalty_fraction``).
+    sla_penalty_fraction: float = 0.0
+    #: [value units] (C, 4) and [jobs] (C, 3): per-class sums and counts (see :func:`value_metrics`).
+    class_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    class_count: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+    def __post_init__(self) -> None:
+        n = len(self.class_names)
+        if self.class_value.shape[0] != n:
+            self.class_value = np.zeros((n, len(CLASS_VALUE_KEYS)))
+            self.class_count = np.zeros((n, len(CLASS_COUNT_KEYS)))
 
     @property
     def n_jobs(self) -> int:
         return len(self.outcomes)
 
     def record(self, outcome: JobOutcome, latency_ms: float, energy_j: float, is_ground: bool,
-               replaced: bool = False) -> None:
+               replaced: bool = False, job_class: int = -1, value: float = 0.0) -> None:
         """Add one decided job (``is_ground``: it ended on a data centre; ``replaced``: its node failed and it was
-        re-placed, counted when it was not lost after all)."""
+        re-placed, counted when it was not lost after all; ``job_class`` and ``value`` [value units]: its class
+        index and value, counted when :attr:`class_names` is set)."""
         self.outcomes.append(outcome)
+        if self.class_names:
+            k = 0 if outcome is JobOutcome.MET else (2 if outcome is JobOutcome.REJECTED else 1)
+            self.class_value[job_class, k] += value
+            self.class_count[job_class, k] += 1
+            if k == 1:
+                self.class_value[job_class, 3] += self.sla_penalty_fraction * value
         self.replaced += bool(replaced) and outcome is not JobOutcome.FAILED
         if outcome is JobOutcome.REJECTED:
             return
@@ -179,14 +232,18 @@ class EpisodeStats:
         """How far the records reach and the running totals, for :meth:`set_state` (records are only appended, so
         a restore truncates them: nothing is copied)."""
         return (len(self.outcomes), len(self.latencies_ms), len(self.energies_j), self.orbital_served,
-                self.episode_return, self.replaced)
+                self.episode_return, self.replaced, self.class_value.copy(), self.class_count.copy())
 
     def set_state(self, state: tuple) -> None:
         """Return to a state from :meth:`get_state` of this episode (records added since are dropped)."""
-        n_out, n_lat, n_en, self.orbital_served, self.episode_return, self.replaced = state
+        n_out, n_lat, n_en, self.orbital_served, self.episode_return, self.replaced, value, count = state
         del self.outcomes[n_out:], self.latencies_ms[n_lat:], self.energies_j[n_en:]
+        self.class_value, self.class_count = value.copy(), count.copy()
 
     def metrics(self) -> dict[str, float]:
         """The episode metrics so far (definitions in docs/env_contract.md)."""
-        return episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
-                               self.episode_return, self.elapsed_s, faults=self.faults, replaced=self.replaced)
+        out = episode_metrics(self.outcomes, self.latencies_ms, self.energies_j, self.orbital_served,
+                              self.episode_return, self.elapsed_s, faults=self.faults, replaced=self.replaced)
+        if self.class_names:
+            out.update(value_metrics(self.class_names, self.class_value, self.class_count))
+        return out

@@ -36,11 +36,16 @@ GROUP_NODE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "links": (("node_view_left", "unit"),),
     "progress": (),
     "ranking": (("node_finish", "time"), ("node_rank", "unit")),
+    "value": (),
+    "trend": (),
 }
 GROUP_JOB_FEATURES: dict[str, tuple[str, ...]] = {
     "backlog": (), "load": ("global_rate", "region_rate"), "power": (), "links": (), "progress": ("progress",),
-    "ranking": (),
+    "ranking": (), "value": ("job_value",), "trend": ("rate_trend", "long_rate"),
 }
+#: [value units] scale of ``job_value``: log10(1 + value) / log10(1 + VALUE_SCALE), clipped at 1 (a v2 batch job of
+#: median work is worth 4, the 99.9th percentile of its log-normal work ~35).
+VALUE_SCALE = 100.0
 #: [s] scale of ``node_backlog`` (queued work per server / 60 s, clipped at ``time_clip``).
 BACKLOG_SCALE_S = 60.0
 #: [-] scale of the recent arrival rates: rate / (configured mean rate x this), clipped at 1.
@@ -90,6 +95,7 @@ class NodeObservation:
         share = np.bincount(sim.site_region, weights=sim.sites.weight / sim.sites.weight.sum(),
                             minlength=max(sim.n_dc, 1))
         self._inv_rate = 1.0 / (w.arrival_rate_per_s * RATE_SCALE)
+        self._inv_log_value = 1.0 / math.log10(1.0 + VALUE_SCALE)
         self._inv_region_rate = 1.0 / (w.arrival_rate_per_s * RATE_SCALE * np.maximum(share, 1e-9))
         #: [-] episode progress in [0, 1] (set by the env before observe).
         self.progress = 0.0
@@ -222,6 +228,22 @@ class NodeObservation:
         ] + self._one_hot[job.job_class]
         if self.extra_job:
             extra = {"progress": min(max(self.progress, 0.0), 1.0)}
+            if "job_value" in self.extra_job:
+                extra["job_value"] = min(math.log10(1.0 + sim.job_value(job)) * self._inv_log_value, 1.0)
+            if "rate_trend" in self.extra_job:
+                # Both windows start empty at reset: divide by the weight they have filled so far (1 - exp(-t/tau)),
+                # so that a steady stream reads the same rate in both from the first jobs on (no warm-up trend).
+                elapsed = sim.time_s - sim.start_time_s
+                fill_short = -math.expm1(-elapsed / sim.arrival_rates.tau_s)
+                fill_long = -math.expm1(-elapsed / sim.arrival_trend.tau_s)
+                if fill_long > 1e-9:
+                    short = sim.arrival_rates.rates(sim.time_s)[0] / fill_short
+                    long = sim.arrival_trend.rates(sim.time_s)[0] / fill_long
+                else:  # the episode's first instant: no rate to compare yet
+                    short = long = 0.0
+                # (short - long) / (short + long): +1 demand rising, -1 falling, 0 steady (or no arrivals yet).
+                extra["rate_trend"] = (short - long) / (short + long) if short + long > 0 else 0.0
+                extra["long_rate"] = min(long * self._inv_rate, 1.0)
             if "global_rate" in self.extra_job:
                 g, region = sim.arrival_rates.rates(sim.time_s)
                 extra["global_rate"] = min(g * self._inv_rate, 1.0)

@@ -13,7 +13,10 @@ _VECTOR_ENTRY_POINT = "orbitcloud_env.vector:OrbitCloudVectorEnv"
 #: Registered ids and their keyword arguments (each is a preset plus an action mode). The ``-v1`` ids are the
 #: default, congested and time-varying scenarios; the ``-v0`` ids keep the first release's light-load dynamics and
 #: spaces (presets ``*-v0``), so that published v0 numbers stay reproducible. ``OrbitCloud-Starlink2026-v2`` is the
-#: catalogue with inter-shell bridge ISLs (``links.inter_shell_isls``: one connected operational mesh).
+#: catalogue with inter-shell bridge ISLs (``links.inter_shell_isls``: one connected operational mesh). The other
+#: ``-v2`` ids are the v1 scenarios under the value objective (presets ``*-v2``: each job worth its class's price x
+#: its work, SLA credits for late results, a wider per-episode demand level, observation groups value and trend);
+#: ``OrbitCloud-Starlink2026-v3`` is the catalogue with bridges (Starlink2026-v2) under that objective.
 ENV_IDS: dict[str, dict[str, object]] = {
     "OrbitCloud-v1": {"preset": "starlink", "action_mode": "candidates"},
     "OrbitCloud-Small-v1": {"preset": "small", "action_mode": "all_nodes"},
@@ -26,6 +29,10 @@ ENV_IDS: dict[str, dict[str, object]] = {
     "OrbitCloud-Small-v0": {"preset": "small-v0", "action_mode": "all_nodes"},
     "OrbitCloud-Kuiper-v0": {"preset": "kuiper-v0", "action_mode": "candidates"},
     "OrbitCloud-Mega-v0": {"preset": "mega-v0", "action_mode": "candidates"},
+    "OrbitCloud-v2": {"preset": "starlink-v2", "action_mode": "candidates"},
+    "OrbitCloud-Small-v2": {"preset": "small-v2", "action_mode": "all_nodes"},
+    "OrbitCloud-Kuiper-v2": {"preset": "kuiper-v2", "action_mode": "candidates"},
+    "OrbitCloud-Starlink2026-v3": {"preset": "starlink2026-v3", "action_mode": "candidates"},
 }
 
 

@@ -74,6 +74,9 @@ _ROUTE_LIMIT_MAX_MS = 100.0
 _WARMUP_STEP_S = 240.0
 #: [s] time constant of the recent arrival rates (observation group "load").
 _RATE_WINDOW_S = 60.0
+#: [s] time constant of the long-window arrival rate (observation group "trend": the short window above against
+#: this one; 600 s, one v1 episode, four mean regime holding times).
+TREND_WINDOW_S = 600.0
 #: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish (on Giga-v1 a random
 #: policy's jobs finish up to 34 buckets ahead; with 12 kept, 49 of 139 snapshots were built twice per 4,000 steps).
 _CACHE_BUCKETS = 32
@@ -343,6 +346,9 @@ class Simulator:
         self.epoch_second_of_day_utc = epoch.hour * 3600.0 + epoch.minute * 60.0 + epoch.second + \
             epoch.microsecond * 1e-6
         self.job_class_names = tuple(c.name for c in cfg.workload.job_classes)
+        #: [value units / GFLOP] (C,) each class's price (objective "value"; zeros otherwise).
+        self.class_price_per_gflop = np.array([c.price_per_gflop for c in cfg.workload.job_classes])
+        self._value_objective = cfg.reward.objective == "value"
         #: Satellites examined first when listing candidates (the 4K nearest the job's site).
         self.candidate_pool_size = min(4 * cfg.episode.candidates_k, self.n_sat)
         self._partial_route_ms = _PARTIAL_ROUTE_MS if cfg.episode.action_mode == "candidates" else np.inf
@@ -381,7 +387,10 @@ class Simulator:
         self.background: BackgroundLoad | None = None
         #: Recent arrival rates (observation group "load"; kept only with that group).
         self.arrival_rates = ArrivalRates(self.n_dc, tau_s=_RATE_WINDOW_S)
-        self._track_arrivals = "load" in cfg.observation.groups
+        self._track_arrivals = bool({"load", "trend"} & set(cfg.observation.groups))
+        #: Long-window arrival rate (observation group "trend"; None without it).
+        self.arrival_trend = (ArrivalRates(1, tau_s=TREND_WINDOW_S) if "trend" in cfg.observation.groups
+                              else None)
         #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
@@ -449,13 +458,17 @@ class Simulator:
         if self.faults is not None:  # own stream, drawn only when the faults section enables something
             self.faults.reset(np.random.default_rng(int(rng.integers(0, 2**63 - 1))), self.start_time_s)
         self.arrival_rates.reset(self.start_time_s)
+        if self.arrival_trend is not None:
+            self.arrival_trend.reset(self.start_time_s)
         self.timeline = (OrbitTimeline(self._row_constellation, self._sunlit_many, self.start_time_s,
                                        horizon_s=max(cfg.episode.max_time_s, 600.0), tracked=self._row_sats,
                                        n_sat=self.n_sat)
                          if self._needs_timeline else None)
         # 5. Queues.
         self.compute.reset()
-        self.stats = EpisodeStats(faults=self.faults is not None)
+        self.stats = EpisodeStats(faults=self.faults is not None,
+                                  class_names=self.job_class_names if self._value_objective else (),
+                                  sla_penalty_fraction=cfg.reward.sla_penalty_fraction)
         self.last_outcome = None
         self.job = self.workload.next_job()
         if self.job is None:
@@ -766,7 +779,12 @@ class Simulator:
             out = self._place_on_satellite(job, int(node), view)
         else:
             out = self._place_on_datacentre(job, int(node), view)
-        self.stats.record(out.outcome, out.latency_ms, out.energy_j, out.node >= self.n_sat, out.replaced_from >= 0)
+        if self._value_objective:
+            self.stats.record(out.outcome, out.latency_ms, out.energy_j, out.node >= self.n_sat,
+                              out.replaced_from >= 0, job.job_class, self.job_value(job))
+        else:
+            self.stats.record(out.outcome, out.latency_ms, out.energy_j, out.node >= self.n_sat,
+                              out.replaced_from >= 0)
         self.last_outcome = out
         nxt = self.workload.next_job()
         self.job = nxt
@@ -776,10 +794,17 @@ class Simulator:
         return out
 
     def observe_arrival(self) -> None:
-        """Count the current job in the recent arrival rates (observation group "load"; called by the env). Without
-        that group nothing reads the rates, and they are not kept."""
+        """Count the current job in the recent arrival rates (observation groups "load", "trend"; called by the
+        env). Without those groups nothing reads the rates, and they are not kept."""
         if self._track_arrivals:
             self.arrival_rates.add(self.job.time_s, int(self.site_region[self.job.site]))
+        if self.arrival_trend is not None:
+            self.arrival_trend.add(self.job.time_s, 0)
+
+    def job_value(self, job: Job) -> float:
+        """[value units] ``job``'s value: its class's ``price_per_gflop`` x its work (0 outside the value
+        objective's scenarios, whose prices are 0)."""
+        return float(self.class_price_per_gflop[job.job_class]) * job.work_gflop
 
     @property
     def exhausted(self) -> bool:
@@ -979,6 +1004,7 @@ class Simulator:
             "stats": self.stats.get_state(), "arrival_rates": self.arrival_rates.get_state(),
             "workload": None if self.workload is None else self.workload.get_state(),
             "faults": None if self.faults is None else self.faults.get_state(),
+            "arrival_trend": None if self.arrival_trend is None else self.arrival_trend.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -995,6 +1021,8 @@ class Simulator:
             self.workload.set_state(state["workload"])
         if self.faults is not None:
             self.faults.set_state(state["faults"])
+        if self.arrival_trend is not None:
+            self.arrival_trend.set_state(state["arrival_trend"])
         self.topology_version += 1  # never reuse a version: observers rebuild their per-bucket rows
 
     # ------------------------------------------------------------------------------------------------------------
