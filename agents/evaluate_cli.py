@@ -292,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise E.EvaluationError(f"--bound: the upper bound is unavailable ({_first_line(exc)}); "
                                         "pass --no-bound") from None
         env_spec = E.EnvSpec.create(args.env, env_kwargs)
+        from agents.provenance import trained_on_notice
+
+        for spec in specs:  # a model trained on another id: say so (its spaces are checked when it loads)
+            notice = trained_on_notice(spec.source, args.env) if spec.is_model else None
+            if notice:
+                print(f"{spec.label}: {notice}", flush=True)
         try:
             env = E.make_env(env_spec)
         except Exception as exc:  # noqa: BLE001 - any failure to build the env is a bad --env/--env-kwargs
