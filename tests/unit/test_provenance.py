@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agents.provenance import trained_env_id, trained_on_notice
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_notice_names_both_ids(tmp_path):
@@ -28,4 +32,4 @@ def test_unreadable_config_is_ignored(tmp_path):
 
 
 def test_shipped_model_names_its_id():
-    assert trained_env_id("models/OrbitCloud-v1/maskable_ppo.zip") == "OrbitCloud-v1"
+    assert trained_env_id(ROOT / "models" / "OrbitCloud-v1" / "maskable_ppo.zip") == "OrbitCloud-v1"
