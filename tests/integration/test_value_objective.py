@@ -68,7 +68,7 @@ def test_v2_rewards_are_the_reward_function_of_each_job_and_the_metrics_add_up()
         o = info["outcome"]
         terms = reward_terms(w, served=o in ("met", "missed"), missed=o == "missed",
                              lost=o in ("dropped", "failed"), rejected=o == "rejected",
-                             invalid=info["invalid_action"], latency_ratio=info["latency_ms"] / info["deadline_ms"],
+                             invalid=bool(info["invalid_action"]), latency_ratio=info["latency_ms"] / info["deadline_ms"],
                              energy_j=0.0, value=value)  # v2's energy weight is 0, as v1's
         assert info["rewards"] == pytest.approx(terms) and reward == pytest.approx(total(terms))
         k = 0 if o == "met" else (2 if o == "rejected" else 1)
