@@ -55,4 +55,4 @@ def test_readme_and_evaluation_doc_name_every_heuristic():
     evaluation = (DOCS / "evaluation.md").read_text(encoding="utf-8")
     for name in HEURISTICS:
         assert f"`{name}`" in readme and f" {name}," in evaluation.replace(f" {name};", f" {name},"), name
-    assert len(HEURISTICS) == 9 and "nine heuristics" in readme
+    assert len(HEURISTICS) == 10 and "ten heuristics" in readme

@@ -1,6 +1,5 @@
 """agents/hyperparams/<algo>.yml: an entry for every registered id in every algorithm's file (rl-zoo3 and train.py
-find it instead of falling back to ``default``), and nothing but registered ids, ``default`` and the separate
-``OrbitCloud-v2`` block."""
+find it instead of falling back to ``default``), and nothing but registered ids and ``default``."""
 
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ from agents.hyperparameters import HYPERPARAMS_DIR, hyperparams_for
 
 ALGOS = ("ppo", "a2c", "dqn", "maskable_ppo")
 IDS = sorted(i for i in gym.registry if i.startswith("OrbitCloud"))
-#: Entries for an id another branch registers (kept apart at the end of each file, for the merge to keep or drop).
-PENDING_IDS = {"OrbitCloud-v2"}
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -24,7 +21,7 @@ def test_every_registered_id_has_its_own_entry(algo):
         assert key == env_id, f"{algo}.yml falls back to {key!r} for {env_id}"
         assert params["policy"] and params["n_timesteps"] > 0
     table = yaml.safe_load((HYPERPARAMS_DIR / f"{algo}.yml").read_text())
-    assert set(table) - set(IDS) <= {"default"} | PENDING_IDS
+    assert set(table) - set(IDS) <= {"default"}
 
 
 def test_rollout_rounding_notice_says_how_many_steps_on_policy_training_takes():
