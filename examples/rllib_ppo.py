@@ -3,7 +3,7 @@
 
 Needs the ``rllib`` extra (``pip install -e ".[rllib]" torch==2.13.0``). On one machine::
 
-    python examples/rllib_ppo.py --env-id OrbitCloud-Small-v1 --num-env-runners 2 --iterations 5 --seed 0
+    python examples/rllib_ppo.py --env-id OrbitCloud-Small-v2 --num-env-runners 2 --iterations 5 --seed 0
 
 On a Ray cluster, start the script on the head node (or pass ``--address HOST:6379``); the env runners then sample
 on whichever nodes have free CPUs (docs/scaling.md).
@@ -51,7 +51,7 @@ INVALID_ACTIONS = "invalid_actions"
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = OneLineParser(prog=prog, description="RLlib PPO (new API stack) on an OrbitCloud env, action mask honoured.",
                       formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
-    p.add_argument("--env-id", default="OrbitCloud-Small-v1", help="registered env id (OrbitCloud-*)")
+    p.add_argument("--env-id", default="OrbitCloud-Small-v2", help="registered env id (OrbitCloud-*)")
     p.add_argument("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE",
                    help="env overrides, e.g. max_jobs:200 action_mode:candidates")
     p.add_argument("--num-env-runners", type=int, default=2,
