@@ -68,7 +68,7 @@ def _load_run(run_dir: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
 
 def _config_value(config: dict[str, Any], *keys: str) -> Any:
     for key in keys:
-        for section in (config, config.get("args") or {}, config.get("train") or {}):
+        for section in (config, config.get("args") or {}):
             if isinstance(section, dict) and key in section:
                 return section[key]
     return None

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
 from agents.provenance import trained_on_notice  # noqa: E402
-from agents.stats import paired_gap_ci, paired_win_rate  # noqa: E402
+from benchmarks.paired_gaps import gap_cells  # noqa: E402
 
 #: name -> (env id or None for --train-id, arrival-rate multiplier)
 SETTINGS: dict[str, tuple[str | None, float]] = {
@@ -89,14 +89,6 @@ def _episode(task: tuple[str, float, str, str, str, int]) -> tuple[str, str, int
 
 def _init(train_id: str) -> None:
     _episode.train_id = train_id  # type: ignore[attr-defined]
-
-
-def _gap_cells(x: np.ndarray, y: np.ndarray) -> str:
-    scale = abs(float(y.mean())) or 1.0
-    mean, lo, hi = paired_gap_ci(x, y, scale)
-    median = float(np.median((x - y) / scale * 100.0))
-    wins = paired_win_rate(x, y) * len(x)
-    return f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}] | {median:+.1f} | {wins:g} of {len(x)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.settings:
         r = {pol: np.array([returns[(name, pol)][s] for s in seeds]) for pol in ("model", *BASELINES)}
         print(f"| {name} | {r['model'].mean():.0f} | {r['tuned-admit'].mean():.0f} | "
-              f"{r['earliest-finish-admit'].mean():.0f} | {_gap_cells(r['model'], r['tuned-admit'])} | "
-              f"{_gap_cells(r['model'], r['earliest-finish-admit'])} |")
+              f"{r['earliest-finish-admit'].mean():.0f} | {gap_cells(r['model'], r['tuned-admit'])} | "
+              f"{gap_cells(r['model'], r['earliest-finish-admit'])} |")
     return 0
 
 

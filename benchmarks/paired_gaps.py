@@ -36,6 +36,16 @@ def read_returns(path: str, metric: str = "episode_return") -> dict[str, dict[in
     return out
 
 
+def gap_cells(x: np.ndarray, y: np.ndarray, *, n_resamples: int = 2000, seed: int = 0) -> str:
+    """``mean [low, high] | median | wins of n`` of X against Y on paired seeds: the mean per-seed gap in per cent of
+    |mean of Y| with its 95 % paired bootstrap interval, the median per-seed gap and the wins (ties count half)."""
+    scale = abs(float(np.mean(y))) or 1.0
+    mean, lo, hi = paired_gap_ci(x, y, scale, n_resamples=n_resamples, seed=seed)
+    median = float(np.median((np.asarray(x) - np.asarray(y)) / scale * 100.0))
+    wins = paired_win_rate(x, y) * len(x)
+    return f"{mean:+.1f} [{lo:+.1f}, {hi:+.1f}] | {median:+.1f} | {wins:g} of {len(x)}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("episodes_csv", nargs="+", help="episodes.csv of one or more runs on the same seeds (a policy "
@@ -61,12 +71,7 @@ def main() -> None:
             seeds = sorted(set(vals) & set(data[base]))
             x = np.array([vals[s] for s in seeds])
             y = np.array([data[base][s] for s in seeds])
-            scale = abs(y.mean()) or 1.0
-            mean, lo, hi = paired_gap_ci(x, y, scale, n_resamples=args.n_resamples, seed=args.seed)
-            median = float(np.median((x - y) / scale * 100.0))
-            wins = paired_win_rate(x, y) * len(seeds)
-            print(f"| {pol} | {base} | {mean:+.1f} [{lo:+.1f}, {hi:+.1f}] | {median:+.1f} | "
-                  f"{wins:g} of {len(seeds)} |")
+            print(f"| {pol} | {base} | {gap_cells(x, y, n_resamples=args.n_resamples, seed=args.seed)} |")
 
 
 if __name__ == "__main__":
