@@ -53,11 +53,13 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
-    from agents.lookahead import LookaheadPolicy
+    from agents.lookahead import _LOOKAHEAD_CLASSES, LOOKAHEAD_VARIANTS, LookaheadPolicy, make_lookahead
 
     env = gym.make(env_id, **dict(env_kwargs))
-    if expert == LookaheadPolicy.name:
-        policy = LookaheadPolicy(env=env, **dict(expert_kwargs))
+    if expert in LOOKAHEAD_VARIANTS and expert_kwargs:
+        policy = _LOOKAHEAD_CLASSES.get(expert, LookaheadPolicy)(env=env, **dict(expert_kwargs))
+    elif expert in LOOKAHEAD_VARIANTS:
+        policy = make_lookahead(expert, env=env, seed=seed)
     else:
         policy = agents.make_policy(expert, env=env, seed=seed)
     unwrapped = env.unwrapped

@@ -36,7 +36,7 @@ import numpy as np
 
 from agents.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, estimated_finish
 
-__all__ = ["LookaheadPolicy", "LOOKAHEAD_VARIANTS", "LONG_HORIZON_S"]
+__all__ = ["LookaheadPolicy", "AdmissionLookaheadPolicy", "LOOKAHEAD_VARIANTS", "LONG_HORIZON_S", "make_lookahead"]
 
 #: [s] the time cap of ``lookahead-long``'s rollouts (the issue's "60 s of arrivals").
 LONG_HORIZON_S = 60.0
@@ -44,6 +44,7 @@ LONG_HORIZON_S = 60.0
 LOOKAHEAD_VARIANTS: dict[str, dict[str, Any]] = {
     "lookahead": {},
     "lookahead-long": {"horizon": None, "horizon_s": LONG_HORIZON_S},
+    "lookahead-admit": {"horizon_s": LONG_HORIZON_S},
 }
 
 
@@ -138,3 +139,107 @@ class LookaheadPolicy:
             obs, reward, terminated, truncated, _ = env.step(int(a))
             total += float(reward)
         return total
+
+
+class AdmissionLookaheadPolicy:
+    """``lookahead-admit``: one step of policy improvement over ``tuned-admit`` on admission decisions (privileged).
+
+    For a job of one of ``classes`` (default: batch, the jobs that hold a node for tens of seconds), it compares
+    ``tuned-admit``'s decision with the one alternative that changes admission: when ``tuned-admit`` places the job,
+    reject it; when it rejects, place it on the valid row of lowest estimated finish (``earliest-finish-admit``'s
+    row). Each of the two is taken and then ``tuned-admit`` plays on the episode's real future job stream for
+    ``horizon_s`` seconds of arrivals; the env's state is restored after each, and the decision with the larger sum
+    of rewards is taken. Every other job gets ``tuned-admit``'s action. This is rollout policy iteration's
+    improvement step (D. Bertsekas, J. Tsitsiklis, "Neuro-Dynamic Programming", 1996, ch. 6.1: the rollout policy is
+    at least as good as its base policy when the rollouts are exact; here they are the realised future, so the
+    choice also uses information no scheduler has).
+
+    Its two choices are exactly the two actions of ``RowScoringPolicy(action_set="admission")`` with the tuned
+    prior, so its decisions are the labels that policy is distilled from (docs/training.md, "OrbitCloud-v2").
+    Cost: two rollouts of ``horizon_s`` seconds per decision of the chosen classes (about 0.4 s of CPU per batch
+    job on OrbitCloud-v2 on this project's 2-core VM, about 200 s per 300 s episode), none for the others.
+
+    Args:
+        env: the env it acts in (its simulator is read, its state saved and restored).
+        seed: unused (deterministic).
+        horizon_s: [s] > 0, rollout span of arrivals after the decision.
+        classes: job class names whose admission is planned (the others follow ``tuned-admit``).
+        base: the base policy (default ``tuned-admit`` with the env id's tuned parameters).
+    """
+
+    name = "lookahead-admit"
+
+    def __init__(self, env: Any = None, seed: int | None = None, horizon_s: float = LONG_HORIZON_S,
+                 classes: Any = ("batch",), base: HeuristicPolicy | None = None) -> None:
+        from agents.heuristics import TunedAdmitPolicy
+
+        if env is None:
+            raise ValueError("lookahead-admit needs the env it acts in: agents.make_policy('lookahead-admit', env=env)")
+        if not hasattr(env.unwrapped, "get_state"):
+            raise ValueError("lookahead-admit needs an OrbitCloud env (get_state / set_state)")
+        if not (horizon_s is not None and horizon_s > 0 and math.isfinite(horizon_s)):
+            raise ValueError(f"horizon_s must be a finite number > 0 of seconds, got {horizon_s!r}")
+        self.env = env.unwrapped
+        names = [str(n) for n in self.env.sim.job_class_names]
+        unknown = [c for c in classes if c not in names]
+        if unknown:
+            raise ValueError(f"classes: unknown job class {unknown[0]!r}; the env's classes: {', '.join(names)}")
+        self.seed = seed
+        self.horizon_s = float(horizon_s)
+        self.classes = tuple(str(c) for c in classes)
+        self._class_index = {names.index(c) for c in self.classes}
+        self.base = base if base is not None else TunedAdmitPolicy(env=env)
+        self.placement = EarliestFinishAdmitPolicy()
+        #: action -> rollout value of the two actions compared at the latest planned decision (agents/distill.py).
+        self.last_values: dict[int, float] = {}
+
+    def __repr__(self) -> str:
+        return f"AdmissionLookaheadPolicy(horizon_s={self.horizon_s}, classes={list(self.classes)}, base={self.base!r})"
+
+    def reset(self) -> None:
+        """Stateless between decisions."""
+
+    def predict(self, observation: Mapping[str, Any], state: Any = None, episode_start: Any = None,
+                deterministic: bool = True, action_masks: Any = None) -> tuple[np.ndarray, Any]:
+        """The planned action for the env's current job (``observation`` must be that env's latest)."""
+        self.last_values = {}
+        n_rows = np.asarray(observation["node_valid"]).shape[-1]
+        base = int(np.asarray(self.base.predict(observation, action_masks=action_masks)[0]).reshape(-1)[0])
+        job = self.env.sim.job
+        if job is None or job.job_class not in self._class_index:
+            return np.asarray(base, dtype=np.int64), state
+        if base == n_rows:  # the base rejects: the alternative places the job where it finishes first
+            alternative = int(np.asarray(self.placement.predict(observation, action_masks=action_masks)[0])
+                              .reshape(-1)[0])
+        else:
+            alternative = n_rows
+        if alternative == base:  # no valid row: reject is the only choice
+            return np.asarray(base, dtype=np.int64), state
+        until_s = job.time_s + self.horizon_s
+        saved = self.env.get_state()
+        for a in (base, alternative):
+            self.last_values[a] = self._rollout_value(a, until_s)
+            self.env.set_state(saved)
+        best = alternative if self.last_values[alternative] > self.last_values[base] + 1e-12 else base
+        return np.asarray(best, dtype=np.int64), state
+
+    def _rollout_value(self, action: int, until_s: float) -> float:
+        """Sum of rewards of ``action`` then the base policy while the next job arrives before ``until_s``."""
+        env = self.env
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total = float(reward)
+        while not (terminated or truncated) and env.sim.job is not None and env.sim.job.time_s <= until_s:
+            a, _ = self.base.predict(obs, action_masks=env.action_masks())
+            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(a).reshape(-1)[0]))
+            total += float(reward)
+        return total
+
+
+#: Registered lookahead names whose class is not LookaheadPolicy.
+_LOOKAHEAD_CLASSES: dict[str, type] = {"lookahead-admit": AdmissionLookaheadPolicy}
+
+
+def make_lookahead(name: str, env: Any = None, seed: int | None = None) -> Any:
+    """The registered reference planner ``name`` (a key of LOOKAHEAD_VARIANTS) acting in ``env``."""
+    cls = _LOOKAHEAD_CLASSES.get(name, LookaheadPolicy)
+    return cls(env=env, seed=seed, **LOOKAHEAD_VARIANTS[name])

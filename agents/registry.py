@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
-from agents.lookahead import LOOKAHEAD_VARIANTS, LookaheadPolicy
+from agents.lookahead import LOOKAHEAD_VARIANTS, make_lookahead
 from agents.rl import ALGOS, LoadedPolicy, load
 from orbitcloud_env.suggest import closest
 
@@ -19,8 +19,8 @@ def available() -> list[str]:
 
 
 def available_policies() -> list[str]:
-    """Every name ``make_policy`` builds: the heuristics, then the reference policies ``lookahead`` and
-    ``lookahead-long`` (privileged: they read the simulator, see agents/lookahead.py)."""
+    """Every name ``make_policy`` builds: the heuristics, then the reference policies ``lookahead``,
+    ``lookahead-long`` and ``lookahead-admit`` (privileged: they read the simulator, see agents/lookahead.py)."""
     return available() + list(LOOKAHEAD_VARIANTS)
 
 
@@ -59,7 +59,7 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
         return load(name_or_path, env=env, device=device, trust=trust)
     key = _normalise(str(name_or_path))
     if key in LOOKAHEAD_VARIANTS:
-        return LookaheadPolicy(env=env, seed=seed, **LOOKAHEAD_VARIANTS[key])
+        return make_lookahead(key, env=env, seed=seed)
     if key not in HEURISTICS:
         close = closest(key, HEURISTICS, cutoff=0.5)
         hint = f"; did you mean '{close}'?" if close else ""

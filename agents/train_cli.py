@@ -89,7 +89,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
     p.add_argument("--pretrain", default=None, metavar="POLICY",
-                   help="warm start: clone this heuristic's decisions, or distil the privileged 'lookahead' planner "
+                   help="warm start: clone this heuristic's decisions, or distil a privileged planner ('lookahead', "
+                        "'lookahead-long', 'lookahead-admit') "
                         "(and fit the value head to their returns) before RL; see agents/pretrain.py, "
                         "agents/distill.py")
     p.add_argument("--pretrain-steps", type=int, default=100_000,
@@ -259,8 +260,9 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         raise UsageError("--pretrain and --pretrain-demos: give one (collect decisions, or load saved ones)")
     if args.pretrain is not None:
         import agents as _agents
+        from agents.lookahead import LOOKAHEAD_VARIANTS
 
-        experts = [*_agents.available(), "lookahead"]
+        experts = [*_agents.available(), *LOOKAHEAD_VARIANTS]
         if args.pretrain not in experts:
             raise UsageError(f"--pretrain: unknown policy {args.pretrain!r}"
                              f"{did_you_mean(args.pretrain, experts)} (allowed: {', '.join(experts)})")
@@ -272,7 +274,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
             raise UsageError(f"--pretrain-epochs: must be >= 1, got {args.pretrain_epochs}")
         if not (args.pretrain_temperature >= 0 and math.isfinite(args.pretrain_temperature)):
             raise UsageError(f"--pretrain-temperature: must be a finite number >= 0, got {args.pretrain_temperature}")
-        if args.pretrain_temperature > 0 and args.pretrain not in (None, "lookahead"):
+        if args.pretrain_temperature > 0 and args.pretrain is not None and not args.pretrain.startswith("lookahead"):
             raise UsageError("--pretrain-temperature: needs lookahead demonstrations (--pretrain lookahead or "
                              "--pretrain-demos), which carry the rollout values")
         if algo not in ("ppo", "maskable_ppo", "a2c"):
@@ -549,11 +551,12 @@ def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwar
     from agents.pretrain import collect_demonstrations
 
     print(f"Pretraining: collecting {args.pretrain_steps} decisions of {args.pretrain}", flush=True)
-    if args.pretrain == "lookahead":
+    if args.pretrain.startswith("lookahead"):  # a privileged planner: worker processes with their own envs
         from agents.distill import collect_expert_demonstrations
 
         return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
-                                             n_workers=args.pretrain_workers, seed=seed, verbose=args.verbose)
+                                             expert=args.pretrain, n_workers=args.pretrain_workers, seed=seed,
+                                             verbose=args.verbose)
     if args.pretrain == "tuned-admit":  # the id's tuned parameters (a VecEnv has no spec to read them from)
         from agents.heuristics import TunedAdmitPolicy
 

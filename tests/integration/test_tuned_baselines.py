@@ -208,6 +208,44 @@ def test_time_horizon_lookahead_runs_and_is_deterministic():
     assert all(0 <= a <= 16 for a in first)
 
 
+def test_admission_lookahead_plans_only_batch_admission_and_leaves_the_episode_unchanged():
+    """lookahead-admit: on a batch job it takes tuned-admit's decision or the one alternative (reject <-> place at
+    the earliest-finishing row), both with their rollout values; on other jobs tuned-admit's action, no rollout;
+    planning leaves the episode exactly as it was (the next step's outcome equals an unplanned env's)."""
+    env = gym.make("OrbitCloud-v2", max_time_s=60.0)
+    twin = gym.make("OrbitCloud-v2", max_time_s=60.0)
+    registered = agents.make_policy("lookahead-admit", env=env)
+    assert registered.classes == ("batch",) and registered.horizon_s == 60.0
+    planner = agents.lookahead.AdmissionLookaheadPolicy(env=env, horizon_s=3.0)  # short rollouts: a quick test
+    tuned = TunedAdmitPolicy(env=env)
+    efa = EarliestFinishAdmitPolicy()
+    obs, _ = env.reset(seed=2010)
+    twin_obs, _ = twin.reset(seed=2010)
+    batch = list(env.unwrapped.sim.job_class_names).index("batch")
+    n_rows, planned = obs["node_valid"].shape[0], 0
+    for _ in range(150):
+        mask = env.unwrapped.action_masks()
+        a = int(planner.predict(obs, action_masks=mask)[0])
+        base = int(tuned.predict(obs, action_masks=mask)[0])
+        if env.unwrapped.sim.job.job_class == batch and planner.last_values:
+            alternative = n_rows if base < n_rows else int(efa.predict(obs, action_masks=mask)[0])
+            assert set(planner.last_values) == {base, alternative} and a in (base, alternative)
+            assert a == max(planner.last_values, key=lambda k: (planner.last_values[k], k == base))
+            planned += 1
+        else:
+            assert a == base and not planner.last_values
+        obs, r, term, trunc, _ = env.step(a)
+        twin_obs, twin_r, *_ = twin.step(a)
+        assert r == twin_r and all(np.array_equal(obs[k], twin_obs[k]) for k in obs)
+        if term or trunc:
+            break
+    assert planned > 0
+    with pytest.raises(ValueError, match="classes"):
+        agents.lookahead.AdmissionLookaheadPolicy(env=env, classes=("bulk",))
+    env.close()
+    twin.close()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The capacity-aware bound
 
