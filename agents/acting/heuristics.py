@@ -349,7 +349,7 @@ _JOB_CLASS_START = 8
 #: Job classes of every shipped scenario, in the one-hot's order (used when neither the env nor a file names them).
 DEFAULT_CLASSES: tuple[str, ...] = ("interactive", "video", "batch")
 #: Tuned parameters shipped as package data, one file per env id: ``agents/tuned/<env-id>.json``.
-TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+TUNED_DIR = Path(__file__).resolve().parents[1] / "tuned"  # agents/tuned/ (package data)
 #: The parameters of ``tuned-admit`` and their neutral values (with these it is ``earliest-finish-admit``).
 TUNED_PARAMS = ("admit_threshold", "ground_bias", "battery_reserve", "backlog_cap")
 _NEUTRAL = {"admit_threshold": 1.0, "ground_bias": 0.0, "battery_reserve": 0.0, "backlog_cap": math.inf}

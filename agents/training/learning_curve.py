@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from agents.io import atomic_path, write_text_atomic
+from agents.common.io import atomic_path, write_text_atomic
 
 __all__ = ["EVAL_SEED_OFFSET", "reference_returns", "write_learning_curve", "main"]
 
@@ -82,7 +82,7 @@ def reference_returns(env_id: str, env_kwargs: dict[str, Any], policy_names: Seq
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import orbitcloud_env  # noqa: F401  (registers the ids)
-    from agents.registry import make_policy
+    from agents.acting.registry import make_policy
 
     out: dict[str, list[float]] = {}
     for name in policy_names:

@@ -20,7 +20,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from agents.safeload import UntrustedFileError, load_vecnormalize, open_model_archive
+from agents.common.safeload import UntrustedFileError, load_vecnormalize, open_model_archive
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
@@ -74,7 +74,7 @@ def available_algorithms() -> list[str]:
 
 #: Policy classes of this package that a hyperparameters file may name (``policy: RowScoringPolicy``): the
 #: algorithm they work with and their module (imported only when named).
-PACKAGE_POLICIES = {"RowScoringPolicy": ("maskable_ppo", "agents.policies")}
+PACKAGE_POLICIES = {"RowScoringPolicy": ("maskable_ppo", "agents.acting.policies")}
 
 
 def resolve_policy(name: Any, algo: str) -> Any:

@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from agents.cli import UsageError
-from agents.episode_metrics import EpisodeRecorder, EpisodeResult
+from agents.common.cli import UsageError
+from agents.evaluating.episode_metrics import EpisodeRecorder, EpisodeResult
 from orbitcloud_env.suggest import closest
 
 __all__ = [

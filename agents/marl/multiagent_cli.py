@@ -20,7 +20,7 @@ import types
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, parse_key_values, prog_name
+from agents.common.cli import EXIT_USAGE, OneLineParser, UsageError, parse_key_values, prog_name
 
 __all__ = ["build_parser", "main", "DEFAULT_HEURISTICS"]
 
@@ -65,7 +65,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _check(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """Validate every flag; return the env kwargs, one env and the policies (label -> policy; the learned one is
     None until trained). UsageError for a bad flag."""
-    from agents.registry import make_policy
+    from agents.acting.registry import make_policy
     from orbitcloud_env.config import ConfigError
     from orbitcloud_env.multiagent import OrbitCloudParallelEnv
 
@@ -138,9 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    from agents.io import atomic_path
-    from agents.multiagent import evaluate_shared, train_shared
-    from agents.rl import LoadedPolicy
+    from agents.acting.rl import LoadedPolicy
+    from agents.common.io import atomic_path
+    from agents.marl.multiagent import evaluate_shared, train_shared
 
     print("agents: " + "; ".join(f"{a} ({len(env.sites_of(a))} sites)" for a in env.possible_agents))
     if "shared MaskablePPO" in policies:

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from agents.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, estimated_finish
+from agents.acting.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, estimated_finish
 
 __all__ = ["LookaheadPolicy", "LOOKAHEAD_VARIANTS", "LONG_HORIZON_S"]
 

@@ -42,7 +42,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from agents.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
+from agents.acting.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
 
 __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.cli import (
+from agents.common.cli import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     OneLineParser,
@@ -119,7 +119,7 @@ def _sha256(path: str) -> str:
 
 def _has_entries(folder: Path) -> bool:
     """Whether ``folder`` holds anything besides the lock file (agents/locks.py)."""
-    from agents.locks import LOCK_FILE
+    from agents.common.locks import LOCK_FILE
 
     return folder.is_dir() and any(p.name != LOCK_FILE for p in folder.iterdir())
 
@@ -128,12 +128,12 @@ def _check_output_dir(path: str, overwrite: bool, resume: bool) -> tuple[Path, d
     """The results folder and, for ``--resume``, the stored command of the run to continue (None: start afresh).
     UsageError for a folder that is a file, lies under one or cannot be written, or an existing non-empty folder
     without ``--overwrite`` / ``--resume``."""
-    from agents.cli import check_folder_writable
+    from agents.common.cli import check_folder_writable
 
     if overwrite and resume:
         raise UsageError("--resume and --overwrite: choose one (resume keeps the finished episodes, overwrite "
                          "starts afresh)")
-    from agents.locks import folder_holder
+    from agents.common.locks import folder_holder
 
     p = check_folder_writable(path, "-o/--output")
     holder = folder_holder(p) if p.is_dir() else None
@@ -171,7 +171,7 @@ def _normalised_command(args: argparse.Namespace, env_kwargs: dict[str, Any], sp
 
 
 def _resume_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    from agents import evaluation as E
+    from agents.evaluating import evaluation as E
 
     current = json.loads(json.dumps(E.json_safe(current)))  # the form it has once stored
     diffs = []
@@ -186,7 +186,7 @@ def _resume_differences(stored: dict[str, Any], current: dict[str, Any]) -> list
 
 def _baselines(args: argparse.Namespace, specs: Sequence[Any], results: Sequence[Any]) -> tuple[str, str | None, str]:
     """``(lower, upper, source)``: ``--baselines`` when given, else random and the strongest heuristic of the run."""
-    from agents import evaluation as E
+    from agents.evaluating import evaluation as E
 
     if args.baselines is not None:
         lower, upper = args.baselines
@@ -248,10 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Heavy imports after argument parsing, so --help is fast.
     import agents
-    from agents import evaluation as E
-    from agents.cli import environment_versions, parse_key_values, resolve_env_id
-    from agents.io import write_text_atomic
-    from agents.journal import JOURNAL, EpisodeJournal, JournalError, command_hash, read_journal
+    from agents.common.cli import environment_versions, parse_key_values, resolve_env_id
+    from agents.common.io import write_text_atomic
+    from agents.evaluating import evaluation as E
+    from agents.evaluating.journal import JOURNAL, EpisodeJournal, JournalError, command_hash, read_journal
 
     # ---- validate everything before any episode runs -----------------------------------------------------
     try:
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise E.EvaluationError(f"--bound: the upper bound is unavailable ({_first_line(exc)}); "
                                         "pass --no-bound") from None
         env_spec = E.EnvSpec.create(args.env, env_kwargs)
-        from agents.provenance import trained_on_notice
+        from agents.common.provenance import trained_on_notice
 
         for spec in specs:  # a model trained on another id: say so (its spaces are checked when it loads)
             notice = trained_on_notice(spec.source, args.env) if spec.is_model else None
@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ---- run ---------------------------------------------------------------------------------------------
     previous_outputs = _previous_outputs(out_dir) if out_dir.is_dir() else []
     out_dir.mkdir(parents=True, exist_ok=True)
-    from agents.locks import lock_folder
+    from agents.common.locks import lock_folder
 
     try:  # one run per folder: a second one started at the same time stops here (agents/locks.py)
         lock = lock_folder(out_dir, "-o", command=" ".join([prog, *(shlex.quote(a) for a in args_list)]))
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     title = args.env
     written = E.write_outputs(results, agg, out_dir, run_info=run_info, plots=args.plots, title=title)
     if render_spec is not None:
-        from agents import plots as P
+        from agents.evaluating import plots as P
 
         frames, _ = E.render_episode_frames(env_spec, render_spec, seed=args.seed, max_frames=args.render_frames,
                                             deterministic=args.deterministic)

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents.cli import (
+from agents.common.cli import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     OneLineParser,
@@ -203,7 +203,7 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
     """Build the model (or load ``trained_agent``) on a stand-in env with the real spaces: out-of-range
     hyperparameters, a bad ``policy``/``policy_kwargs`` or a trained agent of other spaces become a UsageError here,
     before the run folder is created, not a traceback after it."""
-    from agents.rl import ALGOS, load_model
+    from agents.acting.rl import ALGOS, load_model
 
     venv = _stand_in_vec_env(obs_space, act_space, n_envs)
     try:
@@ -230,8 +230,9 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 # Main.
 
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
-    from agents.cli import check_folder_writable
-    from agents.hyperparameters import (
+    from agents.acting.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
+    from agents.common.cli import check_folder_writable
+    from agents.training.hyperparameters import (
         SPECIAL_KEYS,
         build_algo_kwargs,
         normalize_kwargs,
@@ -239,8 +240,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         resolve_prior_params,
         rollout_rounding_notice,
     )
-    from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
-    from agents.runs import next_run_dir, plain, remove_run_dir
+    from agents.training.runs import next_run_dir, plain, remove_run_dir
     from orbitcloud_env.suggest import did_you_mean
 
     try:
@@ -354,7 +354,7 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
                 args.trust_model)
     stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent is not None else None
     if stats is not None and norm_kwargs is not None and stats.is_file() and not args.trust_model:
-        from agents.safeload import load_vecnormalize
+        from agents.common.safeload import load_vecnormalize
 
         try:  # read safely here, so a refused file stops the run before its folder exists
             load_vecnormalize(stats)
@@ -365,13 +365,13 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
 
     # ---- run folder, config and command, after every check and before anything trains ----
     run_dir, created = next_run_dir(args.log_folder, algo, env_id)
-    from agents.locks import lock_folder
+    from agents.common.locks import lock_folder
 
     # Held until the run ends: an evaluate.py -o into this folder meanwhile is refused (agents/locks.py).
     lock = lock_folder(run_dir, "run folder", command)
     import yaml
 
-    from agents.io import write_text_atomic
+    from agents.common.io import write_text_atomic
 
     config = {
         "algo": algo,
@@ -424,16 +424,16 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
         from stable_baselines3.common.env_util import make_vec_env
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-        from agents.callbacks import (
+        from agents.acting.rl import ALGOS, load_model
+        from agents.common.io import atomic_path
+        from agents.common.safeload import load_vecnormalize
+        from agents.training.callbacks import (
             AtomicCheckpointCallback,
             MaskableMetricsEvalCallback,
             MetricsEvalCallback,
             TrainEpisodeMetrics,
         )
-        from agents.io import atomic_path
-        from agents.rl import ALGOS, load_model
-        from agents.safeload import load_vecnormalize
-        from agents.vec_env import make_batched_vec_env, supports_batched
+        from agents.training.vec_env import make_batched_vec_env, supports_batched
 
         if args.num_threads > 0:
             torch.set_num_threads(args.num_threads)
@@ -481,7 +481,7 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
 
     try:
         if (args.pretrain or demos is not None) and trained_agent is None:
-            from agents.pretrain import pretrain_policy
+            from agents.training.pretrain import pretrain_policy
 
             if demos is None:
                 demos = _collect_demos(args, env, env_id, env_kwargs, seed)
@@ -528,7 +528,12 @@ def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_ti
 
 def _load_demos(path: str, env_config: Mapping[str, Any] | None, obs_space: Any, act_space: Any) -> dict[str, Any]:
     """The decisions saved in ``path``, projected onto the env's observation groups (UsageError naming the flag)."""
-    from agents.distill import DemonstrationsError, check_demonstrations, load_demonstrations, project_demonstrations
+    from agents.training.distill import (
+        DemonstrationsError,
+        check_demonstrations,
+        load_demonstrations,
+        project_demonstrations,
+    )
 
     try:
         demos, meta = load_demonstrations(path)
@@ -546,16 +551,16 @@ def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwar
                    seed: int) -> dict[str, Any]:
     """--pretrain's decisions: a heuristic on the training envs, or the lookahead planner in worker processes."""
     import agents as _agents
-    from agents.pretrain import collect_demonstrations
+    from agents.training.pretrain import collect_demonstrations
 
     print(f"Pretraining: collecting {args.pretrain_steps} decisions of {args.pretrain}", flush=True)
     if args.pretrain == "lookahead":
-        from agents.distill import collect_expert_demonstrations
+        from agents.training.distill import collect_expert_demonstrations
 
         return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
                                              n_workers=args.pretrain_workers, seed=seed, verbose=args.verbose)
     if args.pretrain == "tuned-admit":  # the id's tuned parameters (a VecEnv has no spec to read them from)
-        from agents.heuristics import TunedAdmitPolicy
+        from agents.acting.heuristics import TunedAdmitPolicy
 
         expert = TunedAdmitPolicy(seed=seed, env_id=env_id)
     else:

@@ -53,7 +53,7 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
-    from agents.lookahead import LookaheadPolicy
+    from agents.acting.lookahead import LookaheadPolicy
 
     env = gym.make(env_id, **dict(env_kwargs))
     if expert == LookaheadPolicy.name:
@@ -160,7 +160,7 @@ def save_demonstrations(path: str | Path, demos: Mapping[str, Any], *, env_id: s
                         expert: str) -> Path:
     """Write ``demos`` to ``path`` (a ``.npz`` without pickled objects; written to a temporary file, then renamed),
     with the env id, the observation groups it was recorded with and the expert's name."""
-    from agents.io import atomic_path
+    from agents.common.io import atomic_path
 
     path = Path(path)
     arrays = {f"obs/{k}": v for k, v in demos["obs"].items()}

@@ -11,7 +11,7 @@ The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluate_cli
 episode runs.
 """
 
-from agents.episode_metrics import (
+from agents.evaluating.episode_metrics import (
     METRICS,
     REGION_NAMES,
     REGIONS,
@@ -22,7 +22,7 @@ from agents.episode_metrics import (
     region_column,
     region_of,
 )
-from agents.reports import (
+from agents.evaluating.reports import (
     NOT_BASELINES,
     SUMMARY_METRICS,
     baseline_sentence,
@@ -33,7 +33,7 @@ from agents.reports import (
     to_dict,
     write_outputs,
 )
-from agents.rollouts import (
+from agents.evaluating.rollouts import (
     UPPER_BOUND,
     EnvSpec,
     EvaluationError,

@@ -20,9 +20,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from agents import stats
-from agents.episode_metrics import METRICS, REGION_NAMES, EpisodeResult, region_column
-from agents.io import write_text_atomic
+from agents.common.io import write_text_atomic
+from agents.evaluating import stats
+from agents.evaluating.episode_metrics import METRICS, REGION_NAMES, EpisodeResult, region_column
 from orbitcloud_env.plain import to_plain
 
 __all__ = [
@@ -328,7 +328,7 @@ def write_outputs(results: Sequence[EpisodeResult], agg: Mapping[str, Any], out_
     written.append(write_text_atomic(out / "summary.json", json.dumps(json_safe(payload), indent=2) + "\n"))
 
     if plots:
-        from agents import plots as P
+        from agents.evaluating import plots as P
 
         shown = [p for p in policies if p not in reference]
         bar_metrics = [(m, METRICS[m].label, METRICS[m].unit)

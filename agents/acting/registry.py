@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
-from agents.lookahead import LOOKAHEAD_VARIANTS, LookaheadPolicy
-from agents.rl import ALGOS, LoadedPolicy, load
+from agents.acting.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
+from agents.acting.lookahead import LOOKAHEAD_VARIANTS, LookaheadPolicy
+from agents.acting.rl import ALGOS, LoadedPolicy, load
 from orbitcloud_env.suggest import closest
 
 __all__ = ["available", "available_policies", "available_algorithms", "make_policy"]

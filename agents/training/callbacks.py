@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 
-from agents.io import atomic_path
+from agents.common.io import atomic_path
 
 __all__ = ["AtomicCheckpointCallback", "BEST_MODEL", "EVALUATIONS", "MetricsEvalCallback",
            "MaskableMetricsEvalCallback", "TrainEpisodeMetrics"]
