@@ -18,12 +18,12 @@ malformed --env-kwargs, an env that cannot be built, a results folder that is a 
 written, an existing non-empty results folder without --overwrite or --resume, a --resume whose command differs)
 stop with one line on stderr and exit status 2, creating nothing.
 
-Each finished episode is appended to ``episodes.jsonl`` and ``episodes.csv`` at once (agents/journal.py), and the
+Each finished episode is appended to ``episodes.jsonl`` and ``episodes.csv`` at once (agents/evaluating/journal.py), and the
 normalised command is stored in ``command.json`` before the first episode; ``--resume`` continues an interrupted
 run (Ctrl-C or kill -9) in the same folder, skipping the finished (policy, seed) pairs, reference rows included.
 See docs/evaluation.md for the metrics, the statistics and the output files.
 
-Importing this module loads only the standard library and :mod:`agents.cli`, so ``--help`` answers at once.
+Importing this module loads only the standard library and :mod:`agents.common.cli`, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,7 +49,7 @@ from agents.common.cli import (
     sigterm_as_interrupt,
 )
 
-__all__ = ["build_parser", "main", "COMMAND_FILE", "RESUME_KEYS"]
+__all__ = ["build_parser", "main", "COMMAND_FILE", "RESUME_KEYS", "EvalPlan", "validate", "plan_run", "execute"]
 
 PROG = "evaluate.py"
 EXIT_INTERRUPTED = 130
@@ -118,7 +119,7 @@ def _sha256(path: str) -> str:
 
 
 def _has_entries(folder: Path) -> bool:
-    """Whether ``folder`` holds anything besides the lock file (agents/locks.py)."""
+    """Whether ``folder`` holds anything besides the lock file (agents/common/locks.py)."""
     from agents.common.locks import LOCK_FILE
 
     return folder.is_dir() and any(p.name != LOCK_FILE for p in folder.iterdir())
@@ -234,6 +235,35 @@ def _previous_outputs(out_dir: Path) -> list[str]:
         return []
 
 
+# The command runs in four stages: parse (main: build_parser), validate (the flags on their own, the files and
+# folder they name), plan (the env and the policies built once, the command as data, what --resume continues) and
+# execute (the episodes, then the reports). Nothing is written before execute.
+
+@dataclass
+class EvalPlan:
+    """The checked inputs of a run: :func:`validate` fills the first group, :func:`plan_run` the second."""
+
+    args: argparse.Namespace
+    env_kwargs: dict[str, Any]
+    out_dir: Path
+    stored: dict[str, Any] | None  # --resume: the interrupted run's command.json; None: a fresh run
+    specs: list[Any]  # agents.evaluating.rollouts.PolicySpec, one per --policies entry
+    render_spec: Any = None  # --render-episode's policy
+    env_spec: Any = None  # agents.evaluating.rollouts.EnvSpec
+    command: dict[str, Any] = field(default_factory=dict)  # command.json
+    run_hash: str = ""  # of command.json's RESUME_KEYS, stamped on every journal row
+    previous: list[Any] = field(default_factory=list)  # the episodes an interrupted run finished (--resume)
+
+    @property
+    def labels(self) -> list[str]:
+        return [s.label for s in self.specs]
+
+    @property
+    def total(self) -> int:
+        """Episodes of the run, the upper-bound reference rows included."""
+        return (len(self.specs) + bool(self.args.bound)) * self.args.episodes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (without the program name; default ``sys.argv[1:]``); return the exit status:
     0, 2 for a usage error (one line on stderr, nothing created), 130 after Ctrl-C and 143 after SIGTERM
@@ -241,180 +271,282 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = prog_name(PROG, argv)
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(prog).parse_args(args_list)
-
-    def fail(message: str) -> int:
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-
-    # Heavy imports after argument parsing, so --help is fast.
-    import agents
-    from agents.common.cli import environment_versions, parse_key_values, resolve_env_id
-    from agents.common.io import write_text_atomic
-    from agents.evaluating import evaluation as E
-    from agents.evaluating.journal import JOURNAL, EpisodeJournal, JournalError, command_hash, read_journal
-
-    # ---- validate everything before any episode runs -----------------------------------------------------
     try:
-        if args.episodes < 1:
-            raise E.EvaluationError(f"--episodes must be >= 1, got {args.episodes}")
-        if args.n_jobs < 1:
-            raise E.EvaluationError(f"--n-jobs must be >= 1, got {args.n_jobs}")
-        if not 0.0 < args.confidence < 1.0:
-            raise E.EvaluationError(f"--confidence must be in (0, 1), got {args.confidence}")
-        if args.render_frames < 1:
-            raise E.EvaluationError(f"--render-frames must be >= 1, got {args.render_frames}")
-        if args.n_resamples < 1:
-            raise E.EvaluationError(f"--n-resamples must be >= 1, got {args.n_resamples}")
-        if args.score_metric not in E.METRICS and not args.score_metric.startswith("reward."):
-            raise E.EvaluationError(f"--score-metric: unknown metric {args.score_metric!r}; "
-                                    f"choose from {', '.join(E.METRICS)}")
-        env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
-        out_dir, stored = _check_output_dir(args.output, args.overwrite, args.resume)
-        specs = [E.resolve_policy(text, agents.available_policies(), trust=args.trust_model) for text in args.policies]
-        labels = [s.label for s in specs]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
-        if dupes:
-            raise E.EvaluationError(f"--policies: policy given twice: {', '.join(dupes)} (use LABEL=POLICY)")
-        if E.UPPER_BOUND in labels:
-            raise E.EvaluationError(f"--policies: the label {E.UPPER_BOUND!r} is reserved for the reference row; "
-                                    "choose another with LABEL=POLICY")
-        render_spec = None
-        if args.render_episode is not None:
-            render_spec = next((s for s in specs if args.render_episode in (s.label, s.source)), None)
-            if render_spec is None:
-                raise E.EvaluationError(f"--render-episode: {args.render_episode!r} is not among --policies "
-                                        f"({', '.join(labels)})")
-        resolve_env_id(args.env)
-        if args.bound:
-            try:
-                from orbitcloud_env.bounds import episode_upper_bound  # noqa: F401
-            except ImportError as exc:
-                raise E.EvaluationError(f"--bound: the upper bound is unavailable ({_first_line(exc)}); "
-                                        "pass --no-bound") from None
-        env_spec = E.EnvSpec.create(args.env, env_kwargs)
-        from agents.common.provenance import trained_on_notice
-
-        for spec in specs:  # a model trained on another id: say so (its spaces are checked when it loads)
-            notice = trained_on_notice(spec.source, args.env) if spec.is_model else None
-            if notice:
-                print(f"{spec.label}: {notice}", flush=True)
-        try:
-            env = E.make_env(env_spec)
-        except Exception as exc:  # noqa: BLE001 - any failure to build the env is a bad --env/--env-kwargs
-            raise E.EvaluationError(f"cannot make env {args.env!r} with {env_kwargs}: {_first_line(exc)}") from exc
-        try:
-            if args.score_metric.startswith("reward."):
-                terms = _reward_terms(env, args.seed)
-                if args.score_metric[len("reward."):] not in terms:
-                    raise E.EvaluationError(f"--score-metric: the env has no reward term {args.score_metric!r}; "
-                                            f"its terms: {', '.join('reward.' + t for t in terms)}")
-            for s in specs:
-                try:
-                    E.build_policy(s, env, seed=args.seed)
-                except Exception as exc:  # noqa: BLE001 - unusable model / incompatible env
-                    raise E.EvaluationError(f"policy {s.label!r}: {_first_line(exc)}") from exc
-        finally:
-            env.close()
-        command = _normalised_command(args, env_kwargs, specs)
-        stored_form = json.loads(json.dumps(E.json_safe(command)))  # as in command.json
-        run_hash = command_hash({k: stored_form.get(k) for k in RESUME_KEYS})  # stamped on every journal row
-        previous: list[Any] = []
-        if stored is not None:
-            diffs = _resume_differences(stored, command)
-            if diffs:
-                raise UsageError(f"--resume: the command differs from the interrupted run's in {'; '.join(diffs)}; "
-                                 f"rerun it as stored in {out_dir / COMMAND_FILE}, or use another -o")
-            episodes = {(label, args.seed + i) for label in [*labels, *([E.UPPER_BOUND] if args.bound else [])]
-                        for i in range(args.episodes)}
-            try:
-                previous = read_journal(out_dir, command_sha256=run_hash, episodes=episodes)
-            except JournalError as exc:
-                raise UsageError(f"--resume: {exc}; its episodes cannot be trusted: rerun with --overwrite, or use "
-                                 "another -o") from None
+        plan = plan_run(validate(args))
     except UsageError as exc:
-        return fail(str(exc))
+        return _fail(prog, str(exc))
+    head = f"python {shlex.quote(sys.argv[0])}" if argv is None and sys.argv[0].endswith(".py") else prog
+    return execute(plan, prog, typed=" ".join([prog, *(shlex.quote(a) for a in args_list)]),
+                   as_run=" ".join([head, *(shlex.quote(a) for a in args_list)]))
 
-    # ---- run ---------------------------------------------------------------------------------------------
-    previous_outputs = _previous_outputs(out_dir) if out_dir.is_dir() else []
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def validate(args: argparse.Namespace) -> EvalPlan:
+    """Check every flag, the results folder and the policies' names and files (a UsageError for the first bad
+    one); nothing is built yet."""
+    from agents.common.cli import parse_key_values, resolve_env_id
+    from agents.evaluating import evaluation as E
+
+    _check_numbers(args)
+    env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
+    out_dir, stored = _check_output_dir(args.output, args.overwrite, args.resume)
+    plan = EvalPlan(args=args, env_kwargs=env_kwargs, out_dir=out_dir, stored=stored, specs=_check_policies(args))
+    if args.render_episode is not None:
+        plan.render_spec = next((s for s in plan.specs if args.render_episode in (s.label, s.source)), None)
+        if plan.render_spec is None:
+            raise E.EvaluationError(f"--render-episode: {args.render_episode!r} is not among --policies "
+                                    f"({', '.join(plan.labels)})")
+    resolve_env_id(args.env)
+    if args.bound:
+        try:
+            from orbitcloud_env.bounds import episode_upper_bound  # noqa: F401
+        except ImportError as exc:
+            raise E.EvaluationError(f"--bound: the upper bound is unavailable ({_first_line(exc)}); "
+                                    "pass --no-bound") from None
+    return plan
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    from agents.evaluating import evaluation as E
+
+    if args.episodes < 1:
+        raise E.EvaluationError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.n_jobs < 1:
+        raise E.EvaluationError(f"--n-jobs must be >= 1, got {args.n_jobs}")
+    if not 0.0 < args.confidence < 1.0:
+        raise E.EvaluationError(f"--confidence must be in (0, 1), got {args.confidence}")
+    if args.render_frames < 1:
+        raise E.EvaluationError(f"--render-frames must be >= 1, got {args.render_frames}")
+    if args.n_resamples < 1:
+        raise E.EvaluationError(f"--n-resamples must be >= 1, got {args.n_resamples}")
+    if args.score_metric not in E.METRICS and not args.score_metric.startswith("reward."):
+        raise E.EvaluationError(f"--score-metric: unknown metric {args.score_metric!r}; "
+                                f"choose from {', '.join(E.METRICS)}")
+
+
+def _check_policies(args: argparse.Namespace) -> list[Any]:
+    """--policies resolved (names known, model files present), their labels unique and not the reserved one."""
+    import agents
+    from agents.evaluating import evaluation as E
+
+    specs = [E.resolve_policy(text, agents.available_policies(), trust=args.trust_model) for text in args.policies]
+    labels = [s.label for s in specs]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise E.EvaluationError(f"--policies: policy given twice: {', '.join(dupes)} (use LABEL=POLICY)")
+    if E.UPPER_BOUND in labels:
+        raise E.EvaluationError(f"--policies: the label {E.UPPER_BOUND!r} is reserved for the reference row; "
+                                "choose another with LABEL=POLICY")
+    return specs
+
+
+def plan_run(plan: EvalPlan) -> EvalPlan:
+    """Build the env and every policy once (a bad --env-kwargs, an unusable model or a model of other spaces is a
+    UsageError here), the command as data, and for --resume the finished episodes its journal holds."""
+    from agents.common.provenance import trained_on_notice
+    from agents.evaluating import evaluation as E
+    from agents.evaluating.journal import command_hash
+
+    args = plan.args
+    plan.env_spec = E.EnvSpec.create(args.env, plan.env_kwargs)
+    for spec in plan.specs:  # a model trained on another id: say so (its spaces are checked when it loads)
+        notice = trained_on_notice(spec.source, args.env) if spec.is_model else None
+        if notice:
+            print(f"{spec.label}: {notice}", flush=True)
+    _probe_env_and_policies(plan)
+    plan.command = _normalised_command(args, plan.env_kwargs, plan.specs)
+    stored_form = json.loads(json.dumps(E.json_safe(plan.command)))  # as in command.json
+    plan.run_hash = command_hash({k: stored_form.get(k) for k in RESUME_KEYS})  # stamped on every journal row
+    if plan.stored is not None:
+        plan.previous = _resumed_episodes(plan)
+    return plan
+
+
+def _probe_env_and_policies(plan: EvalPlan) -> None:
+    """One env of the run: --score-metric's reward term must be among its terms, and every policy must build on it."""
+    from agents.evaluating import evaluation as E
+
+    args = plan.args
+    try:
+        env = E.make_env(plan.env_spec)
+    except Exception as exc:  # noqa: BLE001 - any failure to build the env is a bad --env/--env-kwargs
+        raise E.EvaluationError(f"cannot make env {args.env!r} with {plan.env_kwargs}: {_first_line(exc)}") from exc
+    try:
+        if args.score_metric.startswith("reward."):
+            terms = _reward_terms(env, args.seed)
+            if args.score_metric[len("reward."):] not in terms:
+                raise E.EvaluationError(f"--score-metric: the env has no reward term {args.score_metric!r}; "
+                                        f"its terms: {', '.join('reward.' + t for t in terms)}")
+        for s in plan.specs:
+            try:
+                E.build_policy(s, env, seed=args.seed)
+            except Exception as exc:  # noqa: BLE001 - unusable model / incompatible env
+                raise E.EvaluationError(f"policy {s.label!r}: {_first_line(exc)}") from exc
+    finally:
+        env.close()
+
+
+def _resumed_episodes(plan: EvalPlan) -> list[Any]:
+    """--resume: the episodes the interrupted run finished, when its command is this one and its journal sound."""
+    from agents.evaluating import evaluation as E
+    from agents.evaluating.journal import JournalError, read_journal
+
+    args, out_dir = plan.args, plan.out_dir
+    diffs = _resume_differences(plan.stored, plan.command)
+    if diffs:
+        raise UsageError(f"--resume: the command differs from the interrupted run's in {'; '.join(diffs)}; "
+                         f"rerun it as stored in {out_dir / COMMAND_FILE}, or use another -o")
+    episodes = {(label, args.seed + i) for label in [*plan.labels, *([E.UPPER_BOUND] if args.bound else [])]
+                for i in range(args.episodes)}
+    try:
+        return read_journal(out_dir, command_sha256=plan.run_hash, episodes=episodes)
+    except JournalError as exc:
+        raise UsageError(f"--resume: {exc}; its episodes cannot be trusted: rerun with --overwrite, or use "
+                         "another -o") from None
+
+
+def execute(plan: EvalPlan, prog: str, typed: str, as_run: str) -> int:
+    """Claim the results folder (locked for the run), run the episodes into the journal, then write the reports and
+    print the summary. ``typed``: the command for the lock file; ``as_run``: for run.json."""
     from agents.common.locks import lock_folder
 
-    try:  # one run per folder: a second one started at the same time stops here (agents/locks.py)
-        lock = lock_folder(out_dir, "-o", command=" ".join([prog, *(shlex.quote(a) for a in args_list)]))
+    out_dir = plan.out_dir
+    previous_outputs = _previous_outputs(out_dir) if out_dir.is_dir() else []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # one run per folder: a second one started at the same time stops here (agents/common/locks.py)
+        lock = lock_folder(out_dir, "-o", command=typed)
     except UsageError as exc:
-        return fail(str(exc))
-    if stored is None and not args.overwrite and _has_entries(out_dir):
+        return _fail(prog, str(exc))
+    try:
+        if plan.stored is None and not plan.args.overwrite and _has_entries(out_dir):
+            return _fail(prog, f"-o: results folder {out_dir} was written by another run while this one was "
+                               "checking its inputs; pass --resume to continue it, --overwrite to replace it, or "
+                               "choose another")
+        _start_output(plan)
+        results, eval_s, status = _run_episodes(plan, prog)
+        if status is not None:
+            return status
+        agg, run_info = _write_reports(plan, results, eval_s, as_run, previous_outputs)
+    finally:
         lock.release()
-        return fail(f"-o: results folder {out_dir} was written by another run while this one was checking its "
-                    "inputs; pass --resume to continue it, --overwrite to replace it, or choose another")
+    _print_summary(plan, results, eval_s, agg, run_info)
+    return 0
+
+
+def _start_output(plan: EvalPlan) -> None:
+    """Remove an earlier run's reports (they must not pass for this run's while it runs); write command.json."""
+    from agents.common.io import write_text_atomic
+    from agents.evaluating import evaluation as E
+
+    out_dir = plan.out_dir
     for stale in ("run.json", "summary.md", "summary.csv", "summary.json", "probability_of_improvement.csv"):
-        if (out_dir / stale).is_file():  # an earlier run's report must not pass for this run's while it runs
+        if (out_dir / stale).is_file():
             (out_dir / stale).unlink()
-    write_text_atomic(out_dir / COMMAND_FILE, json.dumps(E.json_safe(command), indent=2) + "\n")
-    total = (len(specs) + bool(args.bound)) * args.episodes
+    write_text_atomic(out_dir / COMMAND_FILE, json.dumps(E.json_safe(plan.command), indent=2) + "\n")
+
+
+def _run_episodes(plan: EvalPlan, prog: str) -> tuple[list[Any], float, int | None]:
+    """(results, seconds, None), each finished episode appended to the journal as it finishes; after Ctrl-C or
+    SIGTERM the message is printed and the status is 130 / 143 (the journal keeps the finished episodes)."""
+    from agents.evaluating import evaluation as E
+    from agents.evaluating.journal import JOURNAL, EpisodeJournal, read_journal
+
+    args, out_dir, previous = plan.args, plan.out_dir, plan.previous
     if previous:
-        print(f"Resuming: {len(previous)} of {total} episodes already in {out_dir / JOURNAL}", flush=True)
+        print(f"Resuming: {len(previous)} of {plan.total} episodes already in {out_dir / JOURNAL}", flush=True)
     t0 = time.time()
-    with EpisodeJournal(out_dir, previous, command_sha256=run_hash) as journal:
+    with EpisodeJournal(out_dir, previous, command_sha256=plan.run_hash) as journal:
         try:
             with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: the finished episodes are in the journal
-                results = E.evaluate(env_spec, specs, n_episodes=args.episodes, seed=args.seed, n_jobs=args.n_jobs,
-                                     deterministic=args.deterministic, progress=args.progress,
+                results = E.evaluate(plan.env_spec, plan.specs, n_episodes=args.episodes, seed=args.seed,
+                                     n_jobs=args.n_jobs, deterministic=args.deterministic, progress=args.progress,
                                      upper_bound=args.bound, done=previous, on_result=journal.append)
         except KeyboardInterrupt as exc:
             n_done = len(read_journal(out_dir))
             what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-            print(f"{prog}: {what} after {n_done} of {total} episodes (kept in {out_dir / JOURNAL}); the same "
+            print(f"{prog}: {what} after {n_done} of {plan.total} episodes (kept in {out_dir / JOURNAL}); the same "
                   "command plus --resume continues", file=sys.stderr)
-            lock.release()
-            return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-    eval_s = time.time() - t0
-    lower, upper, source = _baselines(args, specs, results)
+            return [], time.time() - t0, EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    return results, time.time() - t0, None
+
+
+def _write_reports(plan: EvalPlan, results: list[Any], eval_s: float, as_run: str,
+                   previous_outputs: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The statistics, the report files and plots, the GIF (--render-episode) and run.json; earlier outputs this
+    run did not rewrite are removed. Returns (aggregate, run_info)."""
+    from agents.common.io import write_text_atomic
+    from agents.evaluating import evaluation as E
+    from agents.evaluating.journal import JOURNAL
+
+    args, out_dir = plan.args, plan.out_dir
+    lower, upper, source = _baselines(args, plan.specs, results)
     agg = E.summarize_results(results, score_metric=args.score_metric, lower=lower, upper=upper,
                               baseline_source=source, confidence=args.confidence, n_resamples=args.n_resamples,
                               seed=args.seed)
-
-    kwargs_txt = " ".join(f"{k}={v!r}" for k, v in env_kwargs.items())
-    head = f"python {shlex.quote(sys.argv[0])}" if argv is None and sys.argv[0].endswith(".py") else prog
-    new_steps = int(sum(r.steps for r in results if (r.policy, r.seed) not in {(p.policy, p.seed) for p in previous}))
-    run_info: dict[str, Any] = {
-        "command": " ".join([head, *(shlex.quote(a) for a in args_list)]),
-        "env_id": args.env, "env_kwargs": env_kwargs, "episodes": args.episodes, "seed": args.seed,
-        "seeds": [args.seed + i for i in range(args.episodes)], "n_jobs": args.n_jobs,
-        "deterministic": args.deterministic, "n_resamples": args.n_resamples, "confidence": args.confidence,
-        "baselines": {"lower": lower, "upper": upper, "source": source}, "upper_bound": args.bound,
-        "policies": [{"label": s.label, "source": s.source, "is_model": s.is_model,
-                      "vecnormalize": s.vecnormalize} for s in specs],
-        "resumed_episodes": len(previous),
-        "evaluation_wall_s": eval_s, "episode_steps": int(sum(r.steps for r in results)),
-        "versions": environment_versions(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "footer": f"Env {args.env}{' (' + kwargs_txt + ')' if kwargs_txt else ''}, seeds {args.seed}.."
-                  f"{args.seed + args.episodes - 1}.",
-    }
-    title = args.env
-    written = E.write_outputs(results, agg, out_dir, run_info=run_info, plots=args.plots, title=title)
-    if render_spec is not None:
-        from agents.evaluating import plots as P
-
-        frames, _ = E.render_episode_frames(env_spec, render_spec, seed=args.seed, max_frames=args.render_frames,
-                                            deterministic=args.deterministic)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in render_spec.label)
-        written.append(P.save_animation(frames, out_dir / f"episode_{safe}.gif",
-                                        title=f"{args.env}: {render_spec.label}, seed {args.seed}"))
+    run_info = _run_info(plan, results, eval_s, as_run, {"lower": lower, "upper": upper, "source": source})
+    written = E.write_outputs(results, agg, out_dir, run_info=run_info, plots=args.plots, title=args.env)
+    if plan.render_spec is not None:
+        written.append(_render_gif(plan))
     written += [out_dir / JOURNAL, out_dir / COMMAND_FILE]
     removed = _remove_stale_outputs(out_dir, written, previous_outputs)
     if removed:
         print(f"Removed {', '.join(removed)} of an earlier run (not written by this one)")
     run_info["outputs"] = [p.name for p in written] + ["run.json"]
     write_text_atomic(out_dir / "run.json", json.dumps(E.json_safe(run_info), indent=2) + "\n")
-    lock.release()
+    return agg, run_info
 
-    print(E.format_summary_md(agg, title=title, footer=run_info["footer"]))
+
+def _run_info(plan: EvalPlan, results: list[Any], eval_s: float, as_run: str,
+              baselines: dict[str, Any]) -> dict[str, Any]:
+    """run.json (its ``outputs`` added once written): the command, settings, baselines, timing and versions."""
+    from agents.common.cli import environment_versions
+
+    args, env_kwargs = plan.args, plan.env_kwargs
+    kwargs_txt = " ".join(f"{k}={v!r}" for k, v in env_kwargs.items())
+    return {
+        "command": as_run,
+        "env_id": args.env, "env_kwargs": env_kwargs, "episodes": args.episodes, "seed": args.seed,
+        "seeds": [args.seed + i for i in range(args.episodes)], "n_jobs": args.n_jobs,
+        "deterministic": args.deterministic, "n_resamples": args.n_resamples, "confidence": args.confidence,
+        "baselines": baselines, "upper_bound": args.bound,
+        "policies": [{"label": s.label, "source": s.source, "is_model": s.is_model,
+                      "vecnormalize": s.vecnormalize} for s in plan.specs],
+        "resumed_episodes": len(plan.previous),
+        "evaluation_wall_s": eval_s, "episode_steps": int(sum(r.steps for r in results)),
+        "versions": environment_versions(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "footer": f"Env {args.env}{' (' + kwargs_txt + ')' if kwargs_txt else ''}, seeds {args.seed}.."
+                  f"{args.seed + args.episodes - 1}.",
+    }
+
+
+def _render_gif(plan: EvalPlan) -> Path:
+    """--render-episode: the animation of one episode of that policy (the first seed)."""
+    from agents.evaluating import evaluation as E
+    from agents.evaluating import plots as P
+
+    args, spec = plan.args, plan.render_spec
+    frames, _ = E.render_episode_frames(plan.env_spec, spec, seed=args.seed, max_frames=args.render_frames,
+                                        deterministic=args.deterministic)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec.label)
+    return P.save_animation(frames, plan.out_dir / f"episode_{safe}.gif",
+                            title=f"{args.env}: {spec.label}, seed {args.seed}")
+
+
+def _print_summary(plan: EvalPlan, results: list[Any], eval_s: float, agg: Any, run_info: dict[str, Any]) -> None:
+    from agents.evaluating import evaluation as E
+
+    args, previous = plan.args, plan.previous
+    done_before = {(p.policy, p.seed) for p in previous}
+    new_steps = int(sum(r.steps for r in results if (r.policy, r.seed) not in done_before))
+    print(E.format_summary_md(agg, title=args.env, footer=run_info["footer"]))
     n_episodes = sum(not r.reference for r in results)
     print(f"{n_episodes} episodes ({len(previous)} resumed), {new_steps} new steps in {eval_s:.1f} s "
           f"({new_steps / max(eval_s, 1e-9):.0f} steps/s, {args.n_jobs} worker{'s' if args.n_jobs > 1 else ''}); "
-          f"results in {out_dir}{os.sep}")
-    return 0
+          f"results in {plan.out_dir}{os.sep}")
 
 
 if __name__ == "__main__":
