@@ -112,7 +112,6 @@ def _long_functions(folder: Path) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="the CLIs, stats.aggregate and pretrain_policy are split in the next commits")
 def test_no_function_in_agents_is_over_60_lines():
     long = _long_functions(AGENTS)
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines (split them into named steps): {long}"
