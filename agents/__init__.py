@@ -9,8 +9,18 @@
 
 The interface is docs/env_contract.md; nothing here imports orbitcloud_env internals.
 
-The names below are imported on first use (PEP 562), so ``import agents.cli`` (the command lines' parsers) loads
-neither torch nor Stable-Baselines3 and ``--help`` answers at once.
+The subpackages, in layers (docs/architecture.md; none imports one to its right or beside it):
+
+- ``agents.common``: command-line helpers, atomic writes, folder locks, safe model loading, seed ranges;
+- ``agents.acting``: heuristics, the lookahead planner, the network policy, model loading and the registry;
+- ``agents.training``, ``agents.evaluating``, ``agents.marl``: the two commands and what they run, and the
+  multi-agent tooling.
+
+The module paths of the flat layout before them (``agents.heuristics``, ``agents.policies``, ...) import the same
+modules (agents/_old_paths.py), so saved models and scripts keep working.
+
+The names below are imported on first use (PEP 562), so ``import agents.common.cli`` (the command lines' parsers)
+loads neither torch nor Stable-Baselines3 and ``--help`` answers at once.
 """
 
 from __future__ import annotations

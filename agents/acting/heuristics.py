@@ -146,8 +146,8 @@ FINISH_KEYS: tuple[str, ...] = ("node_latency", "node_wait", "node_compute")
 def estimated_finish(obs: Mapping[str, np.ndarray]) -> np.ndarray:
     """Estimated finish time in deadlines per row, in float64: network latency + queue wait + compute (all divided
     by the deadline, as the observation gives them; >= 1 misses). The one home of this estimate on the agents' side
-    (heuristics, lookahead, the digest script's earliest-finish policy; the torch prior of agents/policies.py sums
-    the same :data:`FINISH_KEYS`); the env's own is ``NodeView.finish_ms`` (in ms)."""
+    (heuristics, lookahead, the digest script's earliest-finish policy; the torch prior of agents/acting/policies.py
+    sums the same :data:`FINISH_KEYS`); the env's own is ``NodeView.finish_ms`` (in ms)."""
     return (obs["node_latency"].astype(np.float64) + obs["node_wait"].astype(np.float64)
             + obs["node_compute"].astype(np.float64))
 

@@ -82,7 +82,8 @@ class LookaheadPolicy:
         self.horizon = None if horizon is None else int(horizon)
         self.horizon_s = None if horizon_s is None else float(horizon_s)
         self.rollout = rollout or EarliestFinishAdmitPolicy()
-        #: action -> rollout value (sum of rewards) of each candidate of the latest decision (agents/distill.py).
+        #: action -> rollout value (sum of rewards) of each candidate of the latest decision
+        #: (agents/training/distill.py).
         self.last_values: dict[int, float] = {}
 
     def __repr__(self) -> str:

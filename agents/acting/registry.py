@@ -20,7 +20,7 @@ def available() -> list[str]:
 
 def available_policies() -> list[str]:
     """Every name ``make_policy`` builds: the heuristics, then the reference policies ``lookahead`` and
-    ``lookahead-long`` (privileged: they read the simulator, see agents/lookahead.py)."""
+    ``lookahead-long`` (privileged: they read the simulator, see agents/acting/lookahead.py)."""
     return available() + list(LOOKAHEAD_VARIANTS)
 
 
@@ -48,7 +48,7 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
         seed: seed of the policy's own generator (``random``); ignored by deterministic policies and models.
         device: torch device for a model.
         trust: for a model file: False (default) reads it without running code from it and refuses a file that
-            would need some (:mod:`agents.safeload`); True loads it with SB3's own unpickling (a file you trust).
+            would need some (:mod:`agents.common.safeload`); True loads it with SB3's own unpickling (a file you trust).
 
     Raises:
         ValueError: unknown name (with a "did you mean"), or an unusable model file / env

@@ -1,14 +1,14 @@
 """Evaluation of policies on paired seeds: one import for the three modules that do it.
 
-- :mod:`agents.episode_metrics`: per-episode metrics from the env's per-step infos (the env's own metrics through
-  ``orbitcloud_env.metrics``, plus regions, Jain's index, invalid-action rate and reward terms);
-- :mod:`agents.rollouts`: picklable env and policy specs, building envs and policies, one episode, the worker pool,
-  the upper-bound reference rows, episode frames;
-- :mod:`agents.reports`: aggregation per policy (statistics in :mod:`agents.stats`), summary.md/.csv/.json,
-  episodes.csv, probability_of_improvement.csv and the plots.
+- :mod:`agents.evaluating.episode_metrics`: per-episode metrics from the env's per-step infos (the env's own metrics
+  through ``orbitcloud_env.metrics``, plus regions, Jain's index, invalid-action rate and reward terms);
+- :mod:`agents.evaluating.rollouts`: picklable env and policy specs, building envs and policies, one episode, the worker
+  pool, the upper-bound reference rows, episode frames;
+- :mod:`agents.evaluating.reports`: aggregation per policy (statistics in :mod:`agents.evaluating.stats`),
+  summary.md/.csv/.json, episodes.csv, probability_of_improvement.csv and the plots.
 
-The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluate_cli.py) checks every flag once, before any
-episode runs.
+The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluating/evaluate_cli.py) checks every flag once,
+before any episode runs.
 """
 
 from agents.evaluating.episode_metrics import (

@@ -25,7 +25,7 @@ from agents.common.cli import EXIT_USAGE, OneLineParser, UsageError, parse_key_v
 __all__ = ["build_parser", "main", "DEFAULT_HEURISTICS"]
 
 PROG = "multiagent_compare.py"
-#: Heuristics compared by default (agents/heuristics.py).
+#: Heuristics compared by default (agents/acting/heuristics.py).
 DEFAULT_HEURISTICS = ("random", "nearest", "earliest-finish", "earliest-finish-admit", "slack-aware")
 
 
@@ -38,7 +38,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY:VALUE",
                    help="scenario overrides as key:value, e.g. max_jobs:400")
     p.add_argument("--heuristics", nargs="*", default=list(DEFAULT_HEURISTICS), metavar="NAME",
-                   help="heuristics to compare (agents/heuristics.py)")
+                   help="heuristics to compare (agents/acting/heuristics.py)")
     p.add_argument("--episodes", "-n", type=int, default=3, help="evaluation episodes per policy")
     p.add_argument("--seed", type=int, default=100, help="evaluation episode i uses reset(seed=SEED + i)")
     p.add_argument("--model", default=None, help="a saved MaskablePPO .zip to evaluate instead of training")

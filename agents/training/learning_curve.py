@@ -32,7 +32,8 @@ from agents.common.io import atomic_path, write_text_atomic
 
 __all__ = ["EVAL_SEED_OFFSET", "reference_returns", "write_learning_curve", "main"]
 
-#: The evaluation env's seed is the run's seed plus this (agents/train_cli.py), disjoint from the training envs'.
+#: The evaluation env's seed is the run's seed plus this (agents/training/train_cli.py), disjoint from the training
+#: envs'.
 EVAL_SEED_OFFSET = 10_000
 
 
