@@ -162,6 +162,11 @@ def test_the_subpackages_are_layered():
     assert not bad, bad
 
 
+def test_the_layer_walker_sees_known_imports():
+    assert _agents_imports(AGENTS / "training" / "hyperparameters.py") >= {"acting", "common"}  # lazy ones too
+    assert _agents_imports(AGENTS / "evaluating" / "reports.py") >= {"evaluating", "common"}  # from agents.x import y
+
+
 @pytest.mark.parametrize("name", sorted(OLD_MODULES))
 def test_the_old_module_path_imports_the_same_module_with_its_names(name):
     new = f"agents.{HOME[name]}.{name}"
