@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Evaluate heuristics and trained models on OrbitCloud: ``python evaluate.py --help``. The same command as the
-installed ``orbitcloud-evaluate``; the code is agents/evaluate_cli.py (see docs/evaluation.md)."""
+installed ``orbitcloud-evaluate``; the code is agents/evaluating/evaluate_cli.py (see docs/evaluation.md)."""
 
 import sys
 

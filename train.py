@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Train an RL agent on OrbitCloud: ``python train.py --help``. The same command as the installed
-``orbitcloud-train``; the code is agents/train_cli.py (see docs/training.md)."""
+``orbitcloud-train``; the code is agents/training/train_cli.py (see docs/training.md)."""
 
 import sys
 

@@ -9,8 +9,18 @@
 
 The interface is docs/env_contract.md; nothing here imports orbitcloud_env internals.
 
-The names below are imported on first use (PEP 562), so ``import agents.cli`` (the command lines' parsers) loads
-neither torch nor Stable-Baselines3 and ``--help`` answers at once.
+The subpackages, in layers (docs/architecture.md; none imports one to its right or beside it):
+
+- ``agents.common``: command-line helpers, atomic writes, folder locks, safe model loading, seed ranges;
+- ``agents.acting``: heuristics, the lookahead planner, the network policy, model loading and the registry;
+- ``agents.training``, ``agents.evaluating``, ``agents.marl``: the two commands and what they run, and the
+  multi-agent tooling.
+
+The module paths of the flat layout before them (``agents.heuristics``, ``agents.policies``, ...) import the same
+modules (agents/_old_paths.py), so saved models and scripts keep working.
+
+The names below are imported on first use (PEP 562), so ``import agents.common.cli`` (the command lines' parsers)
+loads neither torch nor Stable-Baselines3 and ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -18,20 +28,24 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from agents import _old_paths
+
+_old_paths.install()  # agents.heuristics, agents.policies, ...: the flat layout's paths import (agents/_old_paths.py)
+
 #: Public name -> the module that defines it.
 _EXPORTS = {
-    "ALGOS": "agents.rl",
-    "HEURISTICS": "agents.heuristics",
-    "HeuristicPolicy": "agents.heuristics",
-    "LoadedPolicy": "agents.rl",
-    "UntrustedFileError": "agents.safeload",
-    "available": "agents.registry",
-    "available_policies": "agents.registry",
-    "available_algorithms": "agents.registry",
-    "load": "agents.rl",
-    "load_model": "agents.rl",
-    "make_policy": "agents.registry",
-    "masks_from_obs": "agents.rl",
+    "ALGOS": "agents.acting.rl",
+    "HEURISTICS": "agents.acting.heuristics",
+    "HeuristicPolicy": "agents.acting.heuristics",
+    "LoadedPolicy": "agents.acting.rl",
+    "UntrustedFileError": "agents.common.safeload",
+    "available": "agents.acting.registry",
+    "available_policies": "agents.acting.registry",
+    "available_algorithms": "agents.acting.registry",
+    "load": "agents.acting.rl",
+    "load_model": "agents.acting.rl",
+    "make_policy": "agents.acting.registry",
+    "masks_from_obs": "agents.acting.rl",
 }
 
 __all__ = list(_EXPORTS)
@@ -39,6 +53,8 @@ __all__ = list(_EXPORTS)
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
+    if module is None and f"agents.{name}" in _old_paths.OLD_PATHS:
+        return import_module(f"agents.{name}")  # agents.heuristics without importing it first, as a submodule would
     if module is None:
         raise AttributeError(f"module 'agents' has no attribute {name!r}")
     value = getattr(import_module(module), name)

@@ -1,6 +1,6 @@
 """The learned policy of the README and its ablation over observation groups, in one reproducible run.
 
-1. Collect ``--decisions`` decisions of the privileged ``lookahead`` planner on training seeds (agents/distill.py),
+1. Collect ``--decisions`` decisions of the privileged ``lookahead`` planner on training seeds (agents/training/distill.py),
    in ``--workers`` processes, and save them (``<out>/demos.npz``); or load them with ``--demos``.
 2. Train one MaskablePPO policy per variant with ``train.py`` itself (``--pretrain-demos``, ``-n 0``: behaviour
    cloning only, the v1 hyperparameters): ``all`` (every observation group of the id) and one variant without each

@@ -2,7 +2,7 @@
 
 One command prints, for each setting, the learned policy against ``tuned-admit`` and ``earliest-finish-admit`` on
 paired seeds: mean return per policy, and for the model against each baseline the mean per-seed gap in per cent of
-|baseline mean| with its 95 % paired bootstrap interval, the median per-seed gap and the wins (agents/stats.py).
+|baseline mean| with its 95 % paired bootstrap interval, the median per-seed gap and the wins (agents/evaluating/stats.py).
 Both the model and ``tuned-admit`` were fitted on ``--train-id`` (default ``OrbitCloud-v2``): ``tuned-admit`` keeps
 that id's tuned parameters on every setting (``agents/tuned/<train-id>.json``), as the model keeps its weights.
 
@@ -19,7 +19,7 @@ Usage (the README's generalisation table)::
 
     python benchmarks/generalisation.py --model models/OrbitCloud-v2/maskable_ppo.zip --episodes 10 --seed 1000 --n-jobs 2
 
-Seeds ``--seed`` .. ``--seed + episodes - 1`` (the test range 1000-1999 of agents/seeds.py by default). A model
+Seeds ``--seed`` .. ``--seed + episodes - 1`` (the test range 1000-1999 of agents/common/seeds.py by default). A model
 evaluated on an id other than the one its ``config.yml`` names prints a one-line notice naming both.
 """
 

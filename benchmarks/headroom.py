@@ -1,7 +1,7 @@
 """Is there room to learn? For each id: earliest-finish, the strongest heuristic, lookahead and the upper bound.
 
 For every id and seed the script runs every observation-only heuristic (the strongest is the one with the best mean
-return over the seeds), the privileged ``lookahead`` reference policy (agents/lookahead.py) and the per-episode upper
+return over the seeds), the privileged ``lookahead`` reference policy (agents/acting/lookahead.py) and the per-episode upper
 bound (orbitcloud_env/bounds.py: each job on its best node with empty queues and full batteries). It prints a
 Markdown table of mean returns and the gaps in per cent of |strongest heuristic| with 95 % paired bootstrap
 confidence intervals over the seeds:

@@ -1,4 +1,4 @@
-"""Cost per decision of the ``lookahead`` planners (agents/lookahead.py): wall and CPU milliseconds per decision.
+"""Cost per decision of the ``lookahead`` planners (agents/acting/lookahead.py): wall and CPU milliseconds per decision.
 
 Plays the first ``--decisions`` decisions of each seed with each planner (alternating the planners seed by seed, so
 drift on a shared machine hits both alike) and prints, per planner, the mean, median and 95th percentile of the

@@ -12,7 +12,7 @@ Rules:
 - ``shed-batch``: ``earliest-finish-admit``, rejecting every batch job;
 - ``class-threshold-<t>``: ``earliest-finish-admit``, rejecting a batch job whose earliest finish exceeds ``t``
   deadlines (the class rule of issue 20, t = 0.2 there);
-- ``tuned-admit`` when the heuristics registry has it (agents/heuristics.py, issue 20 part B).
+- ``tuned-admit`` when the heuristics registry has it (agents/acting/heuristics.py, issue 20 part B).
 
 Usage:
     python benchmarks/objective_check.py [--env OrbitCloud-v2] [--seeds 900 901 902] [--max-time-s 300]

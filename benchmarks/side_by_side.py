@@ -7,7 +7,7 @@ base, this tree, base, this tree, ... so that load drifting on a shared machine 
 env steps per **CPU second** of the process (``time.process_time``; steadier when other jobs share the core) and
 per **wall second**. The table gives each tree's median and range over the rounds, and the ratio of the medians.
 With ``--copies N`` each run steps N copies behind SB3's VecEnv API instead (env steps summed over the copies): the
-batched vector env in a tree that has ``agents.vec_env``, N single envs in a ``DummyVecEnv`` in one that has not.
+batched vector env in a tree that has ``agents.vec_env`` (either layout), N single envs in a ``DummyVecEnv`` in one that has not.
 
 Usage (base tree: ``git worktree add /tmp/base <commit>``; remove it afterwards):
     python benchmarks/side_by_side.py --base /tmp/base [--ids OrbitCloud-v1 OrbitCloud-Small-v0] [--rounds 5]

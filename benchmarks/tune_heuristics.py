@@ -1,4 +1,4 @@
-"""Tune ``tuned-admit`` (agents/heuristics.py) for one env id, on tuning or training seeds only, and ship the result.
+"""Tune ``tuned-admit`` (agents/acting/heuristics.py) for one env id, on tuning or training seeds only, and ship the result.
 
 The search: Optuna's TPE sampler (multivariate, seeded with ``--sampler-seed``, trials run one after another so the
 same command proposes the same trials) maximises the mean episode return of ``tuned-admit`` over ``--seeds``
@@ -16,7 +16,7 @@ it finishes within 0.2 deadlines). The best trial's parameters are written atomi
 to ``agents/tuned/<env-id>.json`` (package data, read by ``tuned-admit`` for that id), with the command, seeds,
 trial count and the best and neutral returns; a Markdown report goes beside it (``<env-id>.md``).
 
-Seeds: agents/seeds.py defines the ranges; this script takes seeds from the tuning (2000-2999) or training (0-999)
+Seeds: agents/common/seeds.py defines the ranges; this script takes seeds from the tuning (2000-2999) or training (0-999)
 range only and refuses a test seed (1000-1999) with a one-line error.
 
 Usage (the shipped OrbitCloud-v1 file was made by this command; see its report)::

@@ -3,7 +3,7 @@
 Per env count ``n`` (``--n-envs``, default 1 4 16 64), in rounds that alternate the kinds (``--rounds``, default 3;
 the table gives the median and the range of each kind, and the ratios of the medians, all from this one run):
 
-* **batched**: :class:`agents.vec_env.OrbitCloudVecEnv`, the ``n`` copies stepped in this process by the batched
+* **batched**: :class:`agents.training.vec_env.OrbitCloudVecEnv`, the ``n`` copies stepped in this process by the batched
   vector env (``orbitcloud_env.vector``; shared topology snapshots and route limits where the scenario allows);
 * **dummy**: SB3's ``DummyVecEnv`` of ``n`` ``gym.make`` envs in this process (what ``train.py --vec-env dummy``
   builds): N single envs, one after the other;
@@ -18,7 +18,7 @@ Every kind gets masked uniform random valid actions, the masks asked for each st
 steps untimed (resets, first topology buckets, worker start-up).
 
 **MaskablePPO** (unless ``--no-train``): ``sb3_contrib.MaskablePPO.learn`` with the shipped hyperparameters for the
-id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.hyperparameters`: for OrbitCloud-v1 8 envs, n_steps
+id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.training.hyperparameters`: for OrbitCloud-v1 8 envs, n_steps
 2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on the ``--train-vec`` VecEnv (default batched; several may be
 given), for ``--train-steps`` steps rounded up to whole rollouts (default: one rollout, 16,384 steps on v1).
 ``--n-steps`` / ``--train-n-envs`` override the yml for short runs. "env share" is the wall time ``learn()`` spent

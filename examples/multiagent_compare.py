@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Compare a shared learned policy with shared heuristics on the multi-agent env (docs/multiagent.md):
-``python examples/multiagent_compare.py --help``. The code is agents/multiagent_cli.py."""
+``python examples/multiagent_compare.py --help``. The code is agents/marl/multiagent_cli.py."""
 
 import sys
 from pathlib import Path

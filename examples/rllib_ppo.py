@@ -9,9 +9,9 @@ On a Ray cluster, start the script on the head node (or pass ``--address HOST:63
 on whichever nodes have free CPUs (docs/scaling.md).
 
 The env is wrapped in :class:`orbitcloud_env.wrappers.ActionMaskInObservation`, which gives the
-``{"action_mask", "observations"}`` observation that :class:`agents.rllib_masking.MaskedPPOTorchRLModule` expects:
-that module, on RLlib's current RLModule API (``DefaultPPOTorchRLModule``; RLlib's own example module derives from
-the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every
+``{"action_mask", "observations"}`` observation that :class:`agents.acting.rllib_masking.MaskedPPOTorchRLModule`
+expects: that module, on RLlib's current RLModule API (``DefaultPPOTorchRLModule``; RLlib's own example module derives
+from the deprecated ``PPOTorchRLModule``), adds log(mask) to the logits, so masked-out actions get probability ~0. Every
 iteration prints the mean episode return, the env steps sampled and the invalid (masked-out) actions the env saw,
 which stay 0 when the mask is honoured.
 
@@ -117,7 +117,7 @@ def _invalid_action_callback():
 def build_config(env_id: str, overrides: Mapping[str, Any], *, num_env_runners: int, train_batch_size: int,
                  seed: int, minibatch_size: int = 128, num_epochs: int = 10):
     """A PPOConfig (new API stack) on ``env_id`` wrapped by ActionMaskInObservation, with the action-masking module
-    (:class:`agents.rllib_masking.MaskedPPOTorchRLModule`)."""
+    (:class:`agents.acting.rllib_masking.MaskedPPOTorchRLModule`)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
     from ray.tune.registry import register_env

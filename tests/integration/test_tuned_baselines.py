@@ -11,8 +11,8 @@ import pytest
 
 import agents
 import orbitcloud_env  # noqa: F401 - registers the ids
+from agents.acting.lookahead import AdmissionLookaheadPolicy, LookaheadPolicy
 from agents.heuristics import EarliestFinishAdmitPolicy, TunedAdmitPolicy, load_tuned_params, tuned_params_path
-from agents.lookahead import LookaheadPolicy
 from agents.seeds import TEST, TRAINING, TUNING, check_tuning_seeds, parse_seed_range
 from orbitcloud_env.bounds import episode_capacity_bound, episode_upper_bound
 from orbitcloud_env.observation import N_JOB_BASE_FEATURES
@@ -216,7 +216,7 @@ def test_admission_lookahead_plans_only_batch_admission_and_leaves_the_episode_u
     twin = gym.make("OrbitCloud-v2", max_time_s=60.0)
     registered = agents.make_policy("lookahead-admit", env=env)
     assert registered.classes == ("batch",) and registered.horizon_s == 60.0
-    planner = agents.lookahead.AdmissionLookaheadPolicy(env=env, horizon_s=3.0)  # short rollouts: a quick test
+    planner = AdmissionLookaheadPolicy(env=env, horizon_s=3.0)  # short rollouts: a quick test
     tuned = TunedAdmitPolicy(env=env)
     efa = EarliestFinishAdmitPolicy()
     obs, _ = env.reset(seed=2010)
@@ -241,7 +241,7 @@ def test_admission_lookahead_plans_only_batch_admission_and_leaves_the_episode_u
             break
     assert planned > 0
     with pytest.raises(ValueError, match="classes"):
-        agents.lookahead.AdmissionLookaheadPolicy(env=env, classes=("bulk",))
+        AdmissionLookaheadPolicy(env=env, classes=("bulk",))
     env.close()
     twin.close()
 

@@ -73,7 +73,7 @@ def test_the_import_graph_walker_sees_known_edges():
     graph = _import_graph()
     assert graph.has_edge("orbitcloud_env.simulator", "orbitcloud_env.network")
     assert graph.has_edge("orbitcloud_env.ground", "orbitcloud_env.config")
-    assert graph.has_edge("agents.hyperparameters", "agents.rl")  # a lazy import inside a function counts
+    assert graph.has_edge("agents.training.hyperparameters", "agents.acting.rl")  # a lazy import in a function counts
     assert graph.number_of_nodes() > 40
 
 

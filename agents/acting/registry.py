@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
-from agents.lookahead import LOOKAHEAD_VARIANTS, make_lookahead
-from agents.rl import ALGOS, LoadedPolicy, load
+from agents.acting.heuristics import HEURISTICS, REQUIRED_KEYS, HeuristicPolicy
+from agents.acting.lookahead import LOOKAHEAD_VARIANTS, make_lookahead
+from agents.acting.rl import ALGOS, LoadedPolicy, load
 from orbitcloud_env.suggest import closest
 
 __all__ = ["available", "available_policies", "available_algorithms", "make_policy"]
@@ -20,7 +20,7 @@ def available() -> list[str]:
 
 def available_policies() -> list[str]:
     """Every name ``make_policy`` builds: the heuristics, then the reference policies ``lookahead``,
-    ``lookahead-long`` and ``lookahead-admit`` (privileged: they read the simulator, see agents/lookahead.py)."""
+    ``lookahead-long`` and ``lookahead-admit`` (privileged: they read the simulator, see agents/acting/lookahead.py)."""
     return available() + list(LOOKAHEAD_VARIANTS)
 
 
@@ -48,7 +48,7 @@ def make_policy(name_or_path: str | Path, env: Any = None, seed: int | None = No
         seed: seed of the policy's own generator (``random``); ignored by deterministic policies and models.
         device: torch device for a model.
         trust: for a model file: False (default) reads it without running code from it and refuses a file that
-            would need some (:mod:`agents.safeload`); True loads it with SB3's own unpickling (a file you trust).
+            would need some (:mod:`agents.common.safeload`); True loads it with SB3's own unpickling (a file you trust).
 
     Raises:
         ValueError: unknown name (with a "did you mean"), or an unusable model file / env

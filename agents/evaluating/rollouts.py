@@ -2,7 +2,7 @@
 
 Pairing: episode ``i`` of every policy calls ``env.reset(seed=seed + i)``; the env draws the workload and the
 constellation's starting phase from that seed, so every policy is scored on the same job stream
-(:attr:`~agents.episode_metrics.EpisodeResult.workload_digest` makes that checkable).
+(:attr:`~agents.evaluating.episode_metrics.EpisodeResult.workload_digest` makes that checkable).
 
 Parallelism: :func:`evaluate` runs one task per (policy, episode) in a ``ProcessPoolExecutor`` with a *spawn*
 context. Tasks carry only picklable specs (:class:`EnvSpec`, :class:`PolicySpec`); each worker builds the env and
@@ -13,7 +13,7 @@ worker ran which episode.
 Reference rows: with ``upper_bound=True`` every seed also gets an ``upper-bound`` row, the episode return of the
 relaxation computed by ``orbitcloud_env.bounds.episode_upper_bound(env, seed)``.
 
-Inputs are trusted: the command line (agents/evaluate_cli.py) checks flags once, before any episode runs.
+Inputs are trusted: the command line (agents/evaluating/evaluate_cli.py) checks flags once, before any episode runs.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from agents.cli import UsageError
-from agents.episode_metrics import EpisodeRecorder, EpisodeResult
+from agents.common.cli import UsageError
+from agents.evaluating.episode_metrics import EpisodeRecorder, EpisodeResult
 from orbitcloud_env.suggest import closest
 
 __all__ = [
@@ -88,7 +88,7 @@ class PolicySpec:
         is_model: True for a model file.
         vecnormalize: absolute path of ``vecnormalize.pkl`` beside the model, when present.
         trust: load the model with SB3's own unpickling (``evaluate.py --trust-model``); default: safe loading,
-            which refuses a file that needs code (agents/safeload.py).
+            which refuses a file that needs code (agents/common/safeload.py).
     """
 
     label: str
@@ -168,7 +168,7 @@ def build_policy(spec: PolicySpec, env: Any = None, seed: int | None = None) -> 
 
     ``agents.load`` applies a ``vecnormalize.pkl`` found beside the model (frozen observation statistics; reward
     normalisation off), so the model sees observations as in training. Both are read without running code from
-    them unless the spec is trusted (agents/safeload.py).
+    them unless the spec is trusted (agents/common/safeload.py).
     """
     import agents
 
@@ -286,7 +286,7 @@ def evaluate(env_spec: EnvSpec, policies: Sequence[PolicySpec], *, n_episodes: i
 
     ``done``: results of an earlier, interrupted run; a (label, seed) pair found there is not run again and its
     result is returned as it is (``evaluate.py --resume``). ``on_result(result)`` is called in this process as
-    each new episode finishes (the journal of agents/journal.py).
+    each new episode finishes (the journal of agents/evaluating/journal.py).
     """
     tasks: list[tuple[EnvSpec, PolicySpec | None, int, int, bool]] = [
         (env_spec, p, i, seed + i, deterministic) for p in policies for i in range(n_episodes)]

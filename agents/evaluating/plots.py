@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agents.io import atomic_path  # noqa: E402
+from agents.common.io import atomic_path  # noqa: E402
 
 __all__ = ["metric_bars", "latency_cdf", "region_latency", "save_animation"]
 

@@ -88,7 +88,9 @@ ALLOWED_GLOBALS: dict[str, frozenset[str]] = {module: frozenset(names) for modul
     "stable_baselines3.common.torch_layers": {"CombinedExtractor", "FlattenExtractor", "NatureCNN"},
     "stable_baselines3.common.running_mean_std": {"RunningMeanStd"},
     "stable_baselines3.common.vec_env.vec_normalize": {"VecNormalize"},
-    # this package's policies (agents.rl.PACKAGE_POLICIES)
+    # this package's policies (agents.acting.rl.PACKAGE_POLICIES): files saved since the subpackages name them by
+    # their module, older ones (models/*.zip) by its flat-layout path (agents/_old_paths.py)
+    "agents.acting.policies": {"RowScoringPolicy", "RowFeaturesExtractor"},
     "agents.policies": {"RowScoringPolicy", "RowFeaturesExtractor"},
     # torch classes named in policy_kwargs
     "torch.nn.modules.activation": set(_ACTIVATIONS) - {"Identity"},

@@ -146,8 +146,8 @@ FINISH_KEYS: tuple[str, ...] = ("node_latency", "node_wait", "node_compute")
 def estimated_finish(obs: Mapping[str, np.ndarray]) -> np.ndarray:
     """Estimated finish time in deadlines per row, in float64: network latency + queue wait + compute (all divided
     by the deadline, as the observation gives them; >= 1 misses). The one home of this estimate on the agents' side
-    (heuristics, lookahead, the digest script's earliest-finish policy; the torch prior of agents/policies.py sums
-    the same :data:`FINISH_KEYS`); the env's own is ``NodeView.finish_ms`` (in ms)."""
+    (heuristics, lookahead, the digest script's earliest-finish policy; the torch prior of agents/acting/policies.py
+    sums the same :data:`FINISH_KEYS`); the env's own is ``NodeView.finish_ms`` (in ms)."""
     return (obs["node_latency"].astype(np.float64) + obs["node_wait"].astype(np.float64)
             + obs["node_compute"].astype(np.float64))
 
@@ -349,7 +349,7 @@ _JOB_CLASS_START = 8
 #: Job classes of every shipped scenario, in the one-hot's order (used when neither the env nor a file names them).
 DEFAULT_CLASSES: tuple[str, ...] = ("interactive", "video", "batch")
 #: Tuned parameters shipped as package data, one file per env id: ``agents/tuned/<env-id>.json``.
-TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+TUNED_DIR = Path(__file__).resolve().parents[1] / "tuned"  # agents/tuned/ (package data)
 #: The parameters of ``tuned-admit`` and their neutral values (with these it is ``earliest-finish-admit``).
 TUNED_PARAMS = ("admit_threshold", "ground_bias", "battery_reserve", "backlog_cap")
 _NEUTRAL = {"admit_threshold": 1.0, "ground_bias": 0.0, "battery_reserve": 0.0, "backlog_cap": math.inf}

@@ -28,11 +28,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from agents.io import atomic_path, write_text_atomic
+from agents.common.io import atomic_path, write_text_atomic
 
 __all__ = ["EVAL_SEED_OFFSET", "reference_returns", "write_learning_curve", "main"]
 
-#: The evaluation env's seed is the run's seed plus this (agents/train_cli.py), disjoint from the training envs'.
+#: The evaluation env's seed is the run's seed plus this (agents/training/train_cli.py), disjoint from the training
+#: envs'.
 EVAL_SEED_OFFSET = 10_000
 
 
@@ -82,7 +83,7 @@ def reference_returns(env_id: str, env_kwargs: dict[str, Any], policy_names: Seq
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     import orbitcloud_env  # noqa: F401  (registers the ids)
-    from agents.registry import make_policy
+    from agents.acting.registry import make_policy
 
     out: dict[str, list[float]] = {}
     for name in policy_names:

@@ -2,7 +2,7 @@
 
 | range | use | who draws from it |
 |---|---|---|
-| 0-999 (:data:`TRAINING`) | training | ``train.py --seed S`` (env ``i`` starts at ``S + i``; its eval envs at ``S + 10,000``, beyond every range here); distillation draws 32-bit seeds from ``SeedSequence([seed, worker, episode])`` (agents/distill.py), disjoint from these ranges in practice |
+| 0-999 (:data:`TRAINING`) | training | ``train.py --seed S`` (env ``i`` starts at ``S + i``; its eval envs at ``S + 10,000``, beyond every range here); distillation draws 32-bit seeds from ``SeedSequence([seed, worker, episode])`` (agents/training/distill.py), disjoint from these ranges in practice |
 | 1000-1999 (:data:`TEST`) | testing | the README's results and docs (``evaluate.py --seed 1000 --episodes 20``: seeds 1000-1019), benchmarks/headroom.py |
 | 2000-2999 (:data:`TUNING`) | tuning baselines | ``benchmarks/tune_heuristics.py`` (``tuned-admit``); it refuses test seeds |
 
@@ -36,12 +36,12 @@ def check_tuning_seeds(seeds: Iterable[int]) -> list[int]:
         raise ValueError("--seeds: no seed given")
     test = [s for s in out if s in TEST]
     if test:
-        raise ValueError(f"--seeds: {test[0]} is a test seed (test range {_span(TEST)}, agents/seeds.py); tune on "
+        raise ValueError(f"--seeds: {test[0]} is a test seed (test range {_span(TEST)}, agents/common/seeds.py); tune on "
                          f"the tuning range {_span(TUNING)} or the training range {_span(TRAINING)}")
     other = [s for s in out if s not in TUNING and s not in TRAINING]
     if other:
         raise ValueError(f"--seeds: {other[0]} is outside the tuning range {_span(TUNING)} and the training range "
-                         f"{_span(TRAINING)} (agents/seeds.py)")
+                         f"{_span(TRAINING)} (agents/common/seeds.py)")
     return out
 
 

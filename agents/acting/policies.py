@@ -22,9 +22,9 @@ Residual prior (``prior_logit`` > 0): ``prior_logit`` is added to the logit of a
 the same observation, so the policy starts as that heuristic (with a small output layer) and what is learned is when
 to deviate from it: residual policy learning (T. Silver, K. Allen, J. Tenenbaum, L. Kaelbling, "Residual Policy
 Learning", arXiv:1812.06298, 2018). The policy still sees only observations. The heuristic is
-``earliest-finish-admit`` by default; ``prior_params`` makes it ``tuned-admit`` (agents/heuristics.py) with the given
-per-class admission thresholds, per-class ground bias and battery reserve (plain numbers, so a saved model holds no
-code): ``prior_params=dict(admit_threshold=[...], ground_bias=[...], battery_reserve=0.2)``, one entry per job class
+``earliest-finish-admit`` by default; ``prior_params`` makes it ``tuned-admit`` (agents/acting/heuristics.py) with the
+given per-class admission thresholds, per-class ground bias and battery reserve (plain numbers, so a saved model holds
+no code): ``prior_params=dict(admit_threshold=[...], ground_bias=[...], battery_reserve=0.2)``, one entry per job class
 in the one-hot's order.
 
 Use ``policy="RowScoringPolicy"`` in a hyperparameters file or ``MaskablePPO(RowScoringPolicy, env)``; saved models
@@ -42,7 +42,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from agents.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
+from agents.acting.heuristics import FINISH_KEYS as _FINISH_KEYS  # the keys of the estimated finish (one home)
 
 __all__ = ["RowFeaturesExtractor", "RowScorer", "RowScoringPolicy"]
 
@@ -189,7 +189,7 @@ class RowScorer(nn.Module):
         wait + compute, in deadlines), or reject when none is valid or that finish exceeds the admission threshold.
         With them: ``tuned-admit``, rows admissible when valid, finishing within the job class's threshold and (for
         satellites) at or above the battery reserve; the admissible row of lowest finish plus the class's ground
-        bias on data-centre rows; reject when none (agents/heuristics.py; float32 here, so exact ties may break
+        bias on data-centre rows; reject when none (agents/acting/heuristics.py; float32 here, so exact ties may break
         otherwise)."""
         choice, _, _, _ = self._prior_rows(rows, job)
         return nn.functional.one_hot(choice, self.n_rows + 1).to(rows.dtype)

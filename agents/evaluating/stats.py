@@ -302,38 +302,55 @@ def aggregate(values: Mapping[str, Mapping[str, ArrayLike]], *, score_metric: st
     if missing:
         raise ValueError(f"score_metric: no per-episode values of {score_metric!r} for {', '.join(missing)}")
     score = {p: _as_1d(values[p][score_metric], f"{p}.{score_metric}") for p in values if score_metric in values[p]}
+    boot = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
     if lower in policies and upper in policies and lower != upper:
-        _, undefined = normalized_score(score[lower], score[lower], score[upper])  # note only when undefined
-        if undefined:
-            notes.append(f"normalised score: {undefined}")
-        for p in score:
-            if undefined:
-                ci = Interval(0.0, 0.0, 0.0)
-            elif p == lower:  # exactly 0 / 1 by construction
-                ci = Interval(0.0, 0.0, 0.0)
-            elif p == upper:
-                ci = Interval(1.0, 1.0, 1.0)
-            else:
-                ci, _ = normalized_score_ci(score[p], score[lower], score[upper], confidence=confidence,
-                                            n_resamples=n_resamples, seed=seed)
-            out["normalized_score"][p] = {"value": ci.value, "ci_low": ci.low, "ci_high": ci.high}
+        out["normalized_score"] = _normalized_scores(score, lower, upper, notes, **boot)
+    elif lower is None or upper is None:
+        notes.append(f"normalised score skipped: no {'lower' if lower is None else 'upper'} baseline")
     else:
-        if lower is None or upper is None:
-            notes.append(f"normalised score skipped: no {'lower' if lower is None else 'upper'} baseline")
+        notes.append(f"normalised score skipped: needs both baselines {lower!r} and {upper!r} among the "
+                     "policies")
+    out["probability_of_improvement"] = _improvement_rows(score, policies, score_metric, higher_is_better, **boot)
+    return out
+
+
+def _normalized_scores(score: Mapping[str, np.ndarray], lower: str, upper: str, notes: list[str], *,
+                       confidence: float, n_resamples: int, seed: int) -> dict[str, dict[str, float]]:
+    """aggregate's ``normalized_score`` of every row of ``score`` (a note in ``notes`` when it is undefined)."""
+    _, undefined = normalized_score(score[lower], score[lower], score[upper])  # note only when undefined
+    if undefined:
+        notes.append(f"normalised score: {undefined}")
+    out = {}
+    for p in score:
+        if undefined:
+            ci = Interval(0.0, 0.0, 0.0)
+        elif p == lower:  # exactly 0 / 1 by construction
+            ci = Interval(0.0, 0.0, 0.0)
+        elif p == upper:
+            ci = Interval(1.0, 1.0, 1.0)
         else:
-            notes.append(f"normalised score skipped: needs both baselines {lower!r} and {upper!r} among the "
-                         "policies")
+            ci, _ = normalized_score_ci(score[p], score[lower], score[upper], confidence=confidence,
+                                        n_resamples=n_resamples, seed=seed)
+        out[p] = {"value": ci.value, "ci_low": ci.low, "ci_high": ci.high}
+    return out
+
+
+def _improvement_rows(score: Mapping[str, np.ndarray], policies: Sequence[str], score_metric: str,
+                      higher_is_better: bool, *, confidence: float, n_resamples: int,
+                      seed: int) -> list[dict[str, Any]]:
+    """aggregate's ``probability_of_improvement``: one row per ordered pair of (non-reference) policies."""
     sign = 1.0 if higher_is_better else -1.0
+    rows = []
     for p in policies:
         for b in policies:
             if p == b:
                 continue
             ci = probability_of_improvement_ci(sign * score[p], sign * score[b], confidence=confidence,
                                                n_resamples=n_resamples, seed=seed)
-            out["probability_of_improvement"].append({
+            rows.append({
                 "policy": p, "baseline": b, "metric": score_metric, "higher_is_better": higher_is_better,
                 "probability_of_improvement": ci.value, "ci_low": ci.low, "ci_high": ci.high,
                 "paired_win_rate": paired_win_rate(sign * score[p], sign * score[b]),
                 "n_episodes": int(score[p].size),
             })
-    return out
+    return rows

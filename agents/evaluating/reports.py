@@ -1,7 +1,7 @@
 """Evaluation reports: aggregate episode results per policy and write summary.md/.csv/.json, episodes.csv,
-probability_of_improvement.csv and the plots (each file written atomically, agents/io.py).
+probability_of_improvement.csv and the plots (each file written atomically, agents/common/io.py).
 
-Statistics are :mod:`agents.stats`'; this module chooses the normalised score's baselines, adds per-region
+Statistics are :mod:`agents.evaluating.stats`'; this module chooses the normalised score's baselines, adds per-region
 latency, and formats. Reference rows (``upper-bound``) carry ``episode_return`` only: they appear in the tables and
 in episodes.csv, get a normalised score, and take no part in the choice of baselines or in the probability of
 improvement.
@@ -20,9 +20,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from agents import stats
-from agents.episode_metrics import METRICS, REGION_NAMES, EpisodeResult, region_column
-from agents.io import write_text_atomic
+from agents.common.io import write_text_atomic
+from agents.evaluating import stats
+from agents.evaluating.episode_metrics import METRICS, REGION_NAMES, EpisodeResult, region_column
 from orbitcloud_env.plain import to_plain
 
 __all__ = [
@@ -80,10 +80,11 @@ def summarize_results(results: Sequence[EpisodeResult], *, score_metric: str = "
                       lower: str | None = "random", upper: str | None = "earliest-finish",
                       baseline_source: str = "", confidence: float = 0.95, n_resamples: int = 2000,
                       seed: int = 0) -> dict[str, Any]:
-    """Aggregate episode results per policy (see :func:`agents.stats.aggregate`), plus per-region latency stats.
+    """Aggregate episode results per policy (see :func:`agents.evaluating.stats.aggregate`), plus per-region latency
+    stats.
 
-    Every policy must have the same episodes (paired seeds). Returns :func:`agents.stats.aggregate`'s dict with
-    ``"region_latency_ms"`` (``[policy][region]`` -> mean/CI over the episodes in which the region had served
+    Every policy must have the same episodes (paired seeds). Returns :func:`agents.evaluating.stats.aggregate`'s dict
+    with ``"region_latency_ms"`` (``[policy][region]`` -> mean/CI over the episodes in which the region had served
     jobs; policies only), ``"policies"`` (labels in order, reference rows last), ``"reference"`` (the reference
     rows' labels) and ``"baselines"`` (``lower``, ``upper`` and ``source``, how they were chosen, in words).
     """
@@ -277,7 +278,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def to_dict(result: EpisodeResult) -> dict[str, Any]:
-    """JSON-ready view of an :class:`~agents.episode_metrics.EpisodeResult` (without the per-job arrays)."""
+    """JSON-ready view of an :class:`~agents.evaluating.episode_metrics.EpisodeResult` (without the per-job arrays)."""
     d = dataclasses.asdict(result)
     d.pop("latencies_ms")
     d.pop("jobs")
@@ -328,7 +329,7 @@ def write_outputs(results: Sequence[EpisodeResult], agg: Mapping[str, Any], out_
     written.append(write_text_atomic(out / "summary.json", json.dumps(json_safe(payload), indent=2) + "\n"))
 
     if plots:
-        from agents import plots as P
+        from agents.evaluating import plots as P
 
         shown = [p for p in policies if p not in reference]
         bar_metrics = [(m, METRICS[m].label, METRICS[m].unit)

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from agents.rl import masks_from_obs
+from agents.acting.rl import masks_from_obs
 from orbitcloud_env.multiagent import OrbitCloudParallelEnv
 
 __all__ = ["VecMasksFromObservation", "make_vec_env", "train_shared", "AgentScores", "evaluate_shared"]

@@ -20,12 +20,12 @@ import types
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.cli import EXIT_USAGE, OneLineParser, UsageError, parse_key_values, prog_name
+from agents.common.cli import EXIT_USAGE, OneLineParser, UsageError, parse_key_values, prog_name
 
 __all__ = ["build_parser", "main", "DEFAULT_HEURISTICS"]
 
 PROG = "multiagent_compare.py"
-#: Heuristics compared by default (agents/heuristics.py).
+#: Heuristics compared by default (agents/acting/heuristics.py).
 DEFAULT_HEURISTICS = ("random", "nearest", "earliest-finish", "earliest-finish-admit", "slack-aware")
 
 
@@ -38,7 +38,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY:VALUE",
                    help="scenario overrides as key:value, e.g. max_jobs:400")
     p.add_argument("--heuristics", nargs="*", default=list(DEFAULT_HEURISTICS), metavar="NAME",
-                   help="heuristics to compare (agents/heuristics.py)")
+                   help="heuristics to compare (agents/acting/heuristics.py)")
     p.add_argument("--episodes", "-n", type=int, default=3, help="evaluation episodes per policy")
     p.add_argument("--seed", type=int, default=100, help="evaluation episode i uses reset(seed=SEED + i)")
     p.add_argument("--model", default=None, help="a saved MaskablePPO .zip to evaluate instead of training")
@@ -65,7 +65,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _check(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """Validate every flag; return the env kwargs, one env and the policies (label -> policy; the learned one is
     None until trained). UsageError for a bad flag."""
-    from agents.registry import make_policy
+    from agents.acting.registry import make_policy
     from orbitcloud_env.config import ConfigError
     from orbitcloud_env.multiagent import OrbitCloudParallelEnv
 
@@ -138,9 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    from agents.io import atomic_path
-    from agents.multiagent import evaluate_shared, train_shared
-    from agents.rl import LoadedPolicy
+    from agents.acting.rl import LoadedPolicy
+    from agents.common.io import atomic_path
+    from agents.marl.multiagent import evaluate_shared, train_shared
 
     print("agents: " + "; ".join(f"{a} ({len(env.sites_of(a))} sites)" for a in env.possible_agents))
     if "shared MaskablePPO" in policies:

@@ -55,7 +55,7 @@ def _discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) ->
 
 def soft_targets(values: np.ndarray, actions: np.ndarray, temperature: float) -> np.ndarray:
     """(B, A) target distributions: softmax(values / temperature) over each row's finite values (the actions the
-    expert tried; agents/distill.py), one-hot on the taken action where a row has fewer than two."""
+    expert tried; agents/training/distill.py), one-hot on the taken action where a row has fewer than two."""
     finite = np.isfinite(values)
     z = np.where(finite, values / temperature, -np.inf)
     z = z - np.max(np.where(finite, z, -np.inf), axis=1, keepdims=True, initial=-np.inf)
@@ -100,19 +100,7 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
         total_pi = total_v = 0.0
         for start in range(0, order.size, batch_size):
             idx = order[start:start + batch_size]
-            obs_t = {k: th.as_tensor(v[idx], device=policy.device) for k, v in flat.items()}
-            act_t = th.as_tensor(actions[idx], device=policy.device)
-            kwargs = {"action_masks": masks[idx]} if masked else {}
-            if targets is None:
-                values, log_prob, _ = policy.evaluate_actions(obs_t, act_t, **kwargs)
-                loss_pi = -log_prob.mean()
-            else:  # the whole distribution is needed: one actor pass, one critic pass (not evaluate_actions too)
-                log_p = policy.get_distribution(obs_t, **kwargs).distribution.logits
-                values = policy.predict_values(obs_t)
-                tgt = th.as_tensor(targets[idx], dtype=log_p.dtype, device=policy.device)
-                loss_pi = -(tgt * log_p.clamp(min=-1e4)).sum(dim=1).mean()
-            ret_t = th.as_tensor(returns[idx], dtype=values.dtype, device=policy.device)
-            loss_v = th.nn.functional.mse_loss(values.flatten(), ret_t)
+            loss_pi, loss_v = _batch_losses(policy, flat, actions, masks if masked else None, returns, targets, idx)
             loss = loss_pi + 0.5 * loss_v
             optimiser.zero_grad()
             loss.backward()
@@ -125,14 +113,45 @@ def pretrain_policy(model: Any, demos: dict[str, Any], *, epochs: int = 5, batch
             print(f"pretrain epoch {epoch + 1}/{epochs}: action NLL {stats['bc_loss']:.4f}, "
                   f"value MSE {stats['value_loss']:.3f}", flush=True)
     policy.set_training_mode(False)
-    with th.no_grad():
-        idx = rng.choice(actions.shape[0], size=min(4096, actions.shape[0]), replace=False)
-        obs_t = {k: th.as_tensor(v[idx], device=policy.device) for k, v in flat.items()}
-        kwargs = {"action_masks": masks[idx]} if masked else {}
-        dist = policy.get_distribution(obs_t, **kwargs)
-        greedy = dist.distribution.probs.argmax(dim=1).cpu().numpy()
-    stats["agreement"] = float(np.mean(greedy == actions[idx]))
+    stats["agreement"] = _agreement(policy, flat, actions, masks if masked else None, rng)
     if verbose:
         print(f"pretrain: greedy action agrees with the demonstrations on {stats['agreement']:.1%} of decisions",
               flush=True)
     return stats
+
+
+def _batch_losses(policy: Any, flat: dict[str, np.ndarray], actions: np.ndarray, masks: np.ndarray | None,
+                  returns: np.ndarray, targets: np.ndarray | None, idx: np.ndarray) -> tuple[Any, Any]:
+    """(action loss, value loss) on the rows ``idx``: the cross-entropy on the expert's actions, or against the
+    soft ``targets`` when given; the value head's squared error on the returns. ``masks``: None for a policy
+    without action masks."""
+    import torch as th
+
+    obs_t = {k: th.as_tensor(v[idx], device=policy.device) for k, v in flat.items()}
+    act_t = th.as_tensor(actions[idx], device=policy.device)
+    kwargs = {"action_masks": masks[idx]} if masks is not None else {}
+    if targets is None:
+        values, log_prob, _ = policy.evaluate_actions(obs_t, act_t, **kwargs)
+        loss_pi = -log_prob.mean()
+    else:  # the whole distribution is needed: one actor pass, one critic pass (not evaluate_actions too)
+        log_p = policy.get_distribution(obs_t, **kwargs).distribution.logits
+        values = policy.predict_values(obs_t)
+        tgt = th.as_tensor(targets[idx], dtype=log_p.dtype, device=policy.device)
+        loss_pi = -(tgt * log_p.clamp(min=-1e4)).sum(dim=1).mean()
+    ret_t = th.as_tensor(returns[idx], dtype=values.dtype, device=policy.device)
+    loss_v = th.nn.functional.mse_loss(values.flatten(), ret_t)
+    return loss_pi, loss_v
+
+
+def _agreement(policy: Any, flat: dict[str, np.ndarray], actions: np.ndarray, masks: np.ndarray | None,
+               rng: np.random.Generator) -> float:
+    """The fraction of (up to 4096 sampled) decisions where the policy's greedy action is the expert's."""
+    import torch as th
+
+    with th.no_grad():
+        idx = rng.choice(actions.shape[0], size=min(4096, actions.shape[0]), replace=False)
+        obs_t = {k: th.as_tensor(v[idx], device=policy.device) for k, v in flat.items()}
+        kwargs = {"action_masks": masks[idx]} if masks is not None else {}
+        dist = policy.get_distribution(obs_t, **kwargs)
+        greedy = dist.distribution.probs.argmax(dim=1).cpu().numpy()
+    return float(np.mean(greedy == actions[idx]))

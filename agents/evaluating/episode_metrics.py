@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from agents.stats import jain_index
+from agents.evaluating.stats import jain_index
 from orbitcloud_env.ground import REGION_NAMES, REGIONS, region_of
 from orbitcloud_env.metrics import CLASS_COUNT_KEYS, CLASS_VALUE_KEYS, VALUE_METRIC_KEYS, EpisodeStats, JobOutcome
 

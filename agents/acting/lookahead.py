@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from agents.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, estimated_finish
+from agents.acting.heuristics import EarliestFinishAdmitPolicy, HeuristicPolicy, TunedAdmitPolicy, estimated_finish
 
 __all__ = ["LookaheadPolicy", "AdmissionLookaheadPolicy", "LOOKAHEAD_VARIANTS", "LONG_HORIZON_S", "make_lookahead"]
 
@@ -83,7 +83,8 @@ class LookaheadPolicy:
         self.horizon = None if horizon is None else int(horizon)
         self.horizon_s = None if horizon_s is None else float(horizon_s)
         self.rollout = rollout or EarliestFinishAdmitPolicy()
-        #: action -> rollout value (sum of rewards) of each candidate of the latest decision (agents/distill.py).
+        #: action -> rollout value (sum of rewards) of each candidate of the latest decision
+        #: (agents/training/distill.py).
         self.last_values: dict[int, float] = {}
 
     def __repr__(self) -> str:
@@ -171,8 +172,6 @@ class AdmissionLookaheadPolicy:
 
     def __init__(self, env: Any = None, seed: int | None = None, horizon_s: float = LONG_HORIZON_S,
                  classes: Any = ("batch",), base: HeuristicPolicy | None = None) -> None:
-        from agents.heuristics import TunedAdmitPolicy
-
         if env is None:
             raise ValueError("lookahead-admit needs the env it acts in: agents.make_policy('lookahead-admit', env=env)")
         if not hasattr(env.unwrapped, "get_state"):

@@ -5,7 +5,7 @@
   (logged as ``eval/<key>``, one printed line per evaluation), and write ``best_model.zip`` atomically: to a
   temporary file beside it, then renamed over it, so a ``kill -9`` during the save never leaves a 0-byte or
   half-written best model (SB3 writes the zip in place, and the previous best is gone once it starts). With
-  ``eval_seed``, every evaluation plays the same episodes (agents/learning_curve.py draws them).
+  ``eval_seed``, every evaluation plays the same episodes (agents/training/learning_curve.py draws them).
   ``evaluations.npz`` is written the same way (SB3's ``np.savez`` goes to a hidden temporary file, renamed over it).
 - :class:`AtomicCheckpointCallback`: SB3's ``CheckpointCallback`` whose checkpoints (``rl_model_<N>_steps.zip``,
   the VecNormalize and replay-buffer ``.pkl``) are written to a temporary file and renamed: a ``kill -9`` during a
@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 
-from agents.io import atomic_path
+from agents.common.io import atomic_path
 
 __all__ = ["AtomicCheckpointCallback", "BEST_MODEL", "EVALUATIONS", "MetricsEvalCallback",
            "MaskableMetricsEvalCallback", "TrainEpisodeMetrics"]

@@ -4,16 +4,17 @@ flags and output layout.
     orbitcloud-train --algo maskable_ppo --env OrbitCloud-Small-v0 -n 100000 --seed 0 --n-envs 4 \\
         --env-kwargs max_jobs:200 --hyperparams learning_rate:3e-4 -P
 
-Runs go to ``<log-folder>/<algo>/<env>_<N>/`` (:mod:`agents.runs`) with ``config.yml`` and ``command.txt`` (written
-before training starts), ``<env>.zip`` (final model), ``best_model.zip`` and ``evaluations.npz`` (evaluation
-callback, :mod:`agents.callbacks`), ``rl_model_<steps>_steps.zip`` checkpoints (``--save-freq``) and
-``vecnormalize.pkl`` (when ``normalize`` is on). Hyperparameters: :mod:`agents.hyperparameters`. See docs/training.md.
+Runs go to ``<log-folder>/<algo>/<env>_<N>/`` (:mod:`agents.training.runs`) with ``config.yml`` and ``command.txt``
+(written before training starts), ``<env>.zip`` (final model), ``best_model.zip`` and ``evaluations.npz`` (evaluation
+callback, :mod:`agents.training.callbacks`), ``rl_model_<steps>_steps.zip`` checkpoints (``--save-freq``) and
+``vecnormalize.pkl`` (when ``normalize`` is on). Hyperparameters: :mod:`agents.training.hyperparameters`. See
+docs/training.md.
 
 Every input is checked before the run folder is created: flags, env kwargs (a probe ``gymnasium.make``), the
 device, the output folders, the hyperparameters (a probe model is built on a stand-in env with the real spaces,
 or the ``--trained-agent`` loaded onto it). A bad one prints one line on stderr and exits with status 2.
 
-Importing this module loads only the standard library and :mod:`agents.cli`, so ``--help`` answers at once;
+Importing this module loads only the standard library and :mod:`agents.common.cli`, so ``--help`` answers at once;
 torch, Stable-Baselines3, gymnasium and the simulator are imported when a run starts.
 """
 
@@ -25,10 +26,11 @@ import shlex
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from agents.cli import (
+from agents.common.cli import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     OneLineParser,
@@ -42,7 +44,8 @@ from agents.cli import (
 )
 
 __all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "UsageError", "build_parser", "main",
-           "parse_key_values", "importable_env_id", "probe_env", "check_device", "probe_model"]
+           "parse_key_values", "importable_env_id", "probe_env", "check_device", "probe_model", "Flags", "TrainPlan",
+           "validate", "plan_run", "execute", "run", "train"]
 
 EXIT_INTERRUPTED = 130
 PROG = "train.py"
@@ -91,8 +94,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--pretrain", default=None, metavar="POLICY",
                    help="warm start: clone this heuristic's decisions, or distil a privileged planner ('lookahead', "
                         "'lookahead-long', 'lookahead-admit') "
-                        "(and fit the value head to their returns) before RL; see agents/pretrain.py, "
-                        "agents/distill.py")
+                        "(and fit the value head to their returns) before RL; see agents/training/pretrain.py, "
+                        "agents/training/distill.py")
     p.add_argument("--pretrain-steps", type=int, default=100_000,
                    help="decisions collected for --pretrain")
     p.add_argument("--pretrain-epochs", type=int, default=5, help="passes over the --pretrain data")
@@ -102,7 +105,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--pretrain-workers", type=int, default=1,
                    help="worker processes collecting --pretrain lookahead decisions (each runs its own env)")
     p.add_argument("--pretrain-demos", default=None, metavar="PATH",
-                   help="clone the decisions saved in this .npz (agents/distill.py save_demonstrations, "
+                   help="clone the decisions saved in this .npz (agents/training/distill.py save_demonstrations, "
                         "benchmarks/distill_ablation.py) instead of collecting; observation groups the env lacks "
                         "are dropped")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps, auto")
@@ -204,7 +207,7 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
     """Build the model (or load ``trained_agent``) on a stand-in env with the real spaces: out-of-range
     hyperparameters, a bad ``policy``/``policy_kwargs`` or a trained agent of other spaces become a UsageError here,
     before the run folder is created, not a traceback after it."""
-    from agents.rl import ALGOS, load_model
+    from agents.acting.rl import ALGOS, load_model
 
     venv = _stand_in_vec_env(obs_space, act_space, n_envs)
     try:
@@ -230,19 +233,55 @@ def probe_model(algo: str, policy: str, algo_kwargs: Mapping[str, Any], obs_spac
 # ----------------------------------------------------------------------------------------------------------------
 # Main.
 
+# The command runs in four stages: parse (main: build_parser), validate (the flags on their own), plan (the
+# hyperparameters, the env and a probe model: every check that needs the libraries) and execute (the run folder,
+# config.yml, training). Nothing is created before execute, so a usage error leaves no trace.
+
+@dataclass(frozen=True)
+class Flags:
+    """The flags once validated on their own (:func:`validate`)."""
+
+    algo: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    cloning: bool  # --pretrain or --pretrain-demos
+    trained_agent: Path | None
+
+
+@dataclass
+class TrainPlan:
+    """Everything a run needs, checked (:func:`plan_run`); :func:`execute` creates the run folder and trains."""
+
+    args: argparse.Namespace
+    algo: str
+    env_id: str
+    env_kwargs: dict[str, Any]
+    hyperparams: dict[str, Any]
+    hyperparams_source: Any
+    algo_kwargs: dict[str, Any]
+    norm_kwargs: dict[str, Any] | None
+    policy: Any
+    n_timesteps: int
+    n_envs: int
+    seed: int | None  # --seed; plan_run draws one when it is not given
+    env_config: dict[str, Any] | None
+    trained_agent: Path | None = None
+    demos: dict[str, Any] | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.env_id.split(":", 1)[-1]
+
+
 def run(args: argparse.Namespace, prog: str, command: str) -> int:
-    from agents.cli import check_folder_writable
-    from agents.hyperparameters import (
-        SPECIAL_KEYS,
-        build_algo_kwargs,
-        normalize_kwargs,
-        resolve_hyperparams,
-        resolve_prior_params,
-        rollout_rounding_notice,
-    )
-    from agents.rl import IncompatibleSpaceError, check_algo_env, detect_algo, resolve_algo, resolve_policy
-    from agents.runs import next_run_dir, plain, remove_run_dir
-    from orbitcloud_env.suggest import did_you_mean
+    """Validate ``args``, plan the run and execute it; the exit status (UsageError for a bad input)."""
+    return execute(plan_run(args, validate(args)), command)
+
+
+def validate(args: argparse.Namespace) -> Flags:
+    """The checks of the flags on their own (and of the files and folders they name), in the order of the flags'
+    help; a UsageError for the first bad one."""
+    from agents.acting.rl import resolve_algo
 
     try:
         algo = resolve_algo(args.algo)
@@ -251,16 +290,29 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
     env_id = resolve_env_id(args.env)
     env_kwargs = parse_key_values(args.env_kwargs, "--env-kwargs")
     cloning = args.pretrain is not None or args.pretrain_demos is not None
+    _check_counts(args, cloning)
+    _check_pretrain_flags(args, algo, cloning)
+    trained_agent = _check_trained_agent(args, algo)
+    _check_tools_and_folders(args)
+    return Flags(algo, env_id, env_kwargs, cloning, trained_agent)
+
+
+def _check_counts(args: argparse.Namespace, cloning: bool) -> None:
     for flag, value, low in (("-n/--n-timesteps", args.n_timesteps, 0 if cloning else 1), ("--n-envs", args.n_envs, 1),
                              ("--eval-episodes", args.eval_episodes, 1), ("--n-eval-envs", args.n_eval_envs, 1)):
         if value is not None and value < low:
             extra = " (leave -n out to use the yml's n_timesteps)" if flag.startswith("-n/") else ""
             raise UsageError(f"{flag}: must be >= {low}, got {value}{extra}")
+
+
+def _check_pretrain_flags(args: argparse.Namespace, algo: str, cloning: bool) -> None:
+    from orbitcloud_env.suggest import did_you_mean
+
     if args.pretrain is not None and args.pretrain_demos is not None:
         raise UsageError("--pretrain and --pretrain-demos: give one (collect decisions, or load saved ones)")
     if args.pretrain is not None:
         import agents as _agents
-        from agents.lookahead import LOOKAHEAD_VARIANTS
+        from agents.acting.lookahead import LOOKAHEAD_VARIANTS
 
         experts = [*_agents.available(), *LOOKAHEAD_VARIANTS]
         if args.pretrain not in experts:
@@ -269,31 +321,45 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         if args.pretrain_steps < 1 or args.pretrain_workers < 1:
             raise UsageError(f"--pretrain-steps and --pretrain-workers: must be >= 1, got {args.pretrain_steps} "
                              f"and {args.pretrain_workers}")
-    if cloning:
-        if args.pretrain_epochs < 1:
-            raise UsageError(f"--pretrain-epochs: must be >= 1, got {args.pretrain_epochs}")
-        if not (args.pretrain_temperature >= 0 and math.isfinite(args.pretrain_temperature)):
-            raise UsageError(f"--pretrain-temperature: must be a finite number >= 0, got {args.pretrain_temperature}")
-        if args.pretrain_temperature > 0 and args.pretrain is not None and not args.pretrain.startswith("lookahead"):
-            raise UsageError("--pretrain-temperature: needs lookahead demonstrations (--pretrain lookahead or "
-                             "--pretrain-demos), which carry the rollout values")
-        if algo not in ("ppo", "maskable_ppo", "a2c"):
-            flag = "--pretrain" if args.pretrain is not None else "--pretrain-demos"
-            raise UsageError(f"{flag}: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
-    trained_agent = None
-    if args.trained_agent:
-        trained_agent = Path(args.trained_agent)
-        if not trained_agent.is_file() and trained_agent.with_name(trained_agent.name + ".zip").is_file():
-            trained_agent = trained_agent.with_name(trained_agent.name + ".zip")
-        if not trained_agent.is_file():
-            raise UsageError(f"--trained-agent: no such file: {args.trained_agent}")
-        try:
-            saved_algo = detect_algo(trained_agent)
-        except (ValueError, OSError) as exc:
-            raise UsageError(f"--trained-agent: {exc}") from None
-        if saved_algo is not None and saved_algo != algo:
-            raise UsageError(f"--trained-agent: {trained_agent} is a {saved_algo} model, not {algo}; "
-                             f"use --algo {saved_algo}")
+    if not cloning:
+        return
+    if args.pretrain_epochs < 1:
+        raise UsageError(f"--pretrain-epochs: must be >= 1, got {args.pretrain_epochs}")
+    if not (args.pretrain_temperature >= 0 and math.isfinite(args.pretrain_temperature)):
+        raise UsageError(f"--pretrain-temperature: must be a finite number >= 0, got {args.pretrain_temperature}")
+    if args.pretrain_temperature > 0 and args.pretrain is not None and not args.pretrain.startswith("lookahead"):
+        raise UsageError("--pretrain-temperature: needs lookahead demonstrations (--pretrain lookahead or "
+                         "--pretrain-demos), which carry the rollout values")
+    if algo not in ("ppo", "maskable_ppo", "a2c"):
+        flag = "--pretrain" if args.pretrain is not None else "--pretrain-demos"
+        raise UsageError(f"{flag}: needs an actor-critic algorithm (ppo, maskable_ppo, a2c), not {algo}")
+
+
+def _check_trained_agent(args: argparse.Namespace, algo: str) -> Path | None:
+    """The ``--trained-agent`` file (``.zip`` added when left out), of the same algorithm; None without the flag."""
+    from agents.acting.rl import detect_algo
+
+    if not args.trained_agent:
+        return None
+    trained_agent = Path(args.trained_agent)
+    if not trained_agent.is_file() and trained_agent.with_name(trained_agent.name + ".zip").is_file():
+        trained_agent = trained_agent.with_name(trained_agent.name + ".zip")
+    if not trained_agent.is_file():
+        raise UsageError(f"--trained-agent: no such file: {args.trained_agent}")
+    try:
+        saved_algo = detect_algo(trained_agent)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--trained-agent: {exc}") from None
+    if saved_algo is not None and saved_algo != algo:
+        raise UsageError(f"--trained-agent: {trained_agent} is a {saved_algo} model, not {algo}; "
+                         f"use --algo {saved_algo}")
+    return trained_agent
+
+
+def _check_tools_and_folders(args: argparse.Namespace) -> None:
+    """-P's and -tb's optional libraries, the output folders and the device."""
+    from agents.common.cli import check_folder_writable
+
     if args.progress:
         try:
             import rich  # noqa: F401
@@ -309,16 +375,49 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
             raise UsageError("-tb needs tensorboard (pip install tensorboard)") from None
     check_device(args.device)
 
+
+def plan_run(args: argparse.Namespace, flags: Flags) -> TrainPlan:
+    """Resolve the hyperparameters, probe the env and build a probe model (or load the trained agent) on its
+    spaces; a UsageError for anything that would fail once training started. Prints the rollout-rounding notice
+    and the drawn seed, as the run would."""
+    plan = _resolve_hyperparams(args, flags)
+    obs_space, act_space, plan.env_config = _probe_spaces(plan)
+    if args.pretrain_demos is not None:
+        plan.demos = _check_demos(args, plan, obs_space, act_space)
+    if plan.seed is None:
+        import numpy as np
+
+        plan.seed = int(np.random.SeedSequence().entropy % (2**31 - 1))  # OS entropy; recorded in config.yml
+    probe_model(plan.algo, plan.policy, plan.algo_kwargs, obs_space, act_space, plan.n_envs, args.device, plan.seed,
+                plan.trained_agent, args.trust_model)
+    _check_trained_statistics(plan)
+    if args.seed is None:
+        print(f"Seed: {plan.seed} (none given)")
+    return plan
+
+
+def _resolve_hyperparams(args: argparse.Namespace, flags: Flags) -> TrainPlan:
+    """The plan's hyperparameters (the yml, --conf-file and --hyperparams), policy, steps and envs."""
+    from agents.acting.rl import resolve_policy
+    from agents.training.hyperparameters import (
+        build_algo_kwargs,
+        normalize_kwargs,
+        resolve_hyperparams,
+        resolve_prior_params,
+        rollout_rounding_notice,
+    )
+
+    algo, env_id = flags.algo, flags.env_id
     hyperparams, source = resolve_hyperparams(args, algo, env_id)
     algo_kwargs = resolve_prior_params(build_algo_kwargs(algo, hyperparams), env_id)
     norm_kwargs = normalize_kwargs(hyperparams.get("normalize", False))
-    try:  # a package policy class by name (agents/policies.py), else SB3's alias
+    try:  # a package policy class by name (agents/acting/policies.py), else SB3's alias
         policy = resolve_policy(hyperparams.get("policy", "MultiInputPolicy"), algo)
     except ValueError as exc:
         raise UsageError(f"hyperparameter policy: {exc}") from None
     n_timesteps = args.n_timesteps if args.n_timesteps is not None else hyperparams.get("n_timesteps")
-    if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < (0 if cloning
-                                                                                                   else 1):
+    if not isinstance(n_timesteps, (int, float)) or isinstance(n_timesteps, bool) or n_timesteps < (
+            0 if flags.cloning else 1):
         raise UsageError(f"-n/--n-timesteps: not given, and the yml's n_timesteps is not a number >= 1 "
                          f"({n_timesteps!r}); give -n")
     n_timesteps = int(n_timesteps)
@@ -327,79 +426,70 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         raise UsageError(f"n_envs (yml): must be an integer >= 1, got {n_envs!r}")
     if notice := rollout_rounding_notice(algo, algo_kwargs, n_envs, n_timesteps):  # SB3 trains whole rollouts
         print(notice)
+    return TrainPlan(args=args, algo=algo, env_id=env_id, env_kwargs=flags.env_kwargs, hyperparams=hyperparams,
+                     hyperparams_source=source, algo_kwargs=algo_kwargs, norm_kwargs=norm_kwargs, policy=policy,
+                     n_timesteps=n_timesteps, n_envs=n_envs, seed=args.seed, env_config=None,
+                     trained_agent=flags.trained_agent)
 
-    obs_space, act_space, env_config, maskable = probe_env(env_id, env_kwargs)
+
+def _probe_spaces(plan: TrainPlan) -> tuple[Any, Any, dict[str, Any] | None]:
+    """One env of the run (its kwargs checked): its spaces, which the algorithm must handle, and its config."""
+    from agents.acting.rl import IncompatibleSpaceError, check_algo_env
+
+    obs_space, act_space, env_config, maskable = probe_env(plan.env_id, plan.env_kwargs)
     try:
-        check_algo_env(algo, obs_space, act_space)
+        check_algo_env(plan.algo, obs_space, act_space)
     except IncompatibleSpaceError as exc:
         raise UsageError(str(exc)) from None
-    short = env_id.split(":", 1)[-1]
-    if algo == "maskable_ppo" and not maskable:
-        raise UsageError(f"--algo maskable_ppo: {short} has no action_masks()")
-    demos = None
-    if args.pretrain_demos is not None:
-        import numpy as np
+    if plan.algo == "maskable_ppo" and not maskable:
+        raise UsageError(f"--algo maskable_ppo: {plan.short_id} has no action_masks()")
+    return obs_space, act_space, env_config
 
-        if trained_agent is not None:
-            raise UsageError("--pretrain-demos: clones into a new model, not into --trained-agent")
-        demos = _load_demos(args.pretrain_demos, env_config, obs_space, act_space)
-        if args.pretrain_temperature > 0 and not np.isfinite(demos.get("values", np.nan)).any():
-            raise UsageError(f"--pretrain-temperature: {args.pretrain_demos} has no rollout values (only "
-                             f"lookahead demonstrations do); use --pretrain-temperature 0")
 
-    seed = args.seed
-    if seed is None:
-        import numpy as np
+def _check_demos(args: argparse.Namespace, plan: TrainPlan, obs_space: Any, act_space: Any) -> dict[str, Any]:
+    """--pretrain-demos' decisions, loaded and projected onto the env's observation groups."""
+    import numpy as np
 
-        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))  # OS entropy; recorded in config.yml
-    probe_model(algo, policy, algo_kwargs, obs_space, act_space, n_envs, args.device, seed, trained_agent,
-                args.trust_model)
+    if plan.trained_agent is not None:
+        raise UsageError("--pretrain-demos: clones into a new model, not into --trained-agent")
+    demos = _load_demos(args.pretrain_demos, plan.env_config, obs_space, act_space)
+    if args.pretrain_temperature > 0 and not np.isfinite(demos.get("values", np.nan)).any():
+        raise UsageError(f"--pretrain-temperature: {args.pretrain_demos} has no rollout values (only "
+                         f"lookahead demonstrations do); use --pretrain-temperature 0")
+    return demos
+
+
+def _check_trained_statistics(plan: TrainPlan) -> None:
+    """The trained agent's vecnormalize.pkl, read safely here, so a refused file stops the run before its folder
+    exists."""
+    trained_agent = plan.trained_agent
     stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent is not None else None
-    if stats is not None and norm_kwargs is not None and stats.is_file() and not args.trust_model:
-        from agents.safeload import load_vecnormalize
+    if stats is not None and plan.norm_kwargs is not None and stats.is_file() and not plan.args.trust_model:
+        from agents.common.safeload import load_vecnormalize
 
-        try:  # read safely here, so a refused file stops the run before its folder exists
+        try:
             load_vecnormalize(stats)
         except (ValueError, OSError) as exc:
             raise UsageError(f"--trained-agent: {_first_line(exc)}") from None
-    if args.seed is None:
-        print(f"Seed: {seed} (none given)")
 
-    # ---- run folder, config and command, after every check and before anything trains ----
-    run_dir, created = next_run_dir(args.log_folder, algo, env_id)
-    from agents.locks import lock_folder
 
-    # Held until the run ends: an evaluate.py -o into this folder meanwhile is refused (agents/locks.py).
+def execute(plan: TrainPlan, command: str) -> int:
+    """Create the run folder (locked until the run ends), write config.yml and command.txt, and train; a failure
+    before the first training step removes the folder again."""
+    from agents.common.io import write_text_atomic
+    from agents.common.locks import lock_folder
+    from agents.training.runs import next_run_dir, plain, remove_run_dir
+
+    run_dir, created = next_run_dir(plan.args.log_folder, plan.algo, plan.env_id)
+    # Held until the run ends: an evaluate.py -o into this folder meanwhile is refused (agents/common/locks.py).
     lock = lock_folder(run_dir, "run folder", command)
     import yaml
 
-    from agents.io import write_text_atomic
-
-    config = {
-        "algo": algo,
-        "env_id": short,
-        "env_kwargs": env_kwargs,
-        "seed": seed,
-        "n_timesteps": n_timesteps,
-        "n_envs": n_envs,
-        "vec_env": args.vec_env,
-        "policy": policy if isinstance(policy, str) else policy.__name__,
-        "normalize": norm_kwargs if norm_kwargs is not None else False,
-        "hyperparams": {k: v for k, v in hyperparams.items() if k not in SPECIAL_KEYS},
-        "algo_kwargs": algo_kwargs,
-        "hyperparams_source": source,
-        "trained_agent": str(trained_agent) if trained_agent else None,
-        "args": vars(args),
-        "env_config": env_config,
-        "versions": environment_versions(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
     try:
-        write_text_atomic(run_dir / "config.yml", yaml.safe_dump(plain(config), sort_keys=False, width=120))
+        write_text_atomic(run_dir / "config.yml", yaml.safe_dump(plain(_config(plan)), sort_keys=False, width=120))
         write_text_atomic(run_dir / "command.txt", command + "\n")
         print(f"Run folder: {run_dir}")
-        return train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed,
-                     run_dir, trained_agent, demos)
+        return train(plan, run_dir)
     except _NotStarted as exc:
         remove_run_dir(run_dir, created)
         if isinstance(exc.cause, UsageError):
@@ -407,6 +497,31 @@ def run(args: argparse.Namespace, prog: str, command: str) -> int:
         raise exc.cause from exc
     finally:
         lock.release()
+
+
+def _config(plan: TrainPlan) -> dict[str, Any]:
+    """config.yml: the run's resolved settings, its flags and the library versions."""
+    from agents.training.hyperparameters import SPECIAL_KEYS
+
+    return {
+        "algo": plan.algo,
+        "env_id": plan.short_id,
+        "env_kwargs": plan.env_kwargs,
+        "seed": plan.seed,
+        "n_timesteps": plan.n_timesteps,
+        "n_envs": plan.n_envs,
+        "vec_env": plan.args.vec_env,
+        "policy": plan.policy if isinstance(plan.policy, str) else plan.policy.__name__,
+        "normalize": plan.norm_kwargs if plan.norm_kwargs is not None else False,
+        "hyperparams": {k: v for k, v in plan.hyperparams.items() if k not in SPECIAL_KEYS},
+        "algo_kwargs": plan.algo_kwargs,
+        "hyperparams_source": plan.hyperparams_source,
+        "trained_agent": str(plan.trained_agent) if plan.trained_agent else None,
+        "args": vars(plan.args),
+        "env_config": plan.env_config,
+        "versions": environment_versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 class _NotStarted(Exception):
@@ -417,120 +532,176 @@ class _NotStarted(Exception):
         self.cause = cause
 
 
-def train(args, algo, env_id, env_kwargs, algo_kwargs, norm_kwargs, policy, n_timesteps, n_envs, seed, run_dir,
-          trained_agent, demos=None) -> int:
+def train(plan: TrainPlan, run_dir: Path) -> int:
+    """Build the envs and the model, warm-start it (--pretrain), learn, and save it in ``run_dir`` (also after
+    Ctrl-C / SIGTERM: status 130 / 143). A failure before learning raises :class:`_NotStarted`."""
     env = eval_env = None
     try:
-        import torch
-        from sb3_contrib.common.maskable.utils import is_masking_supported
-        from stable_baselines3.common.env_util import make_vec_env
-        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
-
-        from agents.callbacks import (
-            AtomicCheckpointCallback,
-            MaskableMetricsEvalCallback,
-            MetricsEvalCallback,
-            TrainEpisodeMetrics,
-        )
-        from agents.io import atomic_path
-        from agents.rl import ALGOS, load_model
-        from agents.safeload import load_vecnormalize
-        from agents.vec_env import make_batched_vec_env, supports_batched
-
-        if args.num_threads > 0:
-            torch.set_num_threads(args.num_threads)
-        # Evaluating on a DummyVecEnv while training on SubprocVecEnv is intended (no VecNormalize type mismatch).
-        warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
-        make_id = importable_env_id(env_id)
-        short = env_id.split(":", 1)[-1]
-        vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
-        vec_kwargs = {"start_method": args.vec_env_start_method} if vec_cls is SubprocVecEnv else None
-        if args.vec_env == "batched" and supports_batched(make_id):
-            env = make_batched_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
-        else:
-            env = make_vec_env(make_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=vec_cls,
-                               vec_env_kwargs=vec_kwargs)
-        if args.eval_freq > 0:
-            # Evaluation envs get seeds disjoint from the training envs'.
-            eval_env = make_vec_env(make_id, n_envs=args.n_eval_envs, seed=seed + 10_000, env_kwargs=env_kwargs,
-                                    vec_env_cls=DummyVecEnv)
-        if norm_kwargs is not None:
-            stats = trained_agent.parent / "vecnormalize.pkl" if trained_agent else None
-            if stats is not None and stats.is_file():
-                print(f"Loading normalisation statistics from {stats}")
-                env = load_vecnormalize(stats, env, trust=args.trust_model)
-            else:
-                env = VecNormalize(env, **norm_kwargs)
-            if eval_env is not None:
-                eval_kwargs = {k: v for k, v in norm_kwargs.items() if k not in ("norm_reward", "training")}
-                eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **eval_kwargs)
-        if algo == "maskable_ppo" and not is_masking_supported(env):
-            raise UsageError(f"maskable_ppo: {short} does not expose action_masks() through the VecEnv")
-
-        tb = args.tensorboard_log or None
-        if trained_agent is not None:
-            print(f"Continuing training of {trained_agent}")
-            reload = {k: v for k, v in algo_kwargs.items() if k != "policy_kwargs"}
-            model = load_model(trained_agent, env=env, device=args.device, algo=algo, seed=seed,
-                               tensorboard_log=tb, verbose=args.verbose, trust=args.trust_model, **reload)
-        else:
-            model = ALGOS[algo](policy, env, seed=seed, device=args.device, tensorboard_log=tb,
-                                verbose=args.verbose, **algo_kwargs)
-    except BaseException as exc:  # noqa: BLE001 - nothing trained yet: the run folder goes (see run)
+        env, eval_env = _make_envs(plan)
+        model = _make_model(plan, env)
+    except BaseException as exc:  # noqa: BLE001 - nothing trained yet: the run folder goes (see execute)
         for e in (env, eval_env):
             _close(e)
         raise _NotStarted(exc) from None
-
     try:
-        if (args.pretrain or demos is not None) and trained_agent is None:
-            from agents.pretrain import pretrain_policy
-
-            if demos is None:
-                demos = _collect_demos(args, env, env_id, env_kwargs, seed)
-            print(f"Pretraining: cloning {demos['actions'].size} decisions", flush=True)
-            pretrain_policy(model, demos, epochs=args.pretrain_epochs, temperature=args.pretrain_temperature,
-                            seed=seed, verbose=args.verbose)
-
-        callbacks = [TrainEpisodeMetrics()]
-        if args.save_freq > 0:
-            callbacks.append(AtomicCheckpointCallback(save_freq=max(args.save_freq // n_envs, 1),
-                                                      save_path=str(run_dir), name_prefix="rl_model",
-                                                      save_vecnormalize=norm_kwargs is not None, verbose=args.verbose))
-        if eval_env is not None:
-            cls = MaskableMetricsEvalCallback if algo == "maskable_ppo" else MetricsEvalCallback
-            callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
-                                 eval_freq=max(args.eval_freq // n_envs, 1), n_eval_episodes=args.eval_episodes,
-                                 deterministic=True, verbose=args.verbose, eval_seed=seed + 10_000))
-
-        status = 0
-        started = time.perf_counter()
-        steps_before = model.num_timesteps
-        try:
-            if n_timesteps > 0:  # 0: the cloned policy is the result (--pretrain / --pretrain-demos)
-                model.learn(total_timesteps=n_timesteps, callback=callbacks, progress_bar=args.progress,
-                            tb_log_name=f"{algo}_{run_dir.name}", reset_num_timesteps=trained_agent is None)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): save, then exit 130 / 143
-            what = "Terminated (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
-            print(f"\n{what}: saving the model before exit", file=sys.stderr, flush=True)
-            status = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-        elapsed = time.perf_counter() - started
-        steps = model.num_timesteps - steps_before
-        final = run_dir / f"{short}.zip"
-        with atomic_path(final) as tmp:
-            model.save(tmp)
-        if isinstance(model.get_vec_normalize_env(), VecNormalize):
-            with atomic_path(run_dir / "vecnormalize.pkl") as tmp:
-                model.get_vec_normalize_env().save(str(tmp))
-        print(f"Saved {final} ({steps} steps in {elapsed:.1f} s, {steps / max(elapsed, 1e-9):.0f} steps/s)")
-        return status
+        if (plan.args.pretrain or plan.demos is not None) and plan.trained_agent is None:
+            _pretrain(plan, model, env)
+        return _learn_and_save(plan, model, _callbacks(plan, run_dir, eval_env), run_dir)
     finally:
         for e in (env, eval_env):
             _close(e)
 
 
+def _make_envs(plan: TrainPlan) -> tuple[Any, Any]:
+    """The training VecEnv (batched, dummy or subproc; VecNormalize'd when ``normalize``) and the evaluation one
+    (None when --eval-freq <= 0)."""
+    import torch
+    from sb3_contrib.common.maskable.utils import is_masking_supported
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    from agents.training.vec_env import make_batched_vec_env, supports_batched
+
+    args, seed = plan.args, plan.seed
+    if args.num_threads > 0:
+        torch.set_num_threads(args.num_threads)
+    # Evaluating on a DummyVecEnv while training on SubprocVecEnv is intended (no VecNormalize type mismatch).
+    warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
+    make_id = importable_env_id(plan.env_id)
+    vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
+    vec_kwargs = {"start_method": args.vec_env_start_method} if vec_cls is SubprocVecEnv else None
+    env = eval_env = None
+    try:
+        if args.vec_env == "batched" and supports_batched(make_id):
+            env = make_batched_vec_env(make_id, n_envs=plan.n_envs, seed=seed, env_kwargs=plan.env_kwargs)
+        else:
+            env = make_vec_env(make_id, n_envs=plan.n_envs, seed=seed, env_kwargs=plan.env_kwargs,
+                               vec_env_cls=vec_cls, vec_env_kwargs=vec_kwargs)
+        if args.eval_freq > 0:
+            # Evaluation envs get seeds disjoint from the training envs'.
+            eval_env = make_vec_env(make_id, n_envs=args.n_eval_envs, seed=seed + 10_000,
+                                    env_kwargs=plan.env_kwargs, vec_env_cls=DummyVecEnv)
+        if plan.norm_kwargs is not None:
+            env, eval_env = _normalize(plan, env, eval_env)
+        if plan.algo == "maskable_ppo" and not is_masking_supported(env):
+            raise UsageError(f"maskable_ppo: {plan.short_id} does not expose action_masks() through the VecEnv")
+    except BaseException:
+        for e in (env, eval_env):
+            _close(e)
+        raise
+    return env, eval_env
+
+
+def _normalize(plan: TrainPlan, env: Any, eval_env: Any) -> tuple[Any, Any]:
+    """VecNormalize around the envs: the trained agent's statistics when it has some, else fresh ones; the
+    evaluation env's are not updated and its reward is not normalised."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.common.safeload import load_vecnormalize
+
+    norm_kwargs = plan.norm_kwargs
+    stats = plan.trained_agent.parent / "vecnormalize.pkl" if plan.trained_agent else None
+    if stats is not None and stats.is_file():
+        print(f"Loading normalisation statistics from {stats}")
+        env = load_vecnormalize(stats, env, trust=plan.args.trust_model)
+    else:
+        env = VecNormalize(env, **norm_kwargs)
+    if eval_env is not None:
+        eval_kwargs = {k: v for k, v in norm_kwargs.items() if k not in ("norm_reward", "training")}
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **eval_kwargs)
+    return env, eval_env
+
+
+def _make_model(plan: TrainPlan, env: Any) -> Any:
+    """A new model, or the --trained-agent loaded onto ``env`` (its hyperparameters but policy_kwargs applied)."""
+    from agents.acting.rl import ALGOS, load_model
+
+    args = plan.args
+    tb = args.tensorboard_log or None
+    if plan.trained_agent is not None:
+        print(f"Continuing training of {plan.trained_agent}")
+        reload = {k: v for k, v in plan.algo_kwargs.items() if k != "policy_kwargs"}
+        return load_model(plan.trained_agent, env=env, device=args.device, algo=plan.algo, seed=plan.seed,
+                          tensorboard_log=tb, verbose=args.verbose, trust=args.trust_model, **reload)
+    return ALGOS[plan.algo](plan.policy, env, seed=plan.seed, device=args.device, tensorboard_log=tb,
+                            verbose=args.verbose, **plan.algo_kwargs)
+
+
+def _pretrain(plan: TrainPlan, model: Any, env: Any) -> None:
+    """--pretrain / --pretrain-demos: clone the demonstrations into the model's policy before RL."""
+    from agents.training.pretrain import pretrain_policy
+
+    args = plan.args
+    demos = plan.demos
+    if demos is None:
+        demos = _collect_demos(args, env, plan.env_id, plan.env_kwargs, plan.seed)
+    print(f"Pretraining: cloning {demos['actions'].size} decisions", flush=True)
+    pretrain_policy(model, demos, epochs=args.pretrain_epochs, temperature=args.pretrain_temperature,
+                    seed=plan.seed, verbose=args.verbose)
+
+
+def _callbacks(plan: TrainPlan, run_dir: Path, eval_env: Any) -> list[Any]:
+    """Episode metrics, checkpoints (--save-freq) and the evaluation callback (when there is an eval env)."""
+    from agents.training.callbacks import (
+        AtomicCheckpointCallback,
+        MaskableMetricsEvalCallback,
+        MetricsEvalCallback,
+        TrainEpisodeMetrics,
+    )
+
+    args, n_envs = plan.args, plan.n_envs
+    callbacks = [TrainEpisodeMetrics()]
+    if args.save_freq > 0:
+        callbacks.append(AtomicCheckpointCallback(save_freq=max(args.save_freq // n_envs, 1),
+                                                  save_path=str(run_dir), name_prefix="rl_model",
+                                                  save_vecnormalize=plan.norm_kwargs is not None,
+                                                  verbose=args.verbose))
+    if eval_env is not None:
+        cls = MaskableMetricsEvalCallback if plan.algo == "maskable_ppo" else MetricsEvalCallback
+        callbacks.append(cls(eval_env, best_model_save_path=str(run_dir), log_path=str(run_dir),
+                             eval_freq=max(args.eval_freq // n_envs, 1), n_eval_episodes=args.eval_episodes,
+                             deterministic=True, verbose=args.verbose, eval_seed=plan.seed + 10_000))
+    return callbacks
+
+
+def _learn_and_save(plan: TrainPlan, model: Any, callbacks: list[Any], run_dir: Path) -> int:
+    """Learn for -n steps (none: the cloned policy is the result), then save the model and its normalisation
+    statistics, also after Ctrl-C (status 130) or SIGTERM (143)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.common.io import atomic_path
+
+    status = 0
+    started = time.perf_counter()
+    steps_before = model.num_timesteps
+    try:
+        if plan.n_timesteps > 0:  # 0: the cloned policy is the result (--pretrain / --pretrain-demos)
+            model.learn(total_timesteps=plan.n_timesteps, callback=callbacks, progress_bar=plan.args.progress,
+                        tb_log_name=f"{plan.algo}_{run_dir.name}", reset_num_timesteps=plan.trained_agent is None)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): save, then exit 130 / 143
+        what = "Terminated (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+        print(f"\n{what}: saving the model before exit", file=sys.stderr, flush=True)
+        status = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    elapsed = time.perf_counter() - started
+    steps = model.num_timesteps - steps_before
+    final = run_dir / f"{plan.short_id}.zip"
+    with atomic_path(final) as tmp:
+        model.save(tmp)
+    if isinstance(model.get_vec_normalize_env(), VecNormalize):
+        with atomic_path(run_dir / "vecnormalize.pkl") as tmp:
+            model.get_vec_normalize_env().save(str(tmp))
+    print(f"Saved {final} ({steps} steps in {elapsed:.1f} s, {steps / max(elapsed, 1e-9):.0f} steps/s)")
+    return status
+
+
 def _load_demos(path: str, env_config: Mapping[str, Any] | None, obs_space: Any, act_space: Any) -> dict[str, Any]:
     """The decisions saved in ``path``, projected onto the env's observation groups (UsageError naming the flag)."""
-    from agents.distill import DemonstrationsError, check_demonstrations, load_demonstrations, project_demonstrations
+    from agents.training.distill import (
+        DemonstrationsError,
+        check_demonstrations,
+        load_demonstrations,
+        project_demonstrations,
+    )
 
     try:
         demos, meta = load_demonstrations(path)
@@ -548,17 +719,17 @@ def _collect_demos(args: argparse.Namespace, vec_env: Any, env_id: str, env_kwar
                    seed: int) -> dict[str, Any]:
     """--pretrain's decisions: a heuristic on the training envs, or the lookahead planner in worker processes."""
     import agents as _agents
-    from agents.pretrain import collect_demonstrations
+    from agents.training.pretrain import collect_demonstrations
 
     print(f"Pretraining: collecting {args.pretrain_steps} decisions of {args.pretrain}", flush=True)
     if args.pretrain.startswith("lookahead"):  # a privileged planner: worker processes with their own envs
-        from agents.distill import collect_expert_demonstrations
+        from agents.training.distill import collect_expert_demonstrations
 
         return collect_expert_demonstrations(env_id, args.pretrain_steps, env_kwargs=env_kwargs,
                                              expert=args.pretrain, n_workers=args.pretrain_workers, seed=seed,
                                              verbose=args.verbose)
     if args.pretrain == "tuned-admit":  # the id's tuned parameters (a VecEnv has no spec to read them from)
-        from agents.heuristics import TunedAdmitPolicy
+        from agents.acting.heuristics import TunedAdmitPolicy
 
         expert = TunedAdmitPolicy(seed=seed, env_id=env_id)
     else:

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from agents.cli import UsageError, parse_key_values
+from agents.common.cli import UsageError, parse_key_values
 
 __all__ = [
     "HYPERPARAMS_DIR",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Default hyperparameter files, shipped as package data: ``agents/hyperparams/<algo>.yml``.
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"  # agents/hyperparams/ (package data)
 
 #: rl-zoo3 keys that configure the run rather than the algorithm.
 SPECIAL_KEYS = ("n_timesteps", "policy", "n_envs", "normalize", "policy_kwargs")
@@ -98,7 +98,7 @@ def hyperparams_for(algo: str, env_id: str, directory: str | Path | None = None)
     Returns ``(hyperparams, key)`` where ``key`` is the env id, or ``"default"`` when the file has no entry for it.
     A missing or malformed file, or one with neither entry, raises ValueError (a :class:`UsageError`).
     """
-    from agents.rl import resolve_algo
+    from agents.acting.rl import resolve_algo
 
     algo = resolve_algo(algo)
     path = Path(directory or HYPERPARAMS_DIR) / f"{algo}.yml"
@@ -158,7 +158,7 @@ def resolve_hyperparams(args: Any, algo: str, env_id: str) -> tuple[dict[str, An
 def build_algo_kwargs(algo: str, hyperparams: Mapping[str, Any]) -> dict[str, Any]:
     """Turn merged values into constructor kwargs: parse policy_kwargs, schedules, ints; reject unknown keys and
     out-of-range values (``n_steps:-5``, ``batch_size:0``) with a UsageError naming the key."""
-    from agents.rl import ALGOS, linear_schedule, parse_policy_kwargs
+    from agents.acting.rl import ALGOS, linear_schedule, parse_policy_kwargs
     from orbitcloud_env.suggest import did_you_mean
 
     cls = ALGOS[algo]
@@ -207,7 +207,7 @@ def resolve_prior_params(algo_kwargs: dict[str, Any], env_id: str) -> dict[str, 
     policy_kwargs = algo_kwargs.get("policy_kwargs") or {}
     if policy_kwargs.get("prior_params") != "tuned-admit":
         return algo_kwargs
-    from agents.heuristics import load_tuned_params, tuned_params_path
+    from agents.acting.heuristics import load_tuned_params, tuned_params_path
 
     short = str(env_id).split(":")[-1]
     try:
@@ -236,7 +236,7 @@ def resolve_prior_params(algo_kwargs: dict[str, Any], env_id: str) -> dict[str, 
 
 def normalize_kwargs(value: Any) -> dict[str, Any] | None:
     """``normalize``: false/true, or VecNormalize kwargs as a mapping or a "dict(...)" string; None when off."""
-    from agents.rl import parse_policy_kwargs
+    from agents.acting.rl import parse_policy_kwargs
 
     if value in (None, False):
         return None
@@ -259,7 +259,7 @@ def rollout_rounding_notice(algo: str, algo_kwargs: Mapping[str, Any], n_envs: i
         return None
     from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-    from agents.rl import ALGOS
+    from agents.acting.rl import ALGOS
 
     cls = ALGOS[algo]
     if not issubclass(cls, OnPolicyAlgorithm):

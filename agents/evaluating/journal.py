@@ -28,8 +28,8 @@ from typing import Any, Collection, Iterable, Mapping
 
 import numpy as np
 
-from agents.episode_metrics import EpisodeResult
-from agents.io import write_text_atomic
+from agents.common.io import write_text_atomic
+from agents.evaluating.episode_metrics import EpisodeResult
 
 __all__ = ["JOURNAL", "EPISODES_CSV", "EpisodeJournal", "JournalError", "command_hash", "read_journal",
            "result_from_json", "result_to_json"]

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.cli import UsageError
+from agents.common.cli import UsageError
 
 __all__ = ["LOCK_FILE", "FolderLock", "FolderInUseError", "folder_holder", "lock_folder"]
 

@@ -1,17 +1,17 @@
 """Evaluation of policies on paired seeds: one import for the three modules that do it.
 
-- :mod:`agents.episode_metrics`: per-episode metrics from the env's per-step infos (the env's own metrics through
-  ``orbitcloud_env.metrics``, plus regions, Jain's index, invalid-action rate and reward terms);
-- :mod:`agents.rollouts`: picklable env and policy specs, building envs and policies, one episode, the worker pool,
-  the upper-bound reference rows, episode frames;
-- :mod:`agents.reports`: aggregation per policy (statistics in :mod:`agents.stats`), summary.md/.csv/.json,
-  episodes.csv, probability_of_improvement.csv and the plots.
+- :mod:`agents.evaluating.episode_metrics`: per-episode metrics from the env's per-step infos (the env's own metrics
+  through ``orbitcloud_env.metrics``, plus regions, Jain's index, invalid-action rate and reward terms);
+- :mod:`agents.evaluating.rollouts`: picklable env and policy specs, building envs and policies, one episode, the worker
+  pool, the upper-bound reference rows, episode frames;
+- :mod:`agents.evaluating.reports`: aggregation per policy (statistics in :mod:`agents.evaluating.stats`),
+  summary.md/.csv/.json, episodes.csv, probability_of_improvement.csv and the plots.
 
-The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluate_cli.py) checks every flag once, before any
-episode runs.
+The command line (``orbitcloud-evaluate`` / ``evaluate.py``, agents/evaluating/evaluate_cli.py) checks every flag once,
+before any episode runs.
 """
 
-from agents.episode_metrics import (
+from agents.evaluating.episode_metrics import (
     METRICS,
     REGION_NAMES,
     REGIONS,
@@ -22,7 +22,7 @@ from agents.episode_metrics import (
     region_column,
     region_of,
 )
-from agents.reports import (
+from agents.evaluating.reports import (
     NOT_BASELINES,
     SUMMARY_METRICS,
     baseline_sentence,
@@ -33,7 +33,7 @@ from agents.reports import (
     to_dict,
     write_outputs,
 )
-from agents.rollouts import (
+from agents.evaluating.rollouts import (
     UPPER_BOUND,
     EnvSpec,
     EvaluationError,

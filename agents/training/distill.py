@@ -1,11 +1,11 @@
 """Distillation of a privileged planner into an observation-only policy (``train.py --pretrain lookahead``).
 
-The ``lookahead`` reference policy (agents/lookahead.py) reads the simulator: it tries a few placements of each job
-and rolls the strongest heuristic forward on the episode's real future jobs. It cannot be deployed (no scheduler
+The ``lookahead`` reference policy (agents/acting/lookahead.py) reads the simulator: it tries a few placements of each
+job and rolls the strongest heuristic forward on the episode's real future jobs. It cannot be deployed (no scheduler
 knows its future arrivals), but its decisions can be learned: run it on training seeds, record the observation it
 was shown and the action it took, and fit the policy network to those pairs (behaviour cloning, as
-:func:`agents.pretrain.pretrain_policy` does for a heuristic). The learned policy then acts on observations alone,
-like the heuristics it is compared with. This is the "learning from a privileged expert" recipe (e.g. D. Chen,
+:func:`agents.training.pretrain.pretrain_policy` does for a heuristic). The learned policy then acts on observations
+alone, like the heuristics it is compared with. This is the "learning from a privileged expert" recipe (e.g. D. Chen,
 B. Zhou, V. Koltun, P. Krahenbuhl, "Learning by Cheating", CoRL 2019; S. Ross, G. Gordon, J. A. Bagnell, "A
 Reduction of Imitation Learning and Structured Prediction to No-Regret Online Learning" (DAgger), AISTATS 2011).
 
@@ -53,7 +53,7 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
-    from agents.lookahead import _LOOKAHEAD_CLASSES, LOOKAHEAD_VARIANTS, LookaheadPolicy, make_lookahead
+    from agents.acting.lookahead import _LOOKAHEAD_CLASSES, LOOKAHEAD_VARIANTS, LookaheadPolicy, make_lookahead
 
     env = gym.make(env_id, **dict(env_kwargs))
     if expert in LOOKAHEAD_VARIANTS and expert_kwargs:
@@ -96,15 +96,15 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: Mapping[str, Any] | None = None,
                                   expert: str = "lookahead", expert_kwargs: Mapping[str, Any] | None = None,
                                   n_workers: int = 1, seed: int = 0, verbose: int = 1) -> dict[str, Any]:
-    """Run ``expert`` (``lookahead``, with ``expert_kwargs`` for :class:`agents.lookahead.LookaheadPolicy`, or any
-    name of :func:`agents.make_policy`) for ``n_decisions`` decisions in all, split over ``n_workers``
+    """Run ``expert`` (``lookahead``, with ``expert_kwargs`` for :class:`agents.acting.lookahead.LookaheadPolicy`, or
+    any name of :func:`agents.make_policy`) for ``n_decisions`` decisions in all, split over ``n_workers``
     spawn-context processes (1: this process).
 
-    Returns the layout of :func:`agents.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays), ``masks``,
-    ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
+    Returns the layout of :func:`agents.training.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays),
+    ``masks``, ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
     the other; each worker's last decision is marked done), plus ``values`` (T, 1, n_actions): the lookahead's
     rollout value of each action it tried (NaN for the others; all NaN for other experts), the soft targets of
-    :func:`agents.pretrain.pretrain_policy` with a ``temperature``.
+    :func:`agents.training.pretrain.pretrain_policy` with a ``temperature``.
     """
     if n_decisions < 1:
         raise ValueError(f"n_decisions: must be >= 1, got {n_decisions}")
@@ -162,7 +162,7 @@ def save_demonstrations(path: str | Path, demos: Mapping[str, Any], *, env_id: s
                         expert: str) -> Path:
     """Write ``demos`` to ``path`` (a ``.npz`` without pickled objects; written to a temporary file, then renamed),
     with the env id, the observation groups it was recorded with and the expert's name."""
-    from agents.io import atomic_path
+    from agents.common.io import atomic_path
 
     path = Path(path)
     arrays = {f"obs/{k}": v for k, v in demos["obs"].items()}

@@ -1,4 +1,4 @@
-"""Reinforcement-learning algorithms and model loading (the hyperparameter files: agents/hyperparameters.py).
+"""Reinforcement-learning algorithms and model loading (the hyperparameter files: agents/training/hyperparameters.py).
 
 ``ALGOS`` maps a name to its Stable-Baselines3 class; every algorithm uses ``MultiInputPolicy`` because the
 OrbitCloud observation is a ``spaces.Dict`` (docs/env_contract.md). ``load(path, env)`` opens a saved model whatever
@@ -20,7 +20,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from agents.safeload import UntrustedFileError, load_vecnormalize, open_model_archive
+from agents.common.safeload import UntrustedFileError, load_vecnormalize, open_model_archive
 from orbitcloud_env.suggest import did_you_mean
 
 __all__ = [
@@ -74,7 +74,7 @@ def available_algorithms() -> list[str]:
 
 #: Policy classes of this package that a hyperparameters file may name (``policy: RowScoringPolicy``): the
 #: algorithm they work with and their module (imported only when named).
-PACKAGE_POLICIES = {"RowScoringPolicy": ("maskable_ppo", "agents.policies")}
+PACKAGE_POLICIES = {"RowScoringPolicy": ("maskable_ppo", "agents.acting.policies")}
 
 
 def resolve_policy(name: Any, algo: str) -> Any:
@@ -285,7 +285,7 @@ def load_model(path: str | Path, env: Any = None, device: str = "cpu", algo: str
     With ``env`` (a gymnasium Env or a VecEnv) the spaces are checked first and a mismatch raises ValueError
     naming the space; the env is then attached (for continued training). ``kwargs`` go to ``Algo.load``.
 
-    Unless ``trust``, nothing in the file is unpickled with the full unpickler (:mod:`agents.safeload`): the
+    Unless ``trust``, nothing in the file is unpickled with the full unpickler (:mod:`agents.common.safeload`): the
     ``data`` fields are decoded from an allow-list of classes, the weights are read as tensors only, and a file
     that needs anything else raises :class:`UntrustedFileError` (a ValueError) naming ``trust=True`` /
     ``--trust-model``, which restore SB3's own loading for a file the user vouches for.
@@ -372,7 +372,7 @@ def _load_normalizer(model_path: Path, trust: bool = False) -> Any:
     stats = model_path.parent / "vecnormalize.pkl"
     if not stats.is_file():
         return None
-    norm = load_vecnormalize(stats, trust=trust)  # restricted unpickler unless trusted (agents/safeload.py)
+    norm = load_vecnormalize(stats, trust=trust)  # restricted unpickler unless trusted (agents/common/safeload.py)
     norm.training = False
     norm.norm_reward = False
     return norm
@@ -386,7 +386,7 @@ def load(path: str | Path, env: Any = None, device: str = "cpu", trust: bool = F
         env: optional env or VecEnv; its observation/action spaces must equal the model's (ValueError naming the
             differing space otherwise).
         device: torch device for the policy.
-        trust: False (default): read the file without running code from it (:mod:`agents.safeload`; a
+        trust: False (default): read the file without running code from it (:mod:`agents.common.safeload`; a
             ``vecnormalize.pkl`` beside it too); True: SB3's own loading, for a file whose source you trust.
 
     Raises:
