@@ -66,10 +66,23 @@ def bridge_isls(
     sh = np.asarray(shell, dtype=np.int64)[cand]
     if np.unique(sh).size < 2:
         return empty
-    p = pos[cand]
-    k = min(_BRIDGE_NEIGHBOURS, cand.size - 1)
+    lo, hi = _bridge_candidates(pos[cand], sh, max_range_km, atmosphere_margin_km)
+    if lo.size == 0:
+        return empty
+    label = sh if component is None else np.asarray(component, dtype=np.int64)[cand]
+    out = _accept_bridges(lo, hi, free[cand].tolist(), label)
+    if not out:
+        return empty
+    return np.sort(cand[np.asarray(out, dtype=np.int64)], axis=1)
+
+
+def _bridge_candidates(p: NDArray[np.float64], sh: NDArray[np.int64], max_range_km: float,
+                       atmosphere_margin_km: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`bridge_isls`' candidates among the free-terminal satellites at ``p`` [km] (shells ``sh``): pairs
+    (lo, hi) of indices into ``p``, shortest first (ties in k-d query order), within range and clear of the Earth."""
+    k = min(_BRIDGE_NEIGHBOURS, p.shape[0] - 1)
     d, b = cKDTree(p).query(p, k=list(range(1, k + 2)), distance_upper_bound=np.nextafter(max_range_km, np.inf))
-    a = np.broadcast_to(np.arange(cand.size)[:, None], d.shape)
+    a = np.broadcast_to(np.arange(p.shape[0])[:, None], d.shape)
     rows = np.vstack([b, np.full((1, b.shape[1]), -1)])  # neighbours of each satellite; a miss is b = cand.size
     hit = (d <= max_range_km) & (sh[:, None] != np.append(sh, -1)[b])  # (a miss also has d = inf)
     hit &= (a < b) | ~(rows[b] == a[..., None]).any(axis=-1)  # a pair found from both ends: once
@@ -77,34 +90,42 @@ def bridge_isls(
     order = np.argsort(d, kind="stable")  # shortest first, ties in query order
     lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
     clear = segment_clears_earth(p[lo], p[hi], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
-    lo, hi = lo[clear], hi[clear]
-    if lo.size == 0:
-        return empty
+    return lo[clear], hi[clear]
 
-    left = free[cand].tolist()
-    out: list[tuple[int, int]] = []
-    taken = np.zeros(lo.size, dtype=bool)
-    label = sh if component is None else np.asarray(component, dtype=np.int64)[cand]
-    la, lb = label[lo], label[hi]
-    cross = np.flatnonzero(la != lb)
-    group = {g: g for g in np.unique(np.concatenate([la[cross], lb[cross]])).tolist()}
-    joins_left = len(group) - 1
 
-    def root(x: int) -> int:
+class _Pieces:
+    """Union-find over the piece labels of :func:`bridge_isls`' spanning pass (path halving)."""
+
+    def __init__(self, labels: list[int]) -> None:
+        self.group = {g: g for g in labels}
+        self.joins_left = len(self.group) - 1
+
+    def root(self, x: int) -> int:
+        group = self.group
         while group[x] != x:
             group[x] = group[group[x]]
             x = group[x]
         return x
 
+
+def _accept_bridges(lo: NDArray[np.int64], hi: NDArray[np.int64], left: list[int],
+                    label: NDArray[np.int64]) -> list[tuple[int, int]]:
+    """:func:`bridge_isls`' two passes over the candidates (lo, hi) (shortest first), ``left`` [-] the free terminals
+    of each satellite (decremented in place) and ``label`` its piece: the accepted pairs, in order."""
+    out: list[tuple[int, int]] = []
+    taken = np.zeros(lo.size, dtype=bool)
+    la, lb = label[lo], label[hi]
+    cross = np.flatnonzero(la != lb)
+    pieces = _Pieces(np.unique(np.concatenate([la[cross], lb[cross]])).tolist())
+
     def span(edges: NDArray[np.int64]) -> None:
-        nonlocal joins_left
         for e in edges.tolist():
-            if joins_left == 0:
+            if pieces.joins_left == 0:
                 return
-            i, j, ri, rj = int(lo[e]), int(hi[e]), root(int(la[e])), root(int(lb[e]))
+            i, j, ri, rj = int(lo[e]), int(hi[e]), pieces.root(int(la[e])), pieces.root(int(lb[e]))
             if ri != rj and left[i] > 0 and left[j] > 0 and not taken[e]:
-                group[ri] = rj
-                joins_left -= 1
+                pieces.group[ri] = rj
+                pieces.joins_left -= 1
                 left[i] -= 1
                 left[j] -= 1
                 taken[e] = True
@@ -119,6 +140,4 @@ def bridge_isls(
             left[i] -= 1
             left[j] -= 1
             out.append((i, j))
-    if not out:
-        return empty
-    return np.sort(cand[np.asarray(out, dtype=np.int64)], axis=1)
+    return out

@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
 from orbitcloud_env.config import LinksConfig
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, WGS84_FLATTENING
-from orbitcloud_env.constellation import Constellation
+from orbitcloud_env.constellation import Constellation, ShellInfo
 from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
 
 __all__ = ["plus_grid_isls", "isl_state", "gsl_visibility", "DEFAULT_ISL_CAPACITY_GBPS", "DEFAULT_GSL_CAPACITY_GBPS",
@@ -120,23 +120,33 @@ def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray
             if extra:
                 pairs.append(np.asarray(extra, dtype=np.int64))
             continue
-        P, S, F = info.planes, info.sats_per_plane, info.phasing
-        table = np.full((P, S), -1, dtype=np.int64)
-        table[constellation.plane[idx], constellation.slot[idx]] = idx
-        p, k = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
-        if S > 1:  # intra-plane ring
-            pairs.append(np.stack([table[p, k].ravel(), table[p, (k + 1) % S].ravel()], axis=1))
-        if P > 1:  # adjacent planes, same slot
-            pairs.append(np.stack([table[:-1].ravel(), table[1:].ravel()], axis=1))
-            if info.is_delta:  # seam, with the phasing offset
-                kk = np.arange(S)
-                pairs.append(np.stack([table[P - 1, kk], table[0, (kk + F) % S]], axis=1))
+        pairs += _walker_shell_pairs(constellation, idx, info)
     if not pairs:
         return np.zeros((0, 2), dtype=np.int64)
     allp = np.concatenate(pairs)
     allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
     allp = np.sort(allp, axis=1)
     return np.unique(allp, axis=0).astype(np.int64)
+
+
+def _walker_shell_pairs(constellation: Constellation, idx: NDArray[np.int64],
+                        info: ShellInfo) -> list[NDArray[np.int64]]:
+    """:func:`plus_grid_isls`' pairs of one Walker shell (``info``; satellites ``idx``): the
+    intra-plane ring, the adjacent planes' same slots and, for a delta shell, the seam with the phasing offset
+    (-1 where a slot is empty; the caller drops those)."""
+    pairs = []
+    P, S, F = info.planes, info.sats_per_plane, info.phasing
+    table = np.full((P, S), -1, dtype=np.int64)
+    table[constellation.plane[idx], constellation.slot[idx]] = idx
+    p, k = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
+    if S > 1:  # intra-plane ring
+        pairs.append(np.stack([table[p, k].ravel(), table[p, (k + 1) % S].ravel()], axis=1))
+    if P > 1:  # adjacent planes, same slot
+        pairs.append(np.stack([table[:-1].ravel(), table[1:].ravel()], axis=1))
+        if info.is_delta:  # seam, with the phasing offset
+            kk = np.arange(S)
+            pairs.append(np.stack([table[P - 1, kk], table[0, (kk + F) % S]], axis=1))
+    return pairs
 
 
 def isl_state(

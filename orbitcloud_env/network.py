@@ -94,6 +94,33 @@ __all__ = [
 ]
 
 
+def _check_link_figures(min_elevation_deg: float, isl_max_range_km: float, atmosphere_margin_km: float,
+                        isl_capacity_gbps: float, gsl_capacity_gbps: float, topology_dt_s: float) -> None:
+    """:class:`Network`'s checks of its link figures ([deg], [km], [km], [Gbit/s], [Gbit/s], [s])."""
+    if not (0.0 <= min_elevation_deg < 90.0):
+        raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
+    if not (isl_max_range_km > 0):
+        raise ValueError(f"isl_max_range_km: must be > 0 km, got {isl_max_range_km}")
+    if not (atmosphere_margin_km >= 0):
+        raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
+    if not (isl_capacity_gbps > 0):
+        raise ValueError(f"isl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}")
+    if not (gsl_capacity_gbps > 0):
+        raise ValueError(f"gsl_capacity_gbps: must be > 0 Gbit/s, got {gsl_capacity_gbps}")
+    if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
+        raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+
+
+def _check_cache_and_bridges(cache_buckets: int, regrid_s: float | None, inter_shell_isls: bool) -> None:
+    """:class:`Network`'s checks of its snapshot cache size, regrid period [s] and bridge switch."""
+    if isinstance(cache_buckets, bool) or not isinstance(cache_buckets, int) or cache_buckets < 1:
+        raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
+    if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
+        raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
+    if not isinstance(inter_shell_isls, (bool, np.bool_)):
+        raise ValueError(f"inter_shell_isls: expected True or False, got {inter_shell_isls!r}")
+
+
 # ------------------------------------------------------------------------------------------ Network
 class Network:
     """A constellation's network over time: +Grid ISLs, ground sites, link failures, cached snapshots.
@@ -164,18 +191,8 @@ class Network:
         self.site_lat_deg, self.site_lon_deg = _check_sites(site_lat_deg, site_lon_deg)
         self.site_lat_deg.flags.writeable = False
         self.site_lon_deg.flags.writeable = False
-        if not (0.0 <= min_elevation_deg < 90.0):
-            raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
-        if not (isl_max_range_km > 0):
-            raise ValueError(f"isl_max_range_km: must be > 0 km, got {isl_max_range_km}")
-        if not (atmosphere_margin_km >= 0):
-            raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
-        if not (isl_capacity_gbps > 0):
-            raise ValueError(f"isl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}")
-        if not (gsl_capacity_gbps > 0):
-            raise ValueError(f"gsl_capacity_gbps: must be > 0 Gbit/s, got {gsl_capacity_gbps}")
-        if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
-            raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+        _check_link_figures(min_elevation_deg, isl_max_range_km, atmosphere_margin_km, isl_capacity_gbps,
+                            gsl_capacity_gbps, topology_dt_s)
         self.constellation = constellation
         self.min_elevation_deg = float(min_elevation_deg)
         self.isl_max_range_km = float(isl_max_range_km)
@@ -183,14 +200,9 @@ class Network:
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
         self.topology_dt_s = float(topology_dt_s)
-        if isinstance(cache_buckets, bool) or not isinstance(cache_buckets, int) or cache_buckets < 1:
-            raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
+        _check_cache_and_bridges(cache_buckets, regrid_s, inter_shell_isls)
         self.lazy_routing = bool(lazy_routing)
         self.cache_buckets = cache_buckets
-        if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
-            raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
-        if not isinstance(inter_shell_isls, (bool, np.bool_)):
-            raise ValueError(f"inter_shell_isls: expected True or False, got {inter_shell_isls!r}")
         self.inter_shell_isls = bool(inter_shell_isls)
         meshed = np.array([isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells])
         member = constellation.operational & (constellation.plane >= 0) & meshed[constellation.shell]

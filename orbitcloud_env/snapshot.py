@@ -97,6 +97,13 @@ class NetworkSnapshot:
         # Routes are stored per site (rows), so that no (S, N) array is allocated unless asked for: at 20,000
         # satellites one such array is 16 MB, which numpy backs with huge pages whose first touch costs the kernel
         # milliseconds.
+        self._init_routes(n_sites, site_sat_delay_ms, predecessors, graph)
+        self.isl_capacity_gbps = float(isl_capacity_gbps)
+        self.gsl_capacity_gbps = float(gsl_capacity_gbps)
+
+    def _init_routes(self, n_sites: int, site_sat_delay_ms: NDArray[np.float64] | None,
+                     predecessors: NDArray[np.int32] | None, graph: csr_matrix | None) -> None:
+        """The routes of :meth:`__init__`: every site's (eager) or none yet, routed per site from ``graph`` (lazy)."""
         self._delay_rows: dict[int, NDArray[np.float64]] = {}
         self._pred_rows: dict[int, NDArray[np.int32]] = {}
         if site_sat_delay_ms is None:  # lazy routing: rows are computed per site on first use
@@ -114,8 +121,6 @@ class NetworkSnapshot:
             self._delay_rows.update(enumerate(d))
             self._pred_rows.update(enumerate(p))
             self._routed_limit = np.full(n_sites, np.inf)
-        self.isl_capacity_gbps = float(isl_capacity_gbps)
-        self.gsl_capacity_gbps = float(gsl_capacity_gbps)
 
     @property
     def n_sats(self) -> int:
@@ -310,6 +315,18 @@ class NetworkSnapshot:
         return g
 
 
+def _usable_gsls(lat: NDArray[np.float64], lon: NDArray[np.float64], pos: NDArray[np.float64], ok: NDArray[np.bool_],
+                 min_elevation_deg: float, site_gsl_down: ArrayLike | None,
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """The ground links of :func:`build_snapshot`: (site, satellite, slant [km]) of the visible pairs whose satellite
+    is ok and whose site's links are not down, sorted by site then satellite."""
+    ss, nn, slant, vis = _gsl_near(lat, lon, pos, min_elevation_deg)
+    vis &= ok[nn]
+    if site_gsl_down is not None:
+        vis &= ~np.asarray(site_gsl_down, dtype=bool).reshape(lat.shape[0])[ss]
+    return ss[vis], nn[vis], slant[vis]
+
+
 def build_snapshot(
     time_s: float,
     sat_ecef_km: ArrayLike,
@@ -359,11 +376,7 @@ def build_snapshot(
         raise ValueError(f"isl_capacity_gbps, gsl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}, "
                          f"{gsl_capacity_gbps}")
     lat, lon, pos = _check_gsl_inputs(site_lat_deg, site_lon_deg, pos, min_elevation_deg)
-    ss, nn, slant, vis = _gsl_near(lat, lon, pos, min_elevation_deg)
-    vis &= ok[nn]
-    if site_gsl_down is not None:
-        vis &= ~np.asarray(site_gsl_down, dtype=bool).reshape(lat.shape[0])[ss]
-    ss, nn, slant = ss[vis], nn[vis], slant[vis]
+    ss, nn, slant = _usable_gsls(lat, lon, pos, ok, min_elevation_deg, site_gsl_down)
     graph = _routing_graph(n, lat.shape[0], pr, up, dist, ss, nn, slant)
     d, pred = (None, None) if lazy_routing else _route_every_site(graph, n, lat.shape[0])
     return NetworkSnapshot(
