@@ -139,14 +139,21 @@ class Simulator:
         self.n_sat = len(self.constellation)
         self.n_dc = len(self.data_centres) if self.data_centres is not None else 0
         self.n_nodes = self.n_sat + self.n_dc
-        links = cfg.links
         # The failure generator is replaced at each reset (Network.reset), from the episode's seed.
         self.network = Network.from_config(
-            self.constellation, self.sites.lat_deg, self.sites.lon_deg, links, rng=np.random.default_rng(0),
+            self.constellation, self.sites.lat_deg, self.sites.lon_deg, cfg.links, rng=np.random.default_rng(0),
             topology_dt_s=cfg.episode.topology_dt_s, lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS,
             cache_buckets=_CACHE_BUCKETS)
+        self._init_ground()
+        self._init_compute()
+        self._init_job_figures()
+        self._init_episode_state()
+        self._init_row_satellites()
+        self._init_faults()
 
-        # Static ground geometry.
+    def _init_ground(self) -> None:
+        """Static ground geometry: fibre delays from the sites to the regions, the regions' positions."""
+        cfg = self.config
         if self.n_dc:
             self.site_dc_ms = site_dc_delay_ms(self.sites, self.data_centres, cfg.ground.fibre_route_factor)
             self.dc_ecef_km = geodetic_to_ecef(self.data_centres.lat_deg, self.data_centres.lon_deg, 0.0)
@@ -156,7 +163,9 @@ class Simulator:
         #: (S,) the cloud region nearest each site (by fibre delay; 0 without regions): the site's "region".
         self.site_region = (np.argmin(self.site_dc_ms, axis=1) if self.n_dc else np.zeros(len(self.sites), int))
 
-        # Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs.
+    def _init_compute(self) -> None:
+        """Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs."""
+        cfg = self.config
         comp = cfg.compute
         i = np.arange(self.n_sat)
         self.sat_has_compute = np.floor((i + 1) * comp.satellite_fraction) > np.floor(i * comp.satellite_fraction)
@@ -177,6 +186,11 @@ class Simulator:
             servers=np.concatenate([np.full(self.n_sat, comp.satellite_servers),
                                     np.full(self.n_dc, comp.datacentre_servers)]),
         )
+
+    def _init_job_figures(self) -> None:
+        """The epoch's time of day, the job classes, the routing limits and the transfer and compute rates."""
+        cfg = self.config
+        links = cfg.links
         jd, fr = datetime_to_jd(self.constellation.epoch)
         self._epoch_jd = (jd, fr)
         epoch = self.constellation.epoch
@@ -200,7 +214,10 @@ class Simulator:
                                           np.full(self.n_dc, self._fibre_ms_per_mb)])
         #: [ms/GFLOP] (M,) compute time per GFLOP.
         self._compute_ms_per_gflop = self.compute.seconds_per_gflop * 1e3
-        # ---- Episode state (set by reset(); declared here so that every attribute has one home) ----
+
+    def _init_episode_state(self) -> None:
+        """Episode state (set by reset(); declared here so that every attribute has one home)."""
+        cfg = self.config
         #: Version of the topology-bucket caches; observers refresh their per-bucket features when it changes.
         self.topology_version = 0
         #: [s] event clock: simulated time since the constellation epoch.
@@ -228,6 +245,10 @@ class Simulator:
         #: Long-window arrival rate (observation group "trend"; None without it).
         self.arrival_trend = (ArrivalRates(1, tau_s=TREND_WINDOW_S) if "trend" in cfg.observation.groups
                               else None)
+
+    def _init_row_satellites(self) -> None:
+        """The orbit timeline's switch, the satellites that can be observation rows and the solar surplus."""
+        cfg = self.config
         #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
@@ -242,6 +263,10 @@ class Simulator:
             self._row_constellation = self.constellation.subset(self._row_sats)
         #: [W] (N,) solar surplus over the base load while sunlit (what a sunlit job does not take from the battery).
         self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
+
+    def _init_faults(self) -> None:
+        """Random node and link faults (the ``faults`` section), and what they do (:class:`FaultEffects`)."""
+        cfg = self.config
         #: Random node and link faults (the ``faults`` section; None when it enables nothing). docs/faults.md.
         self.faults: FaultProcess | None = None
         #: What the faults do to nodes, paths and jobs (:mod:`orbitcloud_env.fault_effects`; None without faults).
