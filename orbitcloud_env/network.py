@@ -303,6 +303,28 @@ class Network:
         """The latest bucket the failure chains were stepped to."""
         return self._link_chains.latest
 
+    def get_state(self) -> tuple:
+        """The topology cache's state, for :meth:`set_state`: the link-failure chains' computed buckets (None while
+        the failure rate is 0: nothing is drawn), the clock's bucket of the snapshot cache and :attr:`pairs`.
+
+        The cached snapshots themselves are shared, not copied: a snapshot is a function of its bucket (positions,
+        links and routes), so one built by a lookahead is the one the episode would build. The exception, a bucket
+        the failure chains reached by a long-gap jump (:data:`orbitcloud_env.faults.MAX_STEP_GAP` buckets ahead),
+        is dropped by :meth:`set_state`."""
+        chains = self._link_chains.get_state() if self.failures.failure_rate_per_hour > 0.0 else None
+        return chains, self._now_bucket, self.pairs
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (it can be restored many times)."""
+        chains, self._now_bucket, self.pairs = state
+        if chains is None:
+            return
+        latest, gaps = chains[0], chains[4]
+        if len(self._link_chains.gaps) != len(gaps):  # a jump since: its snapshots depend on the query order
+            for k in [k for k in self._cache if k > latest]:
+                del self._cache[k]
+        self._link_chains.set_state(chains)
+
     def bucket(self, time_s: float) -> int:
         """Topology bucket index ``floor(time_s / topology_dt_s)`` of ``time_s`` [s] >= 0."""
         t = float(time_s)

@@ -759,9 +759,10 @@ class Simulator:
         """A snapshot of everything a placement changes, for :meth:`set_state` (cheap: no topology copies).
 
         Each component saves its own state (``get_state``: batteries, compute queues, workload, episode records,
-        arrival rates, faults); this composes them with the simulator's clock. Topology, regimes, background surges
-        and the orbit timeline are deterministic functions of the episode's seed and time, generated lazily in time
-        order, so they are shared rather than copied.
+        arrival rates, faults, the network's topology cache); this composes them with the simulator's clock. The
+        current bucket's :class:`TopologyState`, regimes, background surges and the orbit timeline are
+        deterministic functions of the episode's seed and time, generated lazily in time order, so they are shared
+        rather than copied.
         """
         return {
             "time_s": self.time_s, "job": self.job, "power_time_s": self._power_time_s,
@@ -771,6 +772,7 @@ class Simulator:
             "workload": None if self.workload is None else self.workload.get_state(),
             "faults": None if self.faults is None else self.faults.get_state(),
             "arrival_trend": None if self.arrival_trend is None else self.arrival_trend.get_state(),
+            "network": self.network.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -789,6 +791,7 @@ class Simulator:
             self.faults.set_state(state["faults"])
         if self.arrival_trend is not None:
             self.arrival_trend.set_state(state["arrival_trend"])
+        self.network.set_state(state["network"])
         self.topology_version += 1  # never reuse a version: observers rebuild their per-bucket rows
 
     # ------------------------------------------------------------------------------------------------------------
