@@ -17,6 +17,13 @@ returned then (no path) is *dropped*. Data centres are reached over terrestrial 
 
 Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> faults
 -> queues.
+
+The Simulator composes components that live in modules of their own, each saving its own state for
+:meth:`Simulator.get_state`: the network and its topology cache (:mod:`orbitcloud_env.network`), batteries, compute
+queues, workload, demand, the fault chains (:mod:`orbitcloud_env.faults`) and what they do to nodes, paths and jobs
+(:class:`~orbitcloud_env.fault_effects.FaultEffects`); the view of the nodes it hands a policy is
+:class:`~orbitcloud_env.nodeview.NodeView` and a job's record an :class:`~orbitcloud_env.outcome.Outcome` (both
+re-exported here).
 """
 
 from __future__ import annotations
