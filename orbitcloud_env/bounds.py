@@ -15,6 +15,39 @@ topology, whose path may be shorter by a few ms; in practice the bound's margin 
 No Gymnasium import: the function drives the env's simulator and scores each (job, node) with the env's own reward
 function (orbitcloud_env/reward.py). Under the value objective (v2) the argument holds too: queueing can only make a
 job late (forfeiting its value, paying the SLA credit) and its value-weighted latency share larger.
+
+The capacity bound (:func:`episode_capacity_bound`; ``u_jn``, ``c_jn`` and ``s_n`` as in its docstring).
+
+**The bound.** Let ``f_j`` be the most job ``j`` can score without being on time (:func:`_not_on_time_max`,
+from the shared reward function): the larger of its rejection reward (an invalid action adds a penalty), its
+reward late at exactly its deadline with no energy (past the deadline the latency term only falls; the energy
+term is never positive) and its reward lost with no energy. Count objective (v0, v1): ``f_j = max(-w_rej,
+-w_lat min(1, clip) - w_miss, -w_drop)`` for every job; value objective (v2): rejection forgoes the value, a late
+or lost result pays the SLA credit, so ``f_j = -w_rej`` (0). Let ``g_jn = u_jn - f_j`` for the on-time pairs
+with ``u_jn > f_j``. For capacity rows ``k`` = (node ``n``, arrival window ``[t, t + L)``, deadline level ``d``)
+let ``A_k`` = the pairs of jobs arriving in the window with deadline <= ``d`` on node ``n``, and ``cap_k = s_n
+(L + d)``. For any prices ``lambda_k >= 0``::
+
+    B(lambda) = sum_j f_j + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
+
+The returned bound is ``min(B(lambda*), B(0), episode_upper_bound)`` with ``lambda*`` the capacity rows' dual
+prices of the LP ``max sum g x`` subject to ``sum_n x_jn <= 1`` and the capacity rows (solved by HiGHS on the
+``_LP_PAIRS_PER_JOB`` best pairs of each job; any prices would do).
+
+**Proof that no policy's return exceeds it** (same seed, so the same job stream, topology and background: none
+depends on the policy). Take any policy's episode; let ``S`` be its on-time jobs, job ``j`` in ``S`` on node
+``n(j)``. (1) A job not in ``S`` scores at most ``f_j`` (above). (2) A job in ``S`` scores at most
+``u_{j n(j)}``: queueing only adds wait, the other terms are those of the relaxation (the caveat of
+:func:`job_upper_bound` on a later bucket's return path applies here too), and its relaxed latency is then within
+the deadline, so ``(j, n(j))`` is an on-time pair. Hence return <= ``sum_j f_j + sum_{j in S} g_{j n(j)}`` (pairs
+with ``g <= 0`` only lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds
+inside ``[a_j, a_j + D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of
+``S`` of row ``k`` run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)}
+<= cap_k``: ``x_jn = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible
+``x`` and ``lambda >= 0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k +
+sum_j sum_n x_jn (g_jn - sum lambda c) <= B(lambda) - sum_j f_j`` since each job has at most one ``x_jn = 1``. So
+every ``B(lambda)`` bounds the return, whatever the LP solver returned, and so does the minimum of valid bounds.
+``B(0)`` is the per-job bound with jobs not on time valued at ``f_j``.
 """
 
 from __future__ import annotations
@@ -168,36 +201,8 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
     ``u_jn`` (no wait, full batteries, as in :func:`job_upper_bound`), whether the job would be on time there
     (relaxed latency <= deadline) and ``c_jn``, the seconds of one of the node's ``s_n`` servers it occupies.
 
-    **The bound.** Let ``f_j`` be the most job ``j`` can score without being on time (:func:`_not_on_time_max`,
-    from the shared reward function): the larger of its rejection reward (an invalid action adds a penalty), its
-    reward late at exactly its deadline with no energy (past the deadline the latency term only falls; the energy
-    term is never positive) and its reward lost with no energy. Count objective (v0, v1): ``f_j = max(-w_rej,
-    -w_lat min(1, clip) - w_miss, -w_drop)`` for every job; value objective (v2): rejection forgoes the value, a late
-    or lost result pays the SLA credit, so ``f_j = -w_rej`` (0). Let ``g_jn = u_jn - f_j`` for the on-time pairs
-    with ``u_jn > f_j``. For capacity rows ``k`` = (node ``n``, arrival window ``[t, t + L)``, deadline level ``d``)
-    let ``A_k`` = the pairs of jobs arriving in the window with deadline <= ``d`` on node ``n``, and ``cap_k = s_n
-    (L + d)``. For any prices ``lambda_k >= 0``::
-
-        B(lambda) = sum_j f_j + sum_k lambda_k cap_k + sum_j max(0, max_n (g_jn - sum_{k: (j, n) in A_k} lambda_k c_jn))
-
-    The returned bound is ``min(B(lambda*), B(0), episode_upper_bound)`` with ``lambda*`` the capacity rows' dual
-    prices of the LP ``max sum g x`` subject to ``sum_n x_jn <= 1`` and the capacity rows (solved by HiGHS on the
-    ``_LP_PAIRS_PER_JOB`` best pairs of each job; any prices would do).
-
-    **Proof that no policy's return exceeds it** (same seed, so the same job stream, topology and background: none
-    depends on the policy). Take any policy's episode; let ``S`` be its on-time jobs, job ``j`` in ``S`` on node
-    ``n(j)``. (1) A job not in ``S`` scores at most ``f_j`` (above). (2) A job in ``S`` scores at most
-    ``u_{j n(j)}``: queueing only adds wait, the other terms are those of the relaxation (the caveat of
-    :func:`job_upper_bound` on a later bucket's return path applies here too), and its relaxed latency is then within
-    the deadline, so ``(j, n(j))`` is an on-time pair. Hence return <= ``sum_j f_j + sum_{j in S} g_{j n(j)}`` (pairs
-    with ``g <= 0`` only lower it). (3) An on-time job occupies one server of ``n(j)`` for ``c_{j n(j)}`` seconds
-    inside ``[a_j, a_j + D_j]`` (it starts after it arrives, and its result is back by its deadline): so the jobs of
-    ``S`` of row ``k`` run inside ``[t, t + L + d]`` on ``s_n`` servers, ``sum_{j in S, (j, n(j)) in A_k} c_{j n(j)}
-    <= cap_k``: ``x_jn = [j in S, n = n(j)]`` is feasible for the LP. (4) Weak (Lagrangian) duality: for feasible
-    ``x`` and ``lambda >= 0``, ``sum g x <= sum g x + sum_k lambda_k (cap_k - sum_{A_k} c x) = sum_k lambda_k cap_k +
-    sum_j sum_n x_jn (g_jn - sum lambda c) <= B(lambda) - sum_j f_j`` since each job has at most one ``x_jn = 1``. So
-    every ``B(lambda)`` bounds the return, whatever the LP solver returned, and so does the minimum of valid bounds.
-    ``B(0)`` is the per-job bound with jobs not on time valued at ``f_j``.
+    The bound and the proof that no policy's return exceeds it: the module docstring ("The capacity
+    bound").
 
     Args:
         env: an OrbitCloud env (wrapped or not); reset (its current episode is lost).
@@ -206,13 +211,32 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
         details: return a dict (``bound``, ``relaxation``, ``lagrangian``, ``no_capacity``, ``n_pairs``, ``n_rows``)
             instead of the number.
     """
-    from scipy import sparse
-    from scipy.optimize import linprog
-
     base = env.unwrapped
     _check_reward_terms(base.config.reward)
     base.reset(seed=seed)
-    sim, ep, w = base.sim, base.config.episode, base.config.reward
+    sim = base.sim
+    walk = _walk_pairs(sim, base.config.episode, base.config.reward)
+    row, col, cap = _capacity_rows(walk, sim.compute.servers.astype(np.float64), sim.n_nodes, windows_s)
+    no_capacity = _lagrangian(walk, row, col, cap, np.zeros(cap.size))
+    lagr = _lagrangian(walk, row, col, cap, _dual_prices(walk, row, col, cap))
+    bound = min(lagr, no_capacity, walk.relaxation)
+    if details:
+        return {"bound": bound, "relaxation": walk.relaxation, "lagrangian": lagr, "no_capacity": no_capacity,
+                "n_pairs": int(walk.gain.size), "n_rows": int(cap.size), "n_jobs": walk.n_jobs}
+    return bound
+
+
+class _Pairs:
+    """:func:`episode_capacity_bound`'s walk of the episode: per job, the most it scores without being on time
+    (``f_sum``, their sum), its arrival [s from the first] and deadline [s]; per on-time pair (job, node) whose
+    relaxed reward beats that, its ``gain`` over it and ``busy`` [server-seconds]; ``relaxation``: the per-job
+    bound (:func:`job_upper_bound` summed)."""
+
+    __slots__ = ("relaxation", "n_jobs", "f_sum", "arrival", "deadline_s", "job_of", "node_of", "gain", "busy")
+
+
+def _walk_pairs(sim: Any, ep: Any, w: Any) -> _Pairs:
+    """Walk the episode rejecting every job (queues stay empty, the job stream is unchanged); see :class:`_Pairs`."""
     relaxation, steps = 0.0, 0
     f_job: list[float] = []
     p_job, p_node, p_gain, p_busy = [], [], [], []
@@ -238,14 +262,19 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
         steps += 1
         if steps >= ep.max_jobs or (ep.max_time_s > 0 and sim.elapsed_s >= ep.max_time_s):
             break
-    n_jobs = len(arrival)
-    f_sum = float(np.sum(f_job))
-    arrival_a, dl = np.asarray(arrival), np.asarray(deadline_s)
-    job_of, node_of = np.concatenate(p_job).astype(np.int64), np.concatenate(p_node).astype(np.int64)
-    gain, busy = np.concatenate(p_gain), np.concatenate(p_busy)
-    servers = sim.compute.servers.astype(np.float64)
+    out = _Pairs()
+    out.relaxation, out.n_jobs, out.f_sum = relaxation, len(arrival), float(np.sum(f_job))
+    out.arrival, out.deadline_s = np.asarray(arrival), np.asarray(deadline_s)
+    out.job_of, out.node_of = np.concatenate(p_job).astype(np.int64), np.concatenate(p_node).astype(np.int64)
+    out.gain, out.busy = np.concatenate(p_gain), np.concatenate(p_busy)
+    return out
 
-    # Capacity rows: (window scale, window index, deadline level, node); a pair joins every level >= its deadline.
+
+def _capacity_rows(walk: _Pairs, servers: np.ndarray, n_nodes: int,
+                   windows_s: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The capacity rows, one per (window scale, window index, deadline level, node); a pair joins every level >= its
+    deadline. Returns (row of each entry, pair of each entry, each row's capacity [server-seconds])."""
+    dl, arrival_a, job_of, node_of = walk.deadline_s, walk.arrival, walk.job_of, walk.node_of
     levels = np.unique(dl)  # any levels are valid; a few keep the LP small
     if levels.size > 8:
         levels = np.unique(np.quantile(dl, [0.25, 0.5, 0.75, 1.0]))
@@ -256,28 +285,39 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
         win = np.floor(arrival_a[job_of] / scale).astype(np.int64)
         for d in levels:
             sel = np.flatnonzero(dl[job_of] <= d)
-            key = (win[sel] * sim.n_nodes + node_of[sel])
+            key = (win[sel] * n_nodes + node_of[sel])
             uniq, inv = np.unique(key, return_inverse=True)
             rows_of_pair.append(n_rows + inv)
             pair_idx.append(sel)
-            caps.append(servers[uniq % sim.n_nodes] * (scale + d))
+            caps.append(servers[uniq % n_nodes] * (scale + d))
             n_rows += uniq.size
     row = np.concatenate(rows_of_pair) if rows_of_pair else np.empty(0, np.int64)
     col = np.concatenate(pair_idx) if pair_idx else np.empty(0, np.int64)
     cap = np.concatenate(caps) if caps else np.empty(0)
+    return row, col, cap
 
-    def lagrangian(lam: np.ndarray) -> float:
-        if gain.size == 0:
-            return f_sum
-        priced = gain - np.bincount(col, weights=lam[row] * busy[col], minlength=gain.size)
-        best = np.zeros(n_jobs)
-        np.maximum.at(best, job_of, priced)
-        return float(f_sum + lam @ cap + best.sum())
 
-    no_capacity = lagrangian(np.zeros(n_rows))
+def _lagrangian(walk: _Pairs, row: np.ndarray, col: np.ndarray, cap: np.ndarray, lam: np.ndarray) -> float:
+    """``B(lambda)`` of the module docstring for the row prices ``lam``."""
+    gain, busy = walk.gain, walk.busy
+    if gain.size == 0:
+        return walk.f_sum
+    priced = gain - np.bincount(col, weights=lam[row] * busy[col], minlength=gain.size)
+    best = np.zeros(walk.n_jobs)
+    np.maximum.at(best, walk.job_of, priced)
+    return float(walk.f_sum + lam @ cap + best.sum())
+
+
+def _dual_prices(walk: _Pairs, row: np.ndarray, col: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """The capacity rows' dual prices of the LP on each job's ``_LP_PAIRS_PER_JOB`` best pairs (HiGHS; prices from a
+    smaller LP are still valid prices); zeros when there is no pair or row, or the solver fails."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n_rows, n_jobs = cap.size, walk.n_jobs
+    gain, busy, job_of = walk.gain, walk.busy, walk.job_of
     lam = np.zeros(n_rows)
     if gain.size and n_rows:
-        # The LP on each job's best pairs (prices from a smaller LP are still valid prices).
         order = np.lexsort((-gain, job_of))
         rank = np.arange(order.size) - np.searchsorted(job_of[order], job_of[order])
         top = np.zeros(gain.size, bool)
@@ -293,9 +333,4 @@ def episode_capacity_bound(env: Any, seed: int, windows_s: tuple[float, ...] = C
                       b_ub=np.concatenate([cap, np.ones(n_jobs)]), bounds=(0, None), method="highs")
         if res.status == 0 and res.ineqlin is not None:
             lam = np.maximum(-np.asarray(res.ineqlin.marginals[:n_rows], dtype=np.float64), 0.0)
-    lagr = lagrangian(lam)
-    bound = min(lagr, no_capacity, relaxation)
-    if details:
-        return {"bound": bound, "relaxation": relaxation, "lagrangian": lagr, "no_capacity": no_capacity,
-                "n_pairs": int(gain.size), "n_rows": int(n_rows), "n_jobs": n_jobs}
-    return bound
+    return lam

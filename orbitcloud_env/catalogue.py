@@ -270,11 +270,36 @@ def _altitude_peaks(
     are raising or lowering satellites, unless the largest is one plane (``STAGGER_MAX_PLANES``): then it gathers
     the runs of its inclination in a chain of steps of at most ``STAGGER_STEP_KM`` (staggered planes).
     """
+    runs = _dense_runs(alt_km, inc_deg, min_shell_sats)
+    peaks = [r for r in runs if r[2] >= min_shell_sats]
+    # Of peaks of one inclination closer than MERGE_KM, the largest is the shell; the others are raising or lowering.
+    # A shell's peak that is one plane gathers its staggered planes.
+    peaks.sort(key=lambda p: -p[2])
+    kept: list[_Run] = []
+    gathered: set[int] = set()  # ids of runs gathered into a staggered shell
+    for p in peaks:
+        if id(p) in gathered or any(_runs_near(p, k) for k in kept):
+            continue
+        labels, _ = _cluster_circular(raan_deg[p[4]])
+        if int(labels.max()) + 1 > STAGGER_MAX_PLANES:
+            kept.append(p)
+            continue
+        kept.append(_gather_staggered(p, runs, kept, gathered))
+    others = [p for p in peaks if id(p) not in gathered]
+    return _widened_bands(kept, others)
+
+
+#: A run of dense altitude bins: (low_km, high_km, count, inclination_deg, member indices into the group's altitudes).
+_Run = tuple[float, float, int, float, NDArray[np.int64]]
+
+
+def _dense_runs(alt_km: NDArray[np.float64], inc_deg: NDArray[np.float64], min_shell_sats: int) -> list[_Run]:
+    """:func:`_altitude_peaks`' runs of dense 1 km altitude bins, each split into the shells of different
+    inclination it holds (:func:`_inclination_parts`)."""
     lo = math.floor(alt_km.min()) - 1
     edges = np.arange(lo, math.ceil(alt_km.max()) + 2 * ALTITUDE_BIN_KM, ALTITUDE_BIN_KM)
     hist, _ = np.histogram(alt_km, bins=edges)
-    # (low_km, high_km, count, inclination_deg, member indices into alt_km)
-    runs: list[tuple[float, float, int, float, NDArray[np.int64]]] = []
+    runs: list[_Run] = []
     for a, b in _runs(hist >= DENSE_BIN_SATS):
         r_lo, r_hi = float(edges[a]), float(edges[b])
         m = np.nonzero((alt_km >= r_lo) & (alt_km < r_hi))[0]  # the last edge lies above the largest altitude
@@ -283,48 +308,47 @@ def _altitude_peaks(
             runs.extend((r_lo, r_hi, int(q.size), float(np.median(inc_deg[m[q]])), m[q]) for q in parts)
         else:
             runs.append((r_lo, r_hi, int(hist[a:b].sum()), float(np.median(inc_deg[m])), m))
+    return runs
 
-    def centre(r) -> float:
-        return 0.5 * (r[0] + r[1])
 
-    def near(r, k) -> bool:  # same inclination, within MERGE_KM
-        return abs(centre(r) - centre(k)) <= MERGE_KM and abs(r[3] - k[3]) <= SHELL_INC_SEP_DEG
+def _run_centre(r: _Run) -> float:
+    return 0.5 * (r[0] + r[1])
 
-    peaks = [r for r in runs if r[2] >= min_shell_sats]
-    # Of peaks of one inclination closer than MERGE_KM, the largest is the shell; the others are raising or lowering.
-    # A shell's peak that is one plane gathers its staggered planes.
-    peaks.sort(key=lambda p: -p[2])
-    kept: list[tuple[float, float, int, float, NDArray[np.int64]]] = []
-    gathered: set[int] = set()  # ids of runs gathered into a staggered shell
-    for p in peaks:
-        if id(p) in gathered or any(near(p, k) for k in kept):
-            continue
-        labels, _ = _cluster_circular(raan_deg[p[4]])
-        if int(labels.max()) + 1 > STAGGER_MAX_PLANES:
-            kept.append(p)
-            continue
-        fam = [p]
-        f_lo, f_hi = p[0], p[1]
-        grown = True
-        while grown:  # chain runs at most STAGGER_STEP_KM beyond the family's span, nearer to it than to a shell
-            grown = False
-            for r in runs:
-                gap = max(r[0] - f_hi, f_lo - r[1], 0.0)
-                if (id(r) in gathered or any(r is f for f in fam) or gap > STAGGER_STEP_KM
-                        or abs(r[3] - p[3]) > SHELL_INC_SEP_DEG
-                        or any(abs(centre(r) - centre(k)) < gap for k in kept if abs(k[3] - p[3]) <= SHELL_INC_SEP_DEG)):
-                    continue
-                fam.append(r)
-                f_lo, f_hi = min(f_lo, r[0]), max(f_hi, r[1])
-                grown = True
-        gathered.update(id(r) for r in fam)
-        kept.append((f_lo, f_hi, int(sum(r[2] for r in fam)), p[3], np.concatenate([r[4] for r in fam])))
-    others = [p for p in peaks if id(p) not in gathered]
+
+def _runs_near(r: _Run, k: _Run) -> bool:
+    """Same inclination (within ``SHELL_INC_SEP_DEG``), centres within ``MERGE_KM``."""
+    return abs(_run_centre(r) - _run_centre(k)) <= MERGE_KM and abs(r[3] - k[3]) <= SHELL_INC_SEP_DEG
+
+
+def _gather_staggered(p: _Run, runs: list[_Run], kept: list[_Run], gathered: set[int]) -> _Run:
+    """The staggered shell of peak ``p`` (one plane): the chain of ``runs`` of its inclination at most
+    ``STAGGER_STEP_KM`` beyond the family's span and nearer to it than to a ``kept`` shell (their ids added to
+    ``gathered``), as one run."""
+    fam = [p]
+    f_lo, f_hi = p[0], p[1]
+    grown = True
+    while grown:  # chain runs at most STAGGER_STEP_KM beyond the family's span, nearer to it than to a shell
+        grown = False
+        for r in runs:
+            gap = max(r[0] - f_hi, f_lo - r[1], 0.0)
+            if (id(r) in gathered or any(r is f for f in fam) or gap > STAGGER_STEP_KM
+                    or abs(r[3] - p[3]) > SHELL_INC_SEP_DEG
+                    or any(abs(_run_centre(r) - _run_centre(k)) < gap for k in kept
+                           if abs(k[3] - p[3]) <= SHELL_INC_SEP_DEG)):
+                continue
+            fam.append(r)
+            f_lo, f_hi = min(f_lo, r[0]), max(f_hi, r[1])
+            grown = True
+    gathered.update(id(r) for r in fam)
+    return (f_lo, f_hi, int(sum(r[2] for r in fam)), p[3], np.concatenate([r[4] for r in fam]))
+
+
+def _widened_bands(kept: list[_Run], others: list[_Run]) -> list[tuple[float, float, int, float]]:
+    """The ``kept`` shells' bands, sorted: each widened by ``BAND_MARGIN_KM``, but never into another peak of its
+    inclination (``others``; satellites pausing there are not in this shell)."""
     out = []
     for k in kept:
         lo, hi, count = k[:3]
-        # Widen by the margin, but never into another peak of its inclination (satellites pausing there are not in
-        # this shell).
         alike = [p for p in others if p is not k and abs(p[3] - k[3]) <= SHELL_INC_SEP_DEG]
         below = [p[1] for p in alike if p[1] <= lo]
         above = [p[0] for p in alike if p[0] >= hi]
@@ -433,6 +457,23 @@ def infer_structure(
     init_code = np.zeros(n, np.int64) if init_code is None else np.asarray(init_code, np.int64)
     rejected = init_code != 0
     sgp4_ok = sgp4_ok & ~rejected
+    inc, raan, u, alt, ecc, age_d = _orbits_at(elements, secular, epoch_days)
+    status = np.full(n, STATUS_NO_SHELL, dtype=object)
+    shell = np.full(n, -1, np.int64)
+    usable = sgp4_ok & (ecc <= MAX_ECCENTRICITY) & (age_d <= STALE_DAYS) & (alt >= LEO_MIN_KM) & (alt <= LEO_MAX_KM)
+    bands = _assign_shells(inc, raan, alt, usable, min_shell_sats, status, shell)
+    _set_aside(status, sgp4_ok, alt, ecc, age_d, code, rejected, init_code)
+    plane, slot = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
+    shells = [_mesh_shell(s, lo, hi, (shell, status, plane, slot), (inc, raan, u, alt), min_shell_sats, source)
+              for s, (lo, hi) in enumerate(bands)]
+    _check_meshable(shells, n, min_shell_sats, source)
+    return _structure(shells, shell, plane, slot, status, keep_non_operational, (raan, u, alt, inc),
+                      (source, age_d, lines, names))
+
+
+def _orbits_at(elements: dict[str, NDArray], secular: dict[str, NDArray], epoch_days: float) -> tuple[NDArray, ...]:
+    """:func:`infer_structure`'s orbits at the common epoch ``epoch_days``: inclination [deg], RAAN [deg] and mean
+    argument of latitude [deg] (secular drift applied), altitude [km], eccentricity [-], element-set age [d]."""
     dt_min = (epoch_days - np.asarray(elements["epoch_days"], float)) * 1440.0
     inc = np.rad2deg(np.asarray(elements["inclo"], float))
     raan = np.rad2deg(np.asarray(elements["nodeo"], float) + secular["nodedot"] * dt_min) % 360.0
@@ -441,10 +482,14 @@ def infer_structure(
     alt = secular["a_km"] - secular["radius_km"]
     ecc = np.asarray(elements["ecco"], float)
     age_d = dt_min / 1440.0
+    return inc, raan, u, alt, ecc, age_d
 
-    status = np.full(n, STATUS_NO_SHELL, dtype=object)
-    shell = np.full(n, -1, np.int64)
-    usable = sgp4_ok & (ecc <= MAX_ECCENTRICITY) & (age_d <= STALE_DAYS) & (alt >= LEO_MIN_KM) & (alt <= LEO_MAX_KM)
+
+def _assign_shells(inc: NDArray, raan: NDArray, alt: NDArray, usable: NDArray[np.bool_], min_shell_sats: int,
+                   status: NDArray, shell: NDArray[np.int64]) -> list[tuple[float, float]]:
+    """:func:`infer_structure`'s shells: per inclination group, the dense altitude bands; each usable satellite
+    joins the nearest band (operational inside it, out of band near it; ``status`` and ``shell`` set in place).
+    Returns the bands [km], in shell order."""
     bands: list[tuple[float, float]] = []
     for grp in _split_sorted(inc, INCLINATION_GAP_DEG):
         grp = grp[usable[grp]]
@@ -473,7 +518,13 @@ def infer_structure(
                 med = float(np.median(inc[inband]))
                 status[inband[np.abs(inc[inband] - med) > INCLINATION_TOL_DEG]] = STATUS_OUT_OF_BAND
         bands.extend((p[0], p[1]) for p in peaks)
-    # Set aside whatever keep_non_operational says (later rules take precedence).
+    return bands
+
+
+def _set_aside(status: NDArray, sgp4_ok: NDArray[np.bool_], alt: NDArray, ecc: NDArray, age_d: NDArray,
+               code: NDArray[np.int64], rejected: NDArray[np.bool_], init_code: NDArray[np.int64]) -> None:
+    """:func:`infer_structure`'s statuses of the satellites set aside (in place; later rules take precedence):
+    outside LEO, decayed, eccentric, SGP4 errors, stale element sets, records rejected at their own epoch."""
     not_leo = sgp4_ok & ((alt < LEO_MIN_KM) | (alt > LEO_MAX_KM))
     status[not_leo] = STATUS_NOT_LEO
     status[not_leo & (alt > LEO_MAX_KM) & (alt < GEO_BAND_KM[0])] = STATUS_MEO
@@ -484,51 +535,67 @@ def infer_structure(
     status[sgp4_ok & (age_d > STALE_DAYS)] = STATUS_STALE
     status[rejected] = np.where(init_code[rejected] == _SGP4_DECAYED, STATUS_DECAYED, STATUS_SGP4_REJECTED)
 
-    plane = np.full(n, -1, np.int64)
-    slot = np.full(n, -1, np.int64)
-    shells: list[CatalogueShell] = []
-    for s, (lo, hi) in enumerate(bands):
-        idx = np.nonzero((shell == s) & (status == STATUS_OPERATIONAL))[0]
-        if idx.size:
-            labels, centres = _cluster_circular(raan[idx])
-            counts = np.bincount(labels)
-        else:  # every member outside the band
-            labels, centres, counts = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-        P = counts.size
-        med = float(np.median(counts)) if counts.size else 0.0
-        meshable = idx.size >= min_shell_sats and med >= MIN_MEDIAN_PER_PLANE
-        if not meshable:
-            status[idx] = STATUS_ONE_PER_PLANE if med < MIN_MEDIAN_PER_PLANE else STATUS_SMALL_SHELL
-            where = f"{np.median(inc[idx]):.1f} deg, {np.median(alt[idx]):.0f} km" if idx.size else f"{lo:.0f}-{hi:.0f} km"
-            _warn(f"{source}: shell {s} ({where}, {idx.size} "
-                  f"satellites in {P} RAAN planes, median {med:g} per plane) cannot be meshed (rule: at least "
-                  f"{min_shell_sats} satellites and a median of {MIN_MEDIAN_PER_PLANE} or more per plane); its "
-                  "satellites are not operational")
-            links: tuple[bool, ...] = ()
-            closed = False
-        else:
-            plane[idx] = labels
-            for p in range(P):
-                m = idx[labels == p]
-                slot[m[np.argsort(u[m], kind="stable")]] = np.arange(m.size)
-            gaps = (np.roll(centres, -1) - centres) % 360.0  # gap from plane p to p+1
-            if P == 1:
-                links = (False,)
-            elif P == 2:
-                links = (bool(gaps[0] <= MAX_ADJACENT_RAAN_GAP_DEG), False)
-            else:
-                links = tuple(bool(g <= MAX_ADJACENT_RAAN_GAP_DEG) for g in gaps.tolist())
-            closed = P > 2 and links[-1]
-        members = shell == s
-        shells.append(CatalogueShell(
-            planes=int(P) if meshable else 0, sats_per_plane=int(np.median(counts)) if meshable else 0,
-            altitude_km=float(np.median(alt[idx])) if idx.size else 0.5 * (lo + hi),
-            inclination_deg=float(np.median(inc[idx])) if idx.size else float("nan"),
-            altitude_band_km=(lo, hi), n_satellites=int(members.sum()),
-            n_operational=int((members & (status == STATUS_OPERATIONAL)).sum()),
-            closed_seam=bool(closed), plane_links=links, meshable=bool(meshable),
-            plane_raan_deg=tuple(float(x) for x in centres) if meshable else (),
-        ))
+
+def _mesh_shell(s: int, lo: float, hi: float, labels_out: tuple[NDArray, ...], orbits: tuple[NDArray, ...],
+                min_shell_sats: int, source: str) -> CatalogueShell:
+    """:func:`infer_structure`'s shell ``s`` (altitude band ``lo``-``hi`` [km]): its operational satellites'
+    RAAN planes and slots, or, when it cannot be meshed, a warning and its satellites set aside. ``labels_out``:
+    the (shell, status, plane, slot) arrays (status, plane and slot set in place); ``orbits``: (inclination [deg],
+    RAAN [deg], argument of latitude [deg], altitude [km])."""
+    shell, status, plane, slot = labels_out
+    inc, raan, u, alt = orbits
+    idx = np.nonzero((shell == s) & (status == STATUS_OPERATIONAL))[0]
+    if idx.size:
+        labels, centres = _cluster_circular(raan[idx])
+        counts = np.bincount(labels)
+    else:  # every member outside the band
+        labels, centres, counts = np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    P = counts.size
+    med = float(np.median(counts)) if counts.size else 0.0
+    meshable = idx.size >= min_shell_sats and med >= MIN_MEDIAN_PER_PLANE
+    if not meshable:
+        status[idx] = STATUS_ONE_PER_PLANE if med < MIN_MEDIAN_PER_PLANE else STATUS_SMALL_SHELL
+        where = f"{np.median(inc[idx]):.1f} deg, {np.median(alt[idx]):.0f} km" if idx.size else f"{lo:.0f}-{hi:.0f} km"
+        _warn(f"{source}: shell {s} ({where}, {idx.size} "
+              f"satellites in {P} RAAN planes, median {med:g} per plane) cannot be meshed (rule: at least "
+              f"{min_shell_sats} satellites and a median of {MIN_MEDIAN_PER_PLANE} or more per plane); its "
+              "satellites are not operational")
+        links: tuple[bool, ...] = ()
+        closed = False
+    else:
+        links, closed = _plane_slots(idx, labels, centres, P, u, plane, slot)
+    members = shell == s
+    return CatalogueShell(
+        planes=int(P) if meshable else 0, sats_per_plane=int(np.median(counts)) if meshable else 0,
+        altitude_km=float(np.median(alt[idx])) if idx.size else 0.5 * (lo + hi),
+        inclination_deg=float(np.median(inc[idx])) if idx.size else float("nan"),
+        altitude_band_km=(lo, hi), n_satellites=int(members.sum()),
+        n_operational=int((members & (status == STATUS_OPERATIONAL)).sum()),
+        closed_seam=bool(closed), plane_links=links, meshable=bool(meshable),
+        plane_raan_deg=tuple(float(x) for x in centres) if meshable else (),
+    )
+
+
+def _plane_slots(idx: NDArray[np.int64], labels: NDArray[np.int64], centres: NDArray, P: int, u: NDArray,
+                 plane: NDArray[np.int64], slot: NDArray[np.int64]) -> tuple[tuple[bool, ...], bool]:
+    """A meshable shell's planes (``labels`` of satellites ``idx``, RAAN ``centres`` [deg]) and slots (by argument of
+    latitude ``u`` [deg]) into ``plane`` and ``slot`` (in place); returns which adjacent planes link, and whether
+    the seam closes (``P`` planes)."""
+    plane[idx] = labels
+    for p in range(P):
+        m = idx[labels == p]
+        slot[m[np.argsort(u[m], kind="stable")]] = np.arange(m.size)
+    gaps = (np.roll(centres, -1) - centres) % 360.0  # gap from plane p to p+1
+    if P == 1:
+        links = (False,)
+    elif P == 2:
+        links = (bool(gaps[0] <= MAX_ADJACENT_RAAN_GAP_DEG), False)
+    else:
+        links = tuple(bool(g <= MAX_ADJACENT_RAAN_GAP_DEG) for g in gaps.tolist())
+    return links, P > 2 and links[-1]
+
+
+def _check_meshable(shells: list[CatalogueShell], n: int, min_shell_sats: int, source: str) -> None:
     if not any(sh.meshable for sh in shells):
         raise ValueError(
             f"{source}: no usable shell in {n} satellites (rule: a shell is at least {min_shell_sats} satellites of "
@@ -536,6 +603,13 @@ def infer_structure(
             f"{MIN_MEDIAN_PER_PLANE} or more satellites per RAAN plane); for a handful of satellites load with "
             "infer=False"
         )
+
+
+def _structure(shells: list[CatalogueShell], shell: NDArray[np.int64], plane: NDArray[np.int64],
+               slot: NDArray[np.int64], status: NDArray, keep_non_operational: bool, orbits: tuple[NDArray, ...],
+               report: tuple) -> CatalogueStructure:
+    """:func:`infer_structure`'s result: satellites in no shell as one last, unmeshed shell; the operational flags
+    (``keep_non_operational`` widens them); the load warnings (``report``: source, ages [d], lines, names)."""
     orphans = shell < 0
     if orphans.any():
         shell[orphans] = len(shells)
@@ -545,6 +619,8 @@ def infer_structure(
     if keep_non_operational:
         operational = np.isin(status, [STATUS_OPERATIONAL, STATUS_OUT_OF_BAND, STATUS_NO_SHELL, STATUS_SMALL_SHELL,
                                        STATUS_ONE_PER_PLANE, STATUS_ECCENTRIC])
+    raan, u, alt, inc = orbits
+    source, age_d, lines, names = report
     _warn_load(source, status, age_d, alt, lines, names)
     ro = []
     for a in (shell, plane, slot, operational, raan, u, alt, inc):

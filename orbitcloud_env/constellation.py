@@ -102,6 +102,54 @@ class ShellInfo:
 _ELEMENT_FIELDS = ("satnum", "epoch_days", "bstar", "ndot", "nddot", "ecco", "argpo", "inclo", "mo", "no_kozai", "nodeo")
 
 
+def _readonly_elements(elements: dict[str, NDArray], n: int) -> dict[str, NDArray]:
+    """:class:`Constellation`'s element arrays: each of :data:`_ELEMENT_FIELDS`, (n,), read-only."""
+    out = {}
+    for key in _ELEMENT_FIELDS:
+        arr = np.array(elements[key], dtype=np.int64 if key == "satnum" else np.float64)
+        if arr.shape != (n,):
+            raise ValueError(f"elements[{key!r}]: expected shape ({n},), got {arr.shape}")
+        arr.flags.writeable = False
+        out[key] = arr
+    return out
+
+
+def _operational_status(operational: ArrayLike | None, status: Sequence[str] | None,
+                        n: int) -> tuple[NDArray[np.bool_], tuple[str, ...]]:
+    """:class:`Constellation`'s (n,) read-only operational flags (default all) and n status reasons (default
+    "operational")."""
+    op = np.ones(n, bool) if operational is None else np.array(operational, dtype=bool)
+    if op.shape != (n,):
+        raise ValueError(f"operational: expected shape ({n},), got {op.shape}")
+    op.flags.writeable = False
+    st = tuple(_cat.STATUS_OPERATIONAL for _ in range(n)) if status is None else tuple(str(x) for x in status)
+    if len(st) != n:
+        raise ValueError(f"status: expected {n} reasons, got {len(st)}")
+    return op, st
+
+
+def _check_walker_args(planes: int, sats_per_plane: int, altitude_km: float, inclination_deg: float, phasing: int,
+                       epoch: _dt.datetime, raan_spread_deg: float) -> None:
+    """:meth:`Constellation.walker_delta`'s argument checks (units as there)."""
+    for nm, v in (("planes", planes), ("sats_per_plane", sats_per_plane), ("phasing", phasing)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{nm}: expected an int, got {v!r}")
+    if planes < 1:
+        raise ValueError(f"planes: must be >= 1, got {planes}")
+    if sats_per_plane < 1:
+        raise ValueError(f"sats_per_plane: must be >= 1, got {sats_per_plane}")
+    if not (MIN_ALTITUDE_KM <= float(altitude_km) <= MAX_ALTITUDE_KM):
+        raise ValueError(f"altitude_km: must lie in [{MIN_ALTITUDE_KM:g}, {MAX_ALTITUDE_KM:g}] km (LEO), got {altitude_km}")
+    if not (0.0 <= float(inclination_deg) <= 180.0):
+        raise ValueError(f"inclination_deg: must lie in [0, 180] deg, got {inclination_deg}")
+    if not (0 <= phasing < planes):
+        raise ValueError(f"phasing: must satisfy 0 <= phasing < planes ({planes}), got {phasing}")
+    if not (0.0 < float(raan_spread_deg) <= 360.0):
+        raise ValueError(f"raan_spread_deg: must lie in (0, 360] deg, got {raan_spread_deg}")
+    if not isinstance(epoch, _dt.datetime):
+        raise ValueError(f"epoch: expected an aware datetime, got {type(epoch).__name__}")
+
+
 def _tle_checksum(line: str) -> int:
     total = 0
     for ch in line[:68]:
@@ -179,26 +227,13 @@ class Constellation:
         n = len(names)
         if n == 0:
             raise ValueError("names: a constellation needs at least one satellite")
-        self._elements = {}
-        for key in _ELEMENT_FIELDS:
-            arr = np.array(elements[key], dtype=np.int64 if key == "satnum" else np.float64)
-            if arr.shape != (n,):
-                raise ValueError(f"elements[{key!r}]: expected shape ({n},), got {arr.shape}")
-            arr.flags.writeable = False
-            self._elements[key] = arr
+        self._elements = _readonly_elements(elements, n)
         self._names = tuple(str(x) for x in names)
         self._shell, self._plane, self._slot = (self._ro_int(a, n, nm) for a, nm in ((shell, "shell"), (plane, "plane"), (slot, "slot")))
         self._shells = tuple(shells)
         if self._shell.min() < 0 or self._shell.max() >= len(self._shells):
             raise ValueError(f"shell: indices must lie in [0, {len(self._shells)})")
-        op = np.ones(n, bool) if operational is None else np.array(operational, dtype=bool)
-        if op.shape != (n,):
-            raise ValueError(f"operational: expected shape ({n},), got {op.shape}")
-        op.flags.writeable = False
-        self._operational = op
-        self._status = tuple(_cat.STATUS_OPERATIONAL for _ in range(n)) if status is None else tuple(str(x) for x in status)
-        if len(self._status) != n:
-            raise ValueError(f"status: expected {n} reasons, got {len(self._status)}")
+        self._operational, self._status = _operational_status(operational, status, n)
         uu = np.full(n, np.nan) if u_deg is None else np.array(u_deg, dtype=np.float64)
         uu.flags.writeable = False
         self._u_deg = uu
@@ -280,23 +315,7 @@ class Constellation:
                 names unique after :meth:`combine`.
             raan_offset_deg: [deg] RAAN of plane 0.
         """
-        for nm, v in (("planes", planes), ("sats_per_plane", sats_per_plane), ("phasing", phasing)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"{nm}: expected an int, got {v!r}")
-        if planes < 1:
-            raise ValueError(f"planes: must be >= 1, got {planes}")
-        if sats_per_plane < 1:
-            raise ValueError(f"sats_per_plane: must be >= 1, got {sats_per_plane}")
-        if not (MIN_ALTITUDE_KM <= float(altitude_km) <= MAX_ALTITUDE_KM):
-            raise ValueError(f"altitude_km: must lie in [{MIN_ALTITUDE_KM:g}, {MAX_ALTITUDE_KM:g}] km (LEO), got {altitude_km}")
-        if not (0.0 <= float(inclination_deg) <= 180.0):
-            raise ValueError(f"inclination_deg: must lie in [0, 180] deg, got {inclination_deg}")
-        if not (0 <= phasing < planes):
-            raise ValueError(f"phasing: must satisfy 0 <= phasing < planes ({planes}), got {phasing}")
-        if not (0.0 < float(raan_spread_deg) <= 360.0):
-            raise ValueError(f"raan_spread_deg: must lie in (0, 360] deg, got {raan_spread_deg}")
-        if not isinstance(epoch, _dt.datetime):
-            raise ValueError(f"epoch: expected an aware datetime, got {type(epoch).__name__}")
+        _check_walker_args(planes, sats_per_plane, altitude_km, inclination_deg, phasing, epoch, raan_spread_deg)
         jd, fr = datetime_to_jd(epoch)  # rejects naive datetimes
 
         P, S = int(planes), int(sats_per_plane)
@@ -379,68 +398,9 @@ class Constellation:
                 line-1/line-2 catalogue number mismatch, a catalogue number seen twice, non-ASCII characters in a
                 TLE line, text without any satellite, or (``infer=True``) no usable shell.
         """
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        raw = text.splitlines()
-        lines = [(i + 1, ln.rstrip()) for i, ln in enumerate(raw) if ln.strip()]
-        recs: list[tuple[str, Satrec, int]] = []
-        seen: dict[int, int] = {}
-        i = 0
-        while i < len(lines):
-            lineno, ln = lines[i]
-            name = None
-            next_is_2 = i + 1 < len(lines) and lines[i + 1][1].startswith("2 ")
-            if ln.startswith("1 ") and (len(ln) >= 60 or next_is_2):
-                pass  # TLE line 1 (a truncated one is reported below)
-            elif ln.startswith("2 ") and len(ln) >= 60:
-                raise TLEError(source, lineno, "TLE line 2 without a preceding line 1")
-            else:
-                name = ln[2:].strip() if ln.startswith("0 ") else ln.strip()
-                i += 1
-                if i >= len(lines):
-                    raise TLEError(source, lineno + 1, f"truncated record: name line {name!r} is not followed by TLE line 1")
-                lineno, ln = lines[i]
-                if not ln.startswith("1"):
-                    raise TLEError(source, lineno, f"malformed record: expected TLE line 1 after name line, got {ln[:20]!r}")
-            if not ln.isascii():
-                raise TLEError(source, lineno, f"non-ASCII characters in TLE line 1 (TLE lines are ASCII): {ln!r}")
-            _check_tle_line(ln, "1", source, lineno)
-            if i + 1 >= len(lines):
-                raise TLEError(source, lineno + 1, "truncated record: TLE line 1 is not followed by line 2")
-            lineno2, ln2 = lines[i + 1]
-            if not ln2.startswith("2"):
-                raise TLEError(source, lineno2, f"malformed record: expected TLE line 2, got {ln2[:20]!r}")
-            if not ln2.isascii():
-                raise TLEError(source, lineno2, f"non-ASCII characters in TLE line 2 (TLE lines are ASCII): {ln2!r}")
-            _check_tle_line(ln2, "2", source, lineno2)
-            if ln[2:7] != ln2[2:7]:
-                raise TLEError(source, lineno2, f"satellite number mismatch: line 1 has {ln[2:7]!r}, line 2 has {ln2[2:7]!r}")
-            try:
-                sat = Satrec.twoline2rv(ln, ln2, WGS72)
-            except Exception as exc:  # sgp4's parser raises ValueError/IndexError on bad fields
-                raise TLEError(source, lineno, f"malformed TLE record: {exc}") from exc
-            if sat.satnum in seen:
-                raise TLEError(source, lineno, f"duplicate catalogue number {sat.satnum} (first at line {seen[sat.satnum]}); "
-                               "rule: one element set per satellite (keep the newest)")
-            seen[sat.satnum] = lineno
-            recs.append((name if name else ln[2:7].strip(), sat, lineno))
-            i += 2
-        if not recs:
-            raise TLEError(source, len(raw) + 1, "no satellites found (empty or blank text)")
+        recs = _parse_tle_records(text, source)
         sats = [s for _, s, _ in recs]
-        elements = {
-            "satnum": [s.satnum for s in sats],
-            "epoch_days": [(s.jdsatepoch - _JD_SGP4_EPOCH0) + s.jdsatepochF for s in sats],
-            "bstar": [s.bstar for s in sats],
-            "ndot": [s.ndot for s in sats],
-            "nddot": [s.nddot for s in sats],
-            "ecco": [s.ecco for s in sats],
-            "argpo": [s.argpo for s in sats],
-            "inclo": [s.inclo for s in sats],
-            "mo": [s.mo for s in sats],
-            "no_kozai": [s.no_kozai for s in sats],
-            "nodeo": [s.nodeo for s in sats],
-        }
+        elements = _sgp4_elements(sats)
         # A record SGP4 rejects (e.g. decayed: mean motion 17.5 rev/day) is kept, set aside as not operational; the
         # epoch is the latest of the records SGP4 accepts.
         accepted = [s for s in sats if not s.error] or sats
@@ -795,3 +755,87 @@ def _load_tle_cached(path: str, mtime_ns: int, size: int, infer: bool, keep: boo
         raise TLEError(path, line, f"not UTF-8/ASCII text (byte {data[exc.start]:#04x} at offset {exc.start})") from None
     return Constellation.from_tle_text(text, source=path, infer=infer, keep_non_operational=keep,
                                        min_shell_sats=min_shell_sats)
+
+
+def _parse_tle_records(text: str, source: str) -> list[tuple[str, Satrec, int]]:
+    """:meth:`Constellation.from_tle_text`'s records: (name, parsed element set, 1-based line of TLE line 1) each,
+    checked as its docstring says (raises :class:`TLEError`)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    raw = text.splitlines()
+    lines = [(i + 1, ln.rstrip()) for i, ln in enumerate(raw) if ln.strip()]
+    recs: list[tuple[str, Satrec, int]] = []
+    seen: dict[int, int] = {}
+    i = 0
+    while i < len(lines):
+        name, i = _tle_name(lines, i, source)
+        lineno, ln = lines[i]
+        sat = _tle_pair(lines, i, source)
+        if sat.satnum in seen:
+            raise TLEError(source, lineno, f"duplicate catalogue number {sat.satnum} (first at line {seen[sat.satnum]}); "
+                           "rule: one element set per satellite (keep the newest)")
+        seen[sat.satnum] = lineno
+        recs.append((name if name else ln[2:7].strip(), sat, lineno))
+        i += 2
+    if not recs:
+        raise TLEError(source, len(raw) + 1, "no satellites found (empty or blank text)")
+    return recs
+
+
+def _tle_name(lines: list[tuple[int, str]], i: int, source: str) -> tuple[str | None, int]:
+    """The name of the record starting at ``lines[i]`` (None when it starts with TLE line 1) and the index of its
+    TLE line 1."""
+    lineno, ln = lines[i]
+    next_is_2 = i + 1 < len(lines) and lines[i + 1][1].startswith("2 ")
+    if ln.startswith("1 ") and (len(ln) >= 60 or next_is_2):
+        return None, i  # TLE line 1 (a truncated one is reported by _tle_pair)
+    if ln.startswith("2 ") and len(ln) >= 60:
+        raise TLEError(source, lineno, "TLE line 2 without a preceding line 1")
+    name = ln[2:].strip() if ln.startswith("0 ") else ln.strip()
+    i += 1
+    if i >= len(lines):
+        raise TLEError(source, lineno + 1, f"truncated record: name line {name!r} is not followed by TLE line 1")
+    lineno, ln = lines[i]
+    if not ln.startswith("1"):
+        raise TLEError(source, lineno, f"malformed record: expected TLE line 1 after name line, got {ln[:20]!r}")
+    return name, i
+
+
+def _tle_pair(lines: list[tuple[int, str]], i: int, source: str) -> Satrec:
+    """The element set of TLE lines ``lines[i]`` and ``lines[i + 1]``, both checked (ASCII, format, checksum, one
+    catalogue number)."""
+    lineno, ln = lines[i]
+    if not ln.isascii():
+        raise TLEError(source, lineno, f"non-ASCII characters in TLE line 1 (TLE lines are ASCII): {ln!r}")
+    _check_tle_line(ln, "1", source, lineno)
+    if i + 1 >= len(lines):
+        raise TLEError(source, lineno + 1, "truncated record: TLE line 1 is not followed by line 2")
+    lineno2, ln2 = lines[i + 1]
+    if not ln2.startswith("2"):
+        raise TLEError(source, lineno2, f"malformed record: expected TLE line 2, got {ln2[:20]!r}")
+    if not ln2.isascii():
+        raise TLEError(source, lineno2, f"non-ASCII characters in TLE line 2 (TLE lines are ASCII): {ln2!r}")
+    _check_tle_line(ln2, "2", source, lineno2)
+    if ln[2:7] != ln2[2:7]:
+        raise TLEError(source, lineno2, f"satellite number mismatch: line 1 has {ln[2:7]!r}, line 2 has {ln2[2:7]!r}")
+    try:
+        return Satrec.twoline2rv(ln, ln2, WGS72)
+    except Exception as exc:  # sgp4's parser raises ValueError/IndexError on bad fields
+        raise TLEError(source, lineno, f"malformed TLE record: {exc}") from exc
+
+
+def _sgp4_elements(sats: list[Satrec]) -> dict[str, list]:
+    """The mean elements of parsed element sets, as :class:`Constellation` takes them."""
+    return {
+        "satnum": [s.satnum for s in sats],
+        "epoch_days": [(s.jdsatepoch - _JD_SGP4_EPOCH0) + s.jdsatepochF for s in sats],
+        "bstar": [s.bstar for s in sats],
+        "ndot": [s.ndot for s in sats],
+        "nddot": [s.nddot for s in sats],
+        "ecco": [s.ecco for s in sats],
+        "argpo": [s.argpo for s in sats],
+        "inclo": [s.inclo for s in sats],
+        "mo": [s.mo for s in sats],
+        "no_kozai": [s.no_kozai for s in sats],
+        "nodeo": [s.nodeo for s in sats],
+    }

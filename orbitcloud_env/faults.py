@@ -329,3 +329,72 @@ class FaultProcess:
             if any(down[i] for i in idx):
                 return b
         return None
+
+
+class LinkFailures:
+    """Independent two-state (up/failed) Markov process per link, advanced in steps of ``dt_s``.
+
+    Per step an up link fails with probability ``1 - exp(-rate * dt)`` and a failed link is repaired with
+    probability ``1 - exp(-dt / repair_time_s)`` (exponential time to failure and to repair). One uniform
+    draw per link per step from ``rng``; with ``failure_rate_per_hour == 0`` no link ever fails and no
+    draws are made (``rng`` may then be None).
+
+    Args:
+        n_links: [-] number of links E.
+        failure_rate_per_hour: [1/h] failure rate of an up link.
+        repair_time_s: [s] mean time to repair.
+        rng: numpy Generator (required when the rate is > 0).
+    """
+
+    def __init__(self, n_links: int, failure_rate_per_hour: float, repair_time_s: float,
+                 rng: np.random.Generator | None):
+        if isinstance(n_links, bool) or not isinstance(n_links, (int, np.integer)) or n_links < 0:
+            raise ValueError(f"n_links: must be an int >= 0, got {n_links!r}")
+        if not (math.isfinite(failure_rate_per_hour) and failure_rate_per_hour >= 0.0):
+            raise ValueError(f"failure_rate_per_hour: must be finite and >= 0 per hour, got {failure_rate_per_hour}")
+        if not (math.isfinite(repair_time_s) and repair_time_s > 0.0):
+            raise ValueError(f"repair_time_s: must be finite and > 0 s, got {repair_time_s}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        if rng is None and failure_rate_per_hour > 0.0:
+            raise ValueError("rng: a numpy.random.Generator is required when failure_rate_per_hour > 0")
+        self.n_links = int(n_links)
+        self.failure_rate_per_hour = float(failure_rate_per_hour)
+        self.repair_time_s = float(repair_time_s)
+        self.rng = rng
+        self._failed = np.zeros(self.n_links, dtype=bool)
+
+    @property
+    def failed(self) -> NDArray[np.bool_]:
+        """(E,) bool, True for currently failed links (a copy)."""
+        return self._failed.copy()
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        """All links up; optionally replace the generator."""
+        if rng is not None:
+            if not isinstance(rng, np.random.Generator):
+                raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+            self.rng = rng
+        self._failed[:] = False
+
+    def step_probabilities(self, dt_s: float) -> tuple[float, float]:
+        """(P(fail | up), P(repair | failed)) of one step of ``dt_s`` [s]; the chain's stationary failed share is
+        ``p_fail / (p_fail + p_repair)``."""
+        return (-math.expm1(-self.failure_rate_per_hour * dt_s / SECONDS_PER_HOUR),
+                -math.expm1(-dt_s / self.repair_time_s))
+
+    def step(self, dt_s: float, rng: np.random.Generator | None = None) -> NDArray[np.bool_]:
+        """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy).
+
+        Args:
+            dt_s: [s] step length.
+            rng: generator for this step's draws; default the one given at construction.
+        """
+        if not (math.isfinite(dt_s) and dt_s >= 0.0):
+            raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
+        if self.failure_rate_per_hour == 0.0 and not self._failed.any():
+            return self._failed.copy()
+        p_fail, p_repair = self.step_probabilities(dt_s)
+        u = (rng if rng is not None else self.rng).random(self.n_links)
+        self._failed = np.where(self._failed, u >= p_repair, u < p_fail)
+        return self._failed.copy()

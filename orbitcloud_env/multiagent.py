@@ -71,6 +71,30 @@ def _continent_names() -> dict[str, str]:
     return out
 
 
+def _entry_sites(sim: Simulator, name: str, e: Any, site_index: dict[str, int], continents: tuple,
+                 regions: tuple) -> NDArray[np.bool_]:
+    """(S,) the sites of :func:`group_sites`' entry ``e`` of agent ``name``: a site, a continent or a cloud region.
+    ``continents``: (lower-case name -> continent, each site's continent); ``regions``: (region ids, each site's
+    nearest region)."""
+    (names, continent), (dc_ids, site_dc) = continents, regions
+    key = str(e)
+    if key in site_index:
+        hit = np.arange(len(sim.sites)) == site_index[key]
+    elif key.lower() in names:
+        hit = continent == names[key.lower()]
+    elif key in dc_ids:
+        hit = site_dc == key
+    else:
+        valid = list(REGION_NAMES) + list(dc_ids) + list(site_index)
+        raise ValueError(f"groups[{name!r}]: unknown entry {e!r}{did_you_mean(key, valid)}; allowed: a "
+                         f"continent ({', '.join(REGION_NAMES)}), a cloud region ({', '.join(dc_ids)}) "
+                         f"or a site of the scenario (e.g. {', '.join(sim.sites.names[:3])})")
+    if not hit.any():
+        raise ValueError(f"groups[{name!r}]: {e!r} has no site in this scenario (ground.n_sites = "
+                         f"{len(sim.sites)})")
+    return hit
+
+
 def group_sites(sim: Simulator, groups: str | Mapping[str, Sequence[str]]) -> dict[str, NDArray[np.int64]]:
     """Agent name -> the indices of its sites (every site in exactly one agent), in the agents' order.
 
@@ -110,22 +134,7 @@ def group_sites(sim: Simulator, groups: str | Mapping[str, Sequence[str]]) -> di
                              f"got {entries!r}")
         mine = np.zeros(len(sim.sites), bool)
         for e in entries:
-            key = str(e)
-            if key in site_index:
-                hit = np.arange(len(sim.sites)) == site_index[key]
-            elif key.lower() in continents:
-                hit = continent == continents[key.lower()]
-            elif key in dc_ids:
-                hit = site_dc == key
-            else:
-                valid = list(REGION_NAMES) + list(dc_ids) + list(site_index)
-                raise ValueError(f"groups[{name!r}]: unknown entry {e!r}{did_you_mean(key, valid)}; allowed: a "
-                                 f"continent ({', '.join(REGION_NAMES)}), a cloud region ({', '.join(dc_ids)}) "
-                                 f"or a site of the scenario (e.g. {', '.join(sim.sites.names[:3])})")
-            if not hit.any():
-                raise ValueError(f"groups[{name!r}]: {e!r} has no site in this scenario (ground.n_sites = "
-                                 f"{len(sim.sites)})")
-            mine |= hit
+            mine |= _entry_sites(sim, name, e, site_index, (continents, continent), (dc_ids, site_dc))
         taken = mine & (owner >= 0)
         if taken.any():
             other = list(groups)[owner[np.flatnonzero(taken)[0]]]

@@ -1,4 +1,5 @@
-"""Inter-satellite (ISL) and ground-satellite (GSL) links, link failures and shortest-delay routing.
+"""A constellation's network over time (:class:`Network`): the topology clock, link failures and the cache of
+per-bucket snapshots.
 
 Two clocks (both in seconds):
 
@@ -10,35 +11,69 @@ Delays are one-way propagation delays [ms] at the vacuum speed of light ``C_KM_S
 GSLs alike); queueing and processing delays are not modelled here. Terrestrial fibre paths live in
 ``ground.py``.
 
-Default figures, cited:
+The pieces live in modules of their own, one concern each, and this module re-exports every name it had before
+they moved (code and pickles import them from here):
 
-- ISL capacity 100 Gbit/s per laser link (SpaceX statements on Starlink laser links, 2024).
-- GSL capacity ~20 Gbit/s per satellite (del Portillo, Cameron & Crawley, "A technical comparison of
-  three LEO satellite constellation systems to provide global broadband", Acta Astronautica 159, 2019).
-- Minimum elevation 25 deg (SpaceX FCC modification, 2018, SAT-MOD-20181108-00083).
+- :mod:`orbitcloud_env.links`: +Grid topology (:func:`plus_grid_isls`), ISL geometry (:func:`isl_state`), ground-link
+  visibility (:func:`gsl_visibility`), the cited link defaults;
+- :mod:`orbitcloud_env.bridges`: inter-shell bridge ISLs (:func:`bridge_isls`);
+- :mod:`orbitcloud_env.routing`: the routing graph and Dijkstra (:func:`shortest_delays`);
+- :mod:`orbitcloud_env.snapshot`: one bucket's :class:`NetworkSnapshot` and :func:`build_snapshot`;
+- :mod:`orbitcloud_env.sanity`: usable satellites and the reasons of the others (:func:`satellite_faults`);
+- :mod:`orbitcloud_env.faults`: the ISL failure process (:class:`LinkFailures`, and the chains behind it).
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import OrderedDict
-from functools import cached_property
 from typing import Callable, MutableMapping
 
 import networkx as nx
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
+from scipy.sparse.csgraph import connected_components
 
-from orbitcloud_env.catalogue import CatalogueShell, plus_grid_pairs
+from orbitcloud_env.bridges import _BRIDGE_NEIGHBOURS, bridge_isls  # noqa: F401  (re-exported)
+from orbitcloud_env.catalogue import CatalogueShell
 from orbitcloud_env.config import CATALOGUE_REGRID_S, LinksConfig
-from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_HOUR, WGS84_FLATTENING
 from orbitcloud_env.constellation import Constellation
-from orbitcloud_env.faults import TwoStateChains
-from orbitcloud_env.geometry import geodetic_to_ecef, segment_clears_earth, site_up_vectors
+from orbitcloud_env.faults import LinkFailures, TwoStateChains
+from orbitcloud_env.links import (  # noqa: F401  (re-exported: the names this module had before the split)
+    _MAX_ISL_DEGREE,
+    _MIN_EDGE_MS,
+    _MS_PER_KM,
+    DEFAULT_GSL_CAPACITY_GBPS,
+    DEFAULT_ISL_CAPACITY_GBPS,
+    DEFAULT_MIN_ELEVATION_DEG,
+    _check_gsl_inputs,
+    _check_sites,
+    _edge_ms,
+    _gsl_near,
+    _max_slant_km,
+    _tle_shell_pairs,
+    gsl_visibility,
+    isl_state,
+    plus_grid_isls,
+)
+from orbitcloud_env.routing import (  # noqa: F401  (re-exported)
+    _LAYOUTS,
+    _IslLayout,
+    _layout_for,
+    _route_every_site,
+    _routing_graph,
+    routing_graph,
+    shortest_delays,
+)
+from orbitcloud_env.sanity import (  # noqa: F401  (re-exported)
+    FAULT_REASONS,
+    SANE_ALTITUDE_KM,
+    SANE_SPEED_KM_S,
+    SatelliteFault,
+    satellite_faults,
+)
+from orbitcloud_env.snapshot import NetworkSnapshot, _readonly, build_snapshot
 
 __all__ = [
     "plus_grid_isls",
@@ -58,957 +93,32 @@ __all__ = [
     "DEFAULT_MIN_ELEVATION_DEG",
 ]
 
-#: [Gbit/s] Laser ISL capacity (SpaceX statements on Starlink laser links, 2024).
-DEFAULT_ISL_CAPACITY_GBPS: float = LinksConfig.isl_capacity_gbps
-#: [Gbit/s] Ground-link capacity per satellite (del Portillo et al., Acta Astronautica 159, 2019).
-DEFAULT_GSL_CAPACITY_GBPS: float = LinksConfig.gsl_capacity_gbps
-#: [deg] Minimum elevation of a usable ground link (SpaceX FCC filing SAT-MOD-20181108-00083).
-DEFAULT_MIN_ELEVATION_DEG: float = LinksConfig.min_elevation_deg
-#: [ms] Floor on edge weights so that a zero-length edge is still an edge for scipy.sparse.csgraph
-#: (1 ps; far below anything this model resolves).
-_MIN_EDGE_MS: float = 1e-9
-#: [-] Most ISLs per satellite (four laser terminals).
-_MAX_ISL_DEGREE: int = ISL_TERMINALS
-#: [km] Sanity band of a satellite's geocentric radius minus the equatorial radius. LEO is 160-2,000 km
-#: (config.MIN/MAX_ALTITUDE_KM); the band is wider by the Earth's flattening (21 km at the poles) and SGP4's
-#: short-period terms, and catches the 10^5-10^14 km positions SGP4 returns, without an error, for decayed
-#: element sets.
-SANE_ALTITUDE_KM: tuple[float, float] = (100.0, 2500.0)
-#: [km/s] Sanity band of Earth-fixed speed: circular LEO speeds are 6.9-7.85 km/s inertial
-#: (sqrt(MU/r) at 2,000-160 km), and Earth rotation changes them by at most 0.6 km/s (omega * r).
-SANE_SPEED_KM_S: tuple[float, float] = (5.5, 8.6)
-class SatelliteFault(enum.IntEnum):
-    """Why a satellite is down in a topology bucket (:func:`satellite_faults` codes; text in :data:`FAULT_REASONS`)."""
 
-    OK = 0
-    NOT_OPERATIONAL = 1
-    SGP4_ERROR = 2
-    ALTITUDE = 3
-    SPEED = 4
-    RANDOM_FAILURE = 5
-
-    @property
-    def text(self) -> str:
-        return FAULT_REASONS[self]
-
-
-#: Reasons of :func:`satellite_faults` codes (index = :class:`SatelliteFault` code); code 0 is a usable satellite.
-FAULT_REASONS: tuple[str, ...] = (
-    "ok",
-    "not operational (catalogue status)",
-    "SGP4 error",
-    "altitude outside the LEO sanity band",
-    "speed outside the LEO sanity band",
-    "random satellite failure (faults section)",
-)
-
-_MS_PER_KM: float = 1e3 / C_KM_S
-
-
-def _edge_ms(distance_km: NDArray[np.float64]) -> NDArray[np.float64]:
-    """[ms] Routing weight of links ``distance_km`` [km] long: light time, floored at ``_MIN_EDGE_MS`` so that
-    csgraph keeps a zero-length edge."""
-    return np.maximum(distance_km * _MS_PER_KM, _MIN_EDGE_MS)
-
-
-# ------------------------------------------------------------------------------------------ topology
-def _tle_shell_pairs(pos_km: NDArray[np.float64], ok: NDArray[np.bool_], idx: NDArray[np.int64]) -> list[tuple[int, int]]:
-    """Greedy nearest-neighbour links: candidates are each satellite's 4 nearest, shortest first,
-    accepted while both ends have fewer than 4 links."""
-    idx = idx[ok[idx]]
-    if idx.size < 2:
-        return []
-    k = min(_MAX_ISL_DEGREE, idx.size - 1)
-    tree = cKDTree(pos_km[idx])
-    dist, nbr = tree.query(pos_km[idx], k=k + 1)
-    a = np.repeat(np.arange(idx.size), k)
-    b = nbr[:, 1:].ravel()
-    d = dist[:, 1:].ravel()
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    cand, first = np.unique(np.stack([lo, hi], axis=1), axis=0, return_index=True)
-    order = np.argsort(d[first], kind="stable")
-    degree = np.zeros(idx.size, dtype=np.int64)
-    out = []
-    for i, j in cand[order].tolist():
-        if degree[i] < _MAX_ISL_DEGREE and degree[j] < _MAX_ISL_DEGREE:
-            degree[i] += 1
-            degree[j] += 1
-            out.append((int(idx[i]), int(idx[j])))
-    return out
-
-
-def plus_grid_isls(constellation: Constellation, time_s: float = 0.0) -> NDArray[np.int64]:
-    """Candidate ISL pairs of the "+Grid" topology, computed once per constellation.
-
-    Per Walker shell (P planes x S slots): two intra-plane neighbours (slot +-1, wrapping) and two
-    inter-plane neighbours (same slot in plane +-1). A Walker delta shell (RAAN spread 360 deg) also links
-    across the seam with the phasing offset: (P-1, k) -- (0, (k + F) mod S), which is the satellite that
-    sits where plane P would continue plane P-1. A star / polar shell (spread < 360 deg) has no cross-seam
-    links: its first and last planes counter-rotate, so their relative speed (~15 km/s) defeats laser
-    pointing. No links between shells (catalogue shells may add per-bucket bridges: :func:`bridge_isls`). A shell
-    inferred from a catalogue (:class:`CatalogueShell`) links its operational satellites by
-    :func:`orbitcloud_env.catalogue.plus_grid_pairs`: next slot in the plane and nearest in phase in the adjacent
-    planes (the seam closed only where the planes close a ring). A raw TLE shell (plane unknown) links each
-    satellite to its nearest neighbours at the constellation epoch: the 4 nearest of each satellite are
-    candidates, accepted shortest first while both ends have fewer than 4 links (so degree <= 4); satellites whose
-    SGP4 propagation fails at the epoch get none.
-
-    Args:
-        constellation: the satellites.
-        time_s: [s] since the epoch: the phases (mean argument of latitude) the catalogue shells are paired by;
-            Walker and raw TLE shells do not depend on it.
-
-    Returns:
-        (E, 2) int64 array of satellite index pairs with i < j, sorted, unique.
-    """
-    pairs: list[NDArray[np.int64]] = []
-    u_now = constellation.u_deg_at(time_s) if time_s else constellation.u_deg
-    shell_of = constellation.shell
-    tle_pos = tle_ok = None
-    for s, info in enumerate(constellation.shells):
-        idx = np.nonzero(shell_of == s)[0]
-        if idx.size == 0:
-            continue
-        if isinstance(info, CatalogueShell):
-            if not info.meshable:
-                continue
-            idx = idx[constellation.operational[idx] & (constellation.plane[idx] >= 0)]
-            if idx.size >= 2:
-                pairs.append(plus_grid_pairs(idx, constellation.plane[idx], u_now[idx], info.plane_links))
-            continue
-        if info is None:
-            if tle_pos is None:
-                tle_pos, _, tle_ok = constellation.propagate(0.0)
-            extra = _tle_shell_pairs(tle_pos, tle_ok, idx)
-            if extra:
-                pairs.append(np.asarray(extra, dtype=np.int64))
-            continue
-        P, S, F = info.planes, info.sats_per_plane, info.phasing
-        table = np.full((P, S), -1, dtype=np.int64)
-        table[constellation.plane[idx], constellation.slot[idx]] = idx
-        p, k = np.meshgrid(np.arange(P), np.arange(S), indexing="ij")
-        if S > 1:  # intra-plane ring
-            pairs.append(np.stack([table[p, k].ravel(), table[p, (k + 1) % S].ravel()], axis=1))
-        if P > 1:  # adjacent planes, same slot
-            pairs.append(np.stack([table[:-1].ravel(), table[1:].ravel()], axis=1))
-            if info.is_delta:  # seam, with the phasing offset
-                kk = np.arange(S)
-                pairs.append(np.stack([table[P - 1, kk], table[0, (kk + F) % S]], axis=1))
-    if not pairs:
-        return np.zeros((0, 2), dtype=np.int64)
-    allp = np.concatenate(pairs)
-    allp = allp[(allp[:, 0] >= 0) & (allp[:, 1] >= 0) & (allp[:, 0] != allp[:, 1])]
-    allp = np.sort(allp, axis=1)
-    return np.unique(allp, axis=0).astype(np.int64)
-
-
-#: [-] Nearest free-terminal satellites (of any shell) each one asks the k-d tree for in :func:`bridge_isls`; those of
-#: other shells are its bridge candidates. 6 on the shipped catalogue: 870 bridges at t = 0 (4: 824, 8: 892) for
-#: 6-7 ms per bucket (4: 5 ms, 8: 10 ms; 2-core shared VM, docs/physics_network.md).
-_BRIDGE_NEIGHBOURS: int = 6
-
-
-def bridge_isls(
-    pos_km: ArrayLike,
-    shell: ArrayLike,
-    free_terminals: ArrayLike,
-    ok: ArrayLike,
-    max_range_km: float,
-    atmosphere_margin_km: float = 80.0,
-    component: ArrayLike | None = None,
-) -> NDArray[np.int64]:
-    """Inter-shell "bridge" ISLs of one topology bucket: free laser terminals of different shells, linked.
-
-    Only satellites with ``free_terminals > 0`` and ``ok`` take part. Candidates: each such satellite's
-    ``_BRIDGE_NEIGHBOURS`` nearest such satellites (one k-d tree over them), kept when they belong to another
-    shell, lie within ``max_range_km`` and the segment clears ``EARTH_RADIUS_EQ_KM + atmosphere_margin_km`` (the
-    rule of :func:`isl_state`). Accepted in two passes, each shortest first (ties in k-d query order, so the
-    result depends on the inputs only), while both ends have a free terminal left:
-
-    1. spanning (Kruskal): a candidate is taken when its ends lie in pieces (``component`` labels, default the
-       shells) that the bridges taken so far do not join yet, until every piece with a candidate is joined; so
-       that no redundant bridge between two joined pieces uses up the terminals a bridge to a third one needs.
-       The shortest candidate of each pair of pieces is tried first, then (only while pieces remain apart) all;
-    2. greedy: every other candidate.
-
-    A satellite gains at most ``free_terminals`` bridges: with ``free_terminals = 4 - its links``, it keeps at
-    most four.
-
-    Args:
-        pos_km: [km] (N, 3) satellite positions (Earth-fixed).
-        shell: (N,) int shell index of each satellite.
-        free_terminals: (N,) int [-] laser terminals free on each satellite (0: it takes no bridge).
-        ok: (N,) bool, satellites usable in this bucket.
-        max_range_km: [km] longest usable laser link.
-        atmosphere_margin_km: [km] the segment must pass this far above the equatorial radius.
-        component: (N,) int labels of the pieces to join (e.g. the connected components of the shells' own
-            ISLs); None: the shells.
-
-    Returns:
-        (B, 2) int64 satellite index pairs with i < j, in the order accepted (spanning pass first).
-    """
-    pos = np.asarray(pos_km, dtype=np.float64)
-    free = np.asarray(free_terminals, dtype=np.int64)
-    cand = np.flatnonzero((free > 0) & np.asarray(ok, dtype=bool))
-    empty = np.zeros((0, 2), dtype=np.int64)
-    sh = np.asarray(shell, dtype=np.int64)[cand]
-    if np.unique(sh).size < 2:
-        return empty
-    p = pos[cand]
-    k = min(_BRIDGE_NEIGHBOURS, cand.size - 1)
-    d, b = cKDTree(p).query(p, k=list(range(1, k + 2)), distance_upper_bound=np.nextafter(max_range_km, np.inf))
-    a = np.broadcast_to(np.arange(cand.size)[:, None], d.shape)
-    rows = np.vstack([b, np.full((1, b.shape[1]), -1)])  # neighbours of each satellite; a miss is b = cand.size
-    hit = (d <= max_range_km) & (sh[:, None] != np.append(sh, -1)[b])  # (a miss also has d = inf)
-    hit &= (a < b) | ~(rows[b] == a[..., None]).any(axis=-1)  # a pair found from both ends: once
-    a, b, d = a[hit], b[hit], d[hit]
-    order = np.argsort(d, kind="stable")  # shortest first, ties in query order
-    lo, hi = np.minimum(a, b)[order], np.maximum(a, b)[order]
-    clear = segment_clears_earth(p[lo], p[hi], EARTH_RADIUS_EQ_KM + atmosphere_margin_km)
-    lo, hi = lo[clear], hi[clear]
-    if lo.size == 0:
-        return empty
-
-    left = free[cand].tolist()
-    out: list[tuple[int, int]] = []
-    taken = np.zeros(lo.size, dtype=bool)
-    label = sh if component is None else np.asarray(component, dtype=np.int64)[cand]
-    la, lb = label[lo], label[hi]
-    cross = np.flatnonzero(la != lb)
-    group = {g: g for g in np.unique(np.concatenate([la[cross], lb[cross]])).tolist()}
-    joins_left = len(group) - 1
-
-    def root(x: int) -> int:
-        while group[x] != x:
-            group[x] = group[group[x]]
-            x = group[x]
-        return x
-
-    def span(edges: NDArray[np.int64]) -> None:
-        nonlocal joins_left
-        for e in edges.tolist():
-            if joins_left == 0:
-                return
-            i, j, ri, rj = int(lo[e]), int(hi[e]), root(int(la[e])), root(int(lb[e]))
-            if ri != rj and left[i] > 0 and left[j] > 0 and not taken[e]:
-                group[ri] = rj
-                joins_left -= 1
-                left[i] -= 1
-                left[j] -= 1
-                taken[e] = True
-                out.append((i, j))
-
-    # The shortest candidate of each pair of pieces first; only if that leaves pieces apart, all of them.
-    pair_key = np.minimum(la, lb)[cross] * (int(label.max()) + 1) + np.maximum(la, lb)[cross]
-    span(np.sort(cross[np.unique(pair_key, return_index=True)[1]]))
-    span(cross)
-    for i, j in zip(lo[~taken].tolist(), hi[~taken].tolist()):
-        if left[i] > 0 and left[j] > 0:
-            left[i] -= 1
-            left[j] -= 1
-            out.append((i, j))
-    if not out:
-        return empty
-    return np.sort(cand[np.asarray(out, dtype=np.int64)], axis=1)
-
-
-def satellite_faults(
-    sat_ecef_km: NDArray[np.float64],
-    sat_vel_ecef_km_s: NDArray[np.float64],
-    sgp4_ok: NDArray[np.bool_],
-    operational: NDArray[np.bool_] | None = None,
-) -> NDArray[np.uint8]:
-    """Per-satellite fault code of one topology bucket (index into :data:`FAULT_REASONS`; 0: usable).
-
-    A satellite is down when it is not operational (catalogue status), SGP4 flagged an error, its radius lies
-    outside ``EARTH_RADIUS_EQ_KM + SANE_ALTITUDE_KM`` [km] or its Earth-fixed speed outside ``SANE_SPEED_KM_S``
-    [km/s]. SGP4 keeps returning positions for decayed or very old element sets, 10^5 km and more away, without an
-    error; this gate keeps them out of routing and compute.
-
-    Args:
-        sat_ecef_km: [km] (N, 3); sat_vel_ecef_km_s: [km/s] (N, 3); sgp4_ok: (N,) bool;
-        operational: (N,) bool, default all.
-    """
-    r = np.sqrt(np.einsum("nk,nk->n", sat_ecef_km, sat_ecef_km)) - EARTH_RADIUS_EQ_KM
-    v = np.sqrt(np.einsum("nk,nk->n", sat_vel_ecef_km_s, sat_vel_ecef_km_s))
-    code = np.zeros(r.shape[0], np.uint8)
-    code[(v < SANE_SPEED_KM_S[0]) | (v > SANE_SPEED_KM_S[1]) | ~np.isfinite(v)] = SatelliteFault.SPEED
-    code[(r < SANE_ALTITUDE_KM[0]) | (r > SANE_ALTITUDE_KM[1]) | ~np.isfinite(r)] = SatelliteFault.ALTITUDE
-    code[~np.asarray(sgp4_ok, bool)] = SatelliteFault.SGP4_ERROR
-    if operational is not None:
-        code[~np.asarray(operational, bool)] = SatelliteFault.NOT_OPERATIONAL
-    return code
-
-
-def isl_state(
-    sat_ecef_km: ArrayLike,
-    pairs: ArrayLike,
-    max_range_km: float,
-    atmosphere_margin_km: float = 80.0,
-) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Geometric state of candidate ISLs.
-
-    Args:
-        sat_ecef_km: [km] (N, 3) satellite positions.
-        pairs: (E, 2) int satellite index pairs.
-        max_range_km: [km] longest usable laser link.
-        atmosphere_margin_km: [km] the segment must pass above ``EARTH_RADIUS_EQ_KM`` + this margin
-            (grazing links through the dense atmosphere are refused).
-
-    Returns:
-        (up, distance_km): (E,) bool, True when distance <= ``max_range_km`` and the segment clears the
-        Earth plus margin; (E,) [km] straight-line distance.
-    """
-    if not (max_range_km > 0):
-        raise ValueError(f"max_range_km: must be > 0 km, got {max_range_km}")
-    if not (atmosphere_margin_km >= 0):
-        raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
-    pos = np.asarray(sat_ecef_km, dtype=np.float64)
-    pr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    a, b = np.take(pos, pr[:, 0], axis=0), np.take(pos, pr[:, 1], axis=0)
-    dist = np.linalg.norm(b - a, axis=1)
-    up = dist <= max_range_km
-    # The segment test runs only where the closest approach could be near the limit: for |a|, |b| >= r and
-    # |b - a| = L, every point of the segment lies at least sqrt(r^2 - L^2 / 4) from the centre (the squared
-    # distance along the segment is (1 - t)|a|^2 + t|b|^2 - t(1 - t)L^2); 1 km of margin covers the rounding.
-    r_clear = EARTH_RADIUS_EQ_KM + atmosphere_margin_km
-    r2 = np.einsum("nk,nk->n", pos, pos)
-    low2 = np.minimum(r2[pr[:, 0]], r2[pr[:, 1]]) - 0.25 * dist * dist
-    check = np.flatnonzero(up & ~(low2 > (r_clear + 1.0) ** 2))
-    if check.size:
-        up[check] = segment_clears_earth(a[check], b[check], r_clear)
-    return up, dist
-
-
-def _check_sites(site_lat_deg: ArrayLike, site_lon_deg: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    lat = np.atleast_1d(np.array(site_lat_deg, dtype=np.float64))  # copies: callers' arrays stay writeable
-    lon = np.atleast_1d(np.array(site_lon_deg, dtype=np.float64))
-    if lat.ndim != 1 or lat.shape != lon.shape:
-        raise ValueError(f"site_lat_deg, site_lon_deg: expected 1-D arrays of equal length, got {lat.shape} and {lon.shape}")
-    if np.any(~np.isfinite(lat)) or np.any(np.abs(lat) > 90.0):
-        raise ValueError("site_lat_deg: latitudes must be finite and lie in [-90, 90] deg")
-    if np.any(~np.isfinite(lon)):
-        raise ValueError("site_lon_deg: longitudes must be finite")
-    return lat, lon
-
-
-def gsl_visibility(
-    site_lat_deg: ArrayLike,
-    site_lon_deg: ArrayLike,
-    sat_ecef_km: ArrayLike,
-    min_elevation_deg: float,
-) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Which satellites each ground site sees above ``min_elevation_deg`` (WGS84 geodetic horizon).
-
-    For site position g, unit normal u and satellite r, ``sin(elevation) = u.(r - g) / |r - g|``, evaluated on the
-    (site, satellite) pairs closer than the longest slant range at which any satellite could clear the mask
-    (a k-d tree query; ``_max_slant_km``), so the work grows with the visible pairs, not with S x N.
-
-    Args:
-        site_lat_deg: [deg] (S,) geodetic latitudes (sites on the ellipsoid surface).
-        site_lon_deg: [deg] (S,) longitudes.
-        sat_ecef_km: [km] (N, 3) satellite positions.
-        min_elevation_deg: [deg] elevation mask, in [0, 90).
-
-    Returns:
-        (visible, slant_km): (S, N) bool and (S, N) [km] slant ranges, exact for every pair within the cut
-        radius (every visible pair) and ``np.inf`` beyond it (never visible).
-    """
-    lat, lon, sats = _check_gsl_inputs(site_lat_deg, site_lon_deg, sat_ecef_km, min_elevation_deg)
-    n_s, n = lat.shape[0], sats.shape[0]
-    visible = np.zeros((n_s, n), dtype=bool)
-    slant = np.full((n_s, n), np.inf)
-    ss, nn, sl, vis = _gsl_near(lat, lon, sats, min_elevation_deg)
-    slant[ss, nn] = sl
-    visible[ss, nn] = vis
-    return visible, slant
-
-
-def _check_gsl_inputs(site_lat_deg: ArrayLike, site_lon_deg: ArrayLike, sat_ecef_km: ArrayLike,
-                      min_elevation_deg: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def _check_link_figures(min_elevation_deg: float, isl_max_range_km: float, atmosphere_margin_km: float,
+                        isl_capacity_gbps: float, gsl_capacity_gbps: float, topology_dt_s: float) -> None:
+    """:class:`Network`'s checks of its link figures ([deg], [km], [km], [Gbit/s], [Gbit/s], [s])."""
     if not (0.0 <= min_elevation_deg < 90.0):
         raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
-    lat, lon = _check_sites(site_lat_deg, site_lon_deg)
-    sats = np.asarray(sat_ecef_km, dtype=np.float64)
-    if sats.ndim != 2 or sats.shape[1] != 3:
-        raise ValueError(f"sat_ecef_km: expected shape (N, 3) in km, got {sats.shape}")
-    return lat, lon, sats
-
-
-def _gsl_near(lat: NDArray[np.float64], lon: NDArray[np.float64], sats: NDArray[np.float64],
-              min_elevation_deg: float) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64],
-                                                 NDArray[np.bool_]]:
-    """The (site, satellite) pairs within the cut radius of :func:`gsl_visibility`, sorted by site then satellite:
-    (site index, satellite index, slant [km], visible), each (P,). Sparse, so a snapshot of 20,000 satellites and
-    100 sites never allocates an (S, N) matrix."""
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
-    if lat.shape[0] == 0 or sats.shape[0] == 0:
-        return empty
-    g = geodetic_to_ecef(lat, lon)  # (S, 3)
-    up = site_up_vectors(lat, lon)  # (S, 3)
-    r2 = np.einsum("nk,nk->n", sats, sats)
-    cut_km = _max_slant_km(float(np.sqrt(r2.max())), min_elevation_deg)
-    # Unbalanced trees build twice as fast and answer this one query as well; ndarray output avoids Python lists.
-    near = cKDTree(g, balanced_tree=False).sparse_distance_matrix(
-        cKDTree(sats, balanced_tree=False, compact_nodes=False), cut_km, output_type="ndarray")
-    if near.size == 0:
-        return empty
-    # Sorted by site then satellite (np.nonzero's order over the (S, N) matrix) through one integer key.
-    key = np.sort(near["i"].astype(np.int64) * sats.shape[0] + near["j"])
-    ss, nn = np.divmod(key, sats.shape[0])
-    x, y, z = sats[nn, 0], sats[nn, 1], sats[nn, 2]
-    ups, gs = up[ss], g[ss]
-    upr = ups[:, 0] * x + ups[:, 1] * y + ups[:, 2] * z - np.einsum("sk,sk->s", up, g)[ss]  # u.(r - g)
-    gr = gs[:, 0] * x + gs[:, 1] * y + gs[:, 2] * z
-    d2 = r2[nn] - 2.0 * gr + np.einsum("sk,sk->s", g, g)[ss]
-    sl = np.sqrt(np.maximum(d2, 0.0))
-    vis = (upr >= sl * math.sin(math.radians(min_elevation_deg))) & (upr > 0.0)
-    return ss, nn, sl, vis
-
-
-def _max_slant_km(r_max_km: float, min_elevation_deg: float) -> float:
-    """[km] Longest site-satellite distance at which a satellite at radius <= ``r_max_km`` can be seen at
-    ``min_elevation_deg``: ``sqrt(r^2 - R^2 cos^2 e) - R sin e`` for the smallest site radius R (the WGS84 polar
-    radius), with the elevation lowered by 1 deg (geodetic vs geocentric vertical differ by < 0.2 deg) and 50 km
-    added, so the cut never removes a visible pair."""
-    r_site = EARTH_RADIUS_EQ_KM * (1.0 - WGS84_FLATTENING)
-    e = math.radians(min_elevation_deg - 1.0)
-    r = max(r_max_km, r_site)
-    return math.sqrt(max(r * r - (r_site * math.cos(e)) ** 2, 0.0)) - r_site * math.sin(e) + 50.0
-
-
-# ------------------------------------------------------------------------------------------ failures
-class LinkFailures:
-    """Independent two-state (up/failed) Markov process per link, advanced in steps of ``dt_s``.
-
-    Per step an up link fails with probability ``1 - exp(-rate * dt)`` and a failed link is repaired with
-    probability ``1 - exp(-dt / repair_time_s)`` (exponential time to failure and to repair). One uniform
-    draw per link per step from ``rng``; with ``failure_rate_per_hour == 0`` no link ever fails and no
-    draws are made (``rng`` may then be None).
-
-    Args:
-        n_links: [-] number of links E.
-        failure_rate_per_hour: [1/h] failure rate of an up link.
-        repair_time_s: [s] mean time to repair.
-        rng: numpy Generator (required when the rate is > 0).
-    """
-
-    def __init__(self, n_links: int, failure_rate_per_hour: float, repair_time_s: float, rng: np.random.Generator | None):
-        if isinstance(n_links, bool) or not isinstance(n_links, (int, np.integer)) or n_links < 0:
-            raise ValueError(f"n_links: must be an int >= 0, got {n_links!r}")
-        if not (math.isfinite(failure_rate_per_hour) and failure_rate_per_hour >= 0.0):
-            raise ValueError(f"failure_rate_per_hour: must be finite and >= 0 per hour, got {failure_rate_per_hour}")
-        if not (math.isfinite(repair_time_s) and repair_time_s > 0.0):
-            raise ValueError(f"repair_time_s: must be finite and > 0 s, got {repair_time_s}")
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-        if rng is None and failure_rate_per_hour > 0.0:
-            raise ValueError("rng: a numpy.random.Generator is required when failure_rate_per_hour > 0")
-        self.n_links = int(n_links)
-        self.failure_rate_per_hour = float(failure_rate_per_hour)
-        self.repair_time_s = float(repair_time_s)
-        self.rng = rng
-        self._failed = np.zeros(self.n_links, dtype=bool)
-
-    @property
-    def failed(self) -> NDArray[np.bool_]:
-        """(E,) bool, True for currently failed links (a copy)."""
-        return self._failed.copy()
-
-    def reset(self, rng: np.random.Generator | None = None) -> None:
-        """All links up; optionally replace the generator."""
-        if rng is not None:
-            if not isinstance(rng, np.random.Generator):
-                raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-            self.rng = rng
-        self._failed[:] = False
-
-    def step_probabilities(self, dt_s: float) -> tuple[float, float]:
-        """(P(fail | up), P(repair | failed)) of one step of ``dt_s`` [s]; the chain's stationary failed share is
-        ``p_fail / (p_fail + p_repair)``."""
-        return (-math.expm1(-self.failure_rate_per_hour * dt_s / SECONDS_PER_HOUR),
-                -math.expm1(-dt_s / self.repair_time_s))
-
-    def step(self, dt_s: float, rng: np.random.Generator | None = None) -> NDArray[np.bool_]:
-        """Advance by ``dt_s`` [s] and return the (E,) failed mask (a copy).
-
-        Args:
-            dt_s: [s] step length.
-            rng: generator for this step's draws; default the one given at construction.
-        """
-        if not (math.isfinite(dt_s) and dt_s >= 0.0):
-            raise ValueError(f"dt_s: must be finite and >= 0 s, got {dt_s}")
-        if self.failure_rate_per_hour == 0.0 and not self._failed.any():
-            return self._failed.copy()
-        p_fail, p_repair = self.step_probabilities(dt_s)
-        u = (rng if rng is not None else self.rng).random(self.n_links)
-        self._failed = np.where(self._failed, u >= p_repair, u < p_fail)
-        return self._failed.copy()
-
-
-# ------------------------------------------------------------------------------------------ snapshot
-def _readonly(a: NDArray) -> NDArray:
-    a.flags.writeable = False
-    return a
-
-
-class NetworkSnapshot:
-    """Links and shortest one-way delays of one topology bucket (build with :func:`build_snapshot`).
-
-    Node ids: satellites 0..N-1, sites 0..S-1 (in networkx, ``"site:<index>"``).
-
-    Attributes:
-        time_s: [s] start of the bucket, seconds since the constellation epoch.
-        sat_ecef_km: (N, 3) [km] satellite positions; sat_ok: (N,) bool, usable this bucket: operational, SGP4
-        succeeded and physically sane (the simulator routes and computes only through these);
-        sat_fault: (N,) uint8 reason code when not (index into :data:`FAULT_REASONS`, 0: ok).
-        pairs: (E, 2) candidate ISL pairs; isl_up: (E,) bool usable (geometry, failures, both ends ok);
-        isl_distance_km: (E,) [km]; isl_bridge: (E,) bool, True for the inter-shell bridges that
-        :class:`Network` appends after the +Grid pairs (``links.inter_shell_isls``; all False otherwise).
-        site_lat_deg, site_lon_deg: (S,) [deg].
-        gsl_visible: (S, N) bool (above the elevation mask, satellite ok); gsl_slant_km: (S, N) [km] (both dense
-            views built on first access; the snapshot keeps the visible pairs only, see :meth:`gsl_row`).
-        site_sat_delay_ms: (S, N) [ms] one-way shortest propagation delay from each site through one of its
-            visible satellites (uplink slant / c) and then ISLs (distance / c); ``np.inf`` if unreachable.
-        isl_capacity_gbps: [Gbit/s] per laser link; gsl_capacity_gbps: [Gbit/s] per satellite's ground
-            links (shared by the sites that use it).
-    """
-
-    def __init__(
-        self,
-        *,
-        time_s: float,
-        sat_ecef_km: NDArray[np.float64],
-        sat_ok: NDArray[np.bool_],
-        pairs: NDArray[np.int64],
-        isl_up: NDArray[np.bool_],
-        isl_distance_km: NDArray[np.float64],
-        site_lat_deg: NDArray[np.float64],
-        site_lon_deg: NDArray[np.float64],
-        gsl_pairs: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
-        min_elevation_deg: float,
-        site_sat_delay_ms: NDArray[np.float64] | None,
-        predecessors: NDArray[np.int32] | None,
-        isl_capacity_gbps: float,
-        gsl_capacity_gbps: float,
-        graph: csr_matrix | None = None,
-        sat_fault: NDArray[np.uint8] | None = None,
-        isl_bridge: NDArray[np.bool_] | None = None,
-    ):
-        self.time_s = float(time_s)
-        self.sat_ecef_km = _readonly(sat_ecef_km)
-        self.sat_ok = _readonly(sat_ok)
-        self.sat_fault = _readonly(np.where(self.sat_ok, 0, 2).astype(np.uint8) if sat_fault is None
-                                   else np.array(sat_fault, dtype=np.uint8))
-        self.pairs = _readonly(pairs)
-        self.isl_up = _readonly(isl_up)
-        self.isl_distance_km = _readonly(isl_distance_km)
-        self.isl_bridge = _readonly(np.zeros(self.pairs.shape[0], dtype=bool) if isl_bridge is None
-                                    else np.array(isl_bridge, dtype=bool).reshape(self.pairs.shape[0]))
-        self.site_lat_deg = _readonly(site_lat_deg)
-        self.site_lon_deg = _readonly(site_lon_deg)
-        self.min_elevation_deg = float(min_elevation_deg)
-        n_sites = self.site_lat_deg.shape[0]
-        # Visible ground links, sorted by site then satellite; row s is [_gsl_start[s], _gsl_start[s + 1]).
-        gss, gnn, gsl = gsl_pairs
-        self._gsl_sat = _readonly(np.asarray(gnn, dtype=np.int64))
-        self._gsl_slant = _readonly(np.asarray(gsl, dtype=np.float64))
-        self._gsl_start = np.searchsorted(np.asarray(gss, dtype=np.int64), np.arange(n_sites + 1))
-        # Routes are stored per site (rows), so that no (S, N) array is allocated unless asked for: at 20,000
-        # satellites one such array is 16 MB, which numpy backs with huge pages whose first touch costs the kernel
-        # milliseconds.
-        self._delay_rows: dict[int, NDArray[np.float64]] = {}
-        self._pred_rows: dict[int, NDArray[np.int32]] = {}
-        if site_sat_delay_ms is None:  # lazy routing: rows are computed per site on first use
-            if graph is None:
-                raise ValueError("graph: lazy routing (no site_sat_delay_ms) needs the routing graph")
-            self._graph = graph
-            # [ms] per site: -1 not routed, a finite limit (row exact up to it), inf (complete row)
-            self._routed_limit = np.full(n_sites, -1.0)
-            self._full: tuple[NDArray[np.float64], NDArray[np.int32]] | None = None
-        else:
-            self._graph = None
-            d = _readonly(np.array(site_sat_delay_ms, dtype=np.float64))
-            p = _readonly(np.array(predecessors, dtype=np.int32))
-            self._full = (d, p)
-            self._delay_rows.update(enumerate(d))
-            self._pred_rows.update(enumerate(p))
-            self._routed_limit = np.full(n_sites, np.inf)
-        self.isl_capacity_gbps = float(isl_capacity_gbps)
-        self.gsl_capacity_gbps = float(gsl_capacity_gbps)
-
-    @property
-    def n_sats(self) -> int:
-        return self.sat_ecef_km.shape[0]
-
-    def _route(self, sites: NDArray[np.int64], limit_ms: float = np.inf) -> None:
-        """Run Dijkstra from the given sites (lazy snapshots), exact up to ``limit_ms``, and store their rows."""
-        todo = sites[self._routed_limit[sites] < limit_ms]
-        if todo.size == 0:
-            return
-        n = self.n_sats
-        d, pred = dijkstra(self._graph, directed=True, indices=n + todo, return_predecessors=True, limit=limit_ms)
-        for i, site in enumerate(todo.tolist()):
-            self._delay_rows[site] = _readonly(d[i, :n])
-            self._pred_rows[site] = pred[i]
-        self._routed_limit[todo] = limit_ms
-
-    def site_delay_ms(self, site: int, limit_ms: float = np.inf) -> NDArray[np.float64]:
-        """(N,) [ms] row ``site`` of :attr:`site_sat_delay_ms`, routing only that site if needed.
-
-        With a finite ``limit_ms`` the row may be partial: it is exact for every satellite within ``limit_ms``
-        and ``np.inf`` beyond, where inf then means "farther than the limit", not "unreachable"; check
-        :meth:`route_limit_ms` (inf for a complete row) before reading an inf as unreachable.
-        """
-        if self._routed_limit[site] < limit_ms:
-            self._route(np.array([site]), limit_ms)
-        return self._delay_rows[site]
-
-    def route_limit_ms(self, site: int) -> float:
-        """[ms] the limit up to which row ``site`` is exact (inf: complete; -1: not routed yet)."""
-        return float(self._routed_limit[site])
-
-    def delay_ms(self, site: int, sat: int, limit_ms: float = np.inf) -> float:
-        """[ms] exact one-way delay from ``site`` to ``sat`` (np.inf only when unreachable).
-
-        Routes the site up to ``limit_ms`` first (see :meth:`site_delay_ms`) and completes its route only when
-        ``sat`` lies beyond that limit. A satellite already within the site's routed limit is read as it is (a
-        partial row is exact wherever it is finite).
-        """
-        row = self._delay_rows.get(site)
-        if row is not None and row[sat] < np.inf:
-            return float(row[sat])
-        d = self.site_delay_ms(site, limit_ms)[sat]
-        if d == np.inf and self._routed_limit[site] < np.inf:
-            d = self.site_delay_ms(site)[sat]
-        return float(d)
-
-    def _route_all(self) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
-        """Complete the route of every site (lazy snapshots); the (S, N) delays and (S, N + S) predecessors."""
-        if self._full is None:
-            self._route(np.arange(self._routed_limit.shape[0]))
-            sites = range(self.n_sites)
-            self._full = (_readonly(np.array([self._delay_rows[s] for s in sites]).reshape(self.n_sites, self.n_sats)),
-                          _readonly(np.array([self._pred_rows[s] for s in sites], dtype=np.int32)
-                                    .reshape(self.n_sites, self.n_sats + self.n_sites)))
-        return self._full
-
-    @property
-    def site_sat_delay_ms(self) -> NDArray[np.float64]:
-        """(S, N) [ms] one-way shortest delay from each site to each satellite (np.inf: unreachable)."""
-        return self._route_all()[0]
-
-    @property
-    def _pred(self) -> NDArray[np.int32]:
-        return self._route_all()[1]
-
-    @property
-    def n_sites(self) -> int:
-        return self.site_lat_deg.shape[0]
-
-    def gsl_row(self, site: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """The satellites ``site`` sees in this bucket (sorted) and their slant ranges [km]: row ``site`` of
-        :attr:`gsl_visible` / :attr:`gsl_slant_km` without the (S, N) matrices."""
-        a, b = self._gsl_start[site], self._gsl_start[site + 1]
-        return self._gsl_sat[a:b], self._gsl_slant[a:b]
-
-    def gsl_visible_row(self, site: int) -> NDArray[np.bool_]:
-        """(N,) bool: row ``site`` of :attr:`gsl_visible` (a new array)."""
-        row = np.zeros(self.n_sats, dtype=bool)
-        row[self.gsl_row(site)[0]] = True
-        return row
-
-    def gsl_slant_to(self, site: int, sat: int) -> float:
-        """[km] slant range from ``site`` to ``sat`` if ``sat`` is visible from it, else ``np.inf``."""
-        sats, slant = self.gsl_row(site)
-        i = int(np.searchsorted(sats, sat))
-        return float(slant[i]) if i < sats.shape[0] and sats[i] == sat else np.inf
-
-    @cached_property
-    def gsl_visible(self) -> NDArray[np.bool_]:
-        """(S, N) bool: which satellites each site sees (above the mask, satellite ok, site's links up)."""
-        vis = np.zeros((self.n_sites, self.n_sats), dtype=bool)
-        vis[np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start)), self._gsl_sat] = True
-        return _readonly(vis)
-
-    @cached_property
-    def gsl_slant_km(self) -> NDArray[np.float64]:
-        """(S, N) [km] slant ranges, exact within :func:`gsl_visibility`'s cut radius, ``np.inf`` beyond."""
-        return _readonly(gsl_visibility(self.site_lat_deg, self.site_lon_deg, self.sat_ecef_km,
-                                        self.min_elevation_deg)[1])
-
-    @property
-    def isl_delay_ms(self) -> NDArray[np.float64]:
-        """(E,) [ms] ISL propagation delay (the routing edge weight)."""
-        return _edge_ms(self.isl_distance_km)
-
-    @property
-    def gsl_delay_ms(self) -> NDArray[np.float64]:
-        """(S, N) [ms] uplink propagation delay (the routing edge weight)."""
-        return _edge_ms(self.gsl_slant_km)
-
-    def path(self, site: int, sat: int) -> list[int]:
-        """Satellites on the shortest-delay route from ``site`` to ``sat``: [first visible sat, ..., sat].
-
-        Returns [] when ``sat`` is unreachable from the site.
-        """
-        if not (0 <= site < self.n_sites):
-            raise ValueError(f"site: must lie in [0, {self.n_sites}), got {site}")
-        if not (0 <= sat < self.n_sats):
-            raise ValueError(f"sat: must lie in [0, {self.n_sats}), got {sat}")
-        # A partial row (see site_delay_ms) is enough when the satellite lies within its limit.
-        limit = float(self._routed_limit[site])
-        if self.delay_ms(site, sat, limit if limit >= 0 else np.inf) == np.inf:
-            return []
-        pred = self._pred_rows[site]
-        out = [int(sat)]
-        node = int(pred[sat])
-        while node < self.n_sats:
-            out.append(node)
-            node = int(pred[node])
-        out.reverse()
-        return out
-
-    @cached_property
-    def site_sat_hops(self) -> NDArray[np.int64]:
-        """(S, N) number of ISL hops on the shortest-delay route (0: the satellite is the entry
-        satellite); -1 when unreachable. Computed on first access by pointer jumping."""
-        n = self.n_sats
-        par = self._pred[:, :n].astype(np.int64)
-        on_sat = (par >= 0) & (par < n)
-        hops = on_sat.astype(np.int64)
-        anc = np.where(on_sat, par, -1)
-        rows = np.arange(par.shape[0])[:, None]
-        while True:
-            live = anc >= 0
-            if not live.any():
-                break
-            safe = np.where(live, anc, 0)
-            hops = np.where(live, hops + hops[rows, safe], hops)
-            anc = np.where(live, anc[rows, safe], -1)
-        hops[~np.isfinite(self.site_sat_delay_ms)] = -1
-        return _readonly(hops)
-
-    def to_networkx(self) -> nx.Graph:
-        """The snapshot as an undirected networkx Graph (for inspection and rendering).
-
-        Nodes: satellites ``0..N-1`` (``kind="satellite"``, ``ok``, ``fault`` reason), sites ``"site:<i>"`` (``kind="site"``,
-        ``lat_deg``, ``lon_deg``). Edges: usable ISLs (``kind="isl"``, ``bridge`` True for an inter-shell bridge)
-        and visible GSLs (``kind="gsl"``), each with ``distance_km``, ``delay_ms`` (the routing weight) and
-        ``capacity_gbps``.
-
-        Routing in :attr:`site_sat_delay_ms` never transits a ground site (no ground relay); to reproduce
-        it with networkx, search from one site in ``G.subgraph(range(N) | {that site})``.
-        """
-        g = nx.Graph()
-        g.add_nodes_from(
-            (i, {"kind": "satellite", "ok": bool(ok), "fault": FAULT_REASONS[f]})
-            for i, (ok, f) in enumerate(zip(self.sat_ok.tolist(), self.sat_fault.tolist()))
-        )
-        g.add_nodes_from(
-            (f"site:{s}", {"kind": "site", "lat_deg": la, "lon_deg": lo})
-            for s, (la, lo) in enumerate(zip(self.site_lat_deg.tolist(), self.site_lon_deg.tolist()))
-        )
-        up = np.nonzero(self.isl_up)[0]
-        isl_delay = self.isl_delay_ms
-        cap = self.isl_capacity_gbps
-        bridge = self.isl_bridge
-        g.add_edges_from(
-            (int(self.pairs[e, 0]), int(self.pairs[e, 1]),
-             {"kind": "isl", "distance_km": float(self.isl_distance_km[e]), "delay_ms": float(isl_delay[e]),
-              "capacity_gbps": cap, "bridge": bool(bridge[e])})
-            for e in up.tolist()
-        )
-        ss = np.repeat(np.arange(self.n_sites), np.diff(self._gsl_start))
-        nn, gk = self._gsl_sat, self._gsl_slant
-        gd = _edge_ms(gk)
-        gcap = self.gsl_capacity_gbps
-        g.add_edges_from(
-            (f"site:{s}", int(t), {"kind": "gsl", "distance_km": float(k), "delay_ms": float(d), "capacity_gbps": gcap})
-            for s, t, k, d in zip(ss.tolist(), nn.tolist(), gk.tolist(), gd.tolist())
-        )
-        return g
-
-
-def routing_graph(
-    n_sats: int,
-    pairs: NDArray[np.int64],
-    isl_up: NDArray[np.bool_],
-    isl_distance_km: NDArray[np.float64],
-    gsl_visible: NDArray[np.bool_],
-    gsl_slant_km: NDArray[np.float64],
-) -> csr_matrix:
-    """The directed routing graph of :func:`shortest_delays` (satellites 0..N-1, site s is node N + s)."""
-    ss, nn = np.nonzero(gsl_visible)
-    return _routing_graph(n_sats, gsl_visible.shape[0], pairs, isl_up, isl_distance_km, ss, nn, gsl_slant_km[ss, nn])
-
-
-class _IslLayout:
-    """Where each ISL of a pair list goes in a canonical CSR graph (rows sorted by column, no duplicates), both
-    directions: built once per pair list, so that each bucket's graph is assembled by masking instead of sorting."""
-
-    def __init__(self, n: int, pairs: NDArray[np.int64]) -> None:
-        e = pairs.shape[0]
-        rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
-        cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
-        #: (2E,) entry of the directed edge list (a->b for every pair, then b->a) at each CSR position.
-        self.perm = np.lexsort((cols, rows))
-        self.rows, self.cols = rows[self.perm], cols[self.perm].astype(np.int32)
-        same = (self.rows[1:] == self.rows[:-1]) & (self.cols[1:] == self.cols[:-1])
-        #: Duplicate pairs are summed by scipy's conversion: such lists keep taking that path.
-        self.usable = not same.any() and e > 0
-        self.n = n
-
-    def graph(self, s_count: int, isl_up: NDArray[np.bool_], isl_w: NDArray[np.float64], gsl_site: NDArray[np.int64],
-              gsl_sat: NDArray[np.int64], gsl_w: NDArray[np.float64]) -> csr_matrix:
-        """The graph of :func:`_routing_graph` (``isl_w`` [ms] (E,) for every pair; only the up ones are used)."""
-        n = self.n
-        keep = np.concatenate([isl_up, isl_up])[self.perm]
-        data = np.concatenate([np.concatenate([isl_w, isl_w])[self.perm][keep], gsl_w])
-        indices = np.concatenate([self.cols[keep], gsl_sat.astype(np.int32)])
-        counts = np.concatenate([np.bincount(self.rows[keep], minlength=n), np.bincount(gsl_site, minlength=s_count)])
-        indptr = np.zeros(n + s_count + 1, dtype=np.int32)
-        np.cumsum(counts, out=indptr[1:])
-        return csr_matrix((data, indices, indptr), shape=(n + s_count, n + s_count))
-
-
-#: Pair lists seen by _routing_graph: id -> (the list, its layout once seen twice). A pair list used bucket after
-#: bucket (Walker shells, a catalogue between regrids) gets a layout; one made anew per bucket never does.
-_LAYOUTS: OrderedDict[int, tuple[NDArray[np.int64], _IslLayout | None]] = OrderedDict()
-
-
-def _layout_for(n: int, pairs: NDArray[np.int64]) -> _IslLayout | None:
-    got = _LAYOUTS.get(id(pairs))
-    if got is None or got[0] is not pairs:
-        _LAYOUTS[id(pairs)] = (pairs, None)
-        if len(_LAYOUTS) > 8:
-            _LAYOUTS.popitem(last=False)
-        return None
-    layout = got[1]
-    if layout is None or layout.n != n:
-        layout = _IslLayout(n, pairs)
-        _LAYOUTS[id(pairs)] = (pairs, layout)
-    _LAYOUTS.move_to_end(id(pairs))
-    return layout if layout.usable else None
-
-
-def _routing_graph(n_sats: int, s_count: int, pairs: NDArray[np.int64], isl_up: NDArray[np.bool_],
-                   isl_distance_km: NDArray[np.float64], gsl_site: NDArray[np.int64], gsl_sat: NDArray[np.int64],
-                   gsl_slant_km: NDArray[np.float64]) -> csr_matrix:
-    """:func:`routing_graph` from the visible ground links as (site, satellite, slant [km]) triples, in the order
-    of ``np.nonzero`` over the (S, N) matrix (site, then satellite)."""
-    n = int(n_sats)
-    ss, nn = gsl_site, gsl_sat
-    layout = _layout_for(n, pairs) if not pairs.flags.writeable else None
-    if layout is not None:  # the same graph, assembled from the pair list's layout
-        return layout.graph(s_count, isl_up, _edge_ms(isl_distance_km), ss, nn, _edge_ms(gsl_slant_km))
-    isl_w = _edge_ms(isl_distance_km[isl_up])
-    ia, ib = pairs[isl_up, 0], pairs[isl_up, 1]
-    gsl_w = _edge_ms(gsl_slant_km)
-    rows = np.concatenate([ia, ib, n + ss])
-    cols = np.concatenate([ib, ia, nn])
-    data = np.concatenate([isl_w, isl_w, gsl_w])
-    return csr_matrix((data, (rows, cols)), shape=(n + s_count, n + s_count))
-
-
-def shortest_delays(
-    n_sats: int,
-    pairs: NDArray[np.int64],
-    isl_up: NDArray[np.bool_],
-    isl_distance_km: NDArray[np.float64],
-    gsl_visible: NDArray[np.bool_],
-    gsl_slant_km: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
-    """One-way shortest propagation delays from every site to every satellite.
-
-    Routing graph: ``n_sats`` satellite nodes then S site nodes; each usable ISL is an edge both ways
-    weighted by ``distance / c`` [ms], each visible GSL an edge from site to satellite weighted by
-    ``slant / c`` [ms] (sites have no incoming edges, so routes never relay through another site).
-    Weights are floored at 1e-9 ms so that csgraph never drops a zero-length edge. One
-    ``scipy.sparse.csgraph.dijkstra`` call with ``indices`` = the site nodes.
-
-    Args:
-        n_sats: [-] N.
-        pairs: (E, 2) ISL endpoints; isl_up: (E,) bool usable; isl_distance_km: (E,) [km].
-        gsl_visible: (S, N) bool; gsl_slant_km: (S, N) [km].
-
-    Returns:
-        (delay_ms, predecessors): (S, N) [ms] delays (``np.inf`` if unreachable) and (S, N + S)
-        csgraph predecessors (node ids; ``n_sats + s`` is site s; -9999 for none).
-    """
-    graph = routing_graph(n_sats, pairs, isl_up, isl_distance_km, gsl_visible, gsl_slant_km)
-    return _route_every_site(graph, int(n_sats), gsl_visible.shape[0])
-
-
-def _route_every_site(graph: csr_matrix, n: int, s_count: int) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
-    """One Dijkstra call from every site node of ``graph``: (S, N) delays [ms] and (S, N + S) predecessors."""
-    if s_count == 0:
-        return np.zeros((0, n)), np.zeros((0, n), dtype=np.int32)
-    d, pred = dijkstra(graph, directed=True, indices=np.arange(n, n + s_count), return_predecessors=True)
-    return np.ascontiguousarray(d[:, :n]), pred
-
-
-def build_snapshot(
-    time_s: float,
-    sat_ecef_km: ArrayLike,
-    sat_ok: ArrayLike,
-    pairs: ArrayLike,
-    isl_up: ArrayLike,
-    isl_distance_km: ArrayLike,
-    site_lat_deg: ArrayLike,
-    site_lon_deg: ArrayLike,
-    min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
-    isl_capacity_gbps: float = DEFAULT_ISL_CAPACITY_GBPS,
-    gsl_capacity_gbps: float = DEFAULT_GSL_CAPACITY_GBPS,
-    lazy_routing: bool = False,
-    sat_fault: ArrayLike | None = None,
-    site_gsl_down: ArrayLike | None = None,
-    isl_bridge: ArrayLike | None = None,
-) -> NetworkSnapshot:
-    """Compute GSL visibility and shortest delays from every site for one topology bucket.
-
-    Routing is :func:`shortest_delays` (no relay through ground sites; satellites with ``sat_ok`` False
-    carry no links).
-
-    Args:
-        time_s: [s] bucket start, seconds since the constellation epoch.
-        sat_ecef_km: [km] (N, 3) positions; sat_ok: (N,) bool (failed satellites carry no links).
-        pairs: (E, 2) candidate ISLs; isl_up: (E,) bool usable (geometry and failures);
-        isl_distance_km: (E,) [km].
-        site_lat_deg, site_lon_deg: [deg] (S,) ground sites.
-        min_elevation_deg: [deg] GSL elevation mask.
-        isl_capacity_gbps: [Gbit/s] per ISL. gsl_capacity_gbps: [Gbit/s] per satellite's ground links.
-        lazy_routing: route each site only when its delays are first asked for
-            (:meth:`NetworkSnapshot.site_delay_ms`); same results, less work when few sites send traffic.
-        sat_fault: (N,) uint8 reason codes of the satellites that are not ok (:func:`satellite_faults`).
-        site_gsl_down: (S,) bool, sites whose ground links are all down this bucket (weather outages of the
-            ``faults`` section); None: none.
-        isl_bridge: (E,) bool, the pairs that are inter-shell bridges (:func:`bridge_isls`); None: none.
-    """
-    pos = np.array(sat_ecef_km, dtype=np.float64)
-    n = pos.shape[0]
-    ok = np.array(sat_ok, dtype=bool).reshape(n)
-    pr = pairs if (isinstance(pairs, np.ndarray) and pairs.dtype == np.int64 and pairs.ndim == 2
-                   and pairs.shape[1] == 2 and not pairs.flags.writeable) else np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    dist = np.array(isl_distance_km, dtype=np.float64).reshape(pr.shape[0])
-    up = np.array(isl_up, dtype=bool).reshape(pr.shape[0]) & ok[pr[:, 0]] & ok[pr[:, 1]]
-    if isl_capacity_gbps <= 0 or gsl_capacity_gbps <= 0:
-        raise ValueError(f"isl_capacity_gbps, gsl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}, {gsl_capacity_gbps}")
-    lat, lon, pos = _check_gsl_inputs(site_lat_deg, site_lon_deg, pos, min_elevation_deg)
-    ss, nn, slant, vis = _gsl_near(lat, lon, pos, min_elevation_deg)
-    vis &= ok[nn]
-    if site_gsl_down is not None:
-        vis &= ~np.asarray(site_gsl_down, dtype=bool).reshape(lat.shape[0])[ss]
-    ss, nn, slant = ss[vis], nn[vis], slant[vis]
-    graph = _routing_graph(n, lat.shape[0], pr, up, dist, ss, nn, slant)
-    d, pred = (None, None) if lazy_routing else _route_every_site(graph, n, lat.shape[0])
-    return NetworkSnapshot(
-        time_s=time_s, sat_ecef_km=pos, sat_ok=ok, pairs=pr, isl_up=up, isl_distance_km=dist,
-        site_lat_deg=lat, site_lon_deg=lon, gsl_pairs=(ss, nn, slant), min_elevation_deg=min_elevation_deg,
-        site_sat_delay_ms=d, predecessors=pred,
-        isl_capacity_gbps=isl_capacity_gbps, gsl_capacity_gbps=gsl_capacity_gbps, graph=graph, sat_fault=sat_fault,
-        isl_bridge=isl_bridge,
-    )
+    if not (isl_max_range_km > 0):
+        raise ValueError(f"isl_max_range_km: must be > 0 km, got {isl_max_range_km}")
+    if not (atmosphere_margin_km >= 0):
+        raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
+    if not (isl_capacity_gbps > 0):
+        raise ValueError(f"isl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}")
+    if not (gsl_capacity_gbps > 0):
+        raise ValueError(f"gsl_capacity_gbps: must be > 0 Gbit/s, got {gsl_capacity_gbps}")
+    if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
+        raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+
+
+def _check_cache_and_bridges(cache_buckets: int, regrid_s: float | None, inter_shell_isls: bool) -> None:
+    """:class:`Network`'s checks of its snapshot cache size, regrid period [s] and bridge switch."""
+    if isinstance(cache_buckets, bool) or not isinstance(cache_buckets, int) or cache_buckets < 1:
+        raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
+    if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
+        raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
+    if not isinstance(inter_shell_isls, (bool, np.bool_)):
+        raise ValueError(f"inter_shell_isls: expected True or False, got {inter_shell_isls!r}")
 
 
 # ------------------------------------------------------------------------------------------ Network
@@ -1081,18 +191,8 @@ class Network:
         self.site_lat_deg, self.site_lon_deg = _check_sites(site_lat_deg, site_lon_deg)
         self.site_lat_deg.flags.writeable = False
         self.site_lon_deg.flags.writeable = False
-        if not (0.0 <= min_elevation_deg < 90.0):
-            raise ValueError(f"min_elevation_deg: must lie in [0, 90) deg, got {min_elevation_deg}")
-        if not (isl_max_range_km > 0):
-            raise ValueError(f"isl_max_range_km: must be > 0 km, got {isl_max_range_km}")
-        if not (atmosphere_margin_km >= 0):
-            raise ValueError(f"atmosphere_margin_km: must be >= 0 km, got {atmosphere_margin_km}")
-        if not (isl_capacity_gbps > 0):
-            raise ValueError(f"isl_capacity_gbps: must be > 0 Gbit/s, got {isl_capacity_gbps}")
-        if not (gsl_capacity_gbps > 0):
-            raise ValueError(f"gsl_capacity_gbps: must be > 0 Gbit/s, got {gsl_capacity_gbps}")
-        if not (math.isfinite(topology_dt_s) and topology_dt_s > 0):
-            raise ValueError(f"topology_dt_s: must be finite and > 0 s, got {topology_dt_s}")
+        _check_link_figures(min_elevation_deg, isl_max_range_km, atmosphere_margin_km, isl_capacity_gbps,
+                            gsl_capacity_gbps, topology_dt_s)
         self.constellation = constellation
         self.min_elevation_deg = float(min_elevation_deg)
         self.isl_max_range_km = float(isl_max_range_km)
@@ -1100,14 +200,9 @@ class Network:
         self.isl_capacity_gbps = float(isl_capacity_gbps)
         self.gsl_capacity_gbps = float(gsl_capacity_gbps)
         self.topology_dt_s = float(topology_dt_s)
-        if isinstance(cache_buckets, bool) or not isinstance(cache_buckets, int) or cache_buckets < 1:
-            raise ValueError(f"cache_buckets: must be an integer >= 1, got {cache_buckets!r}")
+        _check_cache_and_bridges(cache_buckets, regrid_s, inter_shell_isls)
         self.lazy_routing = bool(lazy_routing)
         self.cache_buckets = cache_buckets
-        if regrid_s is not None and not (math.isfinite(regrid_s) and regrid_s > 0):
-            raise ValueError(f"regrid_s: must be None or finite and > 0 s, got {regrid_s}")
-        if not isinstance(inter_shell_isls, (bool, np.bool_)):
-            raise ValueError(f"inter_shell_isls: expected True or False, got {inter_shell_isls!r}")
         self.inter_shell_isls = bool(inter_shell_isls)
         meshed = np.array([isinstance(info, CatalogueShell) and info.meshable for info in constellation.shells])
         member = constellation.operational & (constellation.plane >= 0) & meshed[constellation.shell]
@@ -1207,6 +302,28 @@ class Network:
     def _failure_bucket(self) -> int:
         """The latest bucket the failure chains were stepped to."""
         return self._link_chains.latest
+
+    def get_state(self) -> tuple:
+        """The topology cache's state, for :meth:`set_state`: the link-failure chains' computed buckets (None while
+        the failure rate is 0: nothing is drawn), the clock's bucket of the snapshot cache and :attr:`pairs`.
+
+        The cached snapshots themselves are shared, not copied: a snapshot is a function of its bucket (positions,
+        links and routes), so one built by a lookahead is the one the episode would build. The exception, a bucket
+        the failure chains reached by a long-gap jump (:data:`orbitcloud_env.faults.MAX_STEP_GAP` buckets ahead),
+        is dropped by :meth:`set_state`."""
+        chains = self._link_chains.get_state() if self.failures.failure_rate_per_hour > 0.0 else None
+        return chains, self._now_bucket, self.pairs
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a state from :meth:`get_state` of this episode (it can be restored many times)."""
+        chains, self._now_bucket, self.pairs = state
+        if chains is None:
+            return
+        latest, gaps = chains[0], chains[4]
+        if len(self._link_chains.gaps) != len(gaps):  # a jump since: its snapshots depend on the query order
+            for k in [k for k in self._cache if k > latest]:
+                del self._cache[k]
+        self._link_chains.set_state(chains)
 
     def bucket(self, time_s: float) -> int:
         """Topology bucket index ``floor(time_s / topology_dt_s)`` of ``time_s`` [s] >= 0."""

@@ -38,6 +38,35 @@ def render_title(sim) -> str:
     return title
 
 
+def _draw_last_job(ax, sim, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> None:
+    """The last job's site (a star) and its route to its node (satellites at ``lon``/``lat`` [deg], or the data
+    centre), if any."""
+    from matplotlib.collections import LineCollection
+
+    sites = sim.sites
+    out = sim.last_outcome
+    if out is not None:
+        s = out.job.site
+        slat, slon = float(sites.lat_deg[s]), float(sites.lon_deg[s])
+        ax.scatter([slon], [slat], marker="*", s=160, c="#ff3030", edgecolors="w", linewidths=0.7, zorder=5,
+                   label="job site")
+        if out.node >= sim.n_sat:
+            d = out.node - sim.n_sat
+            pts_lon = np.array([slon, sim.data_centres.lon_deg[d]])
+            pts_lat = np.array([slat, sim.data_centres.lat_deg[d]])
+        elif out.node >= 0 and out.route:
+            route = np.asarray(out.route)
+            pts_lon = np.concatenate([[slon], lon[route]])
+            pts_lat = np.concatenate([[slat], lat[route]])
+        else:
+            pts_lon = pts_lat = np.zeros(0)
+        if pts_lon.size > 1:
+            segs = _segments(pts_lon[:-1], pts_lat[:-1], pts_lon[1:], pts_lat[1:])
+            ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.5, zorder=4, label="job route"))
+            ax.scatter(pts_lon[-1:], pts_lat[-1:], marker="o", s=70, facecolors="none", edgecolors="#ff3030",
+                       linewidths=2.0, zorder=5)
+
+
 def render_rgb(sim) -> NDArray[np.uint8]:
     """Render ``sim`` (a :class:`~orbitcloud_env.simulator.Simulator` after reset) to an (H, W, 3) uint8 image."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -77,28 +106,7 @@ def render_rgb(sim) -> NDArray[np.uint8]:
     sc = ax.scatter(lon, lat, s=9, c=load, cmap="cool", vmin=0.0, vmax=1.0, linewidths=0, zorder=3,
                     label="satellite")
     fig.colorbar(sc, cax=cax, label="satellite queue occupancy")
-    # Last job and its route.
-    out = sim.last_outcome
-    if out is not None:
-        s = out.job.site
-        slat, slon = float(sites.lat_deg[s]), float(sites.lon_deg[s])
-        ax.scatter([slon], [slat], marker="*", s=160, c="#ff3030", edgecolors="w", linewidths=0.7, zorder=5,
-                   label="job site")
-        if out.node >= sim.n_sat:
-            d = out.node - sim.n_sat
-            pts_lon = np.array([slon, sim.data_centres.lon_deg[d]])
-            pts_lat = np.array([slat, sim.data_centres.lat_deg[d]])
-        elif out.node >= 0 and out.route:
-            route = np.asarray(out.route)
-            pts_lon = np.concatenate([[slon], lon[route]])
-            pts_lat = np.concatenate([[slat], lat[route]])
-        else:
-            pts_lon = pts_lat = np.zeros(0)
-        if pts_lon.size > 1:
-            segs = _segments(pts_lon[:-1], pts_lat[:-1], pts_lon[1:], pts_lat[1:])
-            ax.add_collection(LineCollection(segs, colors="#ff3030", linewidths=2.5, zorder=4, label="job route"))
-            ax.scatter(pts_lon[-1:], pts_lat[-1:], marker="o", s=70, facecolors="none", edgecolors="#ff3030",
-                       linewidths=2.0, zorder=5)
+    _draw_last_job(ax, sim, lon, lat)
     ax.set_title(render_title(sim), fontsize=9)
     ax.legend(loc="lower left", fontsize=6, framealpha=0.6, markerscale=0.8)
     canvas.draw()

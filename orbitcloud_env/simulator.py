@@ -17,6 +17,13 @@ returned then (no path) is *dropped*. Data centres are reached over terrestrial 
 
 Reset order (one place, one order): clock and constellation epoch offset -> link state -> power -> workload -> faults
 -> queues.
+
+The Simulator composes components that live in modules of their own, each saving its own state for
+:meth:`Simulator.get_state`: the network and its topology cache (:mod:`orbitcloud_env.network`), batteries, compute
+queues, workload, demand, the fault chains (:mod:`orbitcloud_env.faults`) and what they do to nodes, paths and jobs
+(:class:`~orbitcloud_env.fault_effects.FaultEffects`); the view of the nodes it hands a policy is
+:class:`~orbitcloud_env.nodeview.NodeView` and a job's record an :class:`~orbitcloud_env.outcome.Outcome` (both
+re-exported here).
 """
 
 from __future__ import annotations
@@ -34,11 +41,14 @@ from orbitcloud_env.config import MAX_ALTITUDE_KM, ScenarioConfig, load_config
 from orbitcloud_env.constants import C_KM_S, EARTH_RADIUS_EQ_KM, ISL_TERMINALS, SECONDS_PER_DAY
 from orbitcloud_env.constellation import Constellation
 from orbitcloud_env.demand import ArrivalRates, BackgroundLoad, LoadRegimes
+from orbitcloud_env.fault_effects import FaultEffects, ran_ms
 from orbitcloud_env.faults import NODE_DOWN_REASONS, FaultProcess, FaultState
 from orbitcloud_env.geometry import datetime_to_jd, geodetic_to_ecef, gmst_rad
 from orbitcloud_env.ground import load_data_centres, site_dc_delay_ms, user_sites
 from orbitcloud_env.metrics import EpisodeStats, JobOutcome, LatencyBreakdown
 from orbitcloud_env.network import Network, NetworkSnapshot
+from orbitcloud_env.nodeview import NodeView, _Scaled, _ViewParts
+from orbitcloud_env.outcome import Outcome, deadline_outcome
 from orbitcloud_env.power import Batteries, in_shadow, sun_direction_ecef
 from orbitcloud_env.timeline import OrbitTimeline
 from orbitcloud_env.workload import Job, PoissonWorkload, TraceWorkload, load_trace, make_workload
@@ -91,172 +101,6 @@ def build_constellation(config: ScenarioConfig) -> Constellation:
     return Constellation.from_config(config.constellation)
 
 
-class NodeView:
-    """Everything a policy may know about the nodes for the current job; (M,) arrays, M = satellites + DCs.
-
-    Times are in ms; ``np.inf`` marks an unreachable node.
-
-    Attributes:
-        inbound_ms: site -> node incl. input transfer; latency_ms: inbound + estimated return (current topology)
-            incl. output transfer; wait_ms: queue wait on arrival; compute_ms: compute time (all [ms], (M,)).
-        direct: (M,) bool, satellite visible from the site, or a data centre; valid: (M,) bool, may take the job.
-        complete: False when satellites beyond the partial-route limit read as unreachable.
-
-    Made by :meth:`Simulator.node_view` from the state of that moment (later placements do not change it); in
-    candidates mode each (M,) array is computed on first access, and :meth:`at` and :meth:`inbound_at` give the
-    same values at a few nodes without computing all M (the candidates mode reads about 80 of Giga's 20,726 nodes
-    per job). Built from arrays, as ``NodeView(inbound_ms, latency_ms, wait_ms, compute_ms, direct, valid,
-    complete)``, it holds them as given.
-    """
-
-    def __init__(self, inbound_ms: NDArray[np.float64], latency_ms: NDArray[np.float64], wait_ms: NDArray[np.float64],
-                 compute_ms: NDArray[np.float64], direct: NDArray[np.bool_], valid: NDArray[np.bool_],
-                 complete: bool = True) -> None:
-        self._full = {"inbound_ms": inbound_ms, "latency_ms": latency_ms, "wait_ms": wait_ms,
-                      "compute_ms": compute_ms, "valid": valid}
-        self.direct = direct
-        self.complete = complete
-        self._parts: _ViewParts | None = None
-        self._rows_memo: tuple[NDArray[np.int64], NodeView] | None = None
-
-    @classmethod
-    def _of(cls, parts: _ViewParts, direct: NDArray[np.bool_], complete: bool) -> NodeView:
-        view = cls.__new__(cls)
-        view._full, view.direct, view.complete, view._parts, view._rows_memo = {}, direct, complete, parts, None
-        return view
-
-    def _get(self, name: str) -> NDArray:
-        a = self._full.get(name)
-        if a is None:
-            a = self._full[name] = self._parts.value(name, slice(None))
-        return a
-
-    inbound_ms = property(lambda self: self._get("inbound_ms"))
-    latency_ms = property(lambda self: self._get("latency_ms"))
-    wait_ms = property(lambda self: self._get("wait_ms"))
-    compute_ms = property(lambda self: self._get("compute_ms"))
-    valid = property(lambda self: self._get("valid"))
-
-    def inbound_at(self, node: int) -> float:
-        """[ms] ``inbound_ms[node]``, computed for that node only."""
-        a = self._full.get("inbound_ms")
-        return float(a[node] if a is not None else self._parts.value("inbound_ms", node))
-
-    def at(self, idx: NDArray[np.int64] | slice) -> NodeView:
-        """The view of nodes ``idx`` (index array or slice): every array taken at ``idx``, computed there only."""
-        if self._parts is None or "valid" in self._full:
-            return NodeView(*(self._get(name)[idx] for name in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms")),
-                            self.direct[idx], self._get("valid")[idx], self.complete)
-        return self._parts.take(idx, self.direct, self.complete)
-
-    def rows(self, rows: NDArray[np.int64]) -> NodeView:
-        """The view at an action's listed ``rows`` (global nodes; -1 pads, and a padding row's values are
-        unspecified): the one :meth:`remember_rows` kept for this ``rows`` array, else :meth:`at` its nodes."""
-        memo = self._rows_memo
-        if memo is not None and memo[0] is rows:
-            return memo[1]
-        return self.at(np.maximum(rows, 0))
-
-    def remember_rows(self, rows: NDArray[np.int64], at: NodeView) -> None:
-        """Keep ``at``, this view at ``rows`` (padding rows: any values), for :meth:`rows` (the action type computes
-        it while choosing the rows; the observation and the mask read it)."""
-        self._rows_memo = (rows, at)
-
-    @property
-    def finish_ms(self) -> NDArray[np.float64]:
-        """[ms] estimated time from arrival to the result back at the site."""
-        return self.latency_ms + self.wait_ms + self.compute_ms
-
-
-class _Scaled:
-    """``factor * array``, taken at indices on demand (``_Scaled(a, f)[idx] == (f * a)[idx]``, bit for bit)."""
-
-    __slots__ = ("array", "factor")
-
-    def __init__(self, array: NDArray[np.float64], factor: float) -> None:
-        self.array, self.factor = array, factor
-
-    def __getitem__(self, idx: NDArray[np.int64] | slice) -> NDArray[np.float64]:
-        return self.factor * self.array[idx]
-
-
-class _ViewParts:
-    """The inputs of a lazy :class:`NodeView`, frozen when it is made, and its quantities at any nodes ``idx``
-    with the same elementwise arithmetic as over all nodes (so a part of the whole equals the part computed)."""
-
-    __slots__ = ("inbound_base", "latency_base", "in_ms_per_mb", "io_ms_per_mb", "free_at_s", "time_s",
-                 "ms_per_gflop", "work_gflop", "reach", "power_ok", "held", "queue_limit", "energy", "sim")
-
-    def take(self, idx: NDArray[np.int64] | slice, direct: NDArray[np.bool_], complete: bool) -> NodeView:
-        """The view at nodes ``idx``, every quantity computed there once."""
-        inbound = self._inbound(idx)
-        compute = self._compute(idx)
-        return NodeView(inbound, self._latency(idx), self._wait(idx, inbound), compute, direct[idx],
-                        self._valid(idx, compute), complete)
-
-    def value(self, name: str, idx: NDArray[np.int64] | slice | int) -> NDArray:
-        """One quantity of the view at nodes ``idx``."""
-        if name == "inbound_ms":
-            return self._inbound(idx)
-        if name == "latency_ms":
-            return self._latency(idx)
-        if name == "wait_ms":
-            return self._wait(idx, self._inbound(idx))
-        if name == "compute_ms":
-            return self._compute(idx)
-        if name == "valid":
-            return self._valid(idx, self._compute(idx))
-        raise KeyError(name)  # pragma: no cover
-
-    def _inbound(self, idx):
-        return self.inbound_base[idx] + self.in_ms_per_mb[idx]
-
-    def _latency(self, idx):
-        return self.latency_base[idx] + self.io_ms_per_mb[idx]
-
-    def _wait(self, idx, inbound):  # unreachable nodes have inbound = inf, so their wait is max(-inf, 0) = 0
-        return np.maximum((self.free_at_s[idx] - self.time_s) * 1e3 - inbound, 0.0)
-
-    def _compute(self, idx):
-        return self.ms_per_gflop[idx] * self.work_gflop
-
-    def _valid(self, idx, compute_ms):
-        power_ok = self.power_ok[idx]
-        if self.energy is not None:  # only where it can matter: other satellites are never valid
-            compute_pos, energy_wh, sunlit = self.energy
-            pos = compute_pos[idx]
-            sel = np.flatnonzero(pos >= 0)
-            if sel.size:
-                if isinstance(idx, slice):
-                    sats = sel if idx == slice(None) else np.arange(self.reach.shape[0])[idx][sel]
-                else:
-                    sats = idx[sel]
-                power_ok = power_ok.copy()
-                power_ok[sel] = self.sim._energy_ok(compute_ms[sel], sats, energy_wh[pos[sel]], sunlit)
-        return self.reach[idx] & power_ok & (self.held[idx] < self.queue_limit[idx])
-
-
-@dataclass
-class Outcome:
-    """What happened to one job (the event clock's record)."""
-
-    job: Job
-    node: int  # global node index, -1 when rejected
-    outcome: JobOutcome
-    latency_ms: float  # [ms] arrival to result back at the site; 0 when rejected or dropped
-    breakdown: LatencyBreakdown
-    energy_j: float  # [J] compute energy drawn
-    route: list[int] = field(default_factory=list)  # satellites from the first hop to the node (render)
-    battery_j: float = 0.0  # [J] the part of the energy a satellite's battery had to supply (net of solar surplus)
-    #: The node that failed under the job when it was re-placed (``faults.failed_jobs`` "replace"; ``node`` is then
-    #: where it ended), else -1.
-    replaced_from: int = -1
-
-    @property
-    def met_deadline(self) -> bool:
-        return self.outcome is JobOutcome.MET
-
-
 #: Per-node bases of the job view for one site in one bucket: (one-way delay [ms], round-trip estimate [ms],
 #: reachable with compute, direct access), each (M,), and whether the route is complete.
 SiteRow = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], bool]
@@ -302,14 +146,21 @@ class Simulator:
         self.n_sat = len(self.constellation)
         self.n_dc = len(self.data_centres) if self.data_centres is not None else 0
         self.n_nodes = self.n_sat + self.n_dc
-        links = cfg.links
         # The failure generator is replaced at each reset (Network.reset), from the episode's seed.
         self.network = Network.from_config(
-            self.constellation, self.sites.lat_deg, self.sites.lon_deg, links, rng=np.random.default_rng(0),
+            self.constellation, self.sites.lat_deg, self.sites.lon_deg, cfg.links, rng=np.random.default_rng(0),
             topology_dt_s=cfg.episode.topology_dt_s, lazy_routing=self.n_sat >= _LAZY_ROUTING_MIN_SATS,
             cache_buckets=_CACHE_BUCKETS)
+        self._init_ground()
+        self._init_compute()
+        self._init_job_figures()
+        self._init_episode_state()
+        self._init_row_satellites()
+        self._init_faults()
 
-        # Static ground geometry.
+    def _init_ground(self) -> None:
+        """Static ground geometry: fibre delays from the sites to the regions, the regions' positions."""
+        cfg = self.config
         if self.n_dc:
             self.site_dc_ms = site_dc_delay_ms(self.sites, self.data_centres, cfg.ground.fibre_route_factor)
             self.dc_ecef_km = geodetic_to_ecef(self.data_centres.lat_deg, self.data_centres.lon_deg, 0.0)
@@ -319,7 +170,9 @@ class Simulator:
         #: (S,) the cloud region nearest each site (by fibre delay; 0 without regions): the site's "region".
         self.site_region = (np.argmin(self.site_dc_ms, axis=1) if self.n_dc else np.zeros(len(self.sites), int))
 
-        # Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs.
+    def _init_compute(self) -> None:
+        """Compute nodes: every k-th satellite carries compute (deterministic, evenly spread), then the DCs."""
+        cfg = self.config
         comp = cfg.compute
         i = np.arange(self.n_sat)
         self.sat_has_compute = np.floor((i + 1) * comp.satellite_fraction) > np.floor(i * comp.satellite_fraction)
@@ -340,6 +193,11 @@ class Simulator:
             servers=np.concatenate([np.full(self.n_sat, comp.satellite_servers),
                                     np.full(self.n_dc, comp.datacentre_servers)]),
         )
+
+    def _init_job_figures(self) -> None:
+        """The epoch's time of day, the job classes, the routing limits and the transfer and compute rates."""
+        cfg = self.config
+        links = cfg.links
         jd, fr = datetime_to_jd(self.constellation.epoch)
         self._epoch_jd = (jd, fr)
         epoch = self.constellation.epoch
@@ -363,7 +221,10 @@ class Simulator:
                                           np.full(self.n_dc, self._fibre_ms_per_mb)])
         #: [ms/GFLOP] (M,) compute time per GFLOP.
         self._compute_ms_per_gflop = self.compute.seconds_per_gflop * 1e3
-        # ---- Episode state (set by reset(); declared here so that every attribute has one home) ----
+
+    def _init_episode_state(self) -> None:
+        """Episode state (set by reset(); declared here so that every attribute has one home)."""
+        cfg = self.config
         #: Version of the topology-bucket caches; observers refresh their per-bucket features when it changes.
         self.topology_version = 0
         #: [s] event clock: simulated time since the constellation epoch.
@@ -391,6 +252,10 @@ class Simulator:
         #: Long-window arrival rate (observation group "trend"; None without it).
         self.arrival_trend = (ArrivalRates(1, tau_s=TREND_WINDOW_S) if "trend" in cfg.observation.groups
                               else None)
+
+    def _init_row_satellites(self) -> None:
+        """The orbit timeline's switch, the satellites that can be observation rows and the solar surplus."""
+        cfg = self.config
         #: Future positions and sunlight on a grid (observation groups "power" and "links"; None when unused).
         self.timeline: OrbitTimeline | None = None
         groups = set(cfg.observation.groups)
@@ -405,14 +270,21 @@ class Simulator:
             self._row_constellation = self.constellation.subset(self._row_sats)
         #: [W] (N,) solar surplus over the base load while sunlit (what a sunlit job does not take from the battery).
         self._surplus_w = max(cfg.power.panel_power_w - cfg.power.base_load_w, 0.0)
+
+    def _init_faults(self) -> None:
+        """Random node and link faults (the ``faults`` section), and what they do (:class:`FaultEffects`)."""
+        cfg = self.config
         #: Random node and link faults (the ``faults`` section; None when it enables nothing). docs/faults.md.
         self.faults: FaultProcess | None = None
+        #: What the faults do to nodes, paths and jobs (:mod:`orbitcloud_env.fault_effects`; None without faults).
+        self.fault_effects: FaultEffects | None = None
         #: Re-place the jobs whose node fails (``faults.failed_jobs`` "replace") instead of losing them.
         self._replace_failed = cfg.faults.enabled and cfg.faults.failed_jobs == "replace"
         if cfg.faults.enabled:
             self.faults = FaultProcess(cfg.faults, self.n_sat, self.n_dc, len(self.sites), cfg.episode.topology_dt_s,
                                        compute_sats=self.sat_has_compute)
-            self.network.fault_hook = self._fault_hook
+            self.fault_effects = FaultEffects(self, self.faults)
+            self.network.fault_hook = self.fault_effects.hook
 
     # ------------------------------------------------------------------------------------------------------------
     # Reset.
@@ -551,7 +423,7 @@ class Simulator:
         previous = self.topology
         self.topology = self._topology_state(bucket, time_s)
         if self.faults is not None:
-            self._fault_flush(previous, bucket_start_s)
+            self.fault_effects.flush(previous, bucket_start_s)
         self._refresh_power_ok()
         self.topology_version += 1
 
@@ -632,7 +504,7 @@ class Simulator:
             reach = np.isfinite(inbound)
             reach[: self.n_sat] &= topo.sat_ok
             if topo.faults is not None:
-                self._fault_reach(site, reach)
+                self.fault_effects.restrict_reach(site, reach)
             direct = np.concatenate([snap.gsl_visible_row(site), np.ones(self.n_dc, bool)])
             row = (inbound, 2.0 * inbound, reach, direct, snap.route_limit_ms(site) == np.inf)
             topo.site_rows[site] = row
@@ -818,8 +690,8 @@ class Simulator:
         start_s, finish_s = self.compute.place(node, t + inbound_ms * 1e-3, job.work_gflop)
         compute_ms = (finish_s - start_s) * 1e3
         # "replace": a job whose node fails ran (and drew energy) only until the failure.
-        fail_s = self._fault_failure_s(node, finish_s) if self._replace_failed else None
-        run_ms = compute_ms if fail_s is None else self._ran_ms(start_s, finish_s, fail_s)
+        fail_s = self.fault_effects.failure_s(node, finish_s) if self._replace_failed else None
+        run_ms = compute_ms if fail_s is None else ran_ms(start_s, finish_s, fail_s)
         energy_j = self.compute.energy_j(node, run_ms * 1e-3)
         self.batteries.draw_one(node, energy_j)
         if self.batteries.soc_at(node) < self.config.power.min_soc_for_compute:
@@ -829,7 +701,7 @@ class Simulator:
                      * (run_ms * 1e-3))
         battery_j = battery_j if battery_j > 0.0 else 0.0
         if fail_s is not None:
-            return self._fault_replace(job, node, fail_s, energy_j, battery_j)
+            return self.fault_effects.replace(job, node, fail_s, energy_j, battery_j)
         route = self.snapshot.path(s, node)
         tx_in = job.input_mb * self._gsl_ms_per_mb
         route_ms = inbound_ms - tx_in
@@ -838,7 +710,7 @@ class Simulator:
         parts = dict(uplink_ms=uplink_ms, isl_ms=route_ms - uplink_ms,
                      transfer_ms=tx_in + job.output_mb * self._gsl_ms_per_mb,
                      queue_ms=(start_s - (t + inbound_ms * 1e-3)) * 1e3, compute_ms=compute_ms)
-        if self.faults is not None and not self._replace_failed and self._fault_node_fails(node, finish_s):
+        if self.faults is not None and not self._replace_failed and self.fault_effects.node_fails(node, finish_s):
             return Outcome(job, node, JobOutcome.FAILED, 0.0, LatencyBreakdown(**parts), energy_j, route,
                            battery_j)
         if back == np.inf:
@@ -848,9 +720,7 @@ class Simulator:
         return Outcome(job, node, self._deadline_outcome(total, job), total,
                        LatencyBreakdown(**parts, return_ms=back, total_ms=total), energy_j, route, battery_j)
 
-    @staticmethod
-    def _deadline_outcome(total_ms: float, job: Job) -> JobOutcome:
-        return JobOutcome.MET if total_ms <= job.deadline_ms else JobOutcome.MISSED
+    _deadline_outcome = staticmethod(deadline_outcome)
 
     def _place_on_datacentre(self, job: Job, node: int, view: NodeView) -> Outcome:
         t = self.time_s
@@ -862,117 +732,20 @@ class Simulator:
         share = 1.0 - float(self.topology.utilisation[node])
         start_s, finish_s = self.compute.place(node, arrival_s, job.work_gflop / share)
         compute_ms = (finish_s - start_s) * 1e3
-        fail_s = self._fault_failure_s(node, finish_s) if self._replace_failed else None
+        fail_s = self.fault_effects.failure_s(node, finish_s) if self._replace_failed else None
         if fail_s is not None:  # "replace": the region ran the job only until its outage
-            energy_j = self.compute.energy_j(node, self._ran_ms(start_s, finish_s, fail_s) * 1e-3 * share)
-            return self._fault_replace(job, node, fail_s, energy_j, 0.0)
+            energy_j = self.compute.energy_j(node, ran_ms(start_s, finish_s, fail_s) * 1e-3 * share)
+            return self.fault_effects.replace(job, node, fail_s, energy_j, 0.0)
         energy_j = self.compute.energy_j(node, compute_ms * 1e-3 * share)
         total = (finish_s - t) * 1e3 + fibre_ms + tx_out
         breakdown = LatencyBreakdown(uplink_ms=fibre_ms, transfer_ms=tx_in + tx_out, queue_ms=(start_s - arrival_s) * 1e3,
                                      compute_ms=compute_ms, return_ms=fibre_ms, total_ms=total)
         if self.faults is not None:
-            fate = self._fault_datacentre_outcome(job, node, finish_s)
+            fate = self.fault_effects.datacentre_outcome(job, node, finish_s)
             if fate is not None:
                 return Outcome(job, node, fate, 0.0, dataclasses.replace(breakdown, return_ms=0.0, total_ms=0.0),
                                energy_j)
         return Outcome(job, node, self._deadline_outcome(total, job), total, breakdown, energy_j)
-
-    # ------------------------------------------------------------------------------------------------------------
-    # Faults (the ``faults`` section; every method here runs only when it enables something). docs/faults.md.
-
-    def _fault_hook(self, bucket: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        """For the network's snapshot of ``bucket``: (satellites down (N,), sites whose ground links are down (S,))."""
-        fs = self.faults.state(bucket)
-        return fs.satellite, fs.ground_link
-
-    def _fault_reach(self, site: int, reach: NDArray[np.bool_]) -> None:
-        """Data centres in an outage, or behind a cut fibre path from ``site``, are unreachable (in place)."""
-        fs = self.topology.faults
-        reach[self.n_sat:] &= ~(fs.datacentre | fs.fibre[site])
-
-    def _fault_flush(self, previous: TopologyState | None, bucket_start_s: float) -> None:
-        """Nodes that went down on entering this bucket lose the jobs they hold (those jobs are ``failed`` or, with
-        ``faults.failed_jobs`` "replace", re-placed: both settled when they were placed)."""
-        down = self.topology.faults.node_down()
-        if previous is not None and previous.faults is not None:
-            down &= ~previous.faults.node_down()
-        if down.any():
-            self.compute.fail_nodes(np.flatnonzero(down), bucket_start_s)
-
-    def _fault_node_fails(self, node: int, finish_s: float) -> bool:
-        """True when ``node`` is down in any topology bucket from now to the one in which the job's compute ends."""
-        return self._fault_failure_s(node, finish_s) is not None
-
-    def _fault_failure_s(self, node: int, finish_s: float, from_s: float | None = None) -> float | None:
-        """[s] when ``node`` fails before the compute it finishes at ``finish_s`` ends: the start of the first bucket
-        from ``from_s`` (default now) in which it is down, or ``from_s`` itself when it is down in that bucket;
-        None when it stays up."""
-        dt = self.config.episode.topology_dt_s
-        from_s = self.time_s if from_s is None else from_s
-        b = self.faults.first_down_bucket(node, math.floor(from_s / dt), math.floor(finish_s / dt))
-        return None if b is None else max(b * dt, from_s)
-
-    @staticmethod
-    def _ran_ms(start_s: float, finish_s: float, fail_s: float) -> float:
-        """[ms] compute done between ``start_s`` and ``finish_s`` before a failure at ``fail_s``."""
-        return min(max(fail_s - start_s, 0.0), finish_s - start_s) * 1e3
-
-    def _fault_replace(self, job: Job, failed_node: int, fail_s: float, energy_j: float,
-                       battery_j: float) -> Outcome:
-        """``faults.failed_jobs`` "replace": ``failed_node`` failed at ``fail_s`` [s] under ``job``; re-send the job
-        from its site to the data centre of earliest estimated finish among those up, reachable from the site and
-        not full at that time, and run it there from scratch (again if that region fails too; each region once).
-        ``energy_j`` / ``battery_j`` [J]: what the failed node drew; the new runs add theirs. FAILED when no
-        region can take the job. docs/faults.md."""
-        t, n, site = self.time_s, self.n_sat, job.site
-        dt = self.config.episode.topology_dt_s
-        comp = self.compute
-        fibre_ms = self.site_dc_ms[site]
-        tx_in, tx_out = job.input_mb * self._fibre_ms_per_mb, job.output_mb * self._fibre_ms_per_mb
-        tried = np.zeros(self.n_dc, bool)
-        node = failed_node
-        while True:
-            bucket = math.floor(fail_s / dt)
-            fs = self.faults.state(bucket)
-            ok = ~(fs.datacentre | fs.fibre[site] | tried) & (comp.held[n:] < comp.queue_limit[n:])
-            if not ok.any():
-                return Outcome(job, node, JobOutcome.FAILED, 0.0, LatencyBreakdown(), energy_j, battery_j=battery_j,
-                               replaced_from=failed_node if node != failed_node else -1)
-            share = 1.0 - (self.background.utilisation(bucket * dt) if self.background is not None
-                           else np.zeros(self.n_dc))  # our share of a region's server (as in the view)
-            arrival_s = fail_s + (fibre_ms + tx_in) * 1e-3
-            start_s = np.maximum(arrival_s, comp.free_at_s[n:])
-            est_s = start_s + job.work_gflop / share * comp.seconds_per_gflop[n:] + (fibre_ms + tx_out) * 1e-3
-            d = int(np.argmin(np.where(ok, est_s, np.inf)))
-            node, share_d, tried[d] = n + d, float(share[d]), True
-            start_s, finish_s = comp.place(node, float(arrival_s[d]), job.work_gflop / share_d)
-            failed_again_s = self._fault_failure_s(node, finish_s, fail_s)
-            if failed_again_s is not None:
-                energy_j += comp.energy_j(node, self._ran_ms(start_s, finish_s, failed_again_s) * 1e-3 * share_d)
-                fail_s = failed_again_s
-                continue
-            energy_j += comp.energy_j(node, (finish_s - start_s) * share_d)
-            # The run on the region; the time from arrival to the failure (spent on the failed node) counts as queue.
-            parts = dict(uplink_ms=float(fibre_ms[d]), transfer_ms=tx_in + tx_out,
-                         queue_ms=(fail_s - t) * 1e3 + (start_s - float(arrival_s[d])) * 1e3,
-                         compute_ms=(finish_s - start_s) * 1e3)
-            if self.faults.state(math.floor(finish_s / dt)).fibre[site, d]:
-                return Outcome(job, node, JobOutcome.DROPPED, 0.0, LatencyBreakdown(**parts), energy_j,
-                               battery_j=battery_j, replaced_from=failed_node)
-            total = (finish_s - t) * 1e3 + float(fibre_ms[d]) + tx_out
-            return Outcome(job, node, self._deadline_outcome(total, job), total,
-                           LatencyBreakdown(**parts, return_ms=float(fibre_ms[d]), total_ms=total), energy_j,
-                           battery_j=battery_j, replaced_from=failed_node)
-
-    def _fault_datacentre_outcome(self, job: Job, node: int, finish_s: float) -> JobOutcome | None:
-        """FAILED (region outage before the compute ends), DROPPED (the site's fibre path to the region is cut when
-        the result returns), or None (neither)."""
-        if self._fault_node_fails(node, finish_s):
-            return JobOutcome.FAILED
-        fs = self.faults.state(math.floor(finish_s / self.config.episode.topology_dt_s))
-        if fs.fibre[job.site, node - self.n_sat]:
-            return JobOutcome.DROPPED
-        return None
 
     def node_down_reason(self) -> dict[int, str]:
         """Global nodes down by a fault in the current bucket -> why (:data:`~orbitcloud_env.faults.NODE_DOWN_REASONS`);
@@ -993,9 +766,10 @@ class Simulator:
         """A snapshot of everything a placement changes, for :meth:`set_state` (cheap: no topology copies).
 
         Each component saves its own state (``get_state``: batteries, compute queues, workload, episode records,
-        arrival rates, faults); this composes them with the simulator's clock. Topology, regimes, background surges
-        and the orbit timeline are deterministic functions of the episode's seed and time, generated lazily in time
-        order, so they are shared rather than copied.
+        arrival rates, faults, the network's topology cache); this composes them with the simulator's clock. The
+        current bucket's :class:`TopologyState`, regimes, background surges and the orbit timeline are
+        deterministic functions of the episode's seed and time, generated lazily in time order, so they are shared
+        rather than copied.
         """
         return {
             "time_s": self.time_s, "job": self.job, "power_time_s": self._power_time_s,
@@ -1005,6 +779,7 @@ class Simulator:
             "workload": None if self.workload is None else self.workload.get_state(),
             "faults": None if self.faults is None else self.faults.get_state(),
             "arrival_trend": None if self.arrival_trend is None else self.arrival_trend.get_state(),
+            "network": self.network.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -1023,6 +798,7 @@ class Simulator:
             self.faults.set_state(state["faults"])
         if self.arrival_trend is not None:
             self.arrival_trend.set_state(state["arrival_trend"])
+        self.network.set_state(state["network"])
         self.topology_version += 1  # never reuse a version: observers rebuild their per-bucket rows
 
     # ------------------------------------------------------------------------------------------------------------

@@ -486,24 +486,79 @@ def _read_trace_columns(path, site_names: Sequence[str], class_names: Sequence[s
     Raises:
         TraceError: ``"<path>, line <n>: <what is wrong and what is allowed>"``.
     """
-    def fail(line: int, what: str) -> TraceError:
-        return TraceError(f"{src}, line {line}: {what}")
-
     try:
         fh = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise TraceError(f"{src}, line 0: cannot open the trace: {exc.strerror or exc}") from None
-    lookups = {"site": (_name_lookup(site_names), site_names), "job_class": (_name_lookup(class_names), class_names)}
-    maps: dict[str, dict[str, int]] = {"site": {}, "job_class": {}}
-    parts: dict[str, list[NDArray]] = {c: [] for c in TRACE_COLUMNS}
-    header: list[str] = []
-    block: list[list[str]] = []
-    lines: list[int] = []
-    last_t = -math.inf  # [s] arrival time of the last row of the blocks converted so far
+    reader = _TraceReader(site_names, class_names, src)
+    with fh:
+        header_line, last_line, n_rows = reader.read_rows(csv.reader(fh), max_jobs)
+    if not reader.header:
+        raise reader.fail(max(last_line, 1),
+                          f"empty trace: no header row; expected the columns {','.join(TRACE_COLUMNS)}")
+    if n_rows == 0:
+        raise reader.fail(header_line, "empty trace: the header has no job rows after it; add at least one job")
+    cols = {c: np.concatenate(reader.parts[c]) for c in TRACE_COLUMNS}
+    return (cols["time_s"], cols["site"], cols["job_class"], cols["work_gflop"], cols["input_mb"],
+            cols["output_mb"], cols["deadline_ms"])
 
-    def columns_of_block() -> dict[str, NDArray] | None:
+
+class _TraceReader:
+    """The state of one :func:`_read_trace_columns` pass: the header, the pending block of rows (and their line
+    numbers), the site and class texts seen, and the converted columns (``parts``)."""
+
+    def __init__(self, site_names: Sequence[str], class_names: Sequence[str], src: str) -> None:
+        self.src = src
+        self.lookups = {"site": (_name_lookup(site_names), site_names),
+                        "job_class": (_name_lookup(class_names), class_names)}
+        self.maps: dict[str, dict[str, int]] = {"site": {}, "job_class": {}}
+        self.parts: dict[str, list[NDArray]] = {c: [] for c in TRACE_COLUMNS}
+        self.header: list[str] = []
+        self.block: list[list[str]] = []
+        self.lines: list[int] = []
+        self.last_t = -math.inf  # [s] arrival time of the last row of the blocks converted so far
+
+    def fail(self, line: int, what: str) -> TraceError:
+        return TraceError(f"{self.src}, line {line}: {what}")
+
+    def read_rows(self, reader: Any, max_jobs: int | None) -> tuple[int, int, int]:
+        """Read every row of the csv ``reader`` (up to ``max_jobs`` jobs); returns (header line, last line read,
+        job rows)."""
+        header_line = last_line = n_rows = 0
+        try:
+            for row in reader:
+                line = last_line = reader.line_num
+                c0 = row[0].lstrip() if row else ""
+                if not c0 or c0[0] == "#":  # a comment or blank line (tested fully only when it may be one)
+                    if not row or c0 or all(not c.strip() for c in row):
+                        continue
+                if not self.header:
+                    self.header, header_line = _check_header(row, f"{self.src}, line {line}: "), line
+                    continue
+                if max_jobs is not None and n_rows >= max_jobs:
+                    break
+                if len(row) != len(self.header):
+                    self.flush()  # a bad value on an earlier line is reported first
+                    raise self.fail(line, f"expected {len(self.header)} comma-separated values "
+                                          f"({','.join(self.header)}), got {len(row)}")
+                self.block.append(row)
+                self.lines.append(line)
+                n_rows += 1
+                if len(self.block) >= _FAST_BLOCK_ROWS:
+                    self.flush()
+        except UnicodeDecodeError:
+            self.flush()
+            raise self.fail(last_line + 1, "not UTF-8 text; save the trace as UTF-8 CSV") from None
+        except csv.Error as exc:
+            self.flush()
+            raise self.fail(reader.line_num, f"malformed CSV: {exc}") from None
+        self.flush()
+        return header_line, last_line, n_rows
+
+    def columns_of_block(self) -> dict[str, NDArray] | None:
         """The block's columns, or None when any value would fail a row check."""
-        cols = list(zip(*block))
+        cols = list(zip(*self.block))
+        header = self.header
         out: dict[str, NDArray] = {}
         try:
             for name in _NUMERIC:
@@ -515,12 +570,12 @@ def _read_trace_columns(path, site_names: Sequence[str], class_names: Sequence[s
         except ValueError:
             return None
         t = out["time_s"]
-        if t[0] < last_t or np.any(np.diff(t) < 0.0):
+        if t[0] < self.last_t or np.any(np.diff(t) < 0.0):
             return None
         for name in ("site", "job_class"):
             col = cols[header.index(name)]
-            mapping = maps[name]
-            lookup, names = lookups[name]
+            mapping = self.maps[name]
+            lookup, names = self.lookups[name]
             for text in set(col).difference(mapping):
                 i = _lookup_index(text.strip(), lookup, len(names))
                 if i is None:
@@ -529,68 +584,32 @@ def _read_trace_columns(path, site_names: Sequence[str], class_names: Sequence[s
             out[name] = np.array([mapping[c] for c in col], dtype=np.int64)
         return out
 
-    def flush() -> None:
+    def flush(self) -> None:
         """Convert the pending rows; a bad one raises its line's error (row by row, in file order)."""
-        nonlocal last_t
-        if not block:
+        if not self.block:
             return
-        out = columns_of_block()
+        out = self.columns_of_block()
         if out is None:
-            t_before = last_t
-            for row, line in zip(block, lines):
-                values = dict(zip(header, (c.strip() for c in row)))
-                t = [_number(values[name], name, fail, line) for name in _NUMERIC][0]
-                if t < t_before:
-                    raise fail(line, f"time_s goes backwards ({t:g} s after {t_before:g} s); rows must be "
-                                     f"sorted by arrival time (non-decreasing time_s)")
-                t_before = t
-                for name in ("site", "job_class"):
-                    _index(values[name], name, *lookups[name], fail, line)
-            raise AssertionError(f"{src}: a block failed the column checks but no row did")  # pragma: no cover
+            self._raise_first_bad_row()
         for name, a in out.items():
-            parts[name].append(a)
-        last_t = float(out["time_s"][-1])
-        block.clear()
-        lines.clear()
+            self.parts[name].append(a)
+        self.last_t = float(out["time_s"][-1])
+        self.block.clear()
+        self.lines.clear()
 
-    header_line = last_line = n_rows = 0
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            for row in reader:
-                line = last_line = reader.line_num
-                c0 = row[0].lstrip() if row else ""
-                if not c0 or c0[0] == "#":  # a comment or blank line (tested fully only when it may be one)
-                    if not row or c0 or all(not c.strip() for c in row):
-                        continue
-                if not header:
-                    header, header_line = _check_header(row, f"{src}, line {line}: "), line
-                    continue
-                if max_jobs is not None and n_rows >= max_jobs:
-                    break
-                if len(row) != len(header):
-                    flush()  # a bad value on an earlier line is reported first
-                    raise fail(line, f"expected {len(header)} comma-separated values ({','.join(header)}), "
-                                     f"got {len(row)}")
-                block.append(row)
-                lines.append(line)
-                n_rows += 1
-                if len(block) >= _FAST_BLOCK_ROWS:
-                    flush()
-        except UnicodeDecodeError:
-            flush()
-            raise fail(last_line + 1, "not UTF-8 text; save the trace as UTF-8 CSV") from None
-        except csv.Error as exc:
-            flush()
-            raise fail(reader.line_num, f"malformed CSV: {exc}") from None
-        flush()
-    if not header:
-        raise fail(max(last_line, 1), f"empty trace: no header row; expected the columns {','.join(TRACE_COLUMNS)}")
-    if n_rows == 0:
-        raise fail(header_line, "empty trace: the header has no job rows after it; add at least one job")
-    cols = {c: np.concatenate(parts[c]) for c in TRACE_COLUMNS}
-    return (cols["time_s"], cols["site"], cols["job_class"], cols["work_gflop"], cols["input_mb"],
-            cols["output_mb"], cols["deadline_ms"])
+    def _raise_first_bad_row(self) -> None:
+        """Walk the pending block row by row and raise the error of its first bad line."""
+        t_before = self.last_t
+        for row, line in zip(self.block, self.lines):
+            values = dict(zip(self.header, (c.strip() for c in row)))
+            t = [_number(values[name], name, self.fail, line) for name in _NUMERIC][0]
+            if t < t_before:
+                raise self.fail(line, f"time_s goes backwards ({t:g} s after {t_before:g} s); rows must be "
+                                      f"sorted by arrival time (non-decreasing time_s)")
+            t_before = t
+            for name in ("site", "job_class"):
+                _index(values[name], name, *self.lookups[name], self.fail, line)
+        raise AssertionError(f"{self.src}: a block failed the column checks but no row did")  # pragma: no cover
 
 
 def _check_header(row: list[str], where: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The layering of docs/architecture.md, read from the source (no module is imported): no import cycle in the two
-packages, the simulation core free of the RL side, and no statement after a return (the linter has no stable rule
-for the last; WorkloadConfig's checks once sat dead after one)."""
+packages, the simulation core free of the RL side, no statement after a return (the linter has no stable rule
+for the last; WorkloadConfig's checks once sat dead after one), and no function longer than ``MAX_FUNCTION_LINES``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ PACKAGES = ("orbitcloud_env", "agents")
 #: Libraries of the RL side that the simulation core must not import (docs/architecture.md); Gymnasium and
 #: PettingZoo, the env interfaces, are allowed.
 RL_LIBRARIES = ("stable_baselines3", "sb3_contrib", "torch", "ray", "supersuit", "torchrl")
+#: Packages whose functions may not be longer than ``MAX_FUNCTION_LINES`` (add a package once it complies).
+LENGTH_CHECKED_PACKAGES = ("orbitcloud_env", "agents")
+#: [lines] Longest function or method, counted from its ``def`` line to its last line (``end_lineno - lineno + 1``:
+#: docstring and comments included, decorators not).
+MAX_FUNCTION_LINES = 60
 
 
 def _modules() -> dict[str, Path]:
@@ -128,3 +133,26 @@ def test_the_dead_code_check_catches_code_after_a_return():
     visitor = _DeadCode()
     visitor.visit(ast.parse("class A:\n    @property\n    def p(self):\n        return 1\n        check()\n"))
     assert visitor.found == [5]
+
+
+def _long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[int, str, int]]:
+    """(line, name, length) of every function or method of ``source`` longer than ``limit`` lines."""
+    return [(node.lineno, node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+@pytest.mark.parametrize("package", LENGTH_CHECKED_PACKAGES)
+def test_no_function_longer_than_the_limit(package):
+    long = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        long += [f"{path.relative_to(ROOT)}:{line} {name} ({length} lines)"
+                 for line, name, length in _long_functions(path.read_text(encoding="utf-8"))]
+    assert not long, (f"functions over {MAX_FUNCTION_LINES} lines (split them into named helpers, see "
+                      "docs/architecture.md):\n" + "\n".join(long))
+
+
+def test_the_length_check_counts_from_def_to_the_last_line_docstring_included():
+    ok = "def ok():\n    '''Doc.'''\n" + "".join(f"    x{i} = {i}\n" for i in range(58))  # 60 lines
+    long = "class A:\n    def long(self):\n        '''Doc.'''\n" + "".join(f"        y{i} = {i}\n" for i in range(59))
+    assert _long_functions(ok + long) == [(62, "long", 61)]

@@ -82,8 +82,34 @@ def test_simulator_state_holds_each_component_state():
     sim = Simulator(load_config("small", {"faults.satellite_failure_rate_per_hour": 1.0}))
     sim.reset(np.random.default_rng(0))
     state = sim.get_state()
-    assert {"batteries", "compute", "stats", "arrival_rates", "workload", "faults"} <= set(state)
+    assert {"batteries", "compute", "stats", "arrival_rates", "workload", "faults", "network"} <= set(state)
     outs = [sim.place(sim.n_sat if k % 2 else None) for k in range(30)]
     sim.set_state(state)
     again = [sim.place(sim.n_sat if k % 2 else None) for k in range(30)]
     assert [(o.job, o.outcome, o.latency_ms) for o in again] == [(o.job, o.outcome, o.latency_ms) for o in outs]
+
+
+def test_topology_cache_restores_its_failure_chains_and_clock_so_a_lookahead_jump_never_shows():
+    links = {"links.isl_failure_rate_per_hour": 2.0}
+    episode, plain = (Simulator(load_config("small", links)) for _ in range(2))
+    for sim in (episode, plain):
+        sim.reset(np.random.default_rng(5))
+    net, dt = episode.network, episode.config.episode.topology_dt_s
+    b0 = net._failure_b0
+    saved = net.get_state()
+    assert saved[1] == net.bucket(episode.time_s)  # the clock's bucket of the snapshot cache
+    net.snapshot((b0 + 2 * MAX_STEP_GAP) * dt, current=True)  # a lookahead asks far ahead: one jump
+    assert net._link_chains.gaps and net._now_bucket > saved[1]
+    for _ in range(2):  # one saved state restores twice
+        net.set_state(saved)
+        assert not net._link_chains.gaps and net._failure_bucket == saved[0][0] and net._now_bucket == saved[1]
+        assert all(k <= saved[0][0] for k in net._cache)  # the jumped bucket's snapshot is gone
+    for b in range(b0, b0 + 300):  # the episode then steps, as a network that never looked ahead does
+        assert np.array_equal(net._failed_at(b), plain.network._failed_at(b))
+
+
+def test_topology_cache_state_without_link_failures_holds_no_chains():
+    sim = Simulator(load_config("small"))
+    sim.reset(np.random.default_rng(0))
+    chains, now, pairs = sim.network.get_state()
+    assert chains is None and now == sim.network.bucket(sim.time_s) and pairs is sim.network.pairs

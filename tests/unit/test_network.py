@@ -390,7 +390,8 @@ def test_lazy_snapshot_rows_and_sparse_ground_links_equal_the_dense_matrices(sta
 def test_routing_graph_from_a_kept_pair_layout_equals_the_sparse_conversion(starlink):
     """A pair list used bucket after bucket (read-only, as the Network keeps it) is laid out once; the graphs
     assembled from that layout equal scipy's conversion of the same links, entry for entry."""
-    from orbitcloud_env.network import _LAYOUTS, _gsl_near, _routing_graph
+    from orbitcloud_env.links import _gsl_near
+    from orbitcloud_env.routing import _LAYOUTS, _routing_graph
 
     net = Network(starlink, SITES_LAT, SITES_LON)
     pairs = net.pairs
@@ -405,3 +406,28 @@ def test_routing_graph_from_a_kept_pair_layout_equals_the_sparse_conversion(star
         converted = _routing_graph(*args, pairs.copy(), *rest)  # a writable list: scipy's COO conversion
         for name in ("indptr", "indices", "data"):
             np.testing.assert_array_equal(getattr(kept, name), getattr(converted, name), err_msg=name)
+
+
+#: Every name orbitcloud_env.network had before it was split by concern (code and pickles import them from there).
+NETWORK_NAMES_BEFORE_THE_SPLIT = (
+    "plus_grid_isls", "bridge_isls", "isl_state", "gsl_visibility", "LinkFailures", "NetworkSnapshot", "build_snapshot",
+    "shortest_delays", "routing_graph", "Network", "satellite_faults", "FAULT_REASONS", "SatelliteFault",
+    "DEFAULT_ISL_CAPACITY_GBPS", "DEFAULT_GSL_CAPACITY_GBPS", "DEFAULT_MIN_ELEVATION_DEG", "SANE_ALTITUDE_KM",
+    "SANE_SPEED_KM_S", "_BRIDGE_NEIGHBOURS", "_MAX_ISL_DEGREE", "_MIN_EDGE_MS", "_MS_PER_KM", "_edge_ms",
+    "_tle_shell_pairs", "_check_sites", "_check_gsl_inputs", "_gsl_near", "_max_slant_km", "_readonly",
+    "_IslLayout", "_LAYOUTS", "_layout_for", "_routing_graph", "_route_every_site",
+)
+
+
+def test_network_module_still_has_every_name_it_had_before_the_split():
+    import importlib
+    import pickle
+
+    network = importlib.import_module("orbitcloud_env.network")
+    missing = [n for n in NETWORK_NAMES_BEFORE_THE_SPLIT if not hasattr(network, n)]
+    assert not missing, missing
+    assert set(network.__all__) <= set(NETWORK_NAMES_BEFORE_THE_SPLIT)
+    # A pickle written before the split names the class by its old module; it still loads (here, a protocol-0
+    # reference to the class, as such a pickle holds it).
+    assert pickle.loads(b"corbitcloud_env.network\nNetworkSnapshot\n.") is network.NetworkSnapshot
+    assert pickle.loads(b"corbitcloud_env.network\nLinkFailures\n.") is network.LinkFailures

@@ -216,3 +216,14 @@ def test_satellite_order_among_the_compute_satellites_equals_the_search_over_all
     assert checked > 0
     tied = np.zeros(sim.n_nodes)  # equal latencies everywhere: the fast path declines
     assert sim._order_among_compute(tied, np.ones(sim.n_sat, bool), count) is None
+
+
+def test_simulator_module_still_exports_the_view_and_the_outcome():
+    """NodeView and Outcome moved to modules of their own (nodeview.py, outcome.py); the old imports still work."""
+    import pickle
+
+    from orbitcloud_env import nodeview, outcome, simulator
+
+    assert simulator.NodeView is nodeview.NodeView and simulator.Outcome is outcome.Outcome
+    assert {"Simulator", "NodeView", "Outcome", "TopologyState"} <= set(simulator.__all__)
+    assert pickle.loads(b"corbitcloud_env.simulator\nOutcome\n.") is outcome.Outcome
