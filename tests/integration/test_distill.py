@@ -178,7 +178,8 @@ def test_row_scoring_policy_clones_and_saves(demos, tmp_path):
     env = gym.make(ENV_ID, **TINY)
     model = MaskablePPO(RowScoringPolicy, env, policy_kwargs=dict(row_arch=[16, 16]), seed=0, device="cpu")
     first = pretrain_policy(model, demos, epochs=1, temperature=0.5, verbose=0)
-    last = pretrain_policy(model, demos, epochs=20, temperature=0.5, verbose=0)
+    # a few more epochs (one batch each: 60 decisions) lower the loss; the long fit is the slow tier's (train.py)
+    last = pretrain_policy(model, demos, epochs=3, temperature=0.5, verbose=0)
     assert last["bc_loss"] < first["bc_loss"]
     obs = {k: th.as_tensor(v[:1, 0]) for k, v in demos["obs"].items()}
     perm = th.randperm(env.action_space.n - 1, generator=th.Generator().manual_seed(0))

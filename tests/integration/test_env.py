@@ -184,11 +184,11 @@ def _rollout_digest(env_id: str, seed: int, n_steps: int = 20) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("ids", [pytest.param(SMALL_IDS, id="small-ids"),
-                                 pytest.param(LARGE_IDS, id="large-ids", marks=pytest.mark.slow)])
+@pytest.mark.slow  # a subprocess; in the default tier test_episode_digests compares every id with digests stored by
+# another process (another hash seed), and test_same_seed_same_episode repeats episodes within this one
+@pytest.mark.parametrize("ids", [pytest.param(SMALL_IDS, id="small-ids"), pytest.param(LARGE_IDS, id="large-ids")])
 def test_same_seed_same_episode_across_processes(ids):
-    """Every registered id (the large scenarios in the slow tier): a fresh process (another hash seed) gives the
-    digest of this process's episode."""
+    """Every registered id: a fresh process (another hash seed) gives the digest of this process's episode."""
     import os
     from pathlib import Path
 

@@ -80,9 +80,10 @@ _trace_row = st.tuples(
 _SECTIONS = {f.name for f in dataclasses.fields(ScenarioConfig)}
 
 
-def _assert_names_what_is_wrong(exc: ValueError, folder: Path) -> None:
+def _assert_names_what_is_wrong(exc: ValueError, folder: Path, over: dict) -> None:
     """A TLE or trace error starts with the file (and line: ``<path>, line <n>: ``), any other one with the config
-    field at fault (``workload.arrival_rate_per_s: ``); a ValueError from deep inside numpy names neither."""
+    field at fault (``workload.arrival_rate_per_s: ``), one this example set; a ValueError from deep inside numpy
+    names neither."""
     msg = str(exc)
     if isinstance(exc, (TLEError, TraceError)):
         # the line, or for a check over whole columns the file alone (the message then names the job row)
@@ -90,6 +91,8 @@ def _assert_names_what_is_wrong(exc: ValueError, folder: Path) -> None:
         return
     field = re.match(r"([a-z_]+)\.([a-z_]+)(\[\d+\])?(\.[a-z_]+)?: \S", msg)
     assert field and field.group(1) in _SECTIONS, f"{type(exc).__name__} names no config field: {msg}"
+    name = f"{field.group(1)}.{field.group(2)}"
+    assert name in over, f"names {name}, not a field this example set ({sorted(over)}): {msg}"
     assert isinstance(exc, ConfigError) or field.group(0).startswith("workload.trace_path"), msg
 
 
@@ -125,7 +128,7 @@ def test_fuzzed_configs_tles_traces_and_actions(tmp_path_factory, overrides, tle
             if os.environ.get("FUZZ_PRINT"):
                 print(type(exc).__name__, msg[:200])
             assert msg and "Traceback" not in msg and len(msg) < 2_000
-            _assert_names_what_is_wrong(exc, folder)
+            _assert_names_what_is_wrong(exc, folder, over)
             return
         if os.environ.get("FUZZ_PRINT"):
             print("OK episode", sorted(over))

@@ -54,14 +54,24 @@ def test_parallel_api_test_passes_and_an_episode_ends_after_max_jobs_decisions()
     parallel_api_test(env, num_cycles=40)  # raises on any API violation
     obs, infos = env.reset(seed=0)
     assert set(obs) == set(infos) == set(env.agents) == set(env.possible_agents)
-    steps = 0
+    steps, decided = 0, []
     while env.agents:
-        obs, rewards, terminated, truncated, infos = env.step(_first_valid(infos))
+        actions = _first_valid(infos)
+        obs, rewards, terminated, truncated, infos = env.step(actions)
         steps += 1
         assert all(env.observation_space(a).contains(o) for a, o in obs.items())
         assert set(rewards) == set(obs) and all(np.isfinite(r) for r in rewards.values())
+        for agent, info in infos.items():
+            if info["idle"]:  # no job of this agent's region this step: nothing decided, nothing earned
+                assert "job_id" not in info and rewards[agent] == 0.0
+                continue
+            # the job went to the candidate the action named, and the reward is the sum of its itemised terms
+            decided.append(int(info["job_id"]))
+            assert not info["invalid_action"] and info["node"] == info["candidate_nodes"][actions[agent]]
+            assert rewards[agent] == pytest.approx(sum(info["rewards"].values()))
     assert all(truncated.values()) and not any(terminated.values())
-    assert env.sim.stats.n_jobs == 40 and 1 <= steps <= 40  # several jobs per step when sites contend
+    assert sorted(decided) == list(range(40)), "every job decided exactly once, by one agent"
+    assert env.sim.stats.n_jobs == 40 and 1 <= steps < 40  # several jobs in a step when sites' jobs coincide
 
 
 def test_aec_api_test_passes_with_the_int8_masks():

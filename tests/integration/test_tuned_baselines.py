@@ -260,10 +260,12 @@ def _return(env, policy, seed: int) -> float:
     return total
 
 
-@pytest.mark.parametrize("env_id, seed", [("OrbitCloud-v1", 2002), ("OrbitCloud-Small-v1", 2003),
-                                         ("OrbitCloud-v2", 2004), ("OrbitCloud-Small-v2", 2005)])
-def test_capacity_bound_is_above_every_policy_and_below_the_relaxation(env_id, seed):
-    env = gym.make(env_id, max_time_s=40.0)
+#: The 1,584-satellite ids run 20 s episodes (~180 decisions on v1, ~320 on v2, the policies' returns still apart);
+#: the 66-satellite ones 40 s.
+@pytest.mark.parametrize("env_id, seed, max_time_s", [("OrbitCloud-v1", 2002, 20.0), ("OrbitCloud-Small-v1", 2003, 40.0),
+                                                      ("OrbitCloud-v2", 2004, 20.0), ("OrbitCloud-Small-v2", 2005, 40.0)])
+def test_capacity_bound_is_above_every_policy_and_below_the_relaxation(env_id, seed, max_time_s):
+    env = gym.make(env_id, max_time_s=max_time_s)
     d = episode_capacity_bound(env, seed, details=True)
     assert d["bound"] <= episode_upper_bound(env, seed) + 1e-9
     assert d["bound"] <= d["relaxation"] and d["bound"] <= d["lagrangian"]

@@ -1,5 +1,6 @@
 """Tests for orbitcloud_env.catalogue: structure inferred from TLE sets (synthetic Walker sets, where the planes are
-known, and the shipped 2026-05-12 Starlink catalogue), operational flags, the per-bucket sanity gate, bad input."""
+known), operational flags, the per-bucket sanity gate, bad input. The shipped 2026-05-12 Starlink catalogue (its
+shells, mesh, re-pairing and positions): tests/integration/test_shipped_catalogue.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from scipy.sparse.csgraph import connected_components
 from orbitcloud_env.catalogue import CatalogueShell, CatalogueWarning
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM
 from orbitcloud_env.constellation import Constellation, TLEError
-from orbitcloud_env.data import resolve_data_path
 from orbitcloud_env.network import Network, plus_grid_isls, satellite_faults
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(2026, 5, 12, tzinfo=UTC)
-SHIPPED = "package:starlink-2026-05-12.tle"
 
 
 def _checksum(line: str) -> str:
@@ -107,82 +106,6 @@ def test_partly_filled_planes_are_still_recovered_and_meshed():
     # Four terminals each: a satellite of a fuller plane may find every neighbour of a sparser one taken.
     assert deg.max() <= 4 and deg.min() >= 2 and np.mean(deg >= 3) > 0.95 and np.mean(deg == 4) > 0.8
     assert _components(pairs, np.arange(len(c)), len(c)) == 1
-
-
-# ------------------------------------------------------------------------------------------ shipped catalogue
-@pytest.fixture(scope="module")
-def shipped():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CatalogueWarning)
-        return Constellation.from_tle(SHIPPED)
-
-
-def test_shipped_catalogue_shells_match_its_elements(shipped):
-    c = shipped
-    assert len(c) == 10_313
-    inc = np.rad2deg(c._elements["inclo"])  # noqa: SLF001 - the catalogue's own inclinations
-    main = {}
-    for s, info in enumerate(c.shells):
-        op = (c.shell == s) & c.operational
-        if not info.meshable:
-            assert not op.any()
-            continue
-        assert np.all(np.abs(inc[op] - info.inclination_deg) < 0.2)
-        lo, hi = info.altitude_band_km
-        assert lo <= info.altitude_km <= hi and hi - lo <= 20.0
-        main[(round(info.inclination_deg), round(info.altitude_km, -1))] = (info.n_operational, info.planes)
-    # The data README's main shells (inclination [deg], altitude [km]) with their operational satellites.
-    assert main[(43, 480)][0] > 3000 and main[(53, 480)][0] > 1500 and main[(53, 540)][0] > 1300
-    assert main[(70, 570)][0] > 690 and main[(98, 550)][0] > 430
-    assert main[(53, 540)][1] == 72 and main[(70, 570)][1] == 34  # Starlink shells 2 and 3: 72 and 36 planes filed
-    assert 8000 < c.operational.sum() < 9000
-
-
-def test_shipped_catalogue_mesh_has_four_isls_nearly_everywhere_and_one_component_per_shell(shipped):
-    c = shipped
-    pairs = plus_grid_isls(c)
-    deg = np.bincount(pairs.ravel(), minlength=len(c))
-    op = c.operational
-    assert deg.max() <= 4 and np.all(deg[~op] == 0)
-    assert np.mean(deg[op] >= 3) > 0.95 and np.mean(deg[op] == 4) > 0.85 and np.all(deg[op] >= 2)
-    for s, _info in enumerate(c.shells):
-        idx = np.nonzero((c.shell == s) & op)[0]
-        if idx.size:
-            assert _components(pairs, idx, len(c)) == 1, f"shell {s} is broken into pieces"
-
-
-def test_shipped_catalogue_positions_agree_with_skyfield_within_1_km_over_24_h(shipped):
-    skyfield_api = pytest.importorskip("skyfield.api")
-    from skyfield.framelib import itrs
-
-    ts = skyfield_api.load.timescale(builtin=True)
-    lines = resolve_data_path(SHIPPED).read_text(encoding="ascii").splitlines()
-    pick = np.nonzero(shipped.operational)[0][::97]  # ~90 operational satellites across every shell
-    sats = [skyfield_api.EarthSatellite(lines[3 * i + 1], lines[3 * i + 2], lines[3 * i], ts) for i in pick]
-    for seconds in (0.0, 12 * 3600.0, 24 * 3600.0):
-        when = shipped.epoch + dt.timedelta(seconds=seconds)
-        ours = shipped.positions_ecef(when)[pick]
-        theirs = np.array([s.at(ts.from_datetime(when)).frame_xyz(itrs).km for s in sats])
-        assert np.max(np.linalg.norm(ours - theirs, axis=1)) < 1.0
-
-
-def test_catalogue_load_is_cached_and_package_paths_resolve(shipped):
-    assert Constellation.from_tle(SHIPPED) is shipped
-    assert Constellation.from_tle(str(resolve_data_path(SHIPPED))) is shipped
-    assert Constellation.from_tle("starlink-2026-05-12.tle") is shipped  # bare name in the package data
-    with pytest.raises(TLEError, match="no such file in the package data"):
-        Constellation.from_tle("package:nope.tle")
-
-
-def test_network_graph_nodes_carry_shell_plane_operational(shipped):
-    net = Network(shipped, [47.6], [-122.3])
-    g = net.network_graph(0.0)
-    i_op = int(np.nonzero(shipped.operational)[0][0])
-    i_down = int(np.nonzero(~shipped.operational)[0][0])
-    assert g.nodes[i_op]["operational"] and g.nodes[i_op]["plane"] >= 0 and g.nodes[i_op]["ok"]
-    assert not g.nodes[i_down]["operational"] and not g.nodes[i_down]["ok"]
-    assert g.nodes[i_down]["fault"] == "not operational (catalogue status)"
-    assert g.nodes[i_op]["shell"] == shipped.shell[i_op]
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -290,28 +213,6 @@ def test_decaying_satellite_is_marked_down_in_every_later_bucket():
     assert all(f != 0 for f in faults[faults.index(next(f for f in faults if f)):])  # once down, down for good
     snap = net.snapshot(24 * 3600.0)
     assert not snap.sat_ok[0] and snap.sat_ok[1:].all() and not snap.gsl_visible[:, 0].any()
-
-
-# ------------------------------------------------------------------------------------------ re-pairing
-def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_change(shipped, walker_pair):
-    net = Network(shipped, [0.0], [0.0], regrid_s=3600.0)
-    first = net.snapshot(0.0)
-    assert net.pairs is first.pairs
-    later = net.snapshot(25 * 3600.0)
-    assert net.pairs is later.pairs and np.array_equal(later.pairs, plus_grid_isls(shipped, 25 * 3600.0))
-    changed = len(_pairs_set(first.pairs) - _pairs_set(later.pairs)) / len(first.pairs)
-    assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2.5 % of pairs per day)
-    assert np.bincount(later.pairs.ravel()).max() <= 4
-    assert net.snapshot(0.0).pairs is first.pairs  # cached bucket: its own pairs again
-    assert net.pairs is first.pairs
-    # With link failures on, the failure state is per link: the epoch's grid is kept.
-    fixed = Network(shipped, [0.0], [0.0], failure_rate_per_hour=0.1, rng=np.random.default_rng(0))
-    assert fixed.regrid_s is None
-    assert np.array_equal(fixed.snapshot(25 * 3600.0).pairs, fixed.snapshot(0.0).pairs)
-    truth, _ = walker_pair
-    assert Network(truth, [0.0], [0.0]).regrid_s is None
-    with pytest.raises(ValueError, match="regrid_s"):
-        Network(shipped, [0.0], [0.0], regrid_s=0.0)
 
 
 def test_inferred_constellation_pickles_and_combines_with_walker_shells(walker_pair):
