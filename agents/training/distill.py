@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["collect_expert_demonstrations", "project_demonstrations", "episode_seed", "save_demonstrations",
-           "load_demonstrations", "check_demonstrations", "DemonstrationsError"]
+           "load_demonstrations", "check_demonstrations", "merge_demonstrations", "DemonstrationsError", "main"]
 
 #: Format tag of the files written by :func:`save_demonstrations`.
 FORMAT = "orbitcloud-demonstrations-1"
@@ -213,3 +213,81 @@ def check_demonstrations(demos: Mapping[str, Any], observation_space: Any, n_act
                                       f"{space.shape}")
     if demos["masks"].shape[2:] != (n_actions,) or demos["actions"].max(initial=0) >= n_actions:
         raise DemonstrationsError(f"actions: recorded for {demos['masks'].shape[2:]} actions, env has {n_actions}")
+
+
+def merge_demonstrations(paths: Sequence[str | Path]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(demos, meta)`` of several files of :func:`save_demonstrations` one after the other; DemonstrationsError
+    when they were recorded on different ids, observation groups or experts."""
+    parts = [load_demonstrations(p) for p in paths]
+    meta = parts[0][1]
+    for path, (_, other) in zip(paths[1:], parts[1:]):
+        if {k: other.get(k) for k in ("env_id", "groups", "expert")} != {k: meta.get(k) for k in
+                                                                          ("env_id", "groups", "expert")}:
+            raise DemonstrationsError(f"{path}: recorded with {other.get('expert')} on {other.get('env_id')} "
+                                      f"{other.get('groups')}, {paths[0]} with {meta.get('expert')} on "
+                                      f"{meta.get('env_id')} {meta.get('groups')}")
+    demos: dict[str, Any] = {"obs": {k: np.concatenate([d["obs"][k] for d, _ in parts]) for k in parts[0][0]["obs"]}}
+    for name in ("masks", "actions", "rewards", "dones", "values"):
+        if all(name in d for d, _ in parts):
+            demos[name] = np.concatenate([d[name] for d, _ in parts])
+    return demos, meta
+
+
+def _parser() -> Any:
+    from agents.common.cli import OneLineParser
+
+    p = OneLineParser(prog="python -m agents.distill", description="Collect a privileged planner's decisions into a "
+                      ".npz for train.py --pretrain-demos (collect), or join such files (merge).")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="run the expert on training episodes and save its decisions")
+    c.add_argument("--env", default="OrbitCloud-v2", help="env id")
+    c.add_argument("--expert", default="lookahead-admit", help="a lookahead variant or a heuristic's name")
+    c.add_argument("--decisions", type=int, default=12_000, help="decisions in all (split over the workers)")
+    c.add_argument("--workers", type=int, default=2, help="worker processes")
+    c.add_argument("--seed", type=int, default=0, help="episode seeds are drawn from (seed, worker, episode)")
+    c.add_argument("-o", "--output", required=True, help="the .npz to write")
+    m = sub.add_parser("merge", help="join demonstration files (same id, groups and expert)")
+    m.add_argument("inputs", nargs="+", help=".npz files of 'collect'")
+    m.add_argument("-o", "--output", required=True, help="the .npz to write")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m agents.distill collect|merge ...``: exit 0, or 2 with one line naming the flag or file."""
+    import sys
+
+    import gymnasium as gym
+
+    import orbitcloud_env  # noqa: F401  (registers the ids)
+    from agents.acting.lookahead import LOOKAHEAD_VARIANTS
+    from agents.common.cli import UsageError, resolve_env_id
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "merge":
+            demos, meta = merge_demonstrations(args.inputs)
+            save_demonstrations(args.output, demos, env_id=meta["env_id"], groups=meta["groups"], expert=meta["expert"])
+            print(f"{args.output}: {demos['actions'].shape[0]} decisions of {meta['expert']} from "
+                  f"{len(args.inputs)} files")
+            return 0
+        env_id = resolve_env_id(args.env)
+        if args.decisions < 1 or args.workers < 1:
+            raise UsageError(f"--decisions and --workers: must be >= 1, got {args.decisions} and {args.workers}")
+        import agents
+
+        if args.expert not in LOOKAHEAD_VARIANTS and args.expert not in agents.available():
+            raise UsageError(f"--expert: unknown policy {args.expert!r} (allowed: "
+                             f"{', '.join([*LOOKAHEAD_VARIANTS, *agents.available()])})")
+        groups = list(gym.make(env_id).unwrapped.config.observation.groups)
+        demos = collect_expert_demonstrations(env_id, args.decisions, expert=args.expert, n_workers=args.workers,
+                                              seed=args.seed)
+        save_demonstrations(args.output, demos, env_id=env_id, groups=groups, expert=args.expert)
+        print(f"{args.output}: {demos['actions'].shape[0]} decisions of {args.expert} on {env_id}")
+        return 0
+    except (UsageError, DemonstrationsError) as exc:
+        print(f"python -m agents.distill: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

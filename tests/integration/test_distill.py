@@ -240,3 +240,26 @@ def test_ablation_benchmark_refuses_bad_flags(tmp_path, capsys, argv, message):
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_distill_cli_collects_merges_and_refuses_bad_input(tmp_path, capsys):
+    """python -m agents.distill: collect writes a demonstrations file, merge joins files of one expert and id, and
+    bad flags or files end with one line naming them (exit 2)."""
+    from agents.training.distill import load_demonstrations, main
+
+    a, b, joined = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "ab.npz"
+    for path, seed in ((a, 1), (b, 2)):
+        assert main(["collect", "--env", "OrbitCloud-Small-v2", "--expert", "earliest-finish-admit", "--decisions",
+                     "12", "--workers", "1", "--seed", str(seed), "-o", str(path)]) == 0
+    assert main(["merge", str(a), str(b), "-o", str(joined)]) == 0
+    demos, meta = load_demonstrations(joined)
+    assert demos["actions"].shape[0] == 24 and meta["expert"] == "earliest-finish-admit"
+    first, _ = load_demonstrations(a)
+    assert np.array_equal(demos["actions"][:12], first["actions"])
+    capsys.readouterr()
+    assert main(["collect", "--decisions", "0", "-o", str(tmp_path / "x.npz")]) == 2
+    assert main(["collect", "--expert", "oracle", "-o", str(tmp_path / "x.npz")]) == 2
+    assert main(["merge", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and "--decisions" in err[0] and "--expert" in err[1] and "missing.npz" in err[2]
+    assert not (tmp_path / "x.npz").exists()
