@@ -46,22 +46,32 @@ def episode_seed(seed: int, worker: int, episode: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(worker), int(episode)]).generate_state(1)[0])
 
 
+def _make_expert(env: Any, expert: str, expert_kwargs: Mapping[str, Any], seed: int) -> Any:
+    import agents
+    from agents.acting.lookahead import _LOOKAHEAD_CLASSES, LOOKAHEAD_VARIANTS, LookaheadPolicy, make_lookahead
+
+    if expert in LOOKAHEAD_VARIANTS and expert_kwargs:
+        return _LOOKAHEAD_CLASSES.get(expert, LookaheadPolicy)(env=env, **dict(expert_kwargs))
+    if expert in LOOKAHEAD_VARIANTS:
+        return make_lookahead(expert, env=env, seed=seed)
+    return agents.make_policy(expert, env=env, seed=seed)
+
+
 def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, expert_kwargs: Mapping[str, Any],
-                    n_decisions: int, seed: int, worker: int) -> dict[str, Any]:
-    """One worker's share: ``n_decisions`` decisions of ``expert`` over consecutive episodes of its own seeds."""
+                    n_decisions: int, seed: int, worker: int, rollin: str | None = None,
+                    rollin_prob: float = 1.0) -> dict[str, Any]:
+    """One worker's share: ``n_decisions`` decisions of ``expert`` over consecutive episodes of its own seeds; with
+    ``rollin`` (a model file), each step takes that model's action with probability ``rollin_prob`` (DAgger: the
+    expert labels the states the learner visits), else the expert's."""
     import gymnasium as gym
 
     import agents
     import orbitcloud_env  # noqa: F401  (registers the ids in a spawned worker)
-    from agents.acting.lookahead import _LOOKAHEAD_CLASSES, LOOKAHEAD_VARIANTS, LookaheadPolicy, make_lookahead
 
     env = gym.make(env_id, **dict(env_kwargs))
-    if expert in LOOKAHEAD_VARIANTS and expert_kwargs:
-        policy = _LOOKAHEAD_CLASSES.get(expert, LookaheadPolicy)(env=env, **dict(expert_kwargs))
-    elif expert in LOOKAHEAD_VARIANTS:
-        policy = make_lookahead(expert, env=env, seed=seed)
-    else:
-        policy = agents.make_policy(expert, env=env, seed=seed)
+    policy = _make_expert(env, expert, expert_kwargs, seed)
+    learner = agents.make_policy(rollin, env=env) if rollin is not None else None
+    mix = np.random.default_rng([int(seed), int(worker), 1])
     unwrapped = env.unwrapped
     obs_buf: dict[str, list[np.ndarray]] = {}
     masks, actions, rewards, dones, values = [], [], [], [], []
@@ -79,6 +89,8 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
         for a, v in getattr(policy, "last_values", {}).items():
             row[a] = v
         values.append(row)
+        if learner is not None and mix.random() < rollin_prob:
+            action, _ = learner.predict(obs, action_masks=mask, deterministic=True)
         obs, reward, terminated, truncated, _ = env.step(int(action))
         rewards.append(float(reward))
         dones.append(bool(terminated or truncated))
@@ -95,10 +107,13 @@ def _collect_worker(env_id: str, env_kwargs: Mapping[str, Any], expert: str, exp
 
 def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: Mapping[str, Any] | None = None,
                                   expert: str = "lookahead", expert_kwargs: Mapping[str, Any] | None = None,
-                                  n_workers: int = 1, seed: int = 0, verbose: int = 1) -> dict[str, Any]:
+                                  n_workers: int = 1, seed: int = 0, verbose: int = 1, rollin: str | Path | None = None,
+                                  rollin_prob: float = 1.0) -> dict[str, Any]:
     """Run ``expert`` (``lookahead``, with ``expert_kwargs`` for :class:`agents.acting.lookahead.LookaheadPolicy`, or
     any name of :func:`agents.make_policy`) for ``n_decisions`` decisions in all, split over ``n_workers``
-    spawn-context processes (1: this process).
+    spawn-context processes (1: this process). With ``rollin`` (a saved model), the env follows that model's action
+    with probability ``rollin_prob`` at each decision and the expert's otherwise, while the expert's action is what is
+    recorded: DAgger's data, the expert's labels on the states the learner reaches (Ross et al. 2011).
 
     Returns the layout of :func:`agents.training.pretrain.collect_demonstrations`: ``obs`` (a dict of arrays),
     ``masks``, ``actions``, ``rewards`` and ``dones``, each with a leading ``(T, 1)`` shape (the workers' data one after
@@ -112,8 +127,11 @@ def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: 
         raise ValueError(f"n_workers: must be >= 1, got {n_workers}")
     n_workers = min(n_workers, n_decisions)
     shares = [n_decisions // n_workers + (1 if w < n_decisions % n_workers else 0) for w in range(n_workers)]
-    args = [(env_id, dict(env_kwargs or {}), expert, dict(expert_kwargs or {}), shares[w], seed, w)
-            for w in range(n_workers)]
+    if not 0.0 <= rollin_prob <= 1.0:
+        raise ValueError(f"rollin_prob: must be in [0, 1], got {rollin_prob}")
+    rollin = None if rollin is None else str(rollin)
+    args = [(env_id, dict(env_kwargs or {}), expert, dict(expert_kwargs or {}), shares[w], seed, w, rollin,
+             float(rollin_prob)) for w in range(n_workers)]
     if n_workers == 1:
         parts = [_collect_worker(*args[0])]
     else:
@@ -245,6 +263,9 @@ def _parser() -> Any:
     c.add_argument("--decisions", type=int, default=12_000, help="decisions in all (split over the workers)")
     c.add_argument("--workers", type=int, default=2, help="worker processes")
     c.add_argument("--seed", type=int, default=0, help="episode seeds are drawn from (seed, worker, episode)")
+    c.add_argument("--rollin", default=None, metavar="MODEL",
+                   help="DAgger: the env follows this model's actions (the expert's are recorded)")
+    c.add_argument("--rollin-prob", type=float, default=1.0, help="with --rollin: probability of the model's action")
     c.add_argument("-o", "--output", required=True, help="the .npz to write")
     m = sub.add_parser("merge", help="join demonstration files (same id, groups and expert)")
     m.add_argument("inputs", nargs="+", help=".npz files of 'collect'")
@@ -278,9 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.expert not in LOOKAHEAD_VARIANTS and args.expert not in agents.available():
             raise UsageError(f"--expert: unknown policy {args.expert!r} (allowed: "
                              f"{', '.join([*LOOKAHEAD_VARIANTS, *agents.available()])})")
+        if args.rollin is not None and not Path(args.rollin).is_file():
+            raise UsageError(f"--rollin: no such file: {args.rollin}")
+        if not 0.0 <= args.rollin_prob <= 1.0:
+            raise UsageError(f"--rollin-prob: must be in [0, 1], got {args.rollin_prob}")
         groups = list(gym.make(env_id).unwrapped.config.observation.groups)
         demos = collect_expert_demonstrations(env_id, args.decisions, expert=args.expert, n_workers=args.workers,
-                                              seed=args.seed)
+                                              seed=args.seed, rollin=args.rollin, rollin_prob=args.rollin_prob)
         save_demonstrations(args.output, demos, env_id=env_id, groups=groups, expert=args.expert)
         print(f"{args.output}: {demos['actions'].shape[0]} decisions of {args.expert} on {env_id}")
         return 0
