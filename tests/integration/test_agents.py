@@ -188,7 +188,7 @@ def test_registry_lists():
     assert agents.available() == ["random", "round-robin", "nearest", "least-loaded", "earliest-finish",
                                   "energy-aware", "ground-only", "earliest-finish-admit", "slack-aware",
                                   "tuned-admit"]
-    assert agents.available_policies() == agents.available() + ["lookahead", "lookahead-long"]
+    assert agents.available_policies() == agents.available() + ["lookahead", "lookahead-long", "lookahead-admit"]
     assert agents.available_algorithms() == ["ppo", "maskable_ppo", "a2c", "dqn"]
     assert isinstance(agents.make_policy("Earliest_Finish"), agents.HeuristicPolicy)
 
