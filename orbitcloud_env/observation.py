@@ -179,7 +179,7 @@ class NodeObservation:
             if key == "node_finish":
                 return finish.astype(np.float32)
             valid = at.valid & (rows >= 0 if rows is not None else True)
-            order = np.argsort(np.where(valid, finish, np.inf), kind="stable")
+            order = np.where(valid, finish, np.inf).argsort(kind="stable")
             rank = np.empty(order.size)
             rank[order] = np.arange(order.size)
             n_valid = max(int(np.count_nonzero(valid)) - 1, 1)
@@ -194,7 +194,7 @@ class NodeObservation:
         if row is None:
             row = np.zeros(sim.n_nodes, dtype=np.float32)
             row[sim.n_sat:] = 1.0
-            visible = np.flatnonzero(view.direct[: sim.n_sat])
+            visible = view.direct[: sim.n_sat].nonzero()[0]
             if sim.timeline is not None:  # untracked satellites are never rows (candidates mode): left at 0
                 visible = visible[sim.timeline.tracks(visible)]
             if sim.timeline is not None and visible.size:

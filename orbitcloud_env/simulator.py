@@ -576,8 +576,8 @@ class Simulator:
         if isinstance(sats, slice) or sats.shape[0] <= count:
             return None
         base = np.where(sat_ok[sats], latency[sats], np.inf)
-        part = np.argpartition(base, count)[: count + 1]
-        ranked = part[np.argsort(base[part], kind="stable")]
+        part = base.argpartition(count)[: count + 1]
+        ranked = part[base[part].argsort(kind="stable")]
         low = base[ranked]
         if not np.isfinite(low[-1]) or not (low[1:] > low[:-1]).all():
             return None
