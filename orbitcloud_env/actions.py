@@ -94,6 +94,7 @@ class CandidatesAction(ActionType):
         self.min_dc = min(sim.config.episode.candidates_min_datacentres, self.k - 1)
         self.rows = np.full(self.k, -1, dtype=np.int64)
         self._dcs = np.arange(sim.n_sat, sim.n_nodes, dtype=np.int64)
+        self._support: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (pool, pool + data centres)
 
     @property
     def n_rows(self) -> int:
@@ -106,10 +107,15 @@ class CandidatesAction(ActionType):
         # all satellites when fewer than k of those are valid. Data centres: every valid one. Then the k best.
         # The view is evaluated once, at these nodes only (the "support"); positions below are into it.
         pool = sim.satellite_order(sim.job.site)
-        support = np.concatenate([pool, self._dcs])
+        memo = self._support
+        if memo is not None and memo[0] is pool:  # the pool is cached per bucket and site
+            support = memo[1]
+        else:
+            support = np.concatenate([pool, self._dcs])
+            self._support = (pool, support)
         at = view.at(support)
         n_pool = pool.shape[0]
-        sats = np.flatnonzero(at.valid[:n_pool])[:k]
+        sats = at.valid[:n_pool].nonzero()[0][:k]
         if sats.shape[0] < k and n_pool < n_sat:  # too few valid near the site: search every satellite
             if not view.complete:
                 view = sim.node_view(complete=True)
@@ -121,9 +127,9 @@ class CandidatesAction(ActionType):
             n_pool = pool.shape[0]
             sats = np.arange(n_pool)
         valid, latency = at.valid, at.latency_ms
-        dcs = n_pool + np.flatnonzero(valid[n_pool:])
+        dcs = n_pool + valid[n_pool:].nonzero()[0]
         idx = np.concatenate([sats, dcs])
-        keep = np.argsort(latency[idx], kind="stable")[:k]
+        keep = latency[idx].argsort(kind="stable")[:k]
         idx = idx[keep]
         need = min(self.min_dc, dcs.size)
         have = int(np.count_nonzero(idx >= n_pool))

@@ -99,12 +99,23 @@ class ComputeNodes:
     def place(self, node: int, arrival_at_node_s: float, work_gflop: float) -> tuple[float, float]:
         """Queue a job on ``node``; return its (start_s, finish_s) of compute."""
         free = self.server_free_at_s[node]
-        server = int(np.argmin(free)) if free.shape[0] > 1 else 0
-        start = max(arrival_at_node_s, float(free[server]))
+        if free.shape[0] == 1:
+            start = max(arrival_at_node_s, float(free[0]))
+            finish = start + work_gflop * float(self.seconds_per_gflop[node])
+            free[0] = self.free_at_s[node] = finish
+            self.held[node] += 1
+            heapq.heappush(self._finishing, (finish, int(node)))
+            return start, finish
+        # The first server that frees soonest (np.argmin's pick), in Python floats: a row holds a few servers.
+        times = free.tolist()
+        first = min(times)
+        server = times.index(first)
+        start = max(arrival_at_node_s, first)
         compute_s = work_gflop * float(self.seconds_per_gflop[node])
         finish = start + compute_s
         free[server] = finish
-        self.free_at_s[node] = free.min() if free.shape[0] > 1 else finish
+        times[server] = finish
+        self.free_at_s[node] = min(times)
         self.held[node] += 1
         heapq.heappush(self._finishing, (finish, int(node)))
         return start, finish

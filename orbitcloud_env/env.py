@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,7 +19,7 @@ from orbitcloud_env.actions import (
     make_action_type,
 )
 from orbitcloud_env.config import ScenarioConfig, UnknownFieldError, load_config
-from orbitcloud_env.metrics import JobOutcome
+from orbitcloud_env.metrics import JobOutcome, LatencyBreakdown
 from orbitcloud_env.observation import NodeObservation
 from orbitcloud_env.reward import reward_terms, total
 from orbitcloud_env.simulator import NodeView, Outcome, Simulator
@@ -27,6 +28,11 @@ __all__ = ["OrbitCloudEnv", "ACTION_TYPES", "AllNodesAction", "CandidatesAction"
            "action_type_names"]
 
 
+
+
+#: The values of a LatencyBreakdown in the order of LatencyBreakdown.KEYS (its ``as_dict``'s values).
+_breakdown_values = operator.attrgetter("uplink_ms", "isl_ms", "transfer_ms", "queue_ms", "compute_ms", "return_ms",
+                                        "total_ms")
 
 
 def _flag(value: Any) -> NDArray[np.bool_]:
@@ -359,10 +365,10 @@ class OrbitCloudEnv(gym.Env):
             "met_deadline": _flag(out.met_deadline),
             "latency_ms": f64(out.latency_ms),
             "deadline_ms": f64(job.deadline_ms),
-            "latency_breakdown_ms": {k: f64(v) for k, v in out.breakdown.as_dict().items()},
+            "latency_breakdown_ms": dict(zip(LatencyBreakdown.KEYS, map(f64, _breakdown_values(out.breakdown)))),
             "energy_j": f64(out.energy_j),
             "invalid_action": _flag(invalid),
-            "rewards": {k: f64(v) for k, v in terms.items()},
+            "rewards": dict(zip(terms, map(f64, terms.values()))),
             "time_s": f64(job.time_s - sim.start_time_s),
         }
 

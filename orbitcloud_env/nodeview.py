@@ -69,7 +69,11 @@ class NodeView:
 
     def at(self, idx: NDArray[np.int64] | slice) -> NodeView:
         """The view of nodes ``idx`` (index array or slice): every array taken at ``idx``, computed there only."""
-        if self._parts is None or "valid" in self._full:
+        if self._parts is None:  # built from arrays: all five are there
+            f = self._full
+            return NodeView(f["inbound_ms"][idx], f["latency_ms"][idx], f["wait_ms"][idx], f["compute_ms"][idx],
+                            self.direct[idx], f["valid"][idx], self.complete)
+        if "valid" in self._full:
             return NodeView(*(self._get(name)[idx] for name in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms")),
                             self.direct[idx], self._get("valid")[idx], self.complete)
         return self._parts.take(idx, self.direct, self.complete)
@@ -151,12 +155,12 @@ class _ViewParts:
         if self.energy is not None:  # only where it can matter: other satellites are never valid
             compute_pos, energy_wh, sunlit = self.energy
             pos = compute_pos[idx]
-            sel = np.flatnonzero(pos >= 0)
+            sel = (pos >= 0).nonzero()[0]
             if sel.size:
                 if isinstance(idx, slice):
                     sats = sel if idx == slice(None) else np.arange(self.reach.shape[0])[idx][sel]
+                    power_ok = power_ok.copy()  # (a slice's gather is a view)
                 else:
                     sats = idx[sel]
-                power_ok = power_ok.copy()
                 power_ok[sel] = self.sim._energy_ok(compute_ms[sel], sats, energy_wh[pos[sel]], sunlit)
         return self.reach[idx] & power_ok & (self.held[idx] < self.queue_limit[idx])

@@ -99,6 +99,7 @@ class NodeObservation:
         self._inv_region_rate = 1.0 / (w.arrival_rate_per_s * RATE_SCALE * np.maximum(share, 1e-9))
         #: [-] episode progress in [0, 1] (set by the env before observe).
         self.progress = 0.0
+        self._times: NDArray[np.float64] | None = None
 
     def space(self) -> spaces.Dict:
         return self._space
@@ -131,22 +132,32 @@ class NodeObservation:
         # The three time rows (consecutive in NODE_KEYS) in one multiply and one minimum: the float64 product,
         # rounded to float32, then clipped, as row by row.
         rows_t = out[_TIME_ROWS]
-        np.multiply(np.stack((at.wait_ms, at.latency_ms, at.compute_ms)), inv_deadline, out=rows_t,
-                    casting="same_kind")
+        times = self._time_buffer(out.shape[1])  # (3, rows) float64, filled in place of an np.stack
+        times[0], times[1], times[2] = at.wait_ms, at.latency_ms, at.compute_ms
+        np.multiply(times, inv_deadline, out=rows_t, casting="same_kind")
         np.minimum(rows_t, clip, out=rows_t)
-        if rows is not None and rows[-1] < 0:  # padding rows (they end the list) are all zeros
-            out[:, rows < 0] = 0.0
+        pad = rows < 0 if rows is not None and rows[-1] < 0 else None
+        if pad is not None:  # padding rows (they end the list) are all zeros
+            out[:, pad] = 0.0
         obs = dict(zip(NODE_KEYS, out))
-        # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
-        finish = (np.minimum(at.finish_ms / sim.job.deadline_ms, clip)
-                  if "ranking" in self.groups else None)  # the listed rows only
-        for key, _ in self.extra_keys:
-            value = self._extra_row(key, view, at, rows, idx, finish)
-            if rows is not None and rows[-1] < 0:
-                value[rows < 0] = 0.0
-            obs[key] = value
+        if self.extra_keys:
+            # Estimated finish in deadlines of the listed rows, shared by node_finish and node_rank (float64).
+            finish = (np.minimum(at.finish_ms / sim.job.deadline_ms, clip)
+                      if "ranking" in self.groups else None)  # the listed rows only
+            for key, _ in self.extra_keys:
+                value = self._extra_row(key, view, at, rows, idx, finish)
+                if pad is not None:
+                    value[pad] = 0.0
+                obs[key] = value
         obs["job"] = self._job_features()
         return obs
+
+    def _time_buffer(self, n: int) -> NDArray[np.float64]:
+        """A (3, n) float64 scratch array for the time rows (kept between steps)."""
+        buf = self._times
+        if buf is None or buf.shape[1] != n:
+            buf = self._times = np.empty((3, n))
+        return buf
 
     def _extra_row(self, key: str, view: NodeView, at: NodeView, rows: NDArray[np.int64] | None, idx,
                    finish: NDArray[np.float64] | None) -> NDArray[np.float32]:
@@ -160,15 +171,15 @@ class NodeObservation:
             return np.minimum(backlog, self.time_clip).astype(np.float32)
         if key == "node_utilisation":
             return sim.topology.utilisation[idx].astype(np.float32)
-        if key == "node_light_change":
-            return self._light[idx].copy()
+        if key == "node_light_change":  # (an index array's gather is a copy already)
+            return self._light[idx].copy() if rows is None else self._light[idx]
         if key == "node_view_left":
-            return self._view_left_row(view)[idx].copy()
+            return self._view_left_row(view)[idx].copy() if rows is None else self._view_left_row(view)[idx]
         if key in ("node_finish", "node_rank"):
             if key == "node_finish":
                 return finish.astype(np.float32)
             valid = at.valid & (rows >= 0 if rows is not None else True)
-            order = np.argsort(np.where(valid, finish, np.inf), kind="stable")
+            order = np.where(valid, finish, np.inf).argsort(kind="stable")
             rank = np.empty(order.size)
             rank[order] = np.arange(order.size)
             n_valid = max(int(np.count_nonzero(valid)) - 1, 1)
@@ -183,7 +194,7 @@ class NodeObservation:
         if row is None:
             row = np.zeros(sim.n_nodes, dtype=np.float32)
             row[sim.n_sat:] = 1.0
-            visible = np.flatnonzero(view.direct[: sim.n_sat])
+            visible = view.direct[: sim.n_sat].nonzero()[0]
             if sim.timeline is not None:  # untracked satellites are never rows (candidates mode): left at 0
                 visible = visible[sim.timeline.tracks(visible)]
             if sim.timeline is not None and visible.size:

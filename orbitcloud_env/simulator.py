@@ -90,8 +90,9 @@ TREND_WINDOW_S = 600.0
 #: Topology snapshots kept: the current bucket and the buckets ahead in which queued jobs finish (on Giga-v1 a random
 #: policy's jobs finish up to 34 buckets ahead; with 12 kept, 49 of 139 snapshots were built twice per 4,000 steps).
 _CACHE_BUCKETS = 32
-#: Nodes from which a candidates-mode view computes its arrays only where read (below, all at once is cheaper).
-_LAZY_VIEW_MIN_NODES = 4_000
+#: Nodes from which a candidates-mode view computes its arrays only where read (below, all at once is cheaper). On
+#: v1's 1,594 nodes the lazy view is ~1.1x faster per step (it reads ~80 nodes per job instead of all).
+_LAZY_VIEW_MIN_NODES = 1_000
 #: [ms per (MB / (Gbit/s))] transfer time of 1 MB over 1 Gbit/s: 8 Mbit / 1 Gbit/s = 8 ms.
 _MS_PER_MB_PER_GBPS = 8.0
 
@@ -575,8 +576,8 @@ class Simulator:
         if isinstance(sats, slice) or sats.shape[0] <= count:
             return None
         base = np.where(sat_ok[sats], latency[sats], np.inf)
-        part = np.argpartition(base, count)[: count + 1]
-        ranked = part[np.argsort(base[part], kind="stable")]
+        part = base.argpartition(count)[: count + 1]
+        ranked = part[base[part].argsort(kind="stable")]
         low = base[ranked]
         if not np.isfinite(low[-1]) or not (low[1:] > low[:-1]).all():
             return None
