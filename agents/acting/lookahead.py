@@ -158,7 +158,7 @@ class AdmissionLookaheadPolicy:
     Its two choices are exactly the two actions of ``RowScoringPolicy(action_set="admission")`` with the tuned
     prior, so its decisions are the labels that policy is distilled from (docs/training.md, "OrbitCloud-v2").
     Cost: two rollouts of ``horizon_s`` seconds per decision of the chosen classes (about 0.4 s of CPU per batch
-    job on OrbitCloud-v2 on this project's 2-core VM, about 200 s per 300 s episode), none for the others.
+    job on OrbitCloud-v2 on this project's 2-core VM, 120-270 s per 300 s episode), none for the others.
 
     Args:
         env: the env it acts in (its simulator is read, its state saved and restored).
@@ -179,6 +179,7 @@ class AdmissionLookaheadPolicy:
         if not (horizon_s is not None and horizon_s > 0 and math.isfinite(horizon_s)):
             raise ValueError(f"horizon_s must be a finite number > 0 of seconds, got {horizon_s!r}")
         self.env = env.unwrapped
+        classes = (classes,) if isinstance(classes, str) else tuple(classes)
         names = [str(n) for n in self.env.sim.job_class_names]
         unknown = [c for c in classes if c not in names]
         if unknown:
@@ -212,7 +213,7 @@ class AdmissionLookaheadPolicy:
                               .reshape(-1)[0])
         else:
             alternative = n_rows
-        if alternative == base:  # no valid row: reject is the only choice
+        if alternative == base:  # no row finishes within the deadline: reject is the only sensible choice
             return np.asarray(base, dtype=np.int64), state
         until_s = job.time_s + self.horizon_s
         saved = self.env.get_state()

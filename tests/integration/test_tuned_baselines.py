@@ -242,6 +242,7 @@ def test_admission_lookahead_plans_only_batch_admission_and_leaves_the_episode_u
     assert planned > 0
     with pytest.raises(ValueError, match="classes"):
         AdmissionLookaheadPolicy(env=env, classes=("bulk",))
+    assert AdmissionLookaheadPolicy(env=env, classes="video").classes == ("video",)
     env.close()
     twin.close()
 
