@@ -124,22 +124,28 @@ class LookaheadPolicy:
         return np.asarray(best, dtype=np.int64), state
 
     def _rollout_value(self, action: int, until_s: float | None = None) -> float:
-        """Sum of rewards of ``action`` then the rollout heuristic, for ``horizon`` jobs and/or while the next job
-        arrives before ``until_s`` [s, event clock]."""
-        env = self.env
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total = float(reward)
-        steps = 0
-        while not (terminated or truncated):
-            if self.horizon is not None and steps >= self.horizon:
-                break
-            if until_s is not None and (env.sim.job is None or env.sim.job.time_s > until_s):
-                break
-            steps += 1
-            a, _ = self.rollout.predict(obs, action_masks=env.action_masks())
-            obs, reward, terminated, truncated, _ = env.step(int(a))
-            total += float(reward)
-        return total
+        """Sum of rewards of ``action`` then the rollout heuristic (:func:`rollout_return`)."""
+        return rollout_return(self.env, self.rollout, action, until_s=until_s, horizon=self.horizon)
+
+
+def rollout_return(env: Any, policy: Any, action: int, until_s: float | None = None,
+                   horizon: int | None = None) -> float:
+    """Sum of rewards of ``action`` in the unwrapped ``env``, then of ``policy``'s actions, for ``horizon`` jobs
+    and/or while the next job arrives before ``until_s`` [s, event clock] (None: no such limit). The caller saves
+    and restores the env's state."""
+    obs, reward, terminated, truncated, _ = env.step(action)
+    total = float(reward)
+    steps = 0
+    while not (terminated or truncated):
+        if horizon is not None and steps >= horizon:
+            break
+        if until_s is not None and (env.sim.job is None or env.sim.job.time_s > until_s):
+            break
+        steps += 1
+        a, _ = policy.predict(obs, action_masks=env.action_masks())
+        obs, reward, terminated, truncated, _ = env.step(int(a))
+        total += float(reward)
+    return total
 
 
 class AdmissionLookaheadPolicy:
@@ -218,22 +224,10 @@ class AdmissionLookaheadPolicy:
         until_s = job.time_s + self.horizon_s
         saved = self.env.get_state()
         for a in (base, alternative):
-            self.last_values[a] = self._rollout_value(a, until_s)
+            self.last_values[a] = rollout_return(self.env, self.base, a, until_s=until_s)
             self.env.set_state(saved)
         best = alternative if self.last_values[alternative] > self.last_values[base] + 1e-12 else base
         return np.asarray(best, dtype=np.int64), state
-
-    def _rollout_value(self, action: int, until_s: float) -> float:
-        """Sum of rewards of ``action`` then the base policy while the next job arrives before ``until_s``."""
-        env = self.env
-        obs, reward, terminated, truncated, _ = env.step(action)
-        total = float(reward)
-        while not (terminated or truncated) and env.sim.job is not None and env.sim.job.time_s <= until_s:
-            a, _ = self.base.predict(obs, action_masks=env.action_masks())
-            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(a).reshape(-1)[0]))
-            total += float(reward)
-        return total
-
 
 #: Registered lookahead names whose class is not LookaheadPolicy.
 _LOOKAHEAD_CLASSES: dict[str, type] = {"lookahead-admit": AdmissionLookaheadPolicy}
