@@ -19,6 +19,7 @@ from orbitcloud_env.catalogue import CatalogueWarning
 from orbitcloud_env.constellation import Constellation, TLEError
 from orbitcloud_env.data import resolve_data_path
 from orbitcloud_env.network import Network, isl_state, plus_grid_isls
+from tests.graph_helpers import components, pairs_set
 
 SHIPPED = "package:starlink-2026-05-12.tle"
 SITES = ([47.6, -33.9, 1.3], [-122.3, 18.4, 103.8])  # [deg] Seattle, Cape Town, Singapore
@@ -29,17 +30,6 @@ def shipped():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CatalogueWarning)
         return Constellation.from_tle(SHIPPED)
-
-
-def _pairs_set(pairs: np.ndarray) -> set[tuple[int, int]]:
-    return {(int(a), int(b)) for a, b in pairs}
-
-
-def _components(pairs: np.ndarray, idx: np.ndarray, n: int) -> int:
-    m = np.isin(pairs[:, 0], idx) & np.isin(pairs[:, 1], idx)
-    g = coo_matrix((np.ones(m.sum()), (pairs[m, 0], pairs[m, 1])), shape=(n, n))
-    _, lab = connected_components(g, directed=False)
-    return len(np.unique(lab[idx]))
 
 
 def _pieces(snap, n: int) -> int:
@@ -81,7 +71,7 @@ def test_shipped_catalogue_mesh_has_four_isls_nearly_everywhere_and_one_componen
     for s, _info in enumerate(c.shells):
         idx = np.nonzero((c.shell == s) & op)[0]
         if idx.size:
-            assert _components(pairs, idx, len(c)) == 1, f"shell {s} is broken into pieces"
+            assert components(pairs, idx, len(c)) == 1, f"shell {s} is broken into pieces"
 
 
 def test_shipped_catalogue_positions_agree_with_skyfield_within_1_km_over_24_h(shipped):
@@ -124,7 +114,7 @@ def test_catalogue_grid_is_re_paired_from_current_phases_and_walker_grids_never_
     assert net.pairs is first.pairs
     later = net.snapshot(25 * 3600.0)
     assert net.pairs is later.pairs and np.array_equal(later.pairs, plus_grid_isls(shipped, 25 * 3600.0))
-    changed = len(_pairs_set(first.pairs) - _pairs_set(later.pairs)) / len(first.pairs)
+    changed = len(pairs_set(first.pairs) - pairs_set(later.pairs)) / len(first.pairs)
     assert 0.0 < changed < 0.05  # satellites of one plane overtake each other slowly (2.5 % of pairs per day)
     assert np.bincount(later.pairs.ravel()).max() <= 4
     assert net.snapshot(0.0).pairs is first.pairs  # cached bucket: its own pairs again

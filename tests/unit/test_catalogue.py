@@ -9,13 +9,12 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from orbitcloud_env.catalogue import CatalogueShell, CatalogueWarning
 from orbitcloud_env.constants import EARTH_RADIUS_EQ_KM
 from orbitcloud_env.constellation import Constellation, TLEError
 from orbitcloud_env.network import Network, plus_grid_isls, satellite_faults
+from tests.graph_helpers import components, pairs_set
 
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(2026, 5, 12, tzinfo=UTC)
@@ -23,17 +22,6 @@ EPOCH = dt.datetime(2026, 5, 12, tzinfo=UTC)
 
 def _checksum(line: str) -> str:
     return str(sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68]) % 10)
-
-
-def _pairs_set(pairs: np.ndarray) -> set[tuple[int, int]]:
-    return {(int(a), int(b)) for a, b in pairs}
-
-
-def _components(pairs: np.ndarray, idx: np.ndarray, n: int) -> int:
-    m = np.isin(pairs[:, 0], idx) & np.isin(pairs[:, 1], idx)
-    g = coo_matrix((np.ones(m.sum()), (pairs[m, 0], pairs[m, 1])), shape=(n, n))
-    _, lab = connected_components(g, directed=False)
-    return len(np.unique(lab[idx]))
 
 
 def _same_partition(true: np.ndarray, inferred: np.ndarray) -> bool:
@@ -75,7 +63,7 @@ def test_walker_sets_written_to_tle_recover_shells_planes_and_slots_exactly(walk
 
 def test_inferred_plus_grid_equals_the_walker_plus_grid(walker_pair):
     truth, c = walker_pair
-    assert _pairs_set(plus_grid_isls(c)) == _pairs_set(plus_grid_isls(truth))
+    assert pairs_set(plus_grid_isls(c)) == pairs_set(plus_grid_isls(truth))
     deg = np.bincount(plus_grid_isls(c).ravel(), minlength=len(c))
     assert np.all(deg[c.shell == 0] == 4)
     assert np.bincount(deg[c.shell == 1]).tolist() == [0, 0, 0, 22, 44]  # star seam planes: 3 links
@@ -90,7 +78,7 @@ def test_oneweb_like_polar_star_shell_has_no_cross_seam_links():
     assert (info.planes, info.sats_per_plane, info.closed_seam) == (18, 20, False)
     assert info.plane_links == (True,) * 17 + (False,)
     assert np.array_equal(c.plane, truth.plane)  # plane 0 follows the seam, as the Walker's
-    assert _pairs_set(plus_grid_isls(c)) == _pairs_set(plus_grid_isls(truth))
+    assert pairs_set(plus_grid_isls(c)) == pairs_set(plus_grid_isls(truth))
 
 
 def test_partly_filled_planes_are_still_recovered_and_meshed():
@@ -105,7 +93,7 @@ def test_partly_filled_planes_are_still_recovered_and_meshed():
     deg = np.bincount(pairs.ravel(), minlength=len(c))
     # Four terminals each: a satellite of a fuller plane may find every neighbour of a sparser one taken.
     assert deg.max() <= 4 and deg.min() >= 2 and np.mean(deg >= 3) > 0.95 and np.mean(deg == 4) > 0.8
-    assert _components(pairs, np.arange(len(c)), len(c)) == 1
+    assert components(pairs, np.arange(len(c)), len(c)) == 1
 
 
 # ------------------------------------------------------------------------------------------ bad input
