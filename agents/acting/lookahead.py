@@ -6,7 +6,7 @@ saves the env's state (:meth:`OrbitCloudEnv.get_state`), takes the action, rolls
 stream, sums the rewards, and restores the state; it picks the candidate with the highest sum. With ``horizon=0``
 it picks the candidate with the best immediate reward.
 
-Two horizons (both registered; ``agents.make_policy(name, env=env)``):
+Two horizons of this policy (both registered; ``agents.make_policy(name, env=env)``):
 
 - ``lookahead``: ``horizon`` jobs after the decision (8), the original policy, unchanged.
 - ``lookahead-long``: a time horizon that covers the job's occupancy: every candidate is rolled out over the same
@@ -15,6 +15,9 @@ Two horizons (both registered; ``agents.make_policy(name, env=env)``):
   ``horizon_s`` = 60 s of arrivals. A 40 s batch job on a satellite is then seen blocking the jobs behind it, which
   8 jobs (about 1 s at v1's 7 decisions/s) cannot show; a 150 ms interactive job costs a rollout of a job or two.
   Its cost per decision is measured in docs/evaluation.md.
+
+A third registered planner, ``lookahead-admit`` (:class:`AdmissionLookaheadPolicy` below), plans only batch
+admission, over ``tuned-admit``; all three roll out with :func:`rollout_return`.
 
 It sees what no observation-only policy can: the future arrivals of the episode (the same seed's job stream) and
 every node's exact state. Its score bounds what one-step planning with the greedy rule gains, which is why
