@@ -294,6 +294,17 @@ class PoissonWorkload:
         rng_state, self._t_candidate, self._next_id, self._buf, self._pos = state
         self._rng.bit_generator.state = rng_state
 
+    def resample_future(self, seed: int, after_s: float) -> None:
+        """Replace the jobs not yet issued by a fresh draw of the same process from ``after_s`` [s] on, with a
+        generator seeded by ``seed``: one possible future, for planners that average over futures instead of
+        reading the episode's own (agents/acting/lookahead.py, ``n_futures``). Arrivals are Poisson, so drawing
+        anew from the latest issued arrival time is a draw of the future given the past. Regimes (the demand
+        modulation's schedule) are kept. :meth:`set_state` undoes it."""
+        self._next_id = self.jobs_issued
+        self._buf, self._pos = [], 0
+        self._t_candidate = float(after_s)
+        self._rng = np.random.default_rng(int(seed))
+
 
 # ---------------------------------------------------------------------------------------------------- traces
 

@@ -180,7 +180,8 @@ class AdmissionLookaheadPolicy:
     name = "lookahead-admit"
 
     def __init__(self, env: Any = None, seed: int | None = None, horizon_s: float = LONG_HORIZON_S,
-                 classes: Any = ("batch",), base: HeuristicPolicy | None = None) -> None:
+                 classes: Any = ("batch",), base: HeuristicPolicy | None = None,
+                 n_futures: int | None = None) -> None:
         if env is None:
             raise ValueError("lookahead-admit needs the env it acts in: agents.make_policy('lookahead-admit', env=env)")
         if not hasattr(env.unwrapped, "get_state"):
@@ -193,6 +194,11 @@ class AdmissionLookaheadPolicy:
         unknown = [c for c in classes if c not in names]
         if unknown:
             raise ValueError(f"classes: unknown job class {unknown[0]!r}; the env's classes: {', '.join(names)}")
+        if n_futures is not None and (isinstance(n_futures, bool) or not isinstance(n_futures, (int, np.integer))
+                                      or n_futures < 1):
+            raise ValueError(f"n_futures must be an integer >= 1 or None (the episode's own future), got {n_futures!r}")
+        self.n_futures = None if n_futures is None else int(n_futures)
+        self._future_seed = 0 if seed is None else int(seed)
         self.seed = seed
         self.horizon_s = float(horizon_s)
         self.classes = tuple(str(c) for c in classes)
@@ -227,10 +233,29 @@ class AdmissionLookaheadPolicy:
         until_s = job.time_s + self.horizon_s
         saved = self.env.get_state()
         for a in (base, alternative):
-            self.last_values[a] = rollout_return(self.env, self.base, a, until_s=until_s)
-            self.env.set_state(saved)
+            self.last_values[a] = self._expected_return(a, until_s, saved)
         best = alternative if self.last_values[alternative] > self.last_values[base] + 1e-12 else base
         return np.asarray(best, dtype=np.int64), state
+
+    def _expected_return(self, action: int, until_s: float, saved: Any) -> float:
+        """Rollout value of ``action``: on the episode's own future (``n_futures`` None), or the mean over
+        ``n_futures`` resampled ones (the same futures for both actions: common random numbers)."""
+        if self.n_futures is None:
+            value = rollout_return(self.env, self.base, action, until_s=until_s)
+            self.env.set_state(saved)
+            return value
+        job, workload = self.env.sim.job, self.env.sim.workload
+        if not hasattr(workload, "resample_future"):
+            raise ValueError("n_futures: resampled futures need Poisson arrivals (a trace's future is fixed); "
+                             "use n_futures=None")
+        total = 0.0
+        for k in range(self.n_futures):
+            seed = int(np.random.SeedSequence([self._future_seed, int(job.job_id), k]).generate_state(1)[0])
+            workload.resample_future(seed, job.time_s)
+            total += rollout_return(self.env, self.base, action, until_s=until_s)
+            self.env.set_state(saved)
+        return total / self.n_futures
+
 
 #: Registered lookahead names whose class is not LookaheadPolicy.
 _LOOKAHEAD_CLASSES: dict[str, type] = {"lookahead-admit": AdmissionLookaheadPolicy}

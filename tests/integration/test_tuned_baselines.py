@@ -247,6 +247,41 @@ def test_admission_lookahead_plans_only_batch_admission_and_leaves_the_episode_u
     twin.close()
 
 
+def test_admission_lookahead_on_resampled_futures_leaves_the_episode_unchanged():
+    """lookahead-admit with n_futures: the value of each choice is the mean over resampled futures (not the
+    episode's own, so the values differ from the realised-future planner's), the episode is left exactly as it was,
+    and the same seed gives the same values; bad n_futures are refused."""
+    env = gym.make("OrbitCloud-v2", max_time_s=60.0)
+    twin = gym.make("OrbitCloud-v2", max_time_s=60.0)
+    sampled = AdmissionLookaheadPolicy(env=env, horizon_s=3.0, n_futures=2, seed=4)
+    again = AdmissionLookaheadPolicy(env=env, horizon_s=3.0, n_futures=2, seed=4)
+    own = AdmissionLookaheadPolicy(env=env, horizon_s=3.0)
+    obs, _ = env.reset(seed=2011)
+    twin.reset(seed=2011)
+    differs = planned = 0
+    for _ in range(120):
+        mask = env.unwrapped.action_masks()
+        a = int(sampled.predict(obs, action_masks=mask)[0])
+        if sampled.last_values:
+            planned += 1
+            values = dict(sampled.last_values)
+            again.predict(obs, action_masks=mask)
+            own.predict(obs, action_masks=mask)
+            assert again.last_values == values
+            differs += any(abs(values[k] - own.last_values[k]) > 1e-9 for k in values)
+        obs, r, term, trunc, _ = env.step(a)
+        twin_obs, twin_r, *_ = twin.step(a)
+        assert r == twin_r and all(np.array_equal(obs[k], twin_obs[k]) for k in obs)
+        if term or trunc:
+            break
+    assert planned > 0 and differs > 0
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="n_futures"):
+            AdmissionLookaheadPolicy(env=env, n_futures=bad)
+    env.close()
+    twin.close()
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The capacity-aware bound
 

@@ -95,6 +95,30 @@ def test_stream_independent_of_consumption_pattern_and_later_rng_use():
     assert wb.jobs_issued == 2_500
 
 
+def test_resample_future_draws_another_future_from_the_last_arrival_and_set_state_undoes_it():
+    """resample_future(seed, t): the issued jobs stay, the next ones are a new draw after t (ids continue, times
+    increase), the same seed gives the same future, another seed another; set_state returns to the own future."""
+    w = poisson(seed=5)
+    issued = take(w, 700)  # past a thinning batch boundary, with part of a batch still buffered
+    saved = w.get_state()
+    own = take(w, 50)
+    w.set_state(saved)
+    w.resample_future(123, issued[-1].time_s)
+    first = take(w, 50)
+    assert w.jobs_issued == 750
+    assert [j.job_id for j in first] == list(range(700, 750))
+    assert first[0].time_s > issued[-1].time_s and all(b.time_s > a.time_s for a, b in zip(first, first[1:]))
+    assert first != own
+    w.set_state(saved)
+    w.resample_future(123, issued[-1].time_s)
+    assert take(w, 50) == first
+    w.set_state(saved)
+    w.resample_future(124, issued[-1].time_s)
+    assert take(w, 50) != first
+    w.set_state(saved)
+    assert take(w, 50) == own
+
+
 # ------------------------------------------------------------------------------------------------ statistics
 
 
