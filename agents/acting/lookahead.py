@@ -171,10 +171,15 @@ class AdmissionLookaheadPolicy:
 
     Args:
         env: the env it acts in (its simulator is read, its state saved and restored).
-        seed: unused (deterministic).
+        seed: seed of the resampled futures (with ``n_futures``; None: 0); unused otherwise (deterministic).
         horizon_s: [s] > 0, rollout span of arrivals after the decision.
         classes: job class names whose admission is planned (the others follow ``tuned-admit``).
         base: the base policy (default ``tuned-admit`` with the env id's tuned parameters).
+        n_futures: None (the episode's own future: privileged), or an integer >= 1: each choice's value is the mean
+            over that many futures drawn anew from the arrival process after the job
+            (:meth:`orbitcloud_env.workload.PoissonWorkload.resample_future`; the same futures for both choices;
+            demand regimes, link and fault chains stay the episode's). Costs ``n_futures`` times as much; Poisson
+            arrivals only. Measured in docs/training.md ("Resampled futures").
     """
 
     name = "lookahead-admit"
