@@ -3,8 +3,8 @@
 1. Collect ``--decisions`` decisions of the privileged ``lookahead`` planner on training seeds (agents/training/distill.py),
    in ``--workers`` processes, and save them (``<out>/demos.npz``); or load them with ``--demos``.
 2. Train one MaskablePPO policy per variant with ``train.py`` itself (``--pretrain-demos``, ``-n 0``: behaviour
-   cloning only, the v1 hyperparameters): ``all`` (every observation group of the id) and one variant without each
-   of ``--drop`` (default: load, power, links, backlog). A variant's env is the same id with
+   cloning only, the id's hyperparameters): ``all`` (every observation group of the id) and one variant without each
+   of ``--drop`` (default: load, power, links, backlog; ``load+trend`` drops both in one variant). A variant's env is the same id with
    ``groups:[...]`` minus the group, and its demonstrations are the same ones with that group's features removed,
    so the variants differ only in what the policy sees.
 3. Evaluate every variant and the strongest heuristic (``--baseline``, default ``earliest-finish-admit``) on the same
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="train.py --pretrain-temperature (0: clone the lookahead's choices)")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY:VALUE",
                    help="train.py --hyperparams, e.g. policy:RowScoringPolicy")
-    p.add_argument("--drop", nargs="*", default=list(DEFAULT_DROP), help="groups removed one at a time")
+    p.add_argument("--drop", nargs="*", default=list(DEFAULT_DROP),
+                   help="groups removed one at a time; 'a+b' removes a and b together (one variant)")
     p.add_argument("--device", default="cpu", help="torch device of the training")
     p.add_argument("--baseline", default="earliest-finish-admit", help="heuristic the gaps are measured against")
     p.add_argument("--eval-seed", type=int, default=1000, help="first evaluation seed")
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     env = gym.make(args.env)
     groups = list(env.unwrapped.config.observation.groups)
     env.close()
-    unknown = [g for g in args.drop if g not in groups]
+    unknown = [g for item in args.drop for g in item.split("+") if g not in groups]
     if unknown:
         p.error(f"--drop: {unknown} are not observation groups of {args.env} (its groups: {groups})")
     if args.demos is not None and not Path(args.demos).is_file():
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demonstrations: {demos_path} ({timings['collect_s']:.0f} s)", flush=True)
 
     variants: dict[str, list[str] | None] = {"all": None}
-    variants.update({f"no-{g}": [x for x in groups if x != g] for g in args.drop})
+    variants.update({f"no-{item}": [x for x in groups if x not in item.split("+")] for item in args.drop})
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=min(args.n_jobs, len(variants)), mp_context=ctx) as pool:

@@ -223,6 +223,7 @@ def test_row_scoring_policy_by_name_needs_maskable_ppo(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--drop", "bogus"], "--drop: ['bogus'] are not observation groups"),
+    (["--drop", "load+bogus"], "--drop: ['bogus'] are not observation groups"),
     (["--decisions", "0"], "--decisions: must be >= 1"),
     (["--demos", "missing.npz"], "--demos: no such file"),
     (["--baseline", "nope"], "--baseline: must be one of"),
