@@ -255,7 +255,8 @@ def _parser() -> Any:
     from agents.common.cli import OneLineParser
 
     p = OneLineParser(prog="python -m agents.distill", description="Collect a privileged planner's decisions into a "
-                      ".npz for train.py --pretrain-demos (collect), or join such files (merge).")
+                      ".npz for train.py --pretrain-demos (collect), relabel lookahead-admit's with estimates of the "
+                      "expected gain (relabel), or join such files (merge).")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="run the expert on training episodes and save its decisions")
     c.add_argument("--env", default="OrbitCloud-v2", help="env id")
@@ -284,14 +285,18 @@ def _parser() -> Any:
 
 def _relabel(args: Any) -> int:
     """``relabel``: merge the inputs, relabel their planned admissions, write the file and print the counts."""
+    from agents.common.cli import UsageError
     from agents.training.relabel import relabel_admission
 
     demos, meta = merge_demonstrations(args.inputs)
     if meta.get("expert") != "lookahead-admit":
         raise DemonstrationsError(f"{args.inputs[0]}: recorded with {meta.get('expert')}; relabel needs "
                                   "lookahead-admit's (its two rollout values per planned batch job)")
-    out, report = relabel_admission(demos, meta, max_global_rate=args.max_global_rate, margin=args.margin,
-                                    folds=args.folds, seed=args.seed)
+    try:
+        out, report = relabel_admission(demos, meta, max_global_rate=args.max_global_rate, margin=args.margin,
+                                        folds=args.folds, seed=args.seed)
+    except ValueError as exc:  # an argument or file relabel cannot use: one line, as for the other flags
+        raise UsageError(str(exc)) from None
     save_demonstrations(args.output, out, env_id=meta["env_id"], groups=meta["groups"], expert=meta["expert"])
     print(f"{args.output}: {report['planned']} planned admissions relabelled ({report['trusted']} below the rate "
           f"cut, {report['admit_trusted']} of them now admit); out-of-fold estimate vs realised gap: correlation "
@@ -301,7 +306,7 @@ def _relabel(args: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m agents.distill collect|merge ...``: exit 0, or 2 with one line naming the flag or file."""
+    """``python -m agents.distill collect|relabel|merge ...``: exit 0, or 2 with one line naming the flag or file."""
     import sys
 
     import gymnasium as gym
@@ -338,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_demonstrations(args.output, demos, env_id=env_id, groups=groups, expert=args.expert)
         print(f"{args.output}: {demos['actions'].shape[0]} decisions of {args.expert} on {env_id}")
         return 0
-    except (UsageError, DemonstrationsError, ValueError) as exc:
+    except (UsageError, DemonstrationsError) as exc:
         print(f"python -m agents.distill: error: {exc}", file=sys.stderr)
         return 2
 
