@@ -87,9 +87,10 @@ def _fit_regressor(x: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Any:
     import torch as th
 
     gen = th.Generator().manual_seed(int(seed))
-    th.manual_seed(int(seed))
-    net = th.nn.Sequential(th.nn.Linear(x.shape[1], 32), th.nn.Tanh(), th.nn.Linear(32, 32), th.nn.Tanh(),
-                           th.nn.Linear(32, 1))
+    with th.random.fork_rng(devices=[]):  # seeded initialisation without moving the caller's global generator
+        th.manual_seed(int(seed))
+        net = th.nn.Sequential(th.nn.Linear(x.shape[1], 32), th.nn.Tanh(), th.nn.Linear(32, 32), th.nn.Tanh(),
+                               th.nn.Linear(32, 1))
     opt = th.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     xt, yt = th.as_tensor(x), th.as_tensor(y, dtype=th.float32)
     for _ in range(epochs):
