@@ -6,6 +6,7 @@ See the env docstring (``help(orbitcloud_env.OrbitCloudEnv)``) and docs/env_cont
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 from gymnasium import spaces
@@ -15,7 +16,7 @@ from orbitcloud_env.simulator import POSITION_SCALE_KM, NodeView, Simulator
 from orbitcloud_env.timeline import LIGHT_HORIZON_S, VIEW_HORIZON_S
 
 __all__ = ["NodeObservation", "NODE_KEYS", "POSITION_KEYS", "UNIT_NODE_KEYS", "TIME_NODE_KEYS",
-           "N_JOB_BASE_FEATURES"]
+           "N_JOB_BASE_FEATURES", "extra_job_features"]
 
 #: Number of job features before the one-hot job class (see :class:`NodeObservation`).
 N_JOB_BASE_FEATURES = 8
@@ -43,6 +44,13 @@ GROUP_JOB_FEATURES: dict[str, tuple[str, ...]] = {
     "backlog": (), "load": ("global_rate", "region_rate"), "power": (), "links": (), "progress": ("progress",),
     "ranking": (), "value": ("job_value",), "trend": ("rate_trend", "long_rate"),
 }
+
+
+def extra_job_features(groups: Sequence[str]) -> list[str]:
+    """Names of the job features the observation ``groups`` add, in the order they follow the base features and the
+    class one-hot in ``job`` (see :data:`GROUP_JOB_FEATURES`)."""
+    return [name for g in groups for name in GROUP_JOB_FEATURES[g]]
+
 #: [value units] scale of ``job_value``: log10(1 + value) / log10(1 + VALUE_SCALE), clipped at 1 (a v2 batch job of
 #: median work is worth 4, the 99.9th percentile of its log-normal work ~35).
 VALUE_SCALE = 100.0
@@ -65,7 +73,7 @@ class NodeObservation:
         unit = {key: spaces.Box(0.0, 1.0, (m,), f32) for key in UNIT_NODE_KEYS}
         self.groups = tuple(sim.config.observation.groups)
         self.extra_keys = [(key, kind) for g in self.groups for key, kind in GROUP_NODE_KEYS[g]]
-        self.extra_job = [name for g in self.groups for name in GROUP_JOB_FEATURES[g]]
+        self.extra_job = extra_job_features(self.groups)
         self._space = spaces.Dict({
             **{key: spaces.Box(-1.0, 1.0, (m,), f32) for key in POSITION_KEYS},
             **unit,

@@ -147,17 +147,11 @@ def collect_expert_demonstrations(env_id: str, n_decisions: int, *, env_kwargs: 
     return demos
 
 
-def _job_layout(groups: Sequence[str]) -> list[str]:
-    from orbitcloud_env.observation import GROUP_JOB_FEATURES
-
-    return [name for g in groups for name in GROUP_JOB_FEATURES[g]]
-
-
 def project_demonstrations(demos: Mapping[str, Any], from_groups: Sequence[str],
                            to_groups: Sequence[str]) -> dict[str, Any]:
     """``demos`` recorded with observation groups ``from_groups``, as an env with ``to_groups`` (a subset, in the
     same relative order) would have shown them: the dropped groups' node keys and job features are removed."""
-    from orbitcloud_env.observation import GROUP_NODE_KEYS
+    from orbitcloud_env.observation import GROUP_NODE_KEYS, extra_job_features
 
     missing = [g for g in to_groups if g not in from_groups]
     if missing:
@@ -168,7 +162,7 @@ def project_demonstrations(demos: Mapping[str, Any], from_groups: Sequence[str],
     dropped = [g for g in from_groups if g not in to_groups]
     drop_keys = {key for g in dropped for key, _ in GROUP_NODE_KEYS[g]}
     obs = {k: v for k, v in demos["obs"].items() if k not in drop_keys}
-    layout_from, layout_to = _job_layout(from_groups), _job_layout(to_groups)
+    layout_from, layout_to = extra_job_features(from_groups), extra_job_features(to_groups)
     job = demos["obs"]["job"]
     n_base = job.shape[-1] - len(layout_from)
     keep = list(range(n_base)) + [n_base + layout_from.index(name) for name in layout_to]

@@ -47,9 +47,9 @@ PRIOR_VALUE = 10.0
 
 
 def _job_index(groups: Sequence[str], n_job: int) -> dict[str, int]:
-    from orbitcloud_env.observation import GROUP_JOB_FEATURES
+    from orbitcloud_env.observation import extra_job_features
 
-    layout = [name for g in groups for name in GROUP_JOB_FEATURES[g]]
+    layout = extra_job_features(groups)
     base = n_job - len(layout)
     index = {name: base + i for i, name in enumerate(layout)}
     missing = [n for n in ("global_rate", "region_rate", "progress", "rate_trend", "long_rate") if n not in index]
