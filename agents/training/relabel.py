@@ -155,8 +155,7 @@ def relabel_admission(demos: Mapping[str, Any], meta: Mapping[str, Any], *, max_
     gap = values[rows, place] - values[rows, n_rows]
     x = admission_features(sub, place, meta["groups"])
     estimate = cross_fitted_gaps(x, gap, folds=folds, seed=seed, epochs=epochs)
-    classes = [str(c) for c in meta.get("classes", ())] or None
-    prior = np.asarray(TunedAdmitPolicy(env_id=str(meta["env_id"]), classes=classes).predict(sub)[0]).reshape(-1)
+    prior = np.asarray(TunedAdmitPolicy(env_id=str(meta["env_id"])).predict(sub)[0]).reshape(-1)
     trusted = x[:, FEATURES.index("job.global_rate")] < max_global_rate
     new = np.full((len(rows), values.shape[1]), np.nan)
     r = np.arange(len(rows))
