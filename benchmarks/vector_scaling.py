@@ -5,6 +5,9 @@ the table gives the median and the range of each kind, and the ratios of the med
 
 * **batched**: :class:`agents.training.vec_env.OrbitCloudVecEnv`, the ``n`` copies stepped in this process by the batched
   vector env (``orbitcloud_env.vector``; shared topology snapshots and route limits where the scenario allows);
+* **batched-procs**: :class:`agents.training.vec_env.OrbitCloudSubprocVecEnv`, the ``n`` copies split over
+  ``--procs`` worker processes (default 2, one per core of this machine), each stepping its share as the batched
+  env (what ``train.py --env-procs K`` builds); only for ``n`` >= ``--procs``;
 * **dummy**: SB3's ``DummyVecEnv`` of ``n`` ``gym.make`` envs in this process (what ``train.py --vec-env dummy``
   builds): N single envs, one after the other;
 * **subproc**: SB3's ``SubprocVecEnv`` of ``n`` worker processes (``--start-method``), only up to
@@ -19,7 +22,7 @@ steps untimed (resets, first topology buckets, worker start-up).
 
 **MaskablePPO** (unless ``--no-train``): ``sb3_contrib.MaskablePPO.learn`` with the shipped hyperparameters for the
 id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.training.hyperparameters`: for OrbitCloud-v1 8 envs, n_steps
-2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on the ``--train-vec`` VecEnv (default batched; several may be
+2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on the ``--train-vec`` VecEnvs (default batched, batched-procs; several may be
 given), for ``--train-steps`` steps rounded up to whole rollouts (default: one rollout, 16,384 steps on v1).
 ``--n-steps`` / ``--train-n-envs`` override the yml for short runs. "env share" is the wall time ``learn()`` spent
 inside the VecEnv (reset, step, action masks; timed by a ``VecEnvWrapper``) over ``learn()``'s wall time; the rest
@@ -32,8 +35,8 @@ workers then share that core).
 
 Usage:
     python benchmarks/vector_scaling.py [--env-id OrbitCloud-v1] [--steps 4000] [--n-envs 1 4 16 64] [--rounds 3]
-        [--max-workers 16] [--async] [--train-vec batched subproc] [--train-steps N] [--n-steps N]
-        [--train-n-envs N] [--start-method forkserver] [--no-train]
+        [--max-workers 16] [--async] [--procs 2] [--train-vec batched batched-procs subproc] [--train-steps N]
+        [--n-steps N] [--train-n-envs N] [--start-method forkserver] [--no-train]
 """
 
 from __future__ import annotations
@@ -129,11 +132,13 @@ def bench_async(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed:
         envs.close()
 
 
-def bench_batched(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed: int) -> float:
-    """Env steps/s of the batched vector env behind SB3's VecEnv API (agents.vec_env) with masked random actions."""
+def bench_batched(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed: int, procs: int = 1,
+                  start_method: str | None = None) -> float:
+    """Env steps/s of the batched vector env behind SB3's VecEnv API (agents.vec_env) with masked random actions,
+    in this process (``procs`` 1) or split over ``procs`` worker processes."""
     from agents.vec_env import make_batched_vec_env
 
-    venv = make_batched_vec_env(make_id, n_envs, seed=seed)
+    venv = make_batched_vec_env(make_id, n_envs, seed=seed, n_procs=procs, start_method=start_method)
     try:
         venv.reset()
         return _timed_steps(venv.step, lambda: np.stack(venv.env_method("action_masks")), n_envs, vector_steps,
@@ -187,10 +192,11 @@ def _timing_wrapper():
 
 
 def bench_training(make_id: str, env_id: str, vec: str, train_steps: int | None, n_steps: int | None,
-                   n_envs: int | None, seed: int, start_method: str) -> tuple[float, float, int, int]:
+                   n_envs: int | None, seed: int, start_method: str, procs: int = 2) -> tuple[float, float, int, int]:
     """(training steps/s, env share of learn()'s wall time, steps trained, envs) of MaskablePPO with the shipped
-    hyperparameters of ``env_id`` on a ``vec`` VecEnv (batched, dummy or subproc); ``n_steps`` / ``n_envs``
-    override the yml's when given, and ``train_steps`` (default one rollout) is rounded up to whole rollouts."""
+    hyperparameters of ``env_id`` on a ``vec`` VecEnv (batched, batched-procs with ``procs`` workers, dummy or
+    subproc); ``n_steps`` / ``n_envs`` override the yml's when given, and ``train_steps`` (default one rollout) is
+    rounded up to whole rollouts."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -207,8 +213,9 @@ def bench_training(make_id: str, env_id: str, vec: str, train_steps: int | None,
     kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), n_steps * n_envs)
     rollout = n_steps * n_envs
     total = -(-(train_steps or rollout) // rollout) * rollout  # whole rollouts
-    if vec == "batched":
-        inner = make_batched_vec_env(make_id, n_envs, seed=seed)
+    if vec in ("batched", "batched-procs"):
+        inner = make_batched_vec_env(make_id, n_envs, seed=seed, n_procs=procs if vec == "batched-procs" else 1,
+                                     start_method=start_method)
     else:
         inner = make_vec_env(make_id, n_envs=n_envs, seed=seed,
                              vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
@@ -238,7 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=int, default=16,
                    help="largest env count measured with SubprocVecEnv (one process per env), >= 0")
     p.add_argument("--async", dest="async_", action="store_true", help="also measure Gymnasium's AsyncVectorEnv")
-    p.add_argument("--train-vec", nargs="+", choices=("batched", "dummy", "subproc"), default=["batched"],
+    p.add_argument("--procs", type=int, default=2,
+                   help="worker processes of the batched-procs kind, >= 1 (one per core)")
+    p.add_argument("--train-vec", nargs="+", choices=("batched", "batched-procs", "dummy", "subproc"),
+                   default=["batched", "batched-procs"],
                    help="VecEnvs of the MaskablePPO measurement")
     p.add_argument("--train-steps", type=int, default=None,
                    help="MaskablePPO steps per VecEnv (rounded up to whole rollouts), >= 1; default: one rollout")
@@ -259,7 +269,7 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0), ("--rounds", args.rounds, 1),
                              ("--max-workers", args.max_workers, 0), ("--train-steps", args.train_steps, 1),
                              ("--n-steps", args.n_steps, 2), ("--train-n-envs", args.train_n_envs, 1),
-                             ("--torch-threads", args.torch_threads, 1)):
+                             ("--torch-threads", args.torch_threads, 1), ("--procs", args.procs, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag}: must be an integer >= {low}, got {value}")
     bad = [n for n in args.n_envs if n < 1]
@@ -315,13 +325,16 @@ def main(argv: list[str] | None = None) -> int:
           f"random valid actions), start method {args.start_method}")
     print(f"# one env in this process (no vector env): "
           f"{bench_in_process(make_id, args.steps, args.warmup, args.seed):,.0f} steps/s", flush=True)
-    kinds = ["batched", "dummy", "subproc"] + (["async"] if args.async_ else [])
+    kinds = ["batched", "batched-procs", "dummy", "subproc"] + (["async"] if args.async_ else [])
     rows = []
     for n in args.n_envs:
         vector_steps = -(-args.steps // n)
         got: dict[str, list[float]] = {k: [] for k in kinds}
         for _ in range(args.rounds):
             got["batched"].append(bench_batched(make_id, n, vector_steps, args.warmup, args.seed))
+            if n >= args.procs:
+                got["batched-procs"].append(bench_batched(make_id, n, vector_steps, args.warmup, args.seed,
+                                                          args.procs, args.start_method))
             got["dummy"].append(bench_dummy(make_id, n, vector_steps, args.warmup, args.seed))
             if n <= args.max_workers:
                 got["subproc"].append(bench_subproc(make_id, n, vector_steps, args.warmup, args.seed,
@@ -335,18 +348,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_train:
         for vec in args.train_vec:
             sps, share, total, n = bench_training(make_id, env_id, vec, args.train_steps, args.n_steps,
-                                                  args.train_n_envs, args.seed, args.start_method)
+                                                  args.train_n_envs, args.seed, args.start_method, args.procs)
+            vec = f"batched in {args.procs} processes" if vec == "batched-procs" else vec
             trains.append((vec, sps, share, total, n))
             print(f"# MaskablePPO on {vec} x{n}: {sps:,.0f} steps/s, env share {share:.0%} of {total} steps",
                   flush=True)
     print(f"# load average after {_load()}; {time.perf_counter() - t_start:.0f} s\n")
-    print("| envs | batched steps/s | N single envs in one process (DummyVecEnv) | SubprocVecEnv | "
-          + ("AsyncVectorEnv | " if args.async_ else "") + "batched / single | batched / subproc |")
-    print("|---:|---:|---:|---:|" + ("---:|" if args.async_ else "") + "---:|---:|")
+    print(f"| envs | batched steps/s | batched in {args.procs} processes | N single envs in one process (DummyVecEnv) "
+          "| SubprocVecEnv | " + ("AsyncVectorEnv | " if args.async_ else "")
+          + f"batched / single | batched in {args.procs} processes / single | batched / subproc |")
+    print("|---:|---:|---:|---:|---:|" + ("---:|" if args.async_ else "") + "---:|---:|---:|")
     for n, got in rows:
-        print(f"| {n} | {_cell(got['batched'])} | {_cell(got['dummy'])} | {_cell(got['subproc'])} | "
-              + (f"{_cell(got['async'])} | " if args.async_ else "")
-              + f"{_ratio(got['batched'], got['dummy'])} | {_ratio(got['batched'], got['subproc'])} |")
+        print(f"| {n} | {_cell(got['batched'])} | {_cell(got['batched-procs'])} | {_cell(got['dummy'])} | "
+              f"{_cell(got['subproc'])} | " + (f"{_cell(got['async'])} | " if args.async_ else "")
+              + f"{_ratio(got['batched'], got['dummy'])} | {_ratio(got['batched-procs'], got['dummy'])} | "
+              f"{_ratio(got['batched'], got['subproc'])} |")
     if trains:
         print("\n| MaskablePPO VecEnv | envs | steps | steps/s | env share of learn() |")
         print("|---|---:|---:|---:|---:|")

@@ -67,8 +67,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=None, help="parallel training envs; default: n_envs from the yml")
     p.add_argument("--vec-env", choices=("batched", "dummy", "subproc"), default="batched",
                    help="VecEnv class: batched (the copies in one process, agents.vec_env; dummy for ids without it)")
+    p.add_argument("--env-procs", type=int, default=1,
+                   help="with --vec-env batched: split the copies over this many worker processes (one per core; "
+                        "same episodes, agents.vec_env.OrbitCloudSubprocVecEnv); 1: all in this process")
     p.add_argument("--vec-env-start-method", choices=("forkserver", "spawn", "fork"), default="forkserver",
-                   help="multiprocessing start method for --vec-env subproc")
+                   help="multiprocessing start method for --vec-env subproc and --env-procs > 1")
     p.add_argument("-f", "--log-folder", default="logs", help="root folder of the runs")
     p.add_argument("--eval-freq", type=int, default=10_000,
                    help="evaluate every this many steps (summed over envs); <= 0 disables evaluation")
@@ -299,6 +302,7 @@ def validate(args: argparse.Namespace) -> Flags:
 
 def _check_counts(args: argparse.Namespace, cloning: bool) -> None:
     for flag, value, low in (("-n/--n-timesteps", args.n_timesteps, 0 if cloning else 1), ("--n-envs", args.n_envs, 1),
+                             ("--env-procs", args.env_procs, 1),
                              ("--eval-episodes", args.eval_episodes, 1), ("--n-eval-envs", args.n_eval_envs, 1)):
         if value is not None and value < low:
             extra = " (leave -n out to use the yml's n_timesteps)" if flag.startswith("-n/") else ""
@@ -424,12 +428,28 @@ def _resolve_hyperparams(args: argparse.Namespace, flags: Flags) -> TrainPlan:
     n_envs = args.n_envs or hyperparams.get("n_envs", 1)
     if not isinstance(n_envs, int) or isinstance(n_envs, bool) or n_envs < 1:
         raise UsageError(f"n_envs (yml): must be an integer >= 1, got {n_envs!r}")
+    _check_env_procs(args, env_id, n_envs)
     if notice := rollout_rounding_notice(algo, algo_kwargs, n_envs, n_timesteps):  # SB3 trains whole rollouts
         print(notice)
     return TrainPlan(args=args, algo=algo, env_id=env_id, env_kwargs=flags.env_kwargs, hyperparams=hyperparams,
                      hyperparams_source=source, algo_kwargs=algo_kwargs, norm_kwargs=norm_kwargs, policy=policy,
                      n_timesteps=n_timesteps, n_envs=n_envs, seed=args.seed, env_config=None,
                      trained_agent=flags.trained_agent)
+
+
+def _check_env_procs(args: argparse.Namespace, env_id: str, n_envs: int) -> None:
+    """--env-procs > 1 needs the batched VecEnv of an id that has one, and at least one copy per process."""
+    if args.env_procs == 1:
+        return
+    from agents.training.vec_env import supports_batched
+
+    if args.vec_env != "batched":
+        raise UsageError(f"--env-procs: splits the batched env's copies over processes; with --vec-env "
+                         f"{args.vec_env} leave it at 1 (--vec-env subproc already runs one process per env)")
+    if not supports_batched(importable_env_id(env_id)):
+        raise UsageError(f"--env-procs: {env_id} has no batched vector env; use --vec-env subproc instead")
+    if args.env_procs > n_envs:
+        raise UsageError(f"--env-procs: at most the number of envs ({n_envs}), got {args.env_procs}")
 
 
 def _probe_spaces(plan: TrainPlan) -> tuple[Any, Any, dict[str, Any] | None]:
@@ -511,6 +531,7 @@ def _config(plan: TrainPlan) -> dict[str, Any]:
         "n_timesteps": plan.n_timesteps,
         "n_envs": plan.n_envs,
         "vec_env": plan.args.vec_env,
+        "env_procs": plan.args.env_procs,
         "policy": plan.policy if isinstance(plan.policy, str) else plan.policy.__name__,
         "normalize": plan.norm_kwargs if plan.norm_kwargs is not None else False,
         "hyperparams": {k: v for k, v in plan.hyperparams.items() if k not in SPECIAL_KEYS},
@@ -573,7 +594,8 @@ def _make_envs(plan: TrainPlan) -> tuple[Any, Any]:
     env = eval_env = None
     try:
         if args.vec_env == "batched" and supports_batched(make_id):
-            env = make_batched_vec_env(make_id, n_envs=plan.n_envs, seed=seed, env_kwargs=plan.env_kwargs)
+            env = make_batched_vec_env(make_id, n_envs=plan.n_envs, seed=seed, env_kwargs=plan.env_kwargs,
+                                       n_procs=args.env_procs, start_method=args.vec_env_start_method)
         else:
             env = make_vec_env(make_id, n_envs=plan.n_envs, seed=seed, env_kwargs=plan.env_kwargs,
                                vec_env_cls=vec_cls, vec_env_kwargs=vec_kwargs)

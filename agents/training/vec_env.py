@@ -6,13 +6,19 @@ share topology snapshots where the scenario allows (:mod:`orbitcloud_env.vector`
 ``env_method("action_masks")`` read one batched ``(N, n_actions)`` array (MaskablePPO asks for it every step).
 Episode statistics are SB3 ``Monitor``'s (``info["episode"]`` with the return summed in float64 and rounded as
 ``Monitor`` does, the length and the time since construction), so training logs read as with ``make_vec_env``.
-See docs/scaling.md.
+
+:class:`OrbitCloudSubprocVecEnv` splits the copies over worker processes (one per core), each holding an
+:class:`OrbitCloudVecEnv` of its share: one round trip per step and worker (the next masks travel with the step's
+results), the same episodes as one :class:`OrbitCloudVecEnv` of all the copies. See docs/scaling.md.
 """
 
 from __future__ import annotations
 
 import importlib
+import multiprocessing as mp
+import signal
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +29,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from orbitcloud_env.vector import OrbitCloudVectorEnv
 
-__all__ = ["OrbitCloudVecEnv", "make_batched_vec_env", "supports_batched"]
+__all__ = ["OrbitCloudSubprocVecEnv", "OrbitCloudVecEnv", "make_batched_vec_env", "supports_batched"]
 
 
 class OrbitCloudVecEnv(VecEnv):
@@ -120,6 +126,263 @@ class OrbitCloudVecEnv(VecEnv):
         return [False for _ in self._targets(indices)]  # the copies are bare envs
 
 
+class _WorkerError(RuntimeError):
+    """An exception raised in a worker process of :class:`OrbitCloudSubprocVecEnv` (its traceback as the text)."""
+
+
+def _worker(remote: Any, parent_remote: Any, env_id: str, n_envs: int, env_kwargs: dict[str, Any]) -> None:
+    """Worker process of :class:`OrbitCloudSubprocVecEnv`: an :class:`OrbitCloudVecEnv` of ``n_envs`` copies serving
+    (command, data) requests until "close" or the pipe closes. Every answer is ("ok", value) or ("error", (exception,
+    traceback text))."""
+    # The parent decides what an interrupt means (train.py saves the model, then closes the workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_remote.close()
+    venv: OrbitCloudVecEnv | None = None
+    cmd, data = "init", None
+    while True:
+        try:
+            if cmd == "init":
+                venv = OrbitCloudVecEnv.from_id(env_id, n_envs, env_kwargs)
+                out: Any = (venv.observation_space, venv.action_space, venv.render_mode, venv.metadata)
+            elif cmd == "step":
+                venv.step_async(data)
+                out = (*venv.step_wait(), venv.action_masks())
+            elif cmd == "reset":
+                venv._seeds, venv._options = list(data[0]), list(data[1])  # the parent's seeds and options
+                out = (venv.reset(), list(venv.reset_infos), venv.action_masks())
+            elif cmd == "env_method":
+                local, name, args, kwargs = data
+                out = venv.env_method(name, *args, indices=local, **kwargs)
+            elif cmd == "get_attr":
+                out = venv.get_attr(data[1], indices=data[0])
+            elif cmd == "set_attr":
+                out = [venv.set_attr(data[1], data[2], indices=data[0])] * len(data[0])
+            elif cmd == "has_attr":
+                out = venv.has_attr(data)
+            elif cmd == "render":
+                out = venv.get_images()
+            elif cmd == "close":
+                venv.close()
+                remote.send(("ok", None))
+                break
+            else:
+                raise ValueError(f"unknown command {cmd!r}")
+            remote.send(("ok", out))
+        except Exception as exc:  # noqa: BLE001 (sent to the parent, which raises it)
+            text = traceback.format_exc()
+            try:
+                remote.send(("error", (exc, text)))
+            except Exception:  # noqa: BLE001 (an exception that does not pickle travels as its text)
+                remote.send(("error", (_WorkerError(str(exc)), text)))
+            if venv is None:  # the envs could not be built: nothing to serve
+                break
+        try:
+            cmd, data = remote.recv()
+        except (EOFError, KeyboardInterrupt):
+            break
+    remote.close()
+
+
+class OrbitCloudSubprocVecEnv(VecEnv):
+    """SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id`` split over ``n_procs`` worker processes, each stepping its
+    share of the copies as an :class:`OrbitCloudVecEnv` (the batched env; one process per core).
+
+    The episodes are those of ``OrbitCloudVecEnv.from_id(env_id, n_envs)`` (and so of ``DummyVecEnv`` over
+    ``n_envs`` single envs): copy i gets the seed ``seed + i``, whichever worker holds it; what the workers do not
+    share (topology snapshots, route limits) sets only the work, never a result. A step is one round trip per
+    worker: the actions go out, the observations, rewards, dones, infos and the next action masks come back, so
+    ``action_masks()`` (asked by MaskablePPO every step) reads the kept masks without a second trip (SB3's
+    ``SubprocVecEnv`` of single envs makes two). Workers ignore SIGINT: an interrupt reaches the parent alone,
+    which may save its work and then :meth:`close` them.
+
+    Args:
+        env_id: registered id (``module:id`` accepted) whose ``vector_entry_point`` is the batched env.
+        n_envs: [-] copies, >= 1.
+        env_kwargs: the env's keyword arguments (must pickle), as for :meth:`OrbitCloudVecEnv.from_id`.
+        n_procs: [-] worker processes, 1 <= n_procs <= n_envs; the copies are split as evenly as possible, in
+            order (worker 0 holds copies 0 .. n_envs // n_procs - 1, or one more).
+        start_method: multiprocessing start method; default "forkserver" where available (as SB3), else "spawn".
+            "fork" is unsafe once torch has started threads.
+    """
+
+    def __init__(self, env_id: str, n_envs: int, env_kwargs: Mapping[str, Any] | None = None, n_procs: int = 2,
+                 start_method: str | None = None) -> None:
+        for name, value, high in (("n_envs", n_envs, None), ("n_procs", n_procs, n_envs)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or (
+                    high is not None and value > high):
+                allowed = (f"an integer in [1, {high}] (each worker holds at least one copy)" if high
+                           else "an integer >= 1")
+                raise ValueError(f"{name}: must be {allowed}, got {value!r}")
+        methods = mp.get_all_start_methods()
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in methods else "spawn"
+        if start_method not in methods:
+            raise ValueError(f"start_method: must be one of {', '.join(methods)}, got {start_method!r}")
+        n_envs, n_procs = int(n_envs), int(n_procs)
+        sizes = [n_envs // n_procs + (k < n_envs % n_procs) for k in range(n_procs)]
+        #: [first, end) copies of each worker.
+        self._spans = [(sum(sizes[:k]), sum(sizes[: k + 1])) for k in range(n_procs)]
+        self._owner = np.repeat(np.arange(n_procs), sizes)
+        self._remotes: list[Any] = []
+        self._procs: list[Any] = []
+        self._pending: set[int] = set()
+        self._failed: str | None = None
+        self.closed = False
+        ctx = mp.get_context(start_method)
+        kwargs = dict(env_kwargs or {})
+        try:
+            for size in sizes:
+                remote, work_remote = ctx.Pipe()
+                proc = ctx.Process(target=_worker, args=(work_remote, remote, env_id, size, kwargs), daemon=True)
+                proc.start()
+                work_remote.close()
+                self._remotes.append(remote)
+                self._procs.append(proc)
+            self._pending = set(range(n_procs))
+            first = self._gather(range(n_procs))[0]
+        except BaseException:
+            self.close()
+            raise
+        obs_space, act_space, self.render_mode, self.metadata = first
+        super().__init__(n_envs, obs_space, act_space)
+        self._masks: NDArray[np.bool_] | None = None
+        self._keys = list(obs_space.spaces)
+
+    # -- the round trips ---------------------------------------------------------------------------------------------
+
+    def _send(self, k: int, cmd: str, data: Any = None) -> None:
+        if self._failed is not None:
+            raise RuntimeError(f"OrbitCloudSubprocVecEnv: a worker failed earlier ({self._failed}); its copies are out "
+                               "of step with the others: close() this VecEnv and make a new one")
+        if self.closed:
+            raise RuntimeError("OrbitCloudSubprocVecEnv: closed")
+        self._remotes[k].send((cmd, data))
+        self._pending.add(k)
+
+    def _gather(self, workers: Any) -> list[Any]:
+        """The answers of ``workers`` in order; a worker's exception is raised here (after every answer is read)."""
+        answers, error = [], None
+        for k in workers:
+            try:
+                status, value = self._remotes[k].recv()
+            except EOFError:
+                self._procs[k].join(5)
+                status, value = "error", (RuntimeError(f"worker {k} died (exit code {self._procs[k].exitcode}; its "
+                                                       "stderr above may say why)"), "")
+            self._pending.discard(k)
+            if status == "error" and error is None:
+                error = (k, *value)
+            answers.append(value)
+        if error is not None:
+            k, exc, text = error
+            first, end = self._spans[k]
+            self._failed = f"worker {k}, copies {first}..{end - 1}: {type(exc).__name__}: {exc}"
+            raise exc from _WorkerError(f"in worker {k} (copies {first}..{end - 1}):\n{text}")
+        return answers
+
+    def _join_obs(self, parts: list[dict[str, NDArray[np.float32]]]) -> dict[str, NDArray[np.float32]]:
+        return {key: np.concatenate([part[key] for part in parts]) for key in self._keys}
+
+    def _by_worker(self, indices: Any) -> tuple[list[int], dict[int, list[int]]]:
+        """``indices`` as a list, and the local indices each worker holds of them."""
+        targets = list(self._get_indices(indices))
+        local: dict[int, list[int]] = {}
+        for i in targets:
+            k = int(self._owner[i])
+            local.setdefault(k, []).append(i - self._spans[k][0])
+        return targets, local
+
+    def _per_copy(self, cmd: str, indices: Any, *data: Any) -> list[Any]:
+        """``cmd`` on the copies ``indices``: one answer per copy, in the order of ``indices``."""
+        targets, local = self._by_worker(indices)
+        for k, idx in local.items():
+            self._send(k, cmd, (idx, *data))
+        answers = {k: iter(a) for k, a in zip(local, self._gather(local))}
+        return [next(answers[int(self._owner[i])]) for i in targets]
+
+    # -- VecEnv ------------------------------------------------------------------------------------------------------
+
+    def reset(self) -> dict[str, NDArray[np.float32]]:
+        for k, (a, b) in enumerate(self._spans):
+            self._send(k, "reset", (self._seeds[a:b], self._options[a:b]))
+        answers = self._gather(range(len(self._spans)))
+        self.reset_infos = [info for _, infos, _ in answers for info in infos]
+        self._masks = np.concatenate([masks for _, _, masks in answers])
+        self._reset_seeds()
+        self._reset_options()
+        return self._join_obs([obs for obs, _, _ in answers])
+
+    def step_async(self, actions: np.ndarray) -> None:
+        actions = np.asarray(actions)
+        if actions.shape[:1] != (self.num_envs,):
+            raise ValueError(f"actions: expected one action per copy, shape ({self.num_envs},), got {actions.shape}")
+        for k, (a, b) in enumerate(self._spans):
+            self._send(k, "step", actions[a:b])
+
+    def step_wait(self):
+        answers = self._gather(range(len(self._spans)))
+        self._masks = np.concatenate([a[4] for a in answers])
+        return (self._join_obs([a[0] for a in answers]), np.concatenate([a[1] for a in answers]),
+                np.concatenate([a[2] for a in answers]), [info for a in answers for info in a[3]])
+
+    def action_masks(self) -> NDArray[np.bool_]:
+        """(N, n_actions) valid actions of each copy's current job (kept from the last reset or step)."""
+        if self._masks is None:
+            raise RuntimeError("action_masks() needs reset() first")
+        return self._masks.copy()
+
+    def env_method(self, method_name: str, *method_args, indices: Any = None, **method_kwargs) -> list[Any]:
+        if method_name == "action_masks" and not method_args and not method_kwargs:
+            masks = self.action_masks()
+            return [masks[i] for i in self._get_indices(indices)]
+        return self._per_copy("env_method", indices, method_name, method_args, method_kwargs)
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return self._per_copy("get_attr", indices, attr_name)
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        self._per_copy("set_attr", indices, attr_name, value)
+
+    def has_attr(self, attr_name: str) -> bool:
+        if attr_name == "action_masks":
+            return True
+        self._send(0, "has_attr", attr_name)
+        return bool(self._gather([0])[0])
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: Any = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]  # the copies are bare envs
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        for k in range(len(self._spans)):
+            self._send(k, "render")
+        return [image for images in self._gather(range(len(self._spans))) for image in images]
+
+    def close(self) -> None:
+        """Stop the workers (answers still in flight, e.g. after an interrupt, are read first; a worker that does not
+        stop within 10 s is terminated)."""
+        if self.closed:
+            return
+        self.closed = True
+        for k in list(self._pending):  # a step interrupted in the parent: its answers are still coming
+            if self._remotes[k].poll(10):
+                try:
+                    self._remotes[k].recv()
+                except EOFError:
+                    pass
+        for remote in self._remotes:
+            try:
+                remote.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self._procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for remote in self._remotes:
+            remote.close()
+
+
 def _spec(env_id: str) -> gym.envs.registration.EnvSpec:
     """The spec of ``env_id``; a ``module:id`` form imports the module first (as ``gym.make`` does)."""
     if ":" in env_id:
@@ -139,10 +402,15 @@ def supports_batched(env_id: str) -> bool:
 
 
 def make_batched_vec_env(env_id: str, n_envs: int, seed: int | None = None,
-                         env_kwargs: Mapping[str, Any] | None = None) -> OrbitCloudVecEnv:
+                         env_kwargs: Mapping[str, Any] | None = None, n_procs: int = 1,
+                         start_method: str | None = None) -> OrbitCloudVecEnv | OrbitCloudSubprocVecEnv:
     """SB3's ``make_vec_env(env_id, n_envs, seed, env_kwargs, vec_env_cls=DummyVecEnv)`` done with the batched env:
-    same episodes (copy i seeded ``seed + i`` at the first reset) and episode statistics."""
-    venv = OrbitCloudVecEnv.from_id(env_id, n_envs, env_kwargs)
+    same episodes (copy i seeded ``seed + i`` at the first reset) and episode statistics. ``n_procs`` > 1 splits the
+    copies over that many worker processes (:class:`OrbitCloudSubprocVecEnv`, ``start_method``), same episodes."""
+    if n_procs == 1:
+        venv: OrbitCloudVecEnv | OrbitCloudSubprocVecEnv = OrbitCloudVecEnv.from_id(env_id, n_envs, env_kwargs)
+    else:
+        venv = OrbitCloudSubprocVecEnv(env_id, n_envs, env_kwargs, n_procs=n_procs, start_method=start_method)
     venv.seed(seed)
     if seed is not None:
         venv.action_space.seed(seed)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -105,6 +106,25 @@ def test_continue_training_and_never_overwrite(runs):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (first.parent / f"{ENV_ID}_3" / f"{ENV_ID}.zip").is_file()
     assert _digest(first) == before
+
+
+@pytest.mark.slow
+def test_env_procs_trains_the_same_model(tmp_path):
+    """--env-procs 2 (the batched env's copies in two worker processes) trains the model --env-procs 1 trains:
+    the same episodes, so the same weights; config.yml records the split."""
+    import torch
+
+    flags = ["--algo", "maskable_ppo", *SMOKE, "-n", "256", "--eval-freq", "-1", "--save-freq", "-1"]
+    weights = []
+    for procs in ("1", "2"):
+        proc = _train(*flags, "--env-procs", procs, "-f", f"logs{procs}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        run_dir = tmp_path / f"logs{procs}" / "maskable_ppo" / f"{ENV_ID}_1"
+        assert yaml.safe_load((run_dir / "config.yml").read_text())["env_procs"] == int(procs)
+        with zipfile.ZipFile(run_dir / f"{ENV_ID}.zip") as zf, zf.open("policy.pth") as f:
+            weights.append(torch.load(f, weights_only=True))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 @pytest.mark.slow
@@ -211,6 +231,9 @@ BAD_VALUES = [
     (["--hyperparams", "policy_kwargs:dict(net_arch=[-4])"], "PPO refused them"),
     (["--device", "bogus"], "--device: 'bogus' is not a torch device"),
     (["--pretrain", "nearst"], "did you mean 'nearest'"),
+    (["--env-procs", "0"], "--env-procs: must be >= 1"),
+    (["--env-procs", "2", "--vec-env", "dummy"], "--env-procs: splits the batched env's copies"),
+    (["--env-procs", "3", "--n-envs", "2"], "--env-procs: at most the number of envs (2), got 3"),
 ]
 
 

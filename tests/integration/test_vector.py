@@ -153,3 +153,78 @@ def test_maskable_ppo_learns_on_the_sb3_vec_env():
     model.learn(16)
     assert model.num_timesteps == 16
     venv.close()
+
+
+def test_batched_env_in_worker_processes_equals_one_process():
+    """OrbitCloudSubprocVecEnv (5 copies over 2 workers: 3 + 2) against OrbitCloudVecEnv of the 5 copies with the
+    same seed: observations, masks, rewards, dones and infos across autoresets (Monitor's time aside); reset
+    seeds and options reach the copies of every worker; the attribute calls address the right copy."""
+    from agents.vec_env import OrbitCloudSubprocVecEnv, OrbitCloudVecEnv, make_batched_vec_env
+
+    a = make_batched_vec_env("OrbitCloud-Small-v1", 5, seed=7, env_kwargs=KW)
+    b = make_batched_vec_env("OrbitCloud-Small-v1", 5, seed=7, env_kwargs=KW, n_procs=2)
+    try:
+        assert isinstance(a, OrbitCloudVecEnv) and isinstance(b, OrbitCloudSubprocVecEnv)
+        assert b.observation_space == a.observation_space and b.action_space == a.action_space
+        rng = np.random.default_rng(1)
+        for rep in range(2):  # the second pass: a reset with new seeds, after the first pass's episodes
+            oa, ob = a.reset(), b.reset()
+            episodes = 0
+            for t in range(30):
+                for k in oa:
+                    assert np.array_equal(oa[k], ob[k]) and oa[k].dtype == ob[k].dtype, (rep, t, k)
+                ma = np.stack(a.env_method("action_masks"))
+                assert np.array_equal(ma, np.stack(b.env_method("action_masks")))
+                assert np.array_equal(ma, b.action_masks())
+                act = np.argmax(rng.random(ma.shape) * ma, axis=1)
+                oa, ra, da, ia = a.step(act)
+                ob, rb, db, ib = b.step(act)
+                assert np.array_equal(ra, rb) and ra.dtype == rb.dtype and np.array_equal(da, db)
+                assert len(ia) == len(ib) == 5
+                for x, y in zip(ia, ib):
+                    for info in (x, y):
+                        if "episode" in info:
+                            info["episode"].pop("t")
+                    episodes += "episode" in y
+                    _same(x, y, f"info@{rep},{t}")
+            assert episodes > 0
+            a.seed(100)
+            b.seed(100)
+        assert b.get_attr("np_random_seed") == a.get_attr("np_random_seed")
+        assert b.get_attr("np_random_seed", indices=[4, 0]) == a.get_attr("np_random_seed", indices=[4, 0])
+        b.set_attr("marker", "x", indices=[1, 3])
+        assert b.get_attr("marker", indices=[1, 3]) == ["x", "x"] and not b.has_attr("no_such_attribute")
+        assert b.has_attr("action_masks") and b.env_is_wrapped(gym.Wrapper) == [False] * 5
+        assert [m.shape for m in b.env_method("action_masks", indices=[3])] == [(a.action_space.n,)]
+        assert b.env_method("get_state", indices=[2])[0]["steps"] == a.env_method("get_state", indices=[2])[0]["steps"]
+    finally:
+        a.close()
+        b.close()
+    assert all(not p.is_alive() for p in b._procs)
+    b.close()  # twice is fine
+
+
+def test_batched_env_in_worker_processes_refuses_bad_input():
+    """Bad counts are named before any process starts; a copy's error reaches the parent as that error, and the
+    VecEnv then refuses to go on (the other workers' copies have stepped) instead of running out of step."""
+    from agents.vec_env import OrbitCloudSubprocVecEnv
+
+    for kwargs, field in (({"n_envs": 0}, "n_envs"), ({"n_procs": 0}, "n_procs"), ({"n_procs": 3}, "n_procs"),
+                          ({"n_procs": True}, "n_procs"), ({"start_method": "thread"}, "start_method")):
+        args = {"env_id": "OrbitCloud-Small-v1", "n_envs": 2, "n_procs": 2, **kwargs}
+        with pytest.raises(ValueError, match=field):
+            OrbitCloudSubprocVecEnv(**args)
+    with pytest.raises(ValueError, match="max_jobs"):  # the env's own check, raised in a worker
+        OrbitCloudSubprocVecEnv("OrbitCloud-Small-v1", 2, {"max_jobs": -1}, n_procs=2)
+    venv = OrbitCloudSubprocVecEnv("OrbitCloud-Small-v1", 3, KW, n_procs=2)
+    try:
+        venv.reset()
+        with pytest.raises(ValueError, match="actions"):
+            venv.step(np.zeros(2, dtype=np.int64))
+        with pytest.raises(ValueError, match="action"):
+            venv.step(np.array([0, 0, 99]))  # outside the action space: copy 2's env refuses it
+        with pytest.raises(RuntimeError, match=r"worker 1, copies 2..2: ValueError.*close\(\)"):
+            venv.step(np.zeros(3, dtype=np.int64))
+    finally:
+        venv.close()
+    assert all(not p.is_alive() for p in venv._procs)

@@ -23,6 +23,8 @@ from benchmarks import vector_scaling
     (["--train-vec", "ray"], "--train-vec"),
     (["--env-id", "OrbitCloud-v9"], "--env-id"),
     (["--start-method", "thread"], "--start-method"),
+    (["--procs", "0"], "--procs"),
+    (["--train-vec", "batched-proc"], "--train-vec"),
 ])
 def test_bad_flag_is_one_line_naming_it(argv, flag, capsys):
     with pytest.raises(SystemExit) as info:
@@ -35,33 +37,28 @@ def test_bad_flag_is_one_line_naming_it(argv, flag, capsys):
 
 @pytest.mark.slow
 def test_tiny_run_prints_the_table(capsys):
-    """One spawned worker, a few steps of each kind and one tiny MaskablePPO rollout on the batched env: every
-    cell is filled, and the ratios are those of the medians."""
-    assert vector_scaling.main(["--env-id", "OrbitCloud-Small-v1", "--n-envs", "1", "--steps", "20",
+    """Two envs: two spawned workers (SubprocVecEnv), the batched env in this process and in two worker processes,
+    a few steps of each kind, and one tiny MaskablePPO rollout on the batched env in both forms: every cell is
+    filled, and the ratios are those of the medians."""
+    assert vector_scaling.main(["--env-id", "OrbitCloud-Small-v1", "--n-envs", "2", "--steps", "20",
                                 "--warmup", "2", "--rounds", "1", "--train-steps", "8", "--n-steps", "4",
-                                "--train-n-envs", "2", "--start-method", "spawn"]) == 0
+                                "--train-n-envs", "2", "--procs", "2", "--max-workers", "2",
+                                "--start-method", "spawn"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| 1 |")]
+    rows = [line for line in out.splitlines() if line.startswith("| 2 |")]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert len(cells) == 6 and "n/a" not in cells
-    batched, single, subproc = (float(c.replace(",", "")) for c in cells[1:4])
+    assert len(cells) == 8 and "n/a" not in cells
+    batched, procs, single, subproc = (float(c.replace(",", "")) for c in cells[1:5])
     # the ratios are of the unrounded medians, the rate cells are rounded: compare within that rounding
-    ratio_b_single, ratio_b_subproc = (float(c.rstrip("x")) for c in cells[4:6])
-    assert cells[4].endswith("x") and cells[5].endswith("x")
+    assert all(c.endswith("x") for c in cells[5:8])
+    ratio_b_single, ratio_p_single, ratio_b_subproc = (float(c.rstrip("x")) for c in cells[5:8])
     assert ratio_b_single == pytest.approx(batched / single, rel=0.02, abs=0.011)
+    assert ratio_p_single == pytest.approx(procs / single, rel=0.02, abs=0.011)
     assert ratio_b_subproc == pytest.approx(batched / subproc, rel=0.02, abs=0.011)
-    train = [line for line in out.splitlines() if line.startswith("| batched |")]
-    assert len(train) == 1
-    tcells = [c.strip() for c in train[0].strip("|").split("|")]
-    assert tcells[1] == "2" and tcells[2] == "8" and 0 < int(tcells[4].rstrip("%")) <= 100
+    for name in ("batched", "batched in 2 processes"):
+        train = [line for line in out.splitlines() if line.startswith(f"| {name} |")]
+        assert len(train) == 1, name
+        tcells = [c.strip() for c in train[0].strip("|").split("|")]
+        assert tcells[1] == "2" and tcells[2] == "8" and 0 < int(tcells[4].rstrip("%")) <= 100
     assert "# machine:" in out and "one env in this process" in out and "# command:" in out
-
-
-def test_max_workers_zero_skips_the_subprocesses(capsys):
-    """--max-workers 0: no worker process starts, the subprocess cells read n/a."""
-    assert vector_scaling.main(["--env-id", "OrbitCloud-Small-v1", "--n-envs", "2", "--steps", "4", "--warmup", "1",
-                                "--rounds", "1", "--max-workers", "0", "--no-train"]) == 0
-    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 2 |")][0]
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[3] == "n/a" and cells[5] == "n/a" and cells[4].endswith("x")
