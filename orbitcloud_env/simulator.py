@@ -213,6 +213,10 @@ class Simulator:
         self._partial_route_ms = _PARTIAL_ROUTE_MS if cfg.episode.action_mode == "candidates" else np.inf
         #: [ms] (S,) each site's first route limit in its next bucket (speed only: results never depend on it).
         self._site_route_ms = np.full(len(self.sites.names), self._partial_route_ms)
+        #: (S,) sites whose complete route still lacked the candidate pool (fewer compute satellites in reach than
+        #: the pool, e.g. Kuiper's 57 for a pool of 64): their next first looks route completely at once instead of
+        #: widening a partial route step by step to the same complete row (speed only, like the limits).
+        self._site_first_complete = np.zeros(len(self.sites.names), dtype=bool)
         if cfg.workload.trace_path is not None:  # parse now: a malformed trace fails at construction, not reset
             load_trace(cfg.workload.trace_path, self.sites.names, self.job_class_names)
         self._gsl_ms_per_mb = _MS_PER_MB_PER_GBPS / links.gsl_capacity_gbps
@@ -498,7 +502,8 @@ class Simulator:
         row = topo.site_rows.get(site)
         if row is None or (complete and not row[4]):
             snap = topo.snapshot
-            delay = snap.site_delay_ms(site, np.inf if complete else self._site_route_ms[site])
+            delay = snap.site_delay_ms(site, np.inf if complete or self._site_first_complete[site]
+                                       else self._site_route_ms[site])
             if snap.route_limit_ms(site) < np.inf:
                 delay = self._widen_route(snap, site, delay, topo.sat_ok)
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
@@ -529,6 +534,8 @@ class Simulator:
             delay = snap.site_delay_ms(site, wider if wider <= _ROUTE_LIMIT_MAX_MS else np.inf)
         if near.size >= pool and pool > 0:
             self._site_route_ms[site] = float(np.partition(near, pool - 1)[pool - 1]) * _ROUTE_LIMIT_MARGIN
+        elif near.size < pool:  # completed, and still short of the pool: widening again would end here too
+            self._site_first_complete[site] = True
         return delay
 
     def share_route_limits(self, other: Simulator) -> None:
@@ -538,6 +545,7 @@ class Simulator:
         if other.config.constellation != self.config.constellation or len(other.sites.names) != len(self.sites.names):
             raise ValueError("other: share_route_limits needs a simulator of the same constellation and sites")
         self._site_route_ms = other._site_route_ms
+        self._site_first_complete = other._site_first_complete
 
     def _back_route_ms(self, site: int, route_ms: float) -> float:
         """[ms] Limit of the route from ``site`` in a later bucket, to read the return delay of a satellite whose
