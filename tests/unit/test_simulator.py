@@ -142,6 +142,45 @@ def test_partial_routes_give_the_results_of_complete_routes():
     assert sims[0].stats.latencies_ms == sims[2].stats.latencies_ms
 
 
+def test_a_site_short_of_its_pool_is_routed_completely_at_once(monkeypatch):
+    """Kuiper has 57 compute satellites for a candidate pool of 64: a site's complete route never holds the pool,
+    so its later first looks route completely at once instead of widening a partial route up to the same row.
+    Against a simulator made to widen every time: the same pools, views and outcomes, and fewer searches."""
+    from orbitcloud_env import snapshot as snapshot_module
+
+    searches = {"count": 0}
+    route_sites = snapshot_module.route_sites
+
+    def counted(*args, **kwargs):
+        searches["count"] += 1
+        return route_sites(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "route_sites", counted)
+    sims = [Simulator(load_config("kuiper")) for _ in range(2)]
+    for s in sims:
+        s.reset(np.random.default_rng(5))
+    assert sims[0].candidate_pool_size > sims[0]._compute_sats.shape[0]
+    counts = [0, 0]
+    for _ in range(120):
+        sims[1]._site_first_complete[:] = False  # the widening-every-time simulator
+        site = sims[0].job.site
+        views, pools = [], []
+        for k, s in enumerate(sims):
+            before = searches["count"]
+            pools.append(s.satellite_order(site))
+            views.append(s.node_view())
+            counts[k] += searches["count"] - before
+        np.testing.assert_array_equal(pools[0], pools[1])
+        for name in ("inbound_ms", "latency_ms", "wait_ms", "compute_ms", "valid"):
+            np.testing.assert_array_equal(getattr(views[0], name), getattr(views[1], name))
+        valid = np.flatnonzero(views[0].valid[pools[0]])
+        node = int(pools[0][valid[0]]) if valid.size else None
+        outs = [s.place(node, v) for s, v in zip(sims, views)]
+        assert outs[0] == outs[1]
+    assert sims[0]._site_first_complete.any()
+    assert counts[0] < 0.9 * counts[1], counts  # (the first look of each site still widens)
+
+
 def test_warm_up_in_candidates_mode_covers_the_compute_satellites_only():
     """Candidates mode warms up the batteries of the satellites that can be rows exactly as all-nodes mode does;
     the others keep their initial draw."""
