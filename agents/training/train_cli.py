@@ -94,6 +94,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                         "loading, which refuses such files; docs/training.md)")
     p.add_argument("-P", "--progress", action=argparse.BooleanOptionalAction, default=False,
                    help="show a progress bar (tqdm + rich)")
+    _add_pretrain_flags(p)
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps, auto")
+    p.add_argument("--num-threads", type=int, default=1,
+                   help="torch CPU threads; the policy is a small MLP, and more threads were ~6x slower on a busy "
+                        "2-core machine (<= 0: torch's default)")
+    p.add_argument("--verbose", type=int, default=1, help="SB3 verbosity (0, 1, 2)")
+    return p
+
+
+def _add_pretrain_flags(p: argparse.ArgumentParser) -> None:
+    """The warm-start flags (--pretrain*) of :func:`build_parser`."""
     p.add_argument("--pretrain", default=None, metavar="POLICY",
                    help="warm start: clone this heuristic's decisions, or distil a privileged planner ('lookahead', "
                         "'lookahead-long', 'lookahead-admit') "
@@ -111,12 +122,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="clone the decisions saved in this .npz (agents/training/distill.py save_demonstrations, "
                         "benchmarks/distill_ablation.py) instead of collecting; observation groups the env lacks "
                         "are dropped")
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N, mps, auto")
-    p.add_argument("--num-threads", type=int, default=1,
-                   help="torch CPU threads; the policy is a small MLP, and more threads were ~6x slower on a busy "
-                        "2-core machine (<= 0: torch's default)")
-    p.add_argument("--verbose", type=int, default=1, help="SB3 verbosity (0, 1, 2)")
-    return p
 
 
 # ----------------------------------------------------------------------------------------------------------------
