@@ -105,6 +105,32 @@ def test_bad_arguments_name_the_field():
         venv.reset(seed=[1, 2, 3])
 
 
+def _sb3_steps_match(a, b, steps, rng, tag=""):
+    """Step SB3 VecEnvs ``a`` (the batched kind, with ``action_masks()``) and ``b`` side by side from a reset with
+    masked random actions: observations (and dtypes), masks, rewards, dones and infos equal at every step
+    (Monitor's time aside). Returns the number of episodes that ended."""
+    oa, ob = a.reset(), b.reset()
+    episodes = 0
+    for t in range(steps):
+        for k in ob:
+            assert np.array_equal(oa[k], ob[k]) and oa[k].dtype == ob[k].dtype, (tag, t, k)
+        ma = np.stack(a.env_method("action_masks"))
+        assert np.array_equal(ma, np.stack(b.env_method("action_masks")))
+        assert np.array_equal(ma, a.action_masks())
+        act = np.argmax(rng.random(ma.shape) * ma, axis=1)
+        oa, ra, da, ia = a.step(act)
+        ob, rb, db, ib = b.step(act)
+        assert np.array_equal(ra, rb) and ra.dtype == rb.dtype and np.array_equal(da, db)
+        assert len(ia) == len(ib) == a.num_envs
+        for x, y in zip(ia, ib):
+            for info in (x, y):
+                if "episode" in info:
+                    info["episode"].pop("t")
+            episodes += "episode" in y
+            _same(x, y, f"info@{tag}{t}")
+    return episodes
+
+
 def test_sb3_vec_env_equals_dummy_vec_env():
     """agents.vec_env against SB3's make_vec_env(DummyVecEnv) with the same seed: observations, masks, rewards,
     dones, infos (terminal observation, TimeLimit.truncated, Monitor's episode statistics but its time)."""
@@ -117,26 +143,7 @@ def test_sb3_vec_env_equals_dummy_vec_env():
     a = make_batched_vec_env("OrbitCloud-Small-v1", 3, seed=7, env_kwargs=KW)
     b = make_vec_env("OrbitCloud-Small-v1", n_envs=3, seed=7, env_kwargs=KW, vec_env_cls=DummyVecEnv)
     assert isinstance(a, OrbitCloudVecEnv)
-    oa, ob = a.reset(), b.reset()
-    rng = np.random.default_rng(1)
-    episodes = 0
-    for t in range(30):
-        for k in ob:
-            assert np.array_equal(oa[k], ob[k]), (t, k)
-        ma = np.stack(a.env_method("action_masks"))
-        assert np.array_equal(ma, np.stack(b.env_method("action_masks")))
-        assert np.array_equal(ma, a.action_masks())
-        act = np.argmax(rng.random(ma.shape) * ma, axis=1)
-        oa, ra, da, ia = a.step(act)
-        ob, rb, db, ib = b.step(act)
-        assert np.array_equal(ra, rb) and ra.dtype == rb.dtype and np.array_equal(da, db)
-        for x, y in zip(ia, ib):
-            for info in (x, y):
-                if "episode" in info:
-                    info["episode"].pop("t")
-            episodes += "episode" in y
-            _same(x, y, f"info@{t}")
-    assert episodes > 0
+    assert _sb3_steps_match(a, b, 30, np.random.default_rng(1)) > 0
     a.close()
     b.close()
 
@@ -168,26 +175,7 @@ def test_batched_env_in_worker_processes_equals_one_process():
         assert b.observation_space == a.observation_space and b.action_space == a.action_space
         rng = np.random.default_rng(1)
         for rep in range(2):  # the second pass: a reset with new seeds, after the first pass's episodes
-            oa, ob = a.reset(), b.reset()
-            episodes = 0
-            for t in range(30):
-                for k in oa:
-                    assert np.array_equal(oa[k], ob[k]) and oa[k].dtype == ob[k].dtype, (rep, t, k)
-                ma = np.stack(a.env_method("action_masks"))
-                assert np.array_equal(ma, np.stack(b.env_method("action_masks")))
-                assert np.array_equal(ma, b.action_masks())
-                act = np.argmax(rng.random(ma.shape) * ma, axis=1)
-                oa, ra, da, ia = a.step(act)
-                ob, rb, db, ib = b.step(act)
-                assert np.array_equal(ra, rb) and ra.dtype == rb.dtype and np.array_equal(da, db)
-                assert len(ia) == len(ib) == 5
-                for x, y in zip(ia, ib):
-                    for info in (x, y):
-                        if "episode" in info:
-                            info["episode"].pop("t")
-                    episodes += "episode" in y
-                    _same(x, y, f"info@{rep},{t}")
-            assert episodes > 0
+            assert _sb3_steps_match(b, a, 30, rng, f"{rep},") > 0
             a.seed(100)
             b.seed(100)
         assert b.get_attr("np_random_seed") == a.get_attr("np_random_seed")
