@@ -259,13 +259,16 @@ class OrbitCloudSubprocVecEnv(VecEnv):
         self._remotes[k].send((cmd, data))
         self._pending.add(k)
 
-    def _gather(self, workers: Any) -> list[Any]:
-        """The answers of ``workers`` in order; a worker's exception is raised here (after every answer is read)."""
-        answers, error = [], None
+    def _gather(self, workers: Any, stepping: bool = False) -> list[Any]:
+        """The answers of ``workers`` in order; a worker's exception is raised here (after every answer is read).
+        ``stepping``: the command was a step or a reset, so an error leaves the copies out of step: the VecEnv then
+        refuses to go on (an error of an attribute call, e.g. a missing attribute, does not)."""
+        answers, error, died = [], None, False
         for k in workers:
             try:
                 status, value = self._remotes[k].recv()
             except EOFError:
+                died = True
                 self._procs[k].join(5)
                 status, value = "error", (RuntimeError(f"worker {k} died (exit code {self._procs[k].exitcode}; its "
                                                        "stderr above may say why)"), "")
@@ -276,7 +279,8 @@ class OrbitCloudSubprocVecEnv(VecEnv):
         if error is not None:
             k, exc, text = error
             first, end = self._spans[k]
-            self._failed = f"worker {k}, copies {first}..{end - 1}: {type(exc).__name__}: {exc}"
+            if stepping or died:
+                self._failed = f"worker {k}, copies {first}..{end - 1}: {type(exc).__name__}: {exc}"
             raise exc from _WorkerError(f"in worker {k} (copies {first}..{end - 1}):\n{text}")
         return answers
 
@@ -305,7 +309,7 @@ class OrbitCloudSubprocVecEnv(VecEnv):
     def reset(self) -> dict[str, NDArray[np.float32]]:
         for k, (a, b) in enumerate(self._spans):
             self._send(k, "reset", (self._seeds[a:b], self._options[a:b]))
-        answers = self._gather(range(len(self._spans)))
+        answers = self._gather(range(len(self._spans)), stepping=True)
         self.reset_infos = [info for _, infos, _ in answers for info in infos]
         self._masks = np.concatenate([masks for _, _, masks in answers])
         self._reset_seeds()
@@ -320,7 +324,7 @@ class OrbitCloudSubprocVecEnv(VecEnv):
             self._send(k, "step", actions[a:b])
 
     def step_wait(self):
-        answers = self._gather(range(len(self._spans)))
+        answers = self._gather(range(len(self._spans)), stepping=True)
         self._masks = np.concatenate([a[4] for a in answers])
         return (self._join_obs([a[0] for a in answers]), np.concatenate([a[1] for a in answers]),
                 np.concatenate([a[2] for a in answers]), [info for a in answers for info in a[3]])

@@ -180,11 +180,14 @@ def test_batched_env_in_worker_processes_equals_one_process():
             b.seed(100)
         assert b.get_attr("np_random_seed") == a.get_attr("np_random_seed")
         assert b.get_attr("np_random_seed", indices=[4, 0]) == a.get_attr("np_random_seed", indices=[4, 0])
+        with pytest.raises(AttributeError, match="no_such_attribute"):  # raised as itself; stepping goes on
+            b.get_attr("no_such_attribute", indices=[3])
         b.set_attr("marker", "x", indices=[1, 3])
         assert b.get_attr("marker", indices=[1, 3]) == ["x", "x"] and not b.has_attr("no_such_attribute")
         assert b.has_attr("action_masks") and b.env_is_wrapped(gym.Wrapper) == [False] * 5
         assert [m.shape for m in b.env_method("action_masks", indices=[3])] == [(a.action_space.n,)]
         assert b.env_method("get_state", indices=[2])[0]["steps"] == a.env_method("get_state", indices=[2])[0]["steps"]
+        assert _sb3_steps_match(b, a, 3, rng, "after the attribute calls,") >= 0
     finally:
         a.close()
         b.close()
