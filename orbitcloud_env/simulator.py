@@ -502,10 +502,12 @@ class Simulator:
         row = topo.site_rows.get(site)
         if row is None or (complete and not row[4]):
             snap = topo.snapshot
-            delay = snap.site_delay_ms(site, np.inf if complete or self._site_first_complete[site]
-                                       else self._site_route_ms[site])
+            at_once = not complete and bool(self._site_first_complete[site])
+            delay = snap.site_delay_ms(site, np.inf if complete or at_once else self._site_route_ms[site])
             if snap.route_limit_ms(site) < np.inf:
                 delay = self._widen_route(snap, site, delay, topo.sat_ok)
+            elif at_once:  # the pool may be back within reach (an outage over): then partial routes again
+                self._learn_route_limit(site, delay, topo.sat_ok, complete=True)
             inbound = np.concatenate([delay, self.site_dc_ms[site]])
             reach = np.isfinite(inbound)
             reach[: self.n_sat] &= topo.sat_ok
@@ -521,22 +523,30 @@ class Simulator:
         """Widen ``site``'s partial route until it holds the candidate pool (``candidate_pool_size`` compute
         satellites), completing it past ``_ROUTE_LIMIT_MAX_MS``; remember the reach the pool needed as the site's
         next first limit. Returns the site's delay row."""
-        pool = self.candidate_pool_size
-        sats = self._compute_sats  # sat_ok holds only satellites with compute: the others never count
-        ok = sat_ok[sats]
-        while True:
+        while not self._learn_route_limit(site, delay, sat_ok, complete=snap.route_limit_ms(site) == np.inf):
             limit = snap.route_limit_ms(site)
-            near = delay[sats][ok]
-            near = near[near < np.inf]
-            if near.size >= pool or limit == np.inf:
+            if limit == np.inf:  # completed, and still short of the pool
                 break
             wider = limit * _ROUTE_LIMIT_GROWTH
             delay = snap.site_delay_ms(site, wider if wider <= _ROUTE_LIMIT_MAX_MS else np.inf)
-        if near.size >= pool and pool > 0:
-            self._site_route_ms[site] = float(np.partition(near, pool - 1)[pool - 1]) * _ROUTE_LIMIT_MARGIN
-        elif near.size < pool:  # completed, and still short of the pool: widening again would end here too
-            self._site_first_complete[site] = True
         return delay
+
+    def _learn_route_limit(self, site: int, delay: NDArray[np.float64], sat_ok: NDArray[np.bool_],
+                           complete: bool) -> bool:
+        """Whether ``site``'s delay row (``complete`` or partial) holds the candidate pool (``candidate_pool_size``
+        compute satellites); if so, remember the reach it needed as the site's next first limit, and if a complete
+        row does not, mark the site to be routed completely at once next time (widening would end there too)."""
+        pool = self.candidate_pool_size
+        sats = self._compute_sats  # sat_ok holds only satellites with compute: the others never count
+        near = delay[sats][sat_ok[sats]]
+        near = near[near < np.inf]
+        if near.size < pool:
+            self._site_first_complete[site] |= complete
+            return False
+        if pool > 0:
+            self._site_route_ms[site] = float(np.partition(near, pool - 1)[pool - 1]) * _ROUTE_LIMIT_MARGIN
+        self._site_first_complete[site] = False
+        return True
 
     def share_route_limits(self, other: Simulator) -> None:
         """Use ``other``'s per-site first route limits (a simulator of the same scenario; the batched vector env's
