@@ -150,15 +150,8 @@ def _worker(remote: Any, parent_remote: Any, env_id: str, n_envs: int, env_kwarg
             elif cmd == "reset":
                 venv._seeds, venv._options = list(data[0]), list(data[1])  # the parent's seeds and options
                 out = (venv.reset(), list(venv.reset_infos), venv.action_masks())
-            elif cmd == "env_method":
-                local, name, args, kwargs = data
-                out = venv.env_method(name, *args, indices=local, **kwargs)
-            elif cmd == "get_attr":
-                out = venv.get_attr(data[1], indices=data[0])
-            elif cmd == "set_attr":
-                out = [venv.set_attr(data[1], data[2], indices=data[0])] * len(data[0])
-            elif cmd == "has_attr":
-                out = venv.has_attr(data)
+            elif cmd in ("env_method", "get_attr", "set_attr"):
+                out = _attribute_call(venv, cmd, data[0], data[1:])
             elif cmd == "render":
                 out = venv.get_images()
             elif cmd == "close":
@@ -184,35 +177,33 @@ def _worker(remote: Any, parent_remote: Any, env_id: str, n_envs: int, env_kwarg
 
 
 class OrbitCloudSubprocVecEnv(VecEnv):
-    """SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id`` split over ``n_procs`` worker processes, each stepping its
-    share of the copies as an :class:`OrbitCloudVecEnv` (the batched env; one process per core).
+    """SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id`` stepped by ``n_procs`` processes, one per core: this one
+    and ``n_procs - 1`` workers, each stepping its share of the copies as an :class:`OrbitCloudVecEnv` (the
+    batched env).
 
     The episodes are those of ``OrbitCloudVecEnv.from_id(env_id, n_envs)`` (and so of ``DummyVecEnv`` over
-    ``n_envs`` single envs): copy i gets the seed ``seed + i``, whichever worker holds it; what the workers do not
-    share (topology snapshots, route limits) sets only the work, never a result. A step is one round trip per
-    worker: the actions go out, the observations, rewards, dones, infos and the next action masks come back, so
-    ``action_masks()`` (asked by MaskablePPO every step) reads the kept masks without a second trip (SB3's
-    ``SubprocVecEnv`` of single envs makes two). Workers ignore SIGINT: an interrupt reaches the parent alone,
-    which may save its work and then :meth:`close` them.
+    ``n_envs`` single envs): copy i gets the seed ``seed + i``, whichever process holds it; what the processes do
+    not share (topology snapshots, route limits) sets only the work, never a result. A step sends each worker its
+    actions, steps this process's share meanwhile, then reads each worker's observations, rewards, dones, infos and
+    next action masks in one message, so ``action_masks()`` (asked by MaskablePPO every step) reads the kept masks
+    without a second trip (SB3's ``SubprocVecEnv`` of single envs makes two, and holds one env per process while
+    the learner's process waits). Workers ignore SIGINT: an interrupt reaches this process alone, which may save
+    its work and then :meth:`close` them.
 
     Args:
         env_id: registered id (``module:id`` accepted) whose ``vector_entry_point`` is the batched env.
         n_envs: [-] copies, >= 1.
         env_kwargs: the env's keyword arguments (must pickle), as for :meth:`OrbitCloudVecEnv.from_id`.
-        n_procs: [-] worker processes, 1 <= n_procs <= n_envs; the copies are split as evenly as possible, in
-            order (worker 0 holds copies 0 .. n_envs // n_procs - 1, or one more).
+        n_procs: [-] processes stepping copies, this one included, 2 <= n_procs <= n_envs; the copies are split as
+            evenly as possible, in order: this process holds copies 0 .. n_envs // n_procs - 1 (or one more),
+            worker 1 the next share, and so on.
         start_method: multiprocessing start method; default "forkserver" where available (as SB3), else "spawn".
             "fork" is unsafe once torch has started threads.
     """
 
     def __init__(self, env_id: str, n_envs: int, env_kwargs: Mapping[str, Any] | None = None, n_procs: int = 2,
                  start_method: str | None = None) -> None:
-        for name, value, high in (("n_envs", n_envs, None), ("n_procs", n_procs, n_envs)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or (
-                    high is not None and value > high):
-                allowed = (f"an integer in [1, {high}] (each worker holds at least one copy)" if high
-                           else "an integer >= 1")
-                raise ValueError(f"{name}: must be {allowed}, got {value!r}")
+        _check_split(n_envs, n_procs)
         methods = mp.get_all_start_methods()
         if start_method is None:
             start_method = "forkserver" if "forkserver" in methods else "spawn"
@@ -220,44 +211,51 @@ class OrbitCloudSubprocVecEnv(VecEnv):
             raise ValueError(f"start_method: must be one of {', '.join(methods)}, got {start_method!r}")
         n_envs, n_procs = int(n_envs), int(n_procs)
         sizes = [n_envs // n_procs + (k < n_envs % n_procs) for k in range(n_procs)]
-        #: [first, end) copies of each worker.
+        #: [first, end) copies of each process (0: this one).
         self._spans = [(sum(sizes[:k]), sum(sizes[: k + 1])) for k in range(n_procs)]
         self._owner = np.repeat(np.arange(n_procs), sizes)
-        self._remotes: list[Any] = []
-        self._procs: list[Any] = []
+        self._workers = list(range(1, n_procs))
+        self._remotes: dict[int, Any] = {}
+        self._procs: dict[int, Any] = {}
         self._pending: set[int] = set()
         self._failed: str | None = None
+        self._local: OrbitCloudVecEnv | None = None
         self.closed = False
         ctx = mp.get_context(start_method)
         kwargs = dict(env_kwargs or {})
         try:
-            for size in sizes:
+            for k in self._workers:
                 remote, work_remote = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(work_remote, remote, env_id, size, kwargs), daemon=True)
+                proc = ctx.Process(target=_worker, args=(work_remote, remote, env_id, sizes[k], kwargs), daemon=True)
                 proc.start()
                 work_remote.close()
-                self._remotes.append(remote)
-                self._procs.append(proc)
-            self._pending = set(range(n_procs))
-            first = self._gather(range(n_procs))[0]
+                self._remotes[k], self._procs[k] = remote, proc
+                self._pending.add(k)
+            self._local = OrbitCloudVecEnv.from_id(env_id, sizes[0], kwargs)  # built while the workers start
+            self._gather(self._workers)
         except BaseException:
             self.close()
             raise
-        obs_space, act_space, self.render_mode, self.metadata = first
-        super().__init__(n_envs, obs_space, act_space)
+        local = self._local
+        super().__init__(n_envs, local.observation_space, local.action_space)
+        self.render_mode, self.metadata = local.render_mode, local.metadata
         self._masks: NDArray[np.bool_] | None = None
-        self._keys = list(obs_space.spaces)
+        self._keys = list(local.observation_space.spaces)
+        self._local_actions: NDArray[Any] | None = None
 
     # -- the round trips ---------------------------------------------------------------------------------------------
 
     def _send(self, k: int, cmd: str, data: Any = None) -> None:
-        if self._failed is not None:
-            raise RuntimeError(f"OrbitCloudSubprocVecEnv: a worker failed earlier ({self._failed}); its copies are out "
-                               "of step with the others: close() this VecEnv and make a new one")
-        if self.closed:
-            raise RuntimeError("OrbitCloudSubprocVecEnv: closed")
+        self._check_usable()
         self._remotes[k].send((cmd, data))
         self._pending.add(k)
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise RuntimeError(f"OrbitCloudSubprocVecEnv: a step failed earlier ({self._failed}); the copies are out "
+                               "of step with each other: close() this VecEnv and make a new one")
+        if self.closed:
+            raise RuntimeError("OrbitCloudSubprocVecEnv: closed")
 
     def _gather(self, workers: Any, stepping: bool = False) -> list[Any]:
         """The answers of ``workers`` in order; a worker's exception is raised here (after every answer is read).
@@ -284,50 +282,79 @@ class OrbitCloudSubprocVecEnv(VecEnv):
             raise exc from _WorkerError(f"in worker {k} (copies {first}..{end - 1}):\n{text}")
         return answers
 
+    def _local_then_workers(self, local_call: Any, workers: list[int], stepping: bool) -> tuple[Any, list[Any]]:
+        """Run ``local_call`` on this process's copies while ``workers`` work on what was sent them, then read their
+        answers (read even when ``local_call`` raises, so that no answer is left in a pipe)."""
+        try:
+            mine = local_call()
+        except BaseException as exc:
+            if stepping:
+                self._failed = f"this process, copies 0..{self._spans[0][1] - 1}: {type(exc).__name__}: {exc}"
+            try:
+                self._gather(workers, stepping)
+            except Exception:  # noqa: BLE001 (the local error is the one to report)
+                pass
+            raise
+        return mine, self._gather(workers, stepping)
+
     def _join_obs(self, parts: list[dict[str, NDArray[np.float32]]]) -> dict[str, NDArray[np.float32]]:
         return {key: np.concatenate([part[key] for part in parts]) for key in self._keys}
 
-    def _by_worker(self, indices: Any) -> tuple[list[int], dict[int, list[int]]]:
-        """``indices`` as a list, and the local indices each worker holds of them."""
+    def _per_copy(self, cmd: str, indices: Any, *data: Any) -> list[Any]:
+        """``cmd`` (an attribute call) on the copies ``indices``: one answer per copy, in the order of ``indices``."""
+        self._check_usable()
         targets = list(self._get_indices(indices))
         local: dict[int, list[int]] = {}
         for i in targets:
             k = int(self._owner[i])
             local.setdefault(k, []).append(i - self._spans[k][0])
-        return targets, local
-
-    def _per_copy(self, cmd: str, indices: Any, *data: Any) -> list[Any]:
-        """``cmd`` on the copies ``indices``: one answer per copy, in the order of ``indices``."""
-        targets, local = self._by_worker(indices)
-        for k, idx in local.items():
-            self._send(k, cmd, (idx, *data))
-        answers = {k: iter(a) for k, a in zip(local, self._gather(local))}
+        workers = [k for k in local if k != 0]
+        for k in workers:
+            self._send(k, cmd, (local[k], *data))
+        mine, theirs = self._local_then_workers(
+            lambda: _attribute_call(self._local, cmd, local.get(0, []), data), workers, stepping=False)
+        answers = {k: iter(a) for k, a in zip(workers, theirs)}
+        answers[0] = iter(mine)
         return [next(answers[int(self._owner[i])]) for i in targets]
 
     # -- VecEnv ------------------------------------------------------------------------------------------------------
 
     def reset(self) -> dict[str, NDArray[np.float32]]:
-        for k, (a, b) in enumerate(self._spans):
+        for k in self._workers:
+            a, b = self._spans[k]
             self._send(k, "reset", (self._seeds[a:b], self._options[a:b]))
-        answers = self._gather(range(len(self._spans)), stepping=True)
-        self.reset_infos = [info for _, infos, _ in answers for info in infos]
-        self._masks = np.concatenate([masks for _, _, masks in answers])
+        end = self._spans[0][1]
+        local = self._local
+        local._seeds, local._options = list(self._seeds[:end]), list(self._options[:end])
+        obs, answers = self._local_then_workers(local.reset, self._workers, stepping=True)
+        self.reset_infos = list(local.reset_infos) + [info for _, infos, _ in answers for info in infos]
+        self._masks = np.concatenate([local.action_masks()] + [masks for _, _, masks in answers])
         self._reset_seeds()
         self._reset_options()
-        return self._join_obs([obs for obs, _, _ in answers])
+        return self._join_obs([obs] + [o for o, _, _ in answers])
 
     def step_async(self, actions: np.ndarray) -> None:
+        self._check_usable()
         actions = np.asarray(actions)
         if actions.shape[:1] != (self.num_envs,):
             raise ValueError(f"actions: expected one action per copy, shape ({self.num_envs},), got {actions.shape}")
-        for k, (a, b) in enumerate(self._spans):
+        for k in self._workers:
+            a, b = self._spans[k]
             self._send(k, "step", actions[a:b])
+        self._local_actions = actions[: self._spans[0][1]]
 
     def step_wait(self):
-        answers = self._gather(range(len(self._spans)), stepping=True)
-        self._masks = np.concatenate([a[4] for a in answers])
-        return (self._join_obs([a[0] for a in answers]), np.concatenate([a[1] for a in answers]),
-                np.concatenate([a[2] for a in answers]), [info for a in answers for info in a[3]])
+        local = self._local
+
+        def step_local():
+            local.step_async(self._local_actions)
+            return (*local.step_wait(), local.action_masks())
+
+        mine, answers = self._local_then_workers(step_local, self._workers, stepping=True)
+        parts = [mine] + answers
+        self._masks = np.concatenate([p[4] for p in parts])
+        return (self._join_obs([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]), [info for p in parts for info in p[3]])
 
     def action_masks(self) -> NDArray[np.bool_]:
         """(N, n_actions) valid actions of each copy's current job (kept from the last reset or step)."""
@@ -348,43 +375,67 @@ class OrbitCloudSubprocVecEnv(VecEnv):
         self._per_copy("set_attr", indices, attr_name, value)
 
     def has_attr(self, attr_name: str) -> bool:
-        if attr_name == "action_masks":
-            return True
-        self._send(0, "has_attr", attr_name)
-        return bool(self._gather([0])[0])
+        return attr_name == "action_masks" or self._local.has_attr(attr_name)  # the copies are alike
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: Any = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]  # the copies are bare envs
 
     def get_images(self) -> Sequence[np.ndarray | None]:
-        for k in range(len(self._spans)):
+        for k in self._workers:
             self._send(k, "render")
-        return [image for images in self._gather(range(len(self._spans))) for image in images]
+        mine, theirs = self._local_then_workers(self._local.get_images, self._workers, stepping=False)
+        return [*mine, *(image for images in theirs for image in images)]
 
     def close(self) -> None:
         """Stop the workers (answers still in flight, e.g. after an interrupt, are read first; a worker that does not
-        stop within 10 s is terminated)."""
+        stop within 10 s is terminated) and close this process's copies."""
         if self.closed:
             return
         self.closed = True
-        for k in list(self._pending):  # a step interrupted in the parent: its answers are still coming
+        for k in list(self._pending):  # a step interrupted in this process: the workers' answers are still coming
             if self._remotes[k].poll(10):
                 try:
                     self._remotes[k].recv()
                 except EOFError:
                     pass
-        for remote in self._remotes:
+        for remote in self._remotes.values():
             try:
                 remote.send(("close", None))
             except (BrokenPipeError, OSError):
                 pass
-        for proc in self._procs:
+        for proc in self._procs.values():
             proc.join(10)
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
-        for remote in self._remotes:
+        for remote in self._remotes.values():
             remote.close()
+        if self._local is not None:
+            self._local.close()
+
+
+def _check_split(n_envs: Any, n_procs: Any) -> None:
+    """ValueError naming the field unless 1 <= n_envs and 2 <= n_procs <= n_envs (integers)."""
+    for name, value, low, high in (("n_envs", n_envs, 1, None), ("n_procs", n_procs, 2, n_envs)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low or (
+                high is not None and value > high):
+            allowed = (f"an integer in [2, {high}] (processes stepping copies, this one included; each holds at least "
+                       "one copy; 1: use OrbitCloudVecEnv)" if high is not None else f"an integer >= {low}")
+            raise ValueError(f"{name}: must be {allowed}, got {value!r}")
+
+
+def _attribute_call(venv: OrbitCloudVecEnv, cmd: str, local: list[int], data: tuple[Any, ...]) -> list[Any]:
+    """An attribute command of :class:`OrbitCloudSubprocVecEnv` ("env_method", "get_attr", "set_attr") on copies
+    ``local`` of ``venv``: one answer per copy (a worker runs the same, :func:`_worker`)."""
+    if not local:
+        return []
+    if cmd == "env_method":
+        name, args, kwargs = data
+        return venv.env_method(name, *args, indices=local, **kwargs)
+    if cmd == "get_attr":
+        return venv.get_attr(data[0], indices=local)
+    venv.set_attr(data[0], data[1], indices=local)
+    return [None] * len(local)
 
 
 def _spec(env_id: str) -> gym.envs.registration.EnvSpec:

@@ -191,7 +191,7 @@ def test_batched_env_in_worker_processes_equals_one_process():
     finally:
         a.close()
         b.close()
-    assert all(not p.is_alive() for p in b._procs)
+    assert all(not p.is_alive() for p in b._procs.values())
     b.close()  # twice is fine
 
 
@@ -200,7 +200,7 @@ def test_batched_env_in_worker_processes_refuses_bad_input():
     VecEnv then refuses to go on (the other workers' copies have stepped) instead of running out of step."""
     from agents.vec_env import OrbitCloudSubprocVecEnv
 
-    for kwargs, field in (({"n_envs": 0}, "n_envs"), ({"n_procs": 0}, "n_procs"), ({"n_procs": 3}, "n_procs"),
+    for kwargs, field in (({"n_envs": 0}, "n_envs"), ({"n_procs": 1}, "n_procs"), ({"n_procs": 3}, "n_procs"),
                           ({"n_procs": True}, "n_procs"), ({"start_method": "thread"}, "start_method")):
         args = {"env_id": "OrbitCloud-Small-v1", "n_envs": 2, "n_procs": 2, **kwargs}
         with pytest.raises(ValueError, match=field):
@@ -218,4 +218,14 @@ def test_batched_env_in_worker_processes_refuses_bad_input():
             venv.step(np.zeros(3, dtype=np.int64))
     finally:
         venv.close()
-    assert all(not p.is_alive() for p in venv._procs)
+    assert all(not p.is_alive() for p in venv._procs.values())
+    venv = OrbitCloudSubprocVecEnv("OrbitCloud-Small-v1", 3, KW, n_procs=2)
+    try:
+        venv.reset()
+        with pytest.raises(ValueError, match="action"):
+            venv.step(np.array([99, 0, 0]))  # copy 0, held by this process: the worker's answer is still read
+        assert not venv._pending
+        with pytest.raises(RuntimeError, match=r"this process, copies 0..1: ValueError.*close\(\)"):
+            venv.reset()
+    finally:
+        venv.close()
