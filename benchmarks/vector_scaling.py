@@ -6,8 +6,8 @@ the table gives the median and the range of each kind, and the ratios of the med
 * **batched**: :class:`agents.training.vec_env.OrbitCloudVecEnv`, the ``n`` copies stepped in this process by the batched
   vector env (``orbitcloud_env.vector``; shared topology snapshots and route limits where the scenario allows);
 * **batched-procs**: :class:`agents.training.vec_env.OrbitCloudSubprocVecEnv`, the ``n`` copies split over
-  ``--procs`` worker processes (default 2, one per core of this machine), each stepping its share as the batched
-  env (what ``train.py --env-procs K`` builds); only for ``n`` >= ``--procs``;
+  ``--procs`` processes (default 2, one per core of this machine: this one and ``--procs`` - 1 workers), each
+  stepping its share as the batched env (what ``train.py --env-procs K`` builds); only for ``n`` >= ``--procs``;
 * **dummy**: SB3's ``DummyVecEnv`` of ``n`` ``gym.make`` envs in this process (what ``train.py --vec-env dummy``
   builds): N single envs, one after the other;
 * **subproc**: SB3's ``SubprocVecEnv`` of ``n`` worker processes (``--start-method``), only up to
@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest env count measured with SubprocVecEnv (one process per env), >= 0")
     p.add_argument("--async", dest="async_", action="store_true", help="also measure Gymnasium's AsyncVectorEnv")
     p.add_argument("--procs", type=int, default=2,
-                   help="worker processes of the batched-procs kind, >= 1 (one per core)")
+                   help="processes of the batched-procs kind, this one included, >= 2 (one per core)")
     p.add_argument("--train-vec", nargs="+", choices=("batched", "batched-procs", "dummy", "subproc"),
                    default=["batched", "batched-procs"],
                    help="VecEnvs of the MaskablePPO measurement")
@@ -269,7 +269,7 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value, low in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0), ("--rounds", args.rounds, 1),
                              ("--max-workers", args.max_workers, 0), ("--train-steps", args.train_steps, 1),
                              ("--n-steps", args.n_steps, 2), ("--train-n-envs", args.train_n_envs, 1),
-                             ("--torch-threads", args.torch_threads, 1), ("--procs", args.procs, 1)):
+                             ("--torch-threads", args.torch_threads, 1), ("--procs", args.procs, 2)):
         if value is not None and value < low:
             raise UsageError(f"{flag}: must be an integer >= {low}, got {value}")
     bad = [n for n in args.n_envs if n < 1]

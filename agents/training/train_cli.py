@@ -68,8 +68,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--vec-env", choices=("batched", "dummy", "subproc"), default="batched",
                    help="VecEnv class: batched (the copies in one process, agents.vec_env; dummy for ids without it)")
     p.add_argument("--env-procs", type=int, default=1,
-                   help="with --vec-env batched: split the copies over this many worker processes (one per core; "
-                        "same episodes, agents.vec_env.OrbitCloudSubprocVecEnv); 1: all in this process")
+                   help="with --vec-env batched: step the copies in this many processes, this one included (one "
+                        "per core; same episodes, agents.vec_env.OrbitCloudSubprocVecEnv); 1: all in this process")
     p.add_argument("--vec-env-start-method", choices=("forkserver", "spawn", "fork"), default="forkserver",
                    help="multiprocessing start method for --vec-env subproc and --env-procs > 1")
     p.add_argument("-f", "--log-folder", default="logs", help="root folder of the runs")

@@ -7,8 +7,8 @@ share topology snapshots where the scenario allows (:mod:`orbitcloud_env.vector`
 Episode statistics are SB3 ``Monitor``'s (``info["episode"]`` with the return summed in float64 and rounded as
 ``Monitor`` does, the length and the time since construction), so training logs read as with ``make_vec_env``.
 
-:class:`OrbitCloudSubprocVecEnv` splits the copies over worker processes (one per core), each holding an
-:class:`OrbitCloudVecEnv` of its share: one round trip per step and worker (the next masks travel with the step's
+:class:`OrbitCloudSubprocVecEnv` splits the copies over processes (one per core: this one and workers), each holding
+an :class:`OrbitCloudVecEnv` of its share: one round trip per step and worker (the next masks travel with the step's
 results), the same episodes as one :class:`OrbitCloudVecEnv` of all the copies. See docs/scaling.md.
 """
 
@@ -461,7 +461,8 @@ def make_batched_vec_env(env_id: str, n_envs: int, seed: int | None = None,
                          start_method: str | None = None) -> OrbitCloudVecEnv | OrbitCloudSubprocVecEnv:
     """SB3's ``make_vec_env(env_id, n_envs, seed, env_kwargs, vec_env_cls=DummyVecEnv)`` done with the batched env:
     same episodes (copy i seeded ``seed + i`` at the first reset) and episode statistics. ``n_procs`` > 1 splits the
-    copies over that many worker processes (:class:`OrbitCloudSubprocVecEnv`, ``start_method``), same episodes."""
+    copies over that many processes, this one included (:class:`OrbitCloudSubprocVecEnv`, ``start_method``), same
+    episodes."""
     if n_procs == 1:
         venv: OrbitCloudVecEnv | OrbitCloudSubprocVecEnv = OrbitCloudVecEnv.from_id(env_id, n_envs, env_kwargs)
     else:
