@@ -523,10 +523,10 @@ class Simulator:
         """Widen ``site``'s partial route until it holds the candidate pool (``candidate_pool_size`` compute
         satellites), completing it past ``_ROUTE_LIMIT_MAX_MS``; remember the reach the pool needed as the site's
         next first limit. Returns the site's delay row."""
-        while not self._learn_route_limit(site, delay, sat_ok, complete=snap.route_limit_ms(site) == np.inf):
+        while True:
             limit = snap.route_limit_ms(site)
-            if limit == np.inf:  # completed, and still short of the pool
-                break
+            if self._learn_route_limit(site, delay, sat_ok, complete=limit == np.inf) or limit == np.inf:
+                break  # the pool is held, or the route is complete and still short of it
             wider = limit * _ROUTE_LIMIT_GROWTH
             delay = snap.site_delay_ms(site, wider if wider <= _ROUTE_LIMIT_MAX_MS else np.inf)
         return delay
