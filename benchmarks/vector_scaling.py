@@ -22,8 +22,8 @@ steps untimed (resets, first topology buckets, worker start-up).
 
 **MaskablePPO** (unless ``--no-train``): ``sb3_contrib.MaskablePPO.learn`` with the shipped hyperparameters for the
 id (agents/hyperparams/maskable_ppo.yml through :mod:`agents.training.hyperparameters`: for OrbitCloud-v1 8 envs, n_steps
-2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on the ``--train-vec`` VecEnvs (default batched, batched-procs; several may be
-given), for ``--train-steps`` steps rounded up to whole rollouts (default: one rollout, 16,384 steps on v1).
+2,048, batch 1,024, 4 epochs, ``RowScoringPolicy``) on each ``--train-vec`` VecEnv (default batched and
+batched-procs), for ``--train-steps`` steps rounded up to whole rollouts (default: one rollout, 16,384 steps on v1).
 ``--n-steps`` / ``--train-n-envs`` override the yml for short runs. "env share" is the wall time ``learn()`` spent
 inside the VecEnv (reset, step, action masks; timed by a ``VecEnvWrapper``) over ``learn()``'s wall time; the rest
 is policy inference, the rollout buffer and the gradient updates.
@@ -135,7 +135,7 @@ def bench_async(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed:
 def bench_batched(make_id: str, n_envs: int, vector_steps: int, warmup: int, seed: int, procs: int = 1,
                   start_method: str | None = None) -> float:
     """Env steps/s of the batched vector env behind SB3's VecEnv API (agents.vec_env) with masked random actions,
-    in this process (``procs`` 1) or split over ``procs`` worker processes."""
+    in this process (``procs`` 1) or split over ``procs`` processes (this one and ``procs`` - 1 workers)."""
     from agents.vec_env import make_batched_vec_env
 
     venv = make_batched_vec_env(make_id, n_envs, seed=seed, n_procs=procs, start_method=start_method)
@@ -194,7 +194,7 @@ def _timing_wrapper():
 def bench_training(make_id: str, env_id: str, vec: str, train_steps: int | None, n_steps: int | None,
                    n_envs: int | None, seed: int, start_method: str, procs: int = 2) -> tuple[float, float, int, int]:
     """(training steps/s, env share of learn()'s wall time, steps trained, envs) of MaskablePPO with the shipped
-    hyperparameters of ``env_id`` on a ``vec`` VecEnv (batched, batched-procs with ``procs`` workers, dummy or
+    hyperparameters of ``env_id`` on a ``vec`` VecEnv (batched, batched-procs over ``procs`` processes, dummy or
     subproc); ``n_steps`` / ``n_envs`` override the yml's when given, and ``train_steps`` (default one rollout) is
     rounded up to whole rollouts."""
     from stable_baselines3.common.env_util import make_vec_env

@@ -141,15 +141,13 @@ def _worker(remote: Any, parent_remote: Any, env_id: str, n_envs: int, env_kwarg
     cmd, data = "init", None
     while True:
         try:
-            if cmd == "init":
+            if cmd == "init":  # (the parent reads the spaces from its own share)
                 venv = OrbitCloudVecEnv.from_id(env_id, n_envs, env_kwargs)
-                out: Any = (venv.observation_space, venv.action_space, venv.render_mode, venv.metadata)
+                out: Any = None
             elif cmd == "step":
-                venv.step_async(data)
-                out = (*venv.step_wait(), venv.action_masks())
+                out = _step_share(venv, data)
             elif cmd == "reset":
-                venv._seeds, venv._options = list(data[0]), list(data[1])  # the parent's seeds and options
-                out = (venv.reset(), list(venv.reset_infos), venv.action_masks())
+                out = _reset_share(venv, *data)
             elif cmd in ("env_method", "get_attr", "set_attr"):
                 out = _attribute_call(venv, cmd, data[0], data[1:])
             elif cmd == "render":
@@ -324,14 +322,14 @@ class OrbitCloudSubprocVecEnv(VecEnv):
             a, b = self._spans[k]
             self._send(k, "reset", (self._seeds[a:b], self._options[a:b]))
         end = self._spans[0][1]
-        local = self._local
-        local._seeds, local._options = list(self._seeds[:end]), list(self._options[:end])
-        obs, answers = self._local_then_workers(local.reset, self._workers, stepping=True)
-        self.reset_infos = list(local.reset_infos) + [info for _, infos, _ in answers for info in infos]
-        self._masks = np.concatenate([local.action_masks()] + [masks for _, _, masks in answers])
+        mine, answers = self._local_then_workers(
+            lambda: _reset_share(self._local, self._seeds[:end], self._options[:end]), self._workers, stepping=True)
+        parts = [mine] + answers
+        self.reset_infos = [info for _, infos, _ in parts for info in infos]
+        self._masks = np.concatenate([masks for _, _, masks in parts])
         self._reset_seeds()
         self._reset_options()
-        return self._join_obs([obs] + [o for o, _, _ in answers])
+        return self._join_obs([obs for obs, _, _ in parts])
 
     def step_async(self, actions: np.ndarray) -> None:
         self._check_usable()
@@ -344,13 +342,8 @@ class OrbitCloudSubprocVecEnv(VecEnv):
         self._local_actions = actions[: self._spans[0][1]]
 
     def step_wait(self):
-        local = self._local
-
-        def step_local():
-            local.step_async(self._local_actions)
-            return (*local.step_wait(), local.action_masks())
-
-        mine, answers = self._local_then_workers(step_local, self._workers, stepping=True)
+        mine, answers = self._local_then_workers(lambda: _step_share(self._local, self._local_actions), self._workers,
+                                                 stepping=True)
         parts = [mine] + answers
         self._masks = np.concatenate([p[4] for p in parts])
         return (self._join_obs([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
@@ -412,6 +405,20 @@ class OrbitCloudSubprocVecEnv(VecEnv):
             remote.close()
         if self._local is not None:
             self._local.close()
+
+
+def _step_share(venv: OrbitCloudVecEnv, actions: NDArray[Any]) -> tuple[Any, ...]:
+    """Step one process's share of the copies: (observations, rewards, dones, infos, next action masks)."""
+    venv.step_async(actions)
+    return (*venv.step_wait(), venv.action_masks())
+
+
+def _reset_share(venv: OrbitCloudVecEnv, seeds: Sequence[int | None],
+                 options: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
+    """Reset one process's share of the copies with its slice of the VecEnv's seeds and options: (observations,
+    reset infos, action masks)."""
+    venv._seeds, venv._options = list(seeds), list(options)
+    return venv.reset(), list(venv.reset_infos), venv.action_masks()
 
 
 def _check_split(n_envs: Any, n_procs: Any) -> None:
